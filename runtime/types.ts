@@ -1,0 +1,227 @@
+/**
+ * The types every part of the kernel agrees on: a request at the gate, a policy decision,
+ * the limits of a run, and the events of the episodic log.
+ *
+ * These follow the WIT contract in `wit/kernel.wit`; `test/wit.test.ts` checks that they agree.
+ */
+
+/** Canonical action names, one per WIT import that the gate decides. */
+export const ACTIONS = [
+  "fs.read",
+  "fs.write",
+  "fs.list",
+  "fs.remove",
+  "fs.stat",
+  "fs.mkdir",
+  "http.fetch",
+  "sql.query",
+  "log.write",
+  "clock.now",
+  "random.bytes",
+  "process.checkpoint",
+] as const;
+
+export type Action = (typeof ACTIONS)[number];
+
+/** What the SQL analyzer found out about one statement (from SQLite's own compiler). */
+export interface SqlFacts {
+  /** The statement as the agent sent it. */
+  statement: string;
+  /** Comments removed, whitespace collapsed, keywords upper-cased. */
+  canonical: string;
+  /** Operation names: select, insert, update, delete, create, drop, alter, pragma, attach, transaction, other. */
+  operations: string[];
+  /** Tables the statement reads. */
+  reads: string[];
+  /** Tables the statement writes (insert, update, delete, create, drop, alter). */
+  writes: string[];
+}
+
+/**
+ * One host call as the policy sees it: plain data, copied once out of the guest and
+ * canonicalized before anything reads it.
+ */
+export interface Request {
+  action: Action;
+  /**
+   * The canonical resource: the normalized guest path for `fs.*`, the normalized URL for
+   * `http.fetch`, the database name for `sql.query`, the level for `log.write`, and "" for
+   * actions without one.
+   */
+  resource: string;
+  /** The agent's name (from its module or registered function). */
+  agent: string;
+  pid: number;
+  /** HTTP method, upper case (http.fetch only). */
+  method?: string;
+  /** SQL facts (sql.query only). Absent when the statement could not be analyzed. */
+  sql?: SqlFacts;
+}
+
+/** Effects, weakest first. The strongest matching effect wins. */
+export const EFFECTS = ["allow", "audit", "verify", "deny", "stop", "kill"] as const;
+export type Effect = (typeof EFFECTS)[number];
+
+export interface Decision {
+  effect: Effect;
+  /** The id of the rule that decided, or null when the policy's default decided. */
+  rule: string | null;
+  reason: string;
+  /** Ids of every rule that matched, in policy order. */
+  matched: string[];
+}
+
+/** Per-run limits. Every field is always set: the kernel fills in its defaults. */
+export interface Limits {
+  /** Fuel units (see the README for what a unit means on each engine). */
+  fuel: number;
+  /** Bytes of guest heap. */
+  memory: number;
+  /** Milliseconds of running time (time stopped does not count). */
+  wallTime: number;
+  /** Host calls per run. */
+  hostCalls: number;
+  /** Bytes of output (the run's result string, UTF-8). */
+  output: number;
+  /** Bytes an agent may write through fs per run. */
+  fsWriteBytes: number;
+  /** Files an agent may create per run. */
+  fsFilesCreated: number;
+  /** The largest file an agent may read, in bytes. */
+  fsReadBytes: number;
+  /** The largest HTTP request or response body, in bytes. */
+  httpBody: number;
+  /** HTTP timeout per request, in milliseconds. */
+  httpTimeout: number;
+  /** Rows returned by one SQL query. */
+  sqlRows: number;
+}
+
+/** Limits as a policy file may give them (each optional). */
+export type PolicyLimits = Partial<Limits>;
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  fuel: 1_000_000_000,
+  memory: 64 * 1024 * 1024,
+  wallTime: 30_000,
+  hostCalls: 100_000,
+  output: 1024 * 1024,
+  fsWriteBytes: 64 * 1024 * 1024,
+  fsFilesCreated: 1_000,
+  fsReadBytes: 16 * 1024 * 1024,
+  httpBody: 8 * 1024 * 1024,
+  httpTimeout: 10_000,
+  sqlRows: 10_000,
+});
+
+export const SIGNALS = ["SIGKILL", "SIGSTOP", "SIGCONT", "SIGTERM", "SIGXCPU"] as const;
+export type Signal = (typeof SIGNALS)[number];
+
+export type ProcessState = "running" | "stopped" | "exited" | "killed" | "failed";
+
+/** Why a run ended when it did not end normally. */
+export type ExitReason = "fuel" | "deadline" | "memory" | "policy" | "signal" | "limit" | "trap";
+
+/** Resource usage of one run. */
+export interface Usage {
+  fuel: number;
+  hostCalls: number;
+  wallMs: number;
+}
+
+/** A denied host call, as the run result reports it. */
+export interface Denial {
+  seq: number;
+  action: Action;
+  resource: string;
+  rule: string | null;
+  reason: string;
+}
+
+/** What `execute` resolves to and `proc.wait()` returns. */
+export interface RunResult {
+  runId: string;
+  pid: number;
+  agent: string;
+  status: "ok" | "error" | "killed";
+  output?: string;
+  error?: string;
+  signal?: Signal;
+  reason?: ExitReason;
+  usage: Usage;
+  denials: Denial[];
+}
+
+/** The kinds of event in the episodic log. */
+export type EventType = "spawn" | "call" | "result" | "signal" | "vote" | "checkpoint" | "exit";
+
+/** An event before the log has given it a place in the chain. */
+export interface NewEvent {
+  type: EventType;
+  runId: string;
+  pid: number;
+  agent: string;
+  /** Plain, JSON-compatible data (bigints and bytes are encoded by the writer, see encodeValue). */
+  data: Record<string, unknown>;
+}
+
+/** An event as stored: sequence number, timestamp and its place in the hash chain. */
+export interface LoggedEvent extends NewEvent {
+  seq: number;
+  /** Milliseconds since the epoch, from the kernel's clock. */
+  time: number;
+  /** Hex sha256 of the previous event ("0" * 64 for the first). */
+  prev: string;
+  /** Hex sha256 over prev and this event's canonical encoding. */
+  hash: string;
+}
+
+/** Filters for reading the log. */
+export interface EventQuery {
+  runId?: string;
+  agent?: string;
+  /** A glob over action names (call and result events). */
+  action?: string;
+  /** Only call events with this effect. */
+  effect?: Effect;
+  type?: EventType;
+  /** Inclusive bounds, milliseconds since the epoch. */
+  since?: number;
+  until?: number;
+  /** Inclusive bounds on sequence numbers. */
+  fromSeq?: number;
+  toSeq?: number;
+  order?: "oldest" | "newest";
+  limit?: number;
+}
+
+export type VerifyReport =
+  | { ok: true; count: number; head: string }
+  | { ok: false; count: number; firstBad: number; problem: string };
+
+/**
+ * The episodic log as the kernel uses it. `append` resolves once the event is durable
+ * (for a persistent log); the log has no update and no delete.
+ */
+export interface EventLog {
+  append(event: NewEvent): Promise<LoggedEvent>;
+  query(filter?: EventQuery): AsyncIterable<LoggedEvent>;
+  verify(): Promise<VerifyReport>;
+  close(): Promise<void>;
+}
+
+/**
+ * A loaded, compiled policy. `decide` is pure with respect to the request (apart from the
+ * rate-limit counters it keeps per agent) and never throws: any internal failure denies.
+ */
+export interface Policy {
+  /** The policy's `name`, or the file it came from. */
+  readonly name: string;
+  /** Hex sha256 of the policy's canonical form (after `extends` is merged). */
+  readonly hash: string;
+  /** The effect when no rule matches. */
+  readonly defaultEffect: Effect;
+  /** Limits the policy sets; the kernel fills in the rest from DEFAULT_LIMITS. */
+  readonly limits: PolicyLimits;
+  decide(request: Request): Decision;
+}
