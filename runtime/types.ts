@@ -69,6 +69,28 @@ export interface Decision {
   reason: string;
   /** Ids of every rule that matched, in policy order. */
   matched: string[];
+  /** For effect "verify": the deciding rule's overrides of the verification settings. */
+  verify?: Partial<VerificationSettings>;
+}
+
+/** One model asked by cross-model verification. API keys come from the environment only. */
+export interface ModelSpec {
+  provider: "openai" | "anthropic";
+  model: string;
+  /** Base URL of the API, e.g. "http://127.0.0.1:11434/v1"; the provider's public API when absent. */
+  baseUrl?: string;
+  /** Name of the environment variable holding the API key. */
+  apiKeyEnv?: string;
+}
+
+export interface VerificationSettings {
+  models: ModelSpec[];
+  /** Share of models (0..1) that must approve. */
+  threshold: number;
+  /** Milliseconds per model. */
+  timeout: number;
+  /** Answer identical questions within a run from a cache. */
+  cache: boolean;
 }
 
 /** Per-run limits. Every field is always set: the kernel fills in its defaults. */
@@ -223,5 +245,7 @@ export interface Policy {
   readonly defaultEffect: Effect;
   /** Limits the policy sets; the kernel fills in the rest from DEFAULT_LIMITS. */
   readonly limits: PolicyLimits;
+  /** The policy's `verification:` block, when it has one. */
+  readonly verification?: Partial<VerificationSettings>;
   decide(request: Request): Decision;
 }
