@@ -1,0 +1,185 @@
+/**
+ * The `http` capability: a real HTTP request (undici), with no server-side request forgery.
+ *
+ * Every hop (the first request and each redirect) is authorized by the gate's callback and
+ * then passes the address guard (net-guard.ts) after DNS resolution; the connection goes to
+ * the address that was checked, through a dispatcher whose `lookup` answers with it, so there
+ * is no second DNS lookup. Host and TLS SNI stay the URL's host name. Redirects are followed
+ * here, never by undici. Nothing is added implicitly: no cookies, no credentials, no
+ * user-agent; the guest's Authorization and Cookie headers are dropped on a cross-origin
+ * redirect.
+ */
+import type { LookupFunction } from "node:net";
+import { Agent, request as undiciRequest } from "undici";
+import { canonicalUrl } from "../canonical.js";
+import { GuestError, guestErrors } from "../errors.js";
+import type { HopAuthorizer, HttpHost, HttpRequest, HttpResponse, RunQuota } from "./types.js";
+import { NO_PRIVATE, parseAllowPrivate, resolveChecked, systemResolver, type ResolvedAddress, type Resolver } from "./net-guard.js";
+
+export interface HttpOptions {
+  /** Private targets the operator allows (hosts, IPs or CIDRs). Default: none. */
+  allowPrivate?: string[];
+  /** Redirects followed per request. Default: 5. */
+  maxRedirects?: number;
+  /** The run's quota: `limits.httpBody` caps request and response bodies, `limits.httpTimeout` the whole request. */
+  quota: RunQuota;
+  /** Resolves a host name to all its addresses. Default: `dns.promises.lookup(host, { all: true })`. */
+  resolver?: Resolver;
+}
+
+/** Headers an agent may not set: the kernel computes them, or they act on the connection. */
+const FORBIDDEN_HEADERS = new Set(["host", "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length", "expect"]);
+/** Headers that carry the guest's credentials: not sent to another origin after a redirect. */
+const CREDENTIAL_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
+/** Headers describing the body: dropped when a redirect turns the request into a GET. */
+const BODY_HEADERS = new Set(["content-type", "content-encoding", "content-language", "content-location"]);
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const REFUSED_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+/**
+ * Creates the http capability for one run.
+ *
+ * @example const http = createHttp({ quota, allowPrivate: ["127.0.0.1"] });
+ *          const res = await http.fetch({ method: "GET", url: "http://127.0.0.1:8080/", headers: [] }, gate.authorizeHop);
+ */
+export function createHttp(options: HttpOptions): HttpHost {
+  const allow = options.allowPrivate ? parseAllowPrivate(options.allowPrivate) : NO_PRIVATE;
+  const maxRedirects = options.maxRedirects ?? 5;
+  const resolver = options.resolver ?? systemResolver;
+  const { quota } = options;
+
+  async function fetch(req: HttpRequest, authorizeHop: HopAuthorizer): Promise<HttpResponse> {
+    const method = checkMethod(req.method);
+    let headers = checkHeaders(req.headers);
+    let body = req.body === undefined || req.body === null ? undefined : toBytes(req.body);
+    if (body && body.byteLength > quota.limits.httpBody) {
+      throw guestErrors.limit(`request body of ${body.byteLength} bytes exceeds the limit of ${quota.limits.httpBody}`);
+    }
+    let url = canonicalUrl(String(req.url));
+    let currentMethod = method;
+    const signal = AbortSignal.timeout(quota.limits.httpTimeout);
+    for (let hop = 0; ; hop++) {
+      if (!(await authorizeHop({ method: currentMethod, url }))) {
+        throw guestErrors.denied(null, hop === 0 ? `the request to ${url} was not authorized` : `the redirect to ${url} was not authorized`);
+      }
+      const target = new URL(url);
+      const address = await resolveChecked(target.hostname, allow, resolver);
+      const res = await send(url, address, currentMethod, headers, body, signal, quota);
+      const location = res.headers.find(([k]) => k === "location")?.[1];
+      if (!REDIRECTS.has(res.status) || location === undefined) return res;
+      if (hop >= maxRedirects) throw guestErrors.limit(`too many redirects (more than ${maxRedirects})`);
+      let next: string;
+      try {
+        next = canonicalUrl(new URL(location, url).href);
+      } catch (err) {
+        throw guestErrors.invalid(`redirect from ${url} to an unusable location: ${err instanceof GuestError ? err.error.val : "malformed"}`);
+      }
+      if (new URL(next).origin !== target.origin) headers = headers.filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase()));
+      const toGet = res.status === 303 ? currentMethod !== "HEAD" : (res.status === 301 || res.status === 302) && currentMethod === "POST";
+      if (toGet) {
+        currentMethod = "GET";
+        body = undefined;
+        headers = headers.filter(([k]) => !BODY_HEADERS.has(k.toLowerCase()));
+      }
+      url = next;
+    }
+  }
+
+  return { fetch };
+}
+
+/** One hop: connect to the checked address only, stream the response under the body cap. */
+async function send(
+  url: string,
+  address: ResolvedAddress,
+  method: string,
+  headers: [string, string][],
+  body: Uint8Array | undefined,
+  signal: AbortSignal,
+  quota: RunQuota,
+): Promise<HttpResponse> {
+  const lookup: LookupFunction = (_host, opts, callback) => {
+    if (opts.all) callback(null, [{ address: address.address, family: address.family }]);
+    else callback(null, address.address, address.family);
+  };
+  const dispatcher = new Agent({ connect: { lookup, timeout: quota.limits.httpTimeout }, connections: 1, pipelining: 0 });
+  const cap = quota.limits.httpBody;
+  try {
+    const res = await undiciRequest(url, {
+      method: method as "GET",
+      headers: headers.flat(),
+      body: body === undefined ? undefined : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+      dispatcher,
+      signal,
+    });
+    const declared = Number(res.headers["content-length"] ?? NaN);
+    if (declared > cap) {
+      res.body.destroy();
+      throw guestErrors.limit(`response body of ${declared} bytes exceeds the limit of ${cap}`);
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.byteLength;
+      if (size > cap) {
+        res.body.destroy();
+        throw guestErrors.limit(`response body exceeds the limit of ${cap} bytes`);
+      }
+      chunks.push(chunk);
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    return { status: res.statusCode, headers: flattenHeaders(res.headers), body: out };
+  } catch (err) {
+    if (err instanceof GuestError) throw err;
+    if (signal.aborted) throw guestErrors.limit(`the request to ${url} timed out after ${quota.limits.httpTimeout} ms`);
+    const code = (err as { code?: unknown }).code;
+    throw guestErrors.io(`the request to ${url} failed${typeof code === "string" ? `: ${code}` : ""}`);
+  } finally {
+    void dispatcher.destroy().catch(() => undefined);
+  }
+}
+
+function checkMethod(raw: unknown): string {
+  const method = typeof raw === "string" ? raw.toUpperCase() : "";
+  if (!TOKEN.test(method)) throw guestErrors.invalid(`not an HTTP method: ${JSON.stringify(String(raw)).slice(0, 40)}`);
+  if (REFUSED_METHODS.has(method)) throw guestErrors.invalid(`the HTTP method ${method} is not allowed`);
+  return method;
+}
+
+function checkHeaders(raw: unknown): [string, string][] {
+  if (!Array.isArray(raw)) throw guestErrors.invalid("headers must be a list of [name, value] pairs");
+  const out: [string, string][] = [];
+  for (const pair of raw) {
+    if (!Array.isArray(pair) || pair.length !== 2) throw guestErrors.invalid("headers must be a list of [name, value] pairs");
+    const name = String(pair[0]);
+    const value = String(pair[1]);
+    const lower = name.toLowerCase();
+    if (!TOKEN.test(name)) throw guestErrors.invalid(`not a header name: ${JSON.stringify(name).slice(0, 60)}`);
+    if (/[\r\n\0]/.test(value)) throw guestErrors.invalid(`the value of header ${name} contains a line break or NUL`);
+    if (FORBIDDEN_HEADERS.has(lower) || lower.startsWith("proxy-")) {
+      throw guestErrors.invalid(`the header ${name} may not be set by an agent`);
+    }
+    out.push([name, value]);
+  }
+  return out;
+}
+
+function toBytes(body: unknown): Uint8Array {
+  if (body instanceof Uint8Array) return body;
+  throw guestErrors.invalid("a request body must be bytes");
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) out.push([name.toLowerCase(), v]);
+  }
+  return out;
+}

@@ -1,0 +1,240 @@
+/**
+ * The kernel's address guard: which IP addresses an agent's HTTP request may reach.
+ *
+ * Deny by default: loopback, private, link-local, unique-local, CGNAT, cloud-metadata,
+ * IPv4-mapped and -translated IPv6, unspecified, multicast, broadcast and reserved ranges are
+ * refused **after DNS resolution**, unless the operator allowed them (`--allow-private`, per
+ * host or CIDR). `resolveChecked` returns the very address it checked, so that the connection
+ * goes there and nowhere else (no second lookup: DNS rebinding fails).
+ *
+ * The guard is the kernel's own rule, not a policy rule: its refusals are `denied` without a
+ * rule id, with a reason that names the guard.
+ */
+import { promises as dns } from "node:dns";
+import { isIP } from "node:net";
+import { UsageError, guestErrors } from "../errors.js";
+
+/** Why an address is refused; "public" addresses are the only ones reachable by default. */
+export type AddressKind =
+  | "public"
+  | "loopback"
+  | "private"
+  | "link-local"
+  | "unique-local"
+  | "cgnat"
+  | "cloud-metadata"
+  | "unspecified"
+  | "multicast"
+  | "broadcast"
+  | "reserved"
+  | "ipv4-mapped"
+  | "ipv4-translated";
+
+/** One DNS answer, as `dns.promises.lookup(host, { all: true })` gives it. */
+export interface ResolvedAddress {
+  address: string;
+  family: 4 | 6;
+}
+
+/** Resolves a host name to all of its addresses. */
+export type Resolver = (host: string) => Promise<ResolvedAddress[]>;
+
+/** An IP range: the address as 4 or 16 bytes and a prefix length in bits. */
+export interface Cidr {
+  bytes: Uint8Array;
+  prefix: number;
+}
+
+/** Private targets the operator allowed: host names (lower case) and address ranges. */
+export interface AllowPrivate {
+  hosts: ReadonlySet<string>;
+  cidrs: readonly Cidr[];
+}
+
+/** Nothing private allowed: the default. */
+export const NO_PRIVATE: AllowPrivate = Object.freeze({ hosts: new Set<string>(), cidrs: [] });
+
+/** The default resolver: the operating system's, every answer. */
+export const systemResolver: Resolver = async (host) => {
+  const answers = await dns.lookup(host, { all: true, verbatim: true });
+  return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+};
+
+const V4_RANGES: [string, AddressKind][] = [
+  ["169.254.169.254/32", "cloud-metadata"],
+  ["100.100.100.200/32", "cloud-metadata"],
+  ["0.0.0.0/8", "unspecified"],
+  ["10.0.0.0/8", "private"],
+  ["100.64.0.0/10", "cgnat"],
+  ["127.0.0.0/8", "loopback"],
+  ["169.254.0.0/16", "link-local"],
+  ["172.16.0.0/12", "private"],
+  ["192.0.0.0/24", "reserved"],
+  ["192.0.2.0/24", "reserved"],
+  ["192.88.99.0/24", "reserved"],
+  ["192.168.0.0/16", "private"],
+  ["198.18.0.0/15", "reserved"],
+  ["198.51.100.0/24", "reserved"],
+  ["203.0.113.0/24", "reserved"],
+  ["224.0.0.0/4", "multicast"],
+  ["255.255.255.255/32", "broadcast"],
+  ["240.0.0.0/4", "reserved"],
+];
+
+const V6_RANGES: [string, AddressKind][] = [
+  ["fd00:ec2::254/128", "cloud-metadata"],
+  ["::/128", "unspecified"],
+  ["::1/128", "loopback"],
+  ["::ffff:0:0/96", "ipv4-mapped"],
+  ["::/96", "ipv4-mapped"], // IPv4-compatible (deprecated), e.g. ::127.0.0.1
+  ["64:ff9b::/96", "ipv4-translated"],
+  ["64:ff9b:1::/48", "ipv4-translated"],
+  ["2002::/16", "ipv4-translated"], // 6to4
+  ["2001::/32", "ipv4-translated"], // Teredo
+  ["100::/64", "reserved"],
+  ["2001:db8::/32", "reserved"],
+  ["fc00::/7", "unique-local"],
+  ["fe80::/10", "link-local"],
+  ["fec0::/10", "private"], // site-local (deprecated)
+  ["ff00::/8", "multicast"],
+];
+
+const V4_TABLE = V4_RANGES.map(([cidr, kind]) => [parseCidr(cidr), kind] as const);
+const V6_TABLE = V6_RANGES.map(([cidr, kind]) => [parseCidr(cidr), kind] as const);
+
+/**
+ * Classifies an IP address (v4 dotted decimal or any v6 spelling, brackets allowed).
+ *
+ * @example classifyAddress("127.0.0.1") === "loopback"; classifyAddress("::ffff:10.0.0.1") === "ipv4-mapped"
+ * @throws UsageError when `address` is not an IP address.
+ */
+export function classifyAddress(address: string): AddressKind {
+  const bytes = parseIp(address);
+  if (bytes === null) throw new UsageError(`not an IP address: ${address}`);
+  const table = bytes.length === 4 ? V4_TABLE : V6_TABLE;
+  for (const [cidr, kind] of table) if (inCidr(bytes, cidr)) return kind;
+  return "public";
+}
+
+/**
+ * Parses the operator's list of allowed private targets: IP addresses, CIDRs (`10.0.0.0/8`,
+ * `fd00::/8`) or host names (`localhost`, `db.internal`). An allowed host name lets requests
+ * to that name reach whatever private address it resolves to.
+ *
+ * @example parseAllowPrivate(["127.0.0.1", "10.1.0.0/16", "localhost"])
+ * @throws UsageError for an entry that is none of these.
+ */
+export function parseAllowPrivate(list: readonly string[]): AllowPrivate {
+  const hosts = new Set<string>();
+  const cidrs: Cidr[] = [];
+  for (const raw of list) {
+    const entry = String(raw).trim().toLowerCase();
+    const cidr = entry.includes("/") || parseIp(entry) !== null ? tryParseCidr(entry) : null;
+    if (cidr) cidrs.push(cidr);
+    else if (/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(entry)) hosts.add(entry);
+    else throw new UsageError(`--allow-private: not a host, an IP address or a CIDR: ${JSON.stringify(raw)}`);
+  }
+  return { hosts, cidrs };
+}
+
+/** Whether the operator allowed this address (already parsed) or this host name. */
+export function isAllowedPrivate(allow: AllowPrivate, host: string, address: string): boolean {
+  if (allow.hosts.has(stripBrackets(host).toLowerCase())) return true;
+  const bytes = parseIp(address);
+  return bytes !== null && allow.cidrs.some((c) => inCidr(bytes, c));
+}
+
+/**
+ * Resolves `host` (a URL host name or IP literal) and checks every answer: if any answer is
+ * refused, the request is refused (a mixed answer is how rebinding starts). Returns the first
+ * answer, which the caller must connect to without resolving again.
+ *
+ * @example await resolveChecked("api.example.com", NO_PRIVATE, systemResolver) // { address: "93.184.216.34", family: 4 }
+ * @throws GuestError `denied` (no rule) for a refused address, `io` when the name does not resolve.
+ */
+export async function resolveChecked(host: string, allow: AllowPrivate, resolver: Resolver): Promise<ResolvedAddress> {
+  const bare = stripBrackets(host);
+  let answers: ResolvedAddress[];
+  const literal = isIP(bare);
+  if (literal !== 0) answers = [{ address: bare, family: literal === 6 ? 6 : 4 }];
+  else {
+    try {
+      answers = await resolver(bare);
+    } catch {
+      throw guestErrors.io(`cannot resolve host ${bare}`);
+    }
+    if (!Array.isArray(answers) || answers.length === 0) throw guestErrors.io(`cannot resolve host ${bare}`);
+  }
+  for (const answer of answers) {
+    const address = String(answer.address);
+    if (parseIp(address) === null) throw guestErrors.io(`host ${bare} resolved to a malformed address`);
+    const kind = classifyAddress(address);
+    if (kind !== "public" && !isAllowedPrivate(allow, bare, address)) {
+      const via = address === bare ? "" : ` (resolved from ${bare})`;
+      throw guestErrors.denied(null, `address guard: ${address}${via} is ${kind}; the kernel refuses private targets unless allowed (--allow-private)`);
+    }
+  }
+  const first = answers[0];
+  return { address: String(first.address), family: isIP(String(first.address)) === 6 ? 6 : 4 };
+}
+
+function stripBrackets(host: string): string {
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+/** Parses an IP address into 4 or 16 bytes (v6 zone ids are refused), or null. */
+export function parseIp(text: string): Uint8Array | null {
+  const address = stripBrackets(text);
+  const version = isIP(address);
+  if (version === 4) return Uint8Array.from(address.split(".").map(Number));
+  if (version !== 6 || address.includes("%")) return null;
+  let hex = address;
+  const lastColon = address.lastIndexOf(":");
+  if (address.slice(lastColon + 1).includes(".")) {
+    const v4 = parseIp(address.slice(lastColon + 1));
+    if (v4 === null || v4.length !== 4) return null;
+    hex = `${address.slice(0, lastColon + 1)}${((v4[0] << 8) | v4[1]).toString(16)}:${((v4[2] << 8) | v4[3]).toString(16)}`;
+  }
+  const halves = hex.split("::");
+  if (halves.length > 2) return null;
+  const words = (part: string) => (part === "" ? [] : part.split(":").map((w) => parseInt(w, 16)));
+  const left = words(halves[0]);
+  const right = halves.length === 2 ? words(halves[1]) : [];
+  const gap = 8 - left.length - right.length;
+  if (halves.length === 2 ? gap < 1 : gap !== 0) return null;
+  const all = left.concat(new Array<number>(gap).fill(0), right);
+  if (all.some((w) => !(w >= 0 && w <= 0xffff))) return null;
+  const out = new Uint8Array(16);
+  all.forEach((w, i) => {
+    out[i * 2] = w >> 8;
+    out[i * 2 + 1] = w & 0xff;
+  });
+  return out;
+}
+
+function parseCidr(text: string): Cidr {
+  const cidr = tryParseCidr(text);
+  if (!cidr) throw new UsageError(`not a CIDR: ${text}`);
+  return cidr;
+}
+
+function tryParseCidr(text: string): Cidr | null {
+  const [addr, bits, extra] = text.split("/");
+  if (extra !== undefined) return null;
+  const bytes = parseIp(addr);
+  if (bytes === null) return null;
+  const max = bytes.length * 8;
+  if (bits !== undefined && !/^\d{1,3}$/.test(bits)) return null;
+  const prefix = bits === undefined ? max : Number(bits);
+  return prefix <= max ? { bytes, prefix } : null;
+}
+
+function inCidr(bytes: Uint8Array, cidr: Cidr): boolean {
+  if (bytes.length !== cidr.bytes.length) return false;
+  let left = cidr.prefix;
+  for (let i = 0; left > 0; i++, left -= 8) {
+    const mask = left >= 8 ? 0xff : (0xff << (8 - left)) & 0xff;
+    if ((bytes[i] & mask) !== (cidr.bytes[i] & mask)) return false;
+  }
+  return true;
+}
