@@ -1,0 +1,76 @@
+/**
+ * What the chained log needs from a storage engine: an atomic batch write, point reads and
+ * ordered range reads. LevelDB (`level.ts`) and memory (`memory.ts`) implement it; the hash
+ * chain, group commit, query and verify sit above it and are shared.
+ *
+ * The stored form of an event is its record: the 64 hex digits of its hash followed by its
+ * canonical body (see `encoding.ts`), so verification hashes the stored text as it is.
+ */
+import { chainHash, type SealedEvent } from "./encoding.js";
+import type { LoggedEvent } from "../types.js";
+
+/** The newest event's place in the chain, written with every batch. */
+export interface HeadRecord {
+  seq: number;
+  hash: string;
+  time: number;
+}
+
+/** One atomic write: events (in sequence order), blobs, and the head after them. */
+export interface Batch {
+  records: Array<{ seq: number; runId: string; value: string }>;
+  blobs: Array<{ hash: string; bytes: Uint8Array }>;
+  head: HeadRecord;
+}
+
+/** A stored event as read back: its sequence number from the key, and the stored text. */
+export type RawRecord = [seq: number, value: string];
+
+export interface RangeOptions {
+  /** Inclusive bounds on sequence numbers. */
+  from: number;
+  to: number;
+  reverse: boolean;
+}
+
+export interface LogBackend {
+  readonly durable: boolean;
+  /** Where the log lives, for messages: a directory or "memory". */
+  readonly location: string;
+  /** Writes the whole batch or nothing; durable (fsync) before it resolves, if the backend is durable. */
+  write(batch: Batch): Promise<void>;
+  /** The head written with the last batch, if any. */
+  readHead(): Promise<HeadRecord | undefined>;
+  /** The record with the highest sequence number. */
+  last(): Promise<RawRecord | undefined>;
+  get(seq: number): Promise<string | undefined>;
+  /** Several records at once, in the order asked (undefined where absent). */
+  getMany(seqs: number[]): Promise<Array<string | undefined>>;
+  /** Records in key order, in chunks, read lazily. */
+  range(options: RangeOptions): AsyncIterable<RawRecord[]>;
+  /** Sequence numbers of one run's events, from the run index, in chunks. */
+  runSeqs(runId: string, options: RangeOptions): AsyncIterable<number[]>;
+  getBlob(hash: string): Promise<Uint8Array | undefined>;
+  close(): Promise<void>;
+}
+
+/** The stored text of a sealed event. */
+export function toRecord(sealed: SealedEvent): string {
+  return sealed.event.hash + sealed.body;
+}
+
+/**
+ * Reads a stored record back into an event. Throws SyntaxError on a mangled record.
+ *
+ * @example parseRecord(toRecord(sealed)).seq === sealed.event.seq
+ */
+export function parseRecord(value: string): LoggedEvent {
+  const event = JSON.parse(value.slice(64)) as LoggedEvent;
+  event.hash = value.slice(0, 64);
+  return event;
+}
+
+/** Whether a stored record's hash matches its body and the given previous hash. */
+export function recordHashMatches(value: string, prev: string): boolean {
+  return chainHash(prev, value.slice(64)) === value.slice(0, 64);
+}
