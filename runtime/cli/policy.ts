@@ -1,0 +1,162 @@
+/**
+ * `agent-os policy check|explain|test`: tools for operators writing policies.
+ *
+ *   agent-os policy check <policy>...
+ *   agent-os policy explain <policy> --action fs.write --resource /prod/x [--method GET] [--sql "..."]
+ *   agent-os policy test <policy> <cases.yaml>
+ *
+ * A <policy> is a file or a built-in name. Exit codes: 0 ok, 1 a test case failed,
+ * 2 a policy or cases file that does not load, or bad arguments.
+ */
+import { parseArgs } from "node:util";
+import { AgentOsError, GuestError, PolicyError } from "../errors.js";
+import {
+  canonicalRequest,
+  formatExplanation,
+  readCases,
+  resolvePolicy,
+  runCases,
+  sqlFactsFromText,
+  type CaseResult,
+  type LoadedPolicy,
+} from "../policy/index.js";
+import { EXIT, type CliIo, type Subcommand } from "./io.js";
+
+const USAGE = `usage:
+  agent-os policy check <policy>...
+      Load each policy (a file or a built-in name), print every problem; exit 2 on any.
+  agent-os policy explain <policy> --action <action> --resource <resource>
+                          [--method GET] [--sql "<statement>"] [--operations select,drop]
+                          [--tables a,b] [--agent <name>] [--json]
+      Decide one request and show the deciding rule and every rule that matched.
+  agent-os policy test <policy> <cases.yaml>
+      Run a table of requests with expected effects; exit 1 if any case fails.
+
+built-in policies: strict, standard, readonly, permissive, audit (and base, for extends)
+`;
+
+/** Entry point: `argv` is what follows the word "policy". */
+export const policyCommand: Subcommand = async (argv, io) => {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
+    io.stdout(USAGE);
+    return sub === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.stdout(USAGE);
+    return EXIT.ok;
+  }
+  try {
+    if (sub === "check") return check(rest, io);
+    if (sub === "explain") return explain(rest, io);
+    if (sub === "test") return test(rest, io);
+    io.stderr(`agent-os policy: unknown subcommand "${sub}"\n${USAGE}`);
+    return EXIT.usage;
+  } catch (e) {
+    if (e instanceof AgentOsError || e instanceof GuestError || (e instanceof TypeError && "code" in e)) {
+      io.stderr(`agent-os policy ${sub}: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+};
+
+function loadOrReport(spec: string, io: CliIo): LoadedPolicy | undefined {
+  try {
+    return resolvePolicy(spec);
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    io.stderr(`${spec}: the policy does not load (${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}):\n${indent(e.message)}\n`);
+    return undefined;
+  }
+}
+
+function indent(text: string): string {
+  return text.split("\n").map((l) => `  ${l}`).join("\n");
+}
+
+function check(files: string[], io: CliIo): number {
+  if (files.length === 0) {
+    io.stderr(`agent-os policy check: name at least one policy file\n${USAGE}`);
+    return EXIT.usage;
+  }
+  let failed = 0;
+  for (const file of files) {
+    const policy = loadOrReport(file, io);
+    if (!policy) failed++;
+    else {
+      io.stdout(`ok ${file}: ${policy.name}, ${policy.rules.length} rules, default ${policy.defaultEffect}\n`);
+    }
+  }
+  return failed ? EXIT.usage : EXIT.ok;
+}
+
+function explain(argv: string[], io: CliIo): number {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      action: { type: "string" },
+      resource: { type: "string" },
+      method: { type: "string" },
+      sql: { type: "string" },
+      operations: { type: "string" },
+      tables: { type: "string" },
+      agent: { type: "string" },
+      json: { type: "boolean" },
+    },
+  });
+  if (positionals.length !== 1 || values.action === undefined) {
+    io.stderr(`agent-os policy explain: give one policy and --action (and usually --resource)\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const policy = loadOrReport(positionals[0], io);
+  if (!policy) return EXIT.usage;
+  const split = (s: string | undefined) => (s === undefined ? undefined : s.split(",").map((x) => x.trim()).filter(Boolean));
+  const operations = split(values.operations);
+  const sql = values.sql === undefined ? undefined : sqlFactsFromText(values.sql, { operations, reads: split(values.tables) });
+  const request = canonicalRequest(values.action, values.resource ?? "", { method: values.method, sql, agent: values.agent });
+  const explanation = policy.explain(request);
+  if (values.json) io.stdout(JSON.stringify(explanation, null, 2) + "\n");
+  else {
+    io.stdout(formatExplanation(explanation));
+    if (sql && operations === undefined) {
+      io.stdout(`\nnote: operations [${sql.operations.join(", ")}] were guessed from the statement's first words; the kernel gets them from SQLite's own compiler. Give --operations to be exact.\n`);
+    }
+  }
+  return EXIT.ok;
+}
+
+function test(argv: string[], io: CliIo): number {
+  if (argv.length !== 2) {
+    io.stderr(`agent-os policy test: give a policy and a cases file\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const policy = loadOrReport(argv[0], io);
+  if (!policy) return EXIT.usage;
+  let results: CaseResult[];
+  try {
+    results = runCases(policy, readCases(argv[1]));
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    io.stderr(`${argv[1]}: the cases file is not valid:\n${indent(e.message)}\n`);
+    return EXIT.usage;
+  }
+  io.stdout(formatResults(results));
+  const failed = results.filter((r) => !r.passed).length;
+  io.stdout(`\n${results.length - failed} passed, ${failed} failed\n`);
+  return failed ? EXIT.failure : EXIT.ok;
+}
+
+function formatResults(results: CaseResult[]): string {
+  const header = ["", "case", "expected", "got"];
+  const rows = results.map((r) => [
+    r.passed ? "ok" : "FAIL",
+    r.case.name,
+    r.case.expect + (r.case.rule === undefined ? "" : ` by ${r.case.rule ?? "(default)"}`),
+    `${r.effect} by ${r.rule ?? "(default)"}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n") + "\n";
+}

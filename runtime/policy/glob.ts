@@ -1,0 +1,99 @@
+/**
+ * Globs over canonical resources, compiled once at load.
+ *
+ * Matching follows picomatch with `dot: true` (a `*` also matches names starting with a dot:
+ * a deny rule on `/prod/**` must cover `/prod/.env`), extglobs off and unbalanced brackets an
+ * error. Two shapes that make up most policies skip the regular expression: a literal
+ * (`/etc/passwd`) and a literal directory with `/**` (`/prod/**`: `/prod` and everything
+ * below it). `**` on its own matches every resource, including the empty one.
+ */
+import picomatch from "picomatch";
+
+const OPTIONS: picomatch.PicomatchOptions = { dot: true, strictBrackets: true, noextglob: true, windows: false };
+const SPECIAL = /[*?[\]{}()!+@\\]/;
+
+/** A compiled list of globs: matches when any of them does. */
+export interface GlobMatcher {
+  test(value: string): boolean;
+  /** The globs as written. */
+  readonly globs: readonly string[];
+  /**
+   * Path segments ("/"-separated) that every matching value starts with: the index key.
+   * Empty when the globs share no literal leading segment.
+   */
+  readonly key: readonly string[];
+}
+
+/**
+ * A problem with one glob, or undefined when picomatch accepts it.
+ *
+ * @example globProblem("/a/[b") // 'invalid glob: Missing closing: "]" ...'
+ */
+export function globProblem(glob: string): string | undefined {
+  if (glob === "") return "a glob must not be empty";
+  if (glob.includes("\0")) return "a glob must not contain a NUL byte";
+  try {
+    picomatch.makeRe(glob, OPTIONS);
+    return undefined;
+  } catch (e) {
+    return `invalid glob: ${(e as Error).message}`;
+  }
+}
+
+/** The literal segments every match of `glob` starts with. */
+function keyOf(glob: string): string[] {
+  const special = glob.search(SPECIAL);
+  if (special === -1) return glob.split("/");
+  const parts = glob.slice(0, special).split("/");
+  parts.pop(); // the last piece is partial (or empty): `/prod/**` also matches `/prod`
+  return parts;
+}
+
+function commonPrefix(keys: string[][]): string[] {
+  const [firstKey, ...rest] = keys;
+  let n = firstKey.length;
+  for (const key of rest) {
+    let i = 0;
+    while (i < n && i < key.length && key[i] === firstKey[i]) i++;
+    n = i;
+  }
+  return firstKey.slice(0, n);
+}
+
+// Dot segments ("." and "..") never occur in canonical paths, but may in a URL's query string,
+// where picomatch would refuse to let `*` match them: a deny rule must not be dodged that way.
+const DOT_SEGMENT = /(^|\/)\.\.?(?=\/|$)/g;
+
+function testOne(glob: string, nocase: boolean): (value: string) => boolean {
+  if (glob === "**") return () => true;
+  if (!nocase && !SPECIAL.test(glob)) return (value) => value === glob;
+  if (!nocase && glob.endsWith("/**") && !SPECIAL.test(glob.slice(0, -3))) {
+    const dir = glob.slice(0, -3);
+    const below = dir + "/";
+    return (value) => value === dir || value.startsWith(below);
+  }
+  const re = picomatch.makeRe(glob, { ...OPTIONS, nocase });
+  return (value) => {
+    if (value.includes("/.")) value = value.replace(DOT_SEGMENT, "$1\u0001");
+    return re.test(value);
+  };
+}
+
+/**
+ * Compiles globs (already checked with globProblem) into one matcher.
+ *
+ * @example compileGlobs(["/prod/**"]).test("/prod/db/x") === true
+ */
+export function compileGlobs(globs: readonly string[], options: { nocase?: boolean } = {}): GlobMatcher {
+  const nocase = options.nocase ?? false;
+  const tests = globs.map((g) => testOne(g, nocase));
+  const key = nocase || globs.includes("**") ? [] : commonPrefix(globs.map(keyOf));
+  const test =
+    tests.length === 1
+      ? tests[0]
+      : (value: string) => {
+          for (let i = 0; i < tests.length; i++) if (tests[i](value)) return true;
+          return false;
+        };
+  return { test, globs: Object.freeze([...globs]), key: Object.freeze(key) };
+}

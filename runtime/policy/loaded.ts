@@ -1,0 +1,98 @@
+/** LoadedPolicy: a compiled policy with its rate-limit state, deciding and explaining requests. */
+import type { Decision, Effect, Policy, PolicyLimits, Request, VerificationSettings } from "../types.js";
+import { compilePolicy, type CompiledPolicy } from "./compile.js";
+import { decideWith, failClosed } from "./decide.js";
+import { traceRules, type Explanation } from "./explain.js";
+import type { MergedPolicy } from "./load.js";
+import { RateBook } from "./rate.js";
+import type { RuleSpec } from "./rule.js";
+
+/** A rule as the policy holds it (read-only): its id, effect, conditions and where it was written. */
+export type PolicyRule = RuleSpec;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function message(e: unknown): string {
+  try {
+    return e instanceof Error ? e.message : String(e);
+  } catch {
+    return "unprintable error";
+  }
+}
+
+/**
+ * A loaded policy. Create one with loadPolicy or resolvePolicy. Each instance keeps its own
+ * rate-limit counters; everything else is immutable.
+ */
+export class LoadedPolicy implements Policy {
+  readonly name: string;
+  readonly description?: string;
+  readonly hash: string;
+  readonly defaultEffect: Effect;
+  readonly limits: PolicyLimits;
+  readonly verification?: Partial<VerificationSettings>;
+  /** The root file the policy was loaded from, or "<inline>". */
+  readonly source: string;
+  /** Every rule after `extends` is merged, parents first, with its id. */
+  readonly rules: readonly PolicyRule[];
+  readonly #compiled: CompiledPolicy;
+  readonly #rates: RateBook;
+  readonly #now: () => number;
+
+  constructor(merged: MergedPolicy, now: () => number) {
+    this.name = merged.name;
+    if (merged.description !== undefined) this.description = merged.description;
+    this.hash = merged.hash;
+    this.defaultEffect = merged.defaultEffect;
+    this.limits = Object.freeze({ ...merged.limits });
+    if (merged.verification) this.verification = deepFreeze(structuredClone(merged.verification));
+    this.source = merged.source;
+    this.rules = deepFreeze(merged.rules.map((r) => structuredClone(r)));
+    this.#compiled = compilePolicy({ ...merged, rules: this.rules as RuleSpec[] });
+    this.#rates = new RateBook(this.#compiled.rateSlots);
+    this.#now = now;
+  }
+
+  /**
+   * Decides a request (canonical action and resource). Never throws: a malformed request or
+   * any internal failure is a deny whose reason says so.
+   *
+   * @example policy.decide(canonicalRequest("fs.write", "/prod/x")) // { effect: "deny", rule: "no-prod-writes", ... }
+   */
+  decide(request: Request): Decision {
+    try {
+      return decideWith(this.#compiled, this.#rates, request, this.#now, true);
+    } catch (e) {
+      return failClosed(`policy engine failure: ${message(e)}`);
+    }
+  }
+
+  /**
+   * The decision `decide` would make (without counting it against rate limits), the rules that
+   * matched and why, and every rule on the request's action.
+   *
+   * @example policy.explain(canonicalRequest("sql.query", "main", { sql })).matched.map((r) => r.id)
+   */
+  explain(request: Request): Explanation {
+    let decision: Decision;
+    let considered: Explanation["considered"] = [];
+    try {
+      decision = decideWith(this.#compiled, this.#rates, request, this.#now, false);
+      considered = traceRules(this.#compiled, request);
+    } catch (e) {
+      decision = failClosed(`policy engine failure: ${message(e)}`);
+    }
+    return { request, decision, matched: considered.filter((t) => t.matched), considered, totalRules: this.rules.length };
+  }
+
+  /** Forgets every rate-limit count. */
+  resetRates(): void {
+    this.#rates.reset();
+  }
+}
