@@ -103,7 +103,7 @@ class Encoder {
         if (v === undefined) continue;
         if (INDEX_KEY.test(k)) this.indexKeys = true;
         this.path.push(k);
-        obj[k] = this.encode(v);
+        setOwn(obj, k, this.encode(v));
         this.path.pop();
         n++;
       }
@@ -148,8 +148,14 @@ export function decodeValue(value: unknown): unknown {
 
 function decodeEntries(obj: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) out[k] = decodeValue(v);
+  for (const [k, v] of Object.entries(obj)) setOwn(out, k, decodeValue(v));
   return out;
+}
+
+/** Sets a property, as an own data property even for "__proto__" (as JSON.parse does). */
+function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  if (key === "__proto__") Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }
 
 /**
@@ -223,7 +229,8 @@ export const sha256Hex: (data: string | Uint8Array) => string =
  */
 export function eventBody(e: LoggedEvent): string {
   const { hash: _hash, ...rest } = e;
-  return canonicalJson(encodeValue(rest));
+  // A logged event's data is already encoded: encoding it again would wrap its tags.
+  return canonicalJson(rest as unknown as JsonValue);
 }
 
 const EVENT_TYPES = new Set(["spawn", "call", "result", "signal", "vote", "checkpoint", "exit"]);

@@ -16,11 +16,11 @@ export { encodeValue, decodeValue, canonicalJson, chainHash, eventBody, GENESIS,
 
 /**
  * Options of {@link openLog}: `dir` is the LevelDB directory (created, with its parents, if
- * missing; no default here: the kernel passes ".agent-os/log"); `now` is the clock for event
- * times (default `Date.now`; event times never go backwards).
+ * missing; no default here: the kernel passes ".agent-os/log"), or `false` for an in-memory
+ * log; `now` is the clock for event times (default `Date.now`; event times never go backwards).
  */
 export interface LogOptions {
-  dir: string;
+  dir: string | false;
   now?: () => number;
 }
 
@@ -33,7 +33,7 @@ export interface LogOptions {
  *   or "cannot open the log at DIR: ..." for any other failure.
  */
 export async function openLog(options: LogOptions | false): Promise<KernelLog> {
-  if (options === false) return createChainLog(createMemoryBackend());
+  if (options === false || options.dir === false) return createChainLog(createMemoryBackend(), { now: options ? options.now : undefined });
   const backend = await openLevelBackend(options.dir);
   try {
     return await createChainLog(backend, { now: options.now });

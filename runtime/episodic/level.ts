@@ -133,7 +133,8 @@ class LevelBackend implements LogBackend {
   }
 
   async getBlob(hash: string): Promise<Uint8Array | undefined> {
-    return this.db.get<string, Uint8Array>("b!" + hash, { valueEncoding: "view" });
+    const bytes = await this.db.get<string, Uint8Array>("b!" + hash, { valueEncoding: "view" });
+    return bytes && new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   close(): Promise<void> {

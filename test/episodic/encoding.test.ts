@@ -1,0 +1,78 @@
+import { createHash } from "node:crypto";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { canonicalJson, decodeValue, encodeValue, eventBody, GENESIS, openLog } from "../../dist/runtime/episodic/index.js";
+import { LogError } from "../../dist/runtime/errors.js";
+
+describe("encodeValue / decodeValue", () => {
+  it("round-trips bigints, bytes, non-finite numbers and look-alike objects through JSON", () => {
+    const value = {
+      n: 12345678901234567890n,
+      neg: -1n,
+      b: new Uint8Array([0, 1, 254, 255]),
+      f: [NaN, Infinity, -Infinity, 1.5],
+      fake: { $bigint: "7" },
+      nested: { $object: { x: 1 } },
+    };
+    const back = decodeValue(JSON.parse(JSON.stringify(encodeValue(value))));
+    expect(back).toEqual(value);
+    expect((back as { fake: unknown }).fake).toEqual({ $bigint: "7" });
+  });
+
+  it("round-trips arbitrary JSON-like values with bigints and bytes (property)", () => {
+    // JSON has no -0; everything else must come back exactly.
+    const double = fc.double().map((d) => (Object.is(d, -0) ? 0 : d));
+    const leaf = fc.oneof(fc.string(), fc.integer(), double, fc.boolean(), fc.constant(null), fc.bigInt(), fc.uint8Array());
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("node")), fc.dictionary(fc.string(), tie("node"))),
+    })).node;
+    fc.assert(
+      fc.property(value, (v) => {
+        const back = decodeValue(JSON.parse(JSON.stringify(encodeValue(v))));
+        expect(back).toEqual(v);
+        expect(canonicalJson(encodeValue(back))).toBe(canonicalJson(encodeValue(v)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("refuses what could not be replayed, naming where", () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => encodeValue({ a: [1, () => 1] })).toThrow(/value\.a\[1\]: a function/);
+    expect(() => encodeValue(cyclic)).toThrow(LogError);
+    expect(() => encodeValue({ d: new Date(0) })).toThrow(/value\.d: a Date instance/);
+    expect(() => encodeValue({ s: Symbol("x") })).toThrow(/a symbol/);
+  });
+
+  it("keeps a __proto__ key as data, never as a prototype", () => {
+    const value = JSON.parse('{"__proto__":{"polluted":1n}}'.replace("1n", '{"$bigint":"1"}')) as object;
+    const back = decodeValue(JSON.parse(JSON.stringify(encodeValue(value)))) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(Object.keys(back)).toEqual(["__proto__"]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("canonical encoding and the chain", () => {
+  it("sorts keys at every depth, including index-like keys, without spaces", () => {
+    expect(canonicalJson(encodeValue({ b: 1, a: { d: [true, "x"], c: null }, "10": 1, "9": 2 }))).toBe(
+      '{"10":1,"9":2,"a":{"c":null,"d":[true,"x"]},"b":1}',
+    );
+  });
+
+  it("hashes sha256(prev + newline + canonical event without hash), from the genesis", async () => {
+    const log = await openLog(false);
+    const first = await log.append({ type: "spawn", runId: "r", pid: 1, agent: "a", data: { z: 1n, a: "é\n" } });
+    const second = await log.append({ type: "exit", runId: "r", pid: 1, agent: "a", data: {} });
+    const expected = (prev: string, body: string) => createHash("sha256").update(`${prev}\n${body}`).digest("hex");
+    expect(first.prev).toBe(GENESIS);
+    expect(first.hash).toBe(expected(GENESIS, eventBody(first)));
+    expect(eventBody(first)).toBe(
+      `{"agent":"a","data":{"a":"é\\n","z":{"$bigint":"1"}},"pid":1,"prev":"${GENESIS}","runId":"r","seq":1,"time":${first.time},"type":"spawn"}`,
+    );
+    expect(second.prev).toBe(first.hash);
+    expect(second.hash).toBe(expected(first.hash, eventBody(second)));
+    await log.close();
+  });
+});
