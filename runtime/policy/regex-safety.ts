@@ -39,7 +39,7 @@ export function regexProblem(source: string): string | undefined {
     const root: Node = { type: "group", alternatives };
     const leading = alternatives.map((seq) => seq[0]).find((n) => n && n.type === "repeat" && n.max === Infinity && broad(n.body));
     if (leading) {
-      return "a pattern must not start with an unbounded repetition such as .* (patterns match anywhere in the statement, so it only slows matching down)";
+      return "a pattern must not start with an unbounded repetition of a class (like .* or \\s+): patterns match anywhere in the statement, so it adds nothing but work; leave it out";
     }
     check(root, false);
     return undefined;
@@ -115,10 +115,26 @@ function first(seq: Node[]): CharSet | undefined {
   return undefined; // an empty branch: it overlaps with everything
 }
 
+// Characters that stand for a class's members when testing whether two classes share one.
+const PROBES = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)).concat(["\u00a0", "\u2028", "\u00e9", "\u0660"]);
+
+function members(set: CharSet): ((c: string) => boolean) | undefined {
+  if (set.kind === "char") return (c) => c.toLowerCase() === set.char.toLowerCase();
+  if (set.kind === "class" && /^[dDwWsS]$/.test(set.name)) {
+    const re = new RegExp(`\\${set.name}`, "i");
+    return (c) => re.test(c);
+  }
+  return undefined; // "." or a bracket class: assume it can match anything
+}
+
 function overlap(a: CharSet | undefined, b: CharSet | undefined): boolean {
   if (!a || !b) return true;
   if (a.kind === "char" && b.kind === "char") return a.char.toLowerCase() === b.char.toLowerCase();
-  return true; // classes: assume they can share characters
+  const inA = members(a);
+  const inB = members(b);
+  if (!inA || !inB) return true;
+  const extra = a.kind === "char" ? [a.char] : b.kind === "char" ? [b.char] : [];
+  return [...PROBES, ...extra].some((c) => inA(c) && inB(c));
 }
 
 class Parser {
