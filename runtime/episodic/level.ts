@@ -32,9 +32,9 @@ function runKey(runId: string, seq: number): string {
  * @throws LogError "the log at DIR is in use by another process" when another handle holds it.
  */
 export async function openLevelBackend(dir: string): Promise<LogBackend> {
-  await mkdir(dir, { recursive: true });
   const db: Db = new Level<string, string>(dir, { keyEncoding: "utf8", valueEncoding: "utf8" });
   try {
+    await mkdir(dir, { recursive: true });
     await db.open();
   } catch (err) {
     throw openError(dir, err);
@@ -50,7 +50,8 @@ export function isLockedError(err: unknown): boolean {
 
 function openError(dir: string, err: unknown): LogError {
   if (isLockedError(err)) return new LogError(`the log at ${dir} is in use by another process`, { cause: err });
-  const why = (err as { cause?: Error })?.cause?.message ?? (err as Error)?.message ?? String(err);
+  const e = err as { cause?: Error; message?: string } | null;
+  const why = e?.cause?.message ?? e?.message ?? String(err);
   return new LogError(`cannot open the log at ${dir}: ${why}`, { cause: err });
 }
 
