@@ -86,7 +86,7 @@ export const URL_ATTACKS: { url: string; expect: "denied" | "invalid"; note: str
   { url: "http://public.test#@127.0.0.1:PORT/", expect: "denied", note: "fragment trick: the host is public.test, which resolves to loopback" },
   { url: "http://user@127.0.0.1:PORT/", expect: "invalid", note: "user info" },
   { url: "http://public.test:80@127.0.0.1:PORT/", expect: "invalid", note: "user info hiding the real host" },
-  { url: "http://127.0.0.1:PORT\\@public.test/", expect: "invalid", note: "backslash user-info trick" },
+  { url: "http://127.0.0.1:PORT\\@public.test/", expect: "denied", note: "backslash user-info trick: the host is 127.0.0.1" },
   { url: "file:///etc/passwd", expect: "invalid", note: "file scheme" },
   { url: "gopher://127.0.0.1:PORT/", expect: "invalid", note: "gopher scheme" },
   { url: "ftp://127.0.0.1:PORT/", expect: "invalid", note: "ftp scheme" },
