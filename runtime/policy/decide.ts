@@ -25,6 +25,7 @@ export function decideWith(policy: CompiledPolicy, rates: RateBook, request: Req
   if (root === undefined || !KNOWN_ACTIONS.has(request.action)) return failClosed(`invalid request: unknown action ${JSON.stringify(request.action)}`);
   const resource = request.resource;
   if (typeof resource !== "string") return failClosed("invalid request: the resource is not a string");
+  if (request.method !== undefined && typeof request.method !== "string") return failClosed("invalid request: the method is not a string");
 
   let best: CompiledRule | null = null;
   let matched: CompiledRule[] | null = null;
