@@ -1,0 +1,51 @@
+/**
+ * The readable timeline of `agent-os log`: one line per event, votes indented under their call.
+ * Reads the fields it shows defensively: the kernel decides what each event's data holds.
+ */
+import type { LoggedEvent } from "../types.js";
+
+const str = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : JSON.stringify(v));
+const rec = (v: unknown): Record<string, unknown> => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+/**
+ * One event as a timeline line: time, seq, pid, agent, then what happened.
+ *
+ * @example formatEvent(e) // "2025-01-01T10:00:00.000Z  #12  pid 3  writer  call  fs.write /prod/x  deny  no-prod"
+ */
+export function formatEvent(e: LoggedEvent): string {
+  const d = e.data;
+  if (e.type === "vote") {
+    const conf = typeof d.confidence === "number" ? ` (${d.confidence})` : "";
+    const ms = typeof d.latencyMs === "number" ? ` ${d.latencyMs}ms` : "";
+    return `    └ vote #${e.seq}  ${str(d.model)}: ${str(d.verdict)}${conf}${ms}  ${str(d.reason)}`.trimEnd();
+  }
+  const head = `${new Date(e.time).toISOString()}  #${e.seq}  pid ${e.pid}  ${e.agent}  ${e.type}`;
+  return `${head}  ${describe(e.type, d)}`.trimEnd();
+}
+
+function describe(type: string, d: Record<string, unknown>): string {
+  switch (type) {
+    case "call": {
+      const decision = rec(d.decision);
+      const rule = decision.rule === null ? "(default)" : str(decision.rule);
+      return [str(d.action), str(d.resource), str(decision.effect), rule].filter(Boolean).join("  ");
+    }
+    case "result": {
+      const of = typeof d.callSeq === "number" ? `of #${d.callSeq}` : "";
+      if ("err" in d) return `${of}  error ${str(rec(d.err).tag) || str(d.err)}`;
+      return `${of}  ok`;
+    }
+    case "spawn":
+      return [str(d.task) && `task ${JSON.stringify(str(d.task))}`, str(d.policy) && `policy ${str(rec(d.policy).name) || str(d.policy)}`]
+        .filter(Boolean)
+        .join("  ");
+    case "signal":
+      return [str(d.signal ?? d.which), d.by !== undefined ? `by ${str(d.by)}` : ""].filter(Boolean).join("  ");
+    case "checkpoint":
+      return str(d.label);
+    case "exit":
+      return [str(d.status), str(d.reason)].filter(Boolean).join("  ");
+    default:
+      return "";
+  }
+}
