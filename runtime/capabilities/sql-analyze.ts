@@ -262,7 +262,7 @@ export function analyzeSql(db: Database, statement: string): SqlFacts {
     const inner = analyzeSql(db, statement.slice(sig[skip].at));
     return { ...inner, statement, canonical };
   }
-  return { statement, canonical, ...new Analysis(db, sig).run(statement) };
+  return { statement, canonical, ...new Analysis(db, sig).run(explain(db, statement, tokens)) };
 }
 
 class Analysis {
@@ -276,20 +276,14 @@ class Analysis {
   private vtabWrite = false;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly sig: Token[],
   ) {
     this.schema = new SchemaView(db);
     this.keyword = upper(sig[0]);
   }
 
-  run(statement: string): { operations: string[]; reads: string[]; writes: string[] } {
-    let rows: OpRow[];
-    try {
-      rows = this.db.prepare(`EXPLAIN ${statement}`).safeIntegers(false).all() as OpRow[];
-    } catch (err) {
-      throw guestErrors.invalid(sqliteMessage(err));
-    }
+  run(rows: OpRow[]): { operations: string[]; reads: string[]; writes: string[] } {
     for (const op of LEADING[this.keyword] ?? []) this.ops.add(op);
     this.walk(rows);
     this.ddlTargets();
@@ -549,13 +543,9 @@ class Analysis {
  */
 export function dangerousCalls(db: Database, statement: string): { attach: boolean; loadExtension: boolean } {
   // EXPLAIN describes its statement without running it (and EXPLAIN EXPLAIN does not compile).
-  if (upper(significant(tokenize(statement))[0]) === "EXPLAIN") return { attach: false, loadExtension: false };
-  let rows: OpRow[];
-  try {
-    rows = db.prepare(`EXPLAIN ${statement}`).safeIntegers(false).all() as OpRow[];
-  } catch (err) {
-    throw guestErrors.invalid(sqliteMessage(err));
-  }
+  const tokens = tokenize(statement);
+  if (upper(significant(tokens)[0]) === "EXPLAIN") return { attach: false, loadExtension: false };
+  const rows = explain(db, statement, tokens);
   const calls = { attach: false, loadExtension: false };
   for (const row of rows) {
     if ((row.opcode !== "Function" && row.opcode !== "PureFunc") || typeof row.p4 !== "string") continue;
@@ -563,6 +553,64 @@ export function dangerousCalls(db: Database, statement: string): { attach: boole
     if (/^load_extension\(/i.test(row.p4)) calls.loadExtension = true;
   }
   return calls;
+}
+
+/** How SQLite numbers a statement's parameters: their count, and the key of each named one. */
+export interface ParameterLayout {
+  /** The highest parameter index (SQLite's sqlite3_bind_parameter_count). */
+  count: number;
+  /** Index (1-based) -> better-sqlite3 key ("a" for :a, @a, $a; "3" for ?3), for named indexes. */
+  named: Map<number, string>;
+}
+
+/**
+ * Numbers the parameters of a statement as SQLite does (`?` takes the next index, `?N` index N,
+ * a name keeps the index it first got).
+ *
+ * @example parameterLayout("SELECT ?, :a, ?5").count === 5
+ */
+export function parameterLayout(statement: string): ParameterLayout {
+  return layoutOf(tokenize(statement));
+}
+
+function layoutOf(tokens: Token[]): ParameterLayout {
+  const names = new Map<string, number>();
+  const named = new Map<number, string>();
+  let count = 0;
+  for (const t of tokens) {
+    if (t.type !== "variable") continue;
+    if (t.text === "?") count++;
+    else if (!names.has(t.text)) {
+      const index = /^\?\d+$/.test(t.text) ? Number(t.text.slice(1)) : ++count;
+      names.set(t.text, index);
+      count = Math.max(count, index);
+      if (!named.has(index)) named.set(index, t.text.slice(1));
+    }
+  }
+  return { count, named };
+}
+
+/** Arguments for better-sqlite3: positional values for unnamed indexes, then an object for named ones. */
+export function bindArguments(layout: ParameterLayout, values: unknown[]): unknown[] {
+  const positional: unknown[] = [];
+  const keys: Record<string, unknown> = {};
+  for (let index = 1; index <= layout.count; index++) {
+    const key = layout.named.get(index);
+    if (key === undefined) positional.push(values[index - 1]);
+    else keys[key] = values[index - 1];
+  }
+  return layout.named.size > 0 ? [...positional, keys] : positional;
+}
+
+/** The bytecode of `EXPLAIN <statement>`, every parameter bound to null (better-sqlite3 insists). */
+function explain(db: Database, statement: string, tokens: Token[]): OpRow[] {
+  const layout = layoutOf(tokens);
+  try {
+    const args = bindArguments(layout, new Array<null>(layout.count).fill(null));
+    return db.prepare(`EXPLAIN ${statement}`).safeIntegers(false).all(...args) as OpRow[];
+  } catch (err) {
+    throw guestErrors.invalid(sqliteMessage(err));
+  }
 }
 
 function sqliteMessage(err: unknown): string {

@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { resolve as resolveHostPath } from "node:path";
 import { GuestError, UsageError, guestErrors } from "../errors.js";
 import type { SqlFacts } from "../types.js";
-import { analyzeSql, dangerousCalls } from "./sql-analyze.js";
+import { analyzeSql, bindArguments, dangerousCalls, parameterLayout } from "./sql-analyze.js";
 import type { QueryResult, RunQuota, SqlHost, SqlValue } from "./types.js";
 
 /** A database as the kernel names it. */
@@ -102,6 +102,11 @@ export function createSql(options: SqlOptions): SqlHost {
     if (calls.attach && options.allow?.attach !== true) throw guestErrors.denied(null, "the sql capability refuses ATTACH and DETACH");
     if (calls.loadExtension) throw guestErrors.denied(null, "the sql capability refuses load_extension");
     const values = bind(params);
+    const layout = parameterLayout(statement);
+    if (values.length !== layout.count) {
+      throw guestErrors.invalid(`the statement takes ${layout.count} parameters, ${values.length} given`);
+    }
+    const args = bindArguments(layout, values);
     let stmt: Statement;
     try {
       stmt = db.prepare(statement);
@@ -110,7 +115,7 @@ export function createSql(options: SqlOptions): SqlHost {
     }
     try {
       if (!stmt.reader) {
-        const info = stmt.run(...values);
+        const info = stmt.run(...args);
         return { columns: [], rows: [], changes: BigInt(info.changes) };
       }
       const before = stmt.readonly ? 0n : totalChanges(db);
@@ -118,7 +123,7 @@ export function createSql(options: SqlOptions): SqlHost {
       const columns = stmt.columns().map((c) => c.name);
       const rows: SqlValue[][] = [];
       let bytes = 0;
-      for (const raw of stmt.iterate(...values) as Iterable<unknown[]>) {
+      for (const raw of stmt.iterate(...args) as Iterable<unknown[]>) {
         if (rows.length >= quota.limits.sqlRows) {
           throw guestErrors.limit(`the query returns more than ${quota.limits.sqlRows} rows`);
         }

@@ -151,7 +151,7 @@ export const SQL_CASES: SqlCase[] = [
   { sql: "UPDATE OR REPLACE users SET name = 'bob' WHERE id = 1", operations: ["update", "delete"], writes: ["users"] },
   { sql: "ATTACH 'other.db' AS other", operations: ["attach"] },
   { sql: "attach database ':memory:' as m", operations: ["attach"] },
-  { sql: "DETACH other", invalid: true },
+  { sql: "DETACH other", operations: ["attach"] },
   { sql: "PRAGMA writable_schema=1", operations: ["pragma"] },
   { sql: "pragma journal_mode = off", operations: ["pragma"] },
   { sql: "PRAGMA main.user_version = 7", operations: ["pragma"] },
