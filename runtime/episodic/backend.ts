@@ -44,12 +44,10 @@ export interface LogBackend {
   /** The record with the highest sequence number. */
   last(): Promise<RawRecord | undefined>;
   get(seq: number): Promise<string | undefined>;
-  /** Several records at once, in the order asked (undefined where absent). */
-  getMany(seqs: number[]): Promise<Array<string | undefined>>;
   /** Records in key order, in chunks, read lazily. */
   range(options: RangeOptions): AsyncIterable<RawRecord[]>;
-  /** Sequence numbers of one run's events, from the run index, in chunks. */
-  runSeqs(runId: string, options: RangeOptions): AsyncIterable<number[]>;
+  /** The sequence number of a run's first event, from the run index; undefined for an unknown run. */
+  runStart(runId: string): Promise<number | undefined>;
   getBlob(hash: string): Promise<Uint8Array | undefined>;
   close(): Promise<void>;
 }

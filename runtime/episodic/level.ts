@@ -2,7 +2,9 @@
  * The LevelDB backend (classic-level through `level`). Keys:
  *
  * - `e!<seq, 16 digits>` -> record (hash + canonical body): the chain, in numeric order;
- * - `r!<runId>!<seq, 16 digits>` -> "": the index by run;
+ * - `r!<runId>!<seq, 16 digits>` -> "": the index by run: the first event of each run that
+ *   this handle wrote (one key per run, not per event; a run continued after a reopen gets a
+ *   second key). A query by run scans from the run's first event on, keeping that run's events;
  * - `b!<sha256 hex>` -> bytes: content-addressed blobs;
  * - `m!head` -> JSON {seq, hash, time}: the head after the last batch (detects a cut tail).
  */
@@ -57,6 +59,8 @@ function openError(dir: string, err: unknown): LogError {
 
 class LevelBackend implements LogBackend {
   readonly durable = true;
+  /** Runs whose first event (as far as this handle knows) is indexed already. */
+  private readonly indexed = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -64,16 +68,20 @@ class LevelBackend implements LogBackend {
   ) {}
 
   async write(batch: Batch): Promise<void> {
-    type Op = { type: "put"; key: string; value: string | Uint8Array; valueEncoding?: "view" };
-    const ops: Op[] = new Array(batch.records.length * 2);
-    let n = 0;
+    // A chained batch: several times faster than db.batch(array), which validates and copies each operation.
+    const chained = this.db.batch();
+    const fresh: string[] = [];
     for (const r of batch.records) {
-      ops[n++] = { type: "put", key: eventKey(r.seq), value: r.value };
-      ops[n++] = { type: "put", key: runKey(r.runId, r.seq), value: "" };
+      chained.put(eventKey(r.seq), r.value);
+      if (!this.indexed.has(r.runId) && !fresh.includes(r.runId)) {
+        chained.put(runKey(r.runId, r.seq), "");
+        fresh.push(r.runId);
+      }
     }
-    for (const b of batch.blobs) ops.push({ type: "put", key: "b!" + b.hash, value: b.bytes, valueEncoding: "view" });
-    ops.push({ type: "put", key: HEAD_KEY, value: JSON.stringify(batch.head) });
-    await this.db.batch(ops as Array<{ type: "put"; key: string; value: string }>, { sync: true });
+    for (const b of batch.blobs) chained.put<string, Uint8Array>("b!" + b.hash, b.bytes, { valueEncoding: "view" });
+    chained.put(HEAD_KEY, JSON.stringify(batch.head));
+    await chained.write({ sync: true });
+    for (const runId of fresh) this.indexed.add(runId);
   }
 
   async readHead(): Promise<HeadRecord | undefined> {
@@ -95,10 +103,6 @@ class LevelBackend implements LogBackend {
     return this.db.get(eventKey(seq));
   }
 
-  getMany(seqs: number[]): Promise<Array<string | undefined>> {
-    return this.db.getMany(seqs.map(eventKey));
-  }
-
   async *range(options: RangeOptions, limit = -1): AsyncIterable<RawRecord[]> {
     const it = this.db.iterator({ gte: eventKey(options.from), lte: eventKey(options.to), reverse: options.reverse, limit });
     // Ask for the next chunk before handing out this one: LevelDB reads on its own thread meanwhile.
@@ -118,19 +122,13 @@ class LevelBackend implements LogBackend {
     }
   }
 
-  async *runSeqs(runId: string, options: RangeOptions): AsyncIterable<number[]> {
+  async runStart(runId: string): Promise<number | undefined> {
     const prefix = "r!" + runId + "!";
-    const it = this.db.keys({ gte: runKey(runId, options.from), lte: runKey(runId, options.to), reverse: options.reverse });
-    try {
-      for (;;) {
-        const keys = await it.nextv(CHUNK);
-        if (keys.length === 0) return;
-        // A run id containing "!" cannot make another run's keys fall in this range with 16 digits after the prefix.
-        yield keys.filter((k) => k.length === prefix.length + 16).map((k) => Number(k.slice(prefix.length)));
-      }
-    } finally {
-      await it.close();
+    // The lowest indexed seq of the run; a key of a run whose id extends this one has other characters after the prefix.
+    for await (const key of this.db.keys({ gt: prefix, lt: prefix + ":" })) {
+      if (key.length === prefix.length + 16) return Number(key.slice(prefix.length));
     }
+    return undefined;
   }
 
   async getBlob(hash: string): Promise<Uint8Array | undefined> {

@@ -47,7 +47,8 @@ export interface ChainLogOptions {
 interface Pending {
   /** Resolve once the event with this sequence number (and everything before it) is written. */
   upTo: number;
-  resolve(): void;
+  result: unknown;
+  resolve(value: unknown): void;
   reject(err: Error): void;
 }
 
@@ -165,7 +166,9 @@ class ChainLog implements KernelLog {
   /** Resolves with `result` when everything queued so far is durable. */
   private enqueue<T>(result: T): Promise<T> {
     const upTo = this.last.seq;
-    const done = new Promise<T>((resolve, reject) => this.waiters.push({ upTo, resolve: () => resolve(result), reject }));
+    const done = new Promise<T>((resolve, reject) => {
+      this.waiters.push({ upTo, result, resolve: resolve as (value: unknown) => void, reject });
+    });
     // Start on a microtask, so that appends made in the same turn share the first batch.
     if (!this.flushing) this.flushing = Promise.resolve().then(() => this.flush());
     return done;
@@ -188,7 +191,7 @@ class ChainLog implements KernelLog {
         this.queue = emptyBatch(this.last);
         break;
       }
-      for (const w of done) w.resolve();
+      for (const w of done) w.resolve(w.result);
     }
     this.flushing = undefined;
   }

@@ -20,16 +20,14 @@ class MemoryBackend implements LogBackend {
   readonly location = "memory";
   /** records[seq - 1] is the record of event seq. */
   private readonly records: string[] = [];
-  private readonly runs = new Map<string, number[]>();
+  private readonly runs = new Map<string, number>();
   private readonly blobs = new Map<string, Uint8Array>();
   private head: HeadRecord | undefined;
 
   async write(batch: Batch): Promise<void> {
     for (const r of batch.records) {
       this.records[r.seq - 1] = r.value;
-      let seqs = this.runs.get(r.runId);
-      if (!seqs) this.runs.set(r.runId, (seqs = []));
-      seqs.push(r.seq);
+      if (!this.runs.has(r.runId)) this.runs.set(r.runId, r.seq);
     }
     for (const b of batch.blobs) this.blobs.set(b.hash, new Uint8Array(b.bytes));
     this.head = { ...batch.head };
@@ -48,10 +46,6 @@ class MemoryBackend implements LogBackend {
     return this.records[seq - 1];
   }
 
-  async getMany(seqs: number[]): Promise<Array<string | undefined>> {
-    return seqs.map((seq) => this.records[seq - 1]);
-  }
-
   async *range(options: RangeOptions): AsyncIterable<RawRecord[]> {
     const lo = Math.max(1, options.from);
     const hi = Math.min(this.records.length, options.to);
@@ -66,10 +60,8 @@ class MemoryBackend implements LogBackend {
     }
   }
 
-  async *runSeqs(runId: string, options: RangeOptions): AsyncIterable<number[]> {
-    const seqs = (this.runs.get(runId) ?? []).filter((s) => s >= options.from && s <= options.to);
-    if (options.reverse) seqs.reverse();
-    for (let i = 0; i < seqs.length; i += CHUNK) yield seqs.slice(i, i + CHUNK);
+  async runStart(runId: string): Promise<number | undefined> {
+    return this.runs.get(runId);
   }
 
   async getBlob(hash: string): Promise<Uint8Array | undefined> {

@@ -5,7 +5,7 @@
 import picomatch from "picomatch";
 import { LogError } from "../errors.js";
 import { EFFECTS, type EventQuery, type LoggedEvent } from "../types.js";
-import { parseRecord, type LogBackend, type RawRecord } from "./backend.js";
+import { parseRecord, type LogBackend } from "./backend.js";
 
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
@@ -25,9 +25,15 @@ export async function* queryEvents(backend: LogBackend, filter: EventQuery): Asy
   if (filter.since !== undefined || filter.until !== undefined) {
     [from, to] = await narrowByTime(backend, from, to, filter.since, filter.until);
   }
+  if (filter.runId !== undefined) {
+    // A run's events all come after its first one: scan from there (the matcher keeps the run's own).
+    const start = await backend.runStart(filter.runId);
+    if (start === undefined) return;
+    from = Math.max(from, start);
+  }
   if (from > to) return;
   const matches = matcher(backend, filter);
-  const source = filter.runId === undefined ? backend.range({ from, to, reverse }) : byRun(backend, filter.runId, { from, to, reverse });
+  const source = backend.range({ from, to, reverse });
   let count = 0;
   for await (const chunk of source) {
     for (const [, value] of chunk) {
@@ -48,15 +54,6 @@ function checkFilter(f: EventQuery): void {
   }
   if (f.limit !== undefined && !(Number.isInteger(f.limit) && f.limit >= 0)) {
     throw new LogError("limit must be a non-negative integer");
-  }
-}
-
-async function* byRun(backend: LogBackend, runId: string, range: { from: number; to: number; reverse: boolean }): AsyncGenerator<RawRecord[]> {
-  for await (const seqs of backend.runSeqs(runId, range)) {
-    const values = await backend.getMany(seqs);
-    const chunk: RawRecord[] = [];
-    for (let i = 0; i < seqs.length; i++) if (values[i] !== undefined) chunk.push([seqs[i], values[i] as string]);
-    yield chunk;
   }
 }
 

@@ -147,6 +147,10 @@ describe("the level log across opens", () => {
     expect(fourth.prev).toBe((await log.get(3))?.hash);
     const all = await collect(log.query());
     await log.close();
+    log = await openLog({ dir: tmp.dir, now });
+    await log.append(callEvent(0, { runId: "run-0" }));
+    expect((await collect(log.query({ runId: "run-0", order: "newest" }))).map((e) => e.seq)).toEqual([5, 4, 1]);
+    await log.close();
 
     clock = 1;
     const memory = await openLog({ dir: false, now });
