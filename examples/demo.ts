@@ -1,0 +1,139 @@
+/**
+ * `npm start`: the Agent OS demo. Four real agents run in QuickJS isolates under the built-in
+ * `standard` policy, with a real workspace directory, a real SQLite database and a real
+ * LevelDB episodic log (all in a temporary directory, removed at the end):
+ *
+ *   summarize    a benign agent: reads notes, writes a summary, records it in SQL
+ *   hostile      tries to escape: outside its mount, /etc/passwd, cloud metadata, DROP TABLE...
+ *   runaway      while (true) {}: stopped by its fuel budget
+ *   memory-bomb  allocates forever: stopped by its memory limit
+ *
+ * Then it verifies the log's hash chain.
+ */
+import Database from "better-sqlite3";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { KernelSpace, type LoggedEvent, type RunResult } from "../runtime/index.js";
+
+const root = fileURLToPath(new URL("../../examples/", import.meta.url));
+const color = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: number) => (text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+const green = paint(32);
+const red = paint(31);
+const yellow = paint(33);
+const dim = paint(2);
+const bold = paint(1);
+
+function heading(text: string): void {
+  console.log(`\n${bold(text)}`);
+}
+
+function describe(result: RunResult): string {
+  if (result.status === "ok") return green("exited ok");
+  if (result.status === "killed") return red(`killed by ${result.signal} (reason: ${result.reason})`);
+  return yellow(`failed (${result.reason ?? "error"}): ${result.error}`);
+}
+
+function formatEvent(e: LoggedEvent): string {
+  const d = e.data as Record<string, unknown>;
+  const decision = d.decision as { effect: string; rule: string | null } | undefined;
+  const what =
+    e.type === "call"
+      ? `${String(d.action)} ${String(d.resource)} -> ${decision?.effect}${decision?.rule ? ` (${decision.rule})` : ""}`
+      : e.type === "result"
+        ? "ok" in d
+          ? "ok"
+          : `error ${(d.err as { tag: string }).tag}`
+        : e.type === "signal"
+          ? `${String(d.signal)} by ${String(d.by)}`
+          : e.type === "exit"
+            ? `${String(d.status)}${d.reason ? ` (${String(d.reason)})` : ""}`
+            : e.type === "spawn"
+              ? `policy ${(d.policy as { name: string }).name}, code ${String(d.codeHash).slice(0, 12)}`
+              : JSON.stringify(d);
+  return dim(`    #${String(e.seq).padStart(3)} ${e.type.padEnd(6)} ${what}`);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "agent-os-demo-"));
+  const workspace = join(dir, "workspace");
+  mkdirSync(workspace);
+  writeFileSync(
+    join(workspace, "notes.txt"),
+    "Agent OS treats agents like processes.\nEvery host call passes the gate.\nThe log is hash-chained.\n",
+  );
+  const secret = join(dir, "outside.txt");
+  writeFileSync(secret, "the host's own file\n");
+  const dbFile = join(dir, "app.db");
+  const db = new Database(dbFile);
+  db.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada'), ('linus');");
+  db.exec("CREATE TABLE summaries (path TEXT, words INTEGER)");
+  db.close();
+
+  const kernel = new KernelSpace({
+    policy: "standard",
+    mounts: { "/workspace": workspace },
+    databases: { main: dbFile },
+    log: { dir: join(dir, "log") },
+  });
+  console.log(bold("Agent OS demo") + dim(`  (policy: ${kernel.policy.name}, workspace: ${workspace})`));
+  try {
+    const log = await kernel.log;
+
+    heading("1. summarize: a benign agent doing its job");
+    const summarize = await kernel.load(join(root, "summarize/agent.js"));
+    const ok = await kernel.execute(summarize, "/workspace/notes.txt");
+    console.log(`  ${describe(ok)}; output:\n${(ok.output ?? "").replace(/^/gm, "    ")}`);
+    console.log(`  summary file on the host: ${JSON.stringify(readFileSync(join(workspace, "summary.txt"), "utf8").split("\n")[0])}`);
+    for await (const e of log.query({ runId: ok.runId })) console.log(formatEvent(e));
+
+    heading("2. hostile: an agent trying to escape");
+    const hostile = await kernel.load(join(root, "hostile/agent.js"));
+    const attacked = await kernel.execute(hostile, "");
+    console.log(`  ${describe(attacked)}; what it was told:`);
+    for (const attempt of JSON.parse(attacked.output ?? "[]") as { name: string; outcome: string; detail: string }[]) {
+      const mark = attempt.outcome === "ALLOWED" ? red("ALLOWED") : green("blocked");
+      console.log(`    ${mark} ${attempt.name.padEnd(26)} ${attempt.outcome}: ${dim(attempt.detail)}`);
+    }
+    console.log(`  denials recorded by the kernel: ${attacked.denials.length}`);
+    for (const d of attacked.denials) console.log(dim(`    #${d.seq} ${d.action} ${d.resource} -> ${d.rule ?? "default"}: ${d.reason}`));
+    const check = new Database(dbFile, { readonly: true });
+    const users = (check.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+    check.close();
+    console.log(`  afterwards on the host: users table has ${users} rows; ${secret} still says ${JSON.stringify(readFileSync(secret, "utf8").trim())}`);
+
+    heading("3. runaway: while (true) {} under a fuel budget");
+    const runaway = await kernel.load(join(root, "runaway/agent.js"));
+    const proc = kernel.spawn(runaway, "", { limits: { fuel: 50_000_000 } });
+    await new Promise((r) => setTimeout(r, 50));
+    proc.signal("SIGSTOP");
+    await proc.stopped();
+    const frozen = proc.usage.fuel;
+    await new Promise((r) => setTimeout(r, 100));
+    console.log(`  SIGSTOP: state ${proc.state}, fuel ${frozen} -> ${proc.usage.fuel} over 100 ms (frozen)`);
+    proc.signal("SIGCONT");
+    const spun = await proc.wait();
+    console.log(`  SIGCONT, then: ${describe(spun)}, fuel used ${spun.usage.fuel}, ${spun.usage.wallMs} ms`);
+
+    heading("4. memory-bomb: allocating forever under a 32 MiB heap");
+    const bomb = await kernel.load(join(root, "memory-bomb/agent.js"));
+    const boom = await kernel.execute(bomb, "", { limits: { memory: 32 * 1024 * 1024 } });
+    console.log(`  ${describe(boom)}`);
+
+    heading("5. the episodic log");
+    const report = await log.verify();
+    if (report.ok) console.log(`  ${green("verified")}: ${report.count} events, hash chain intact, head ${report.head.slice(0, 16)}…`);
+    else console.log(`  ${red("TAMPERED")} at event #${report.firstBad}: ${report.problem}`);
+    console.log(dim(`  (the kernel is still serving: ${kernel.ps().length} live processes, every agent ended)`));
+  } finally {
+    await kernel.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,237 @@
+/**
+ * The guest SDK: what an agent imports to act on the world.
+ *
+ * ```js
+ * import { fs, http, sql, log } from "agent-os/guest";
+ * export async function run(task) {
+ *   const text = await fs.readText("/workspace/notes.txt");
+ *   await log.info("read the notes", { bytes: text.length });
+ *   return text.toUpperCase();
+ * }
+ * ```
+ *
+ * Every function here is a host call through the kernel's gate: the policy decides it before
+ * it happens and the episodic log records it. The same API runs on both engines (QuickJS and
+ * WebAssembly components). A denied call rejects with `PermissionDenied` (naming the rule); other
+ * expected failures reject with `KernelError`, whose `kind` says which.
+ */
+import * as kclock from "agentos:kernel/clock@0.1.0";
+import * as kfs from "agentos:kernel/fs@0.1.0";
+import * as khttp from "agentos:kernel/http@0.1.0";
+import * as klog from "agentos:kernel/log@0.1.0";
+import * as kprocess from "agentos:kernel/process@0.1.0";
+import * as krandom from "agentos:kernel/random@0.1.0";
+import * as ksql from "agentos:kernel/sql@0.1.0";
+
+/** The policy refused the call. */
+export class PermissionDenied extends Error {
+  /** The id of the rule that denied, or null when the policy's default did. */
+  readonly rule: string | null;
+  readonly reason: string;
+  constructor(rule: string | null, reason: string) {
+    super(rule ? `denied by rule ${rule}: ${reason}` : `denied: ${reason}`);
+    this.name = "PermissionDenied";
+    this.rule = rule;
+    this.reason = reason;
+  }
+}
+
+export type ErrorKind = "not-found" | "invalid" | "io" | "limit" | "interrupted";
+
+/** An expected failure other than a denial: not found, invalid input, an I/O error, a quota, SIGTERM. */
+export class KernelError extends Error {
+  readonly kind: ErrorKind;
+  readonly detail: string;
+  constructor(kind: ErrorKind, detail: string) {
+    super(`${kind}: ${detail}`);
+    this.name = "KernelError";
+    this.kind = kind;
+    this.detail = detail;
+  }
+}
+
+type Payload = { tag: string; val?: unknown };
+
+function translate(error: unknown): unknown {
+  const payload = (error as { payload?: Payload } | null)?.payload;
+  if (!payload || typeof payload.tag !== "string") return error;
+  if (payload.tag === "denied") {
+    const val = (payload.val ?? {}) as { rule?: string; reason?: string };
+    return new PermissionDenied(val.rule ?? null, String(val.reason ?? "denied"));
+  }
+  return new KernelError(payload.tag as ErrorKind, String(payload.val ?? ""));
+}
+
+/** Runs a raw import, turning a WIT error into the SDK's error classes, as a promise. */
+function call<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(translate(error));
+  }
+}
+
+function bytesOf(data: Uint8Array | ArrayBuffer): Uint8Array {
+  return data instanceof Uint8Array ? data : new Uint8Array(data);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export interface Stat {
+  kind: "file" | "directory" | "symlink" | "other";
+  size: number;
+  modified: Date;
+}
+
+/** Files, inside the mounts the kernel gives the agent. Paths are absolute guest paths. */
+export const fs = {
+  read: (path: string): Promise<Uint8Array> => call(() => bytesOf(kfs.read(path))),
+  readText: (path: string): Promise<string> => call(() => kfs.readText(path)),
+  write: (path: string, data: string | Uint8Array, options: { append?: boolean } = {}): Promise<void> =>
+    call(() =>
+      typeof data === "string"
+        ? kfs.writeText(path, data, options.append === true)
+        : kfs.write(path, bytesOf(data), options.append === true),
+    ),
+  list: (path: string): Promise<{ name: string; kind: Stat["kind"] }[]> => call(() => kfs.list(path)),
+  remove: (path: string, options: { recursive?: boolean } = {}): Promise<void> =>
+    call(() => kfs.remove(path, options.recursive === true)),
+  stat: (path: string): Promise<Stat> =>
+    call(() => {
+      const s = kfs.stat(path);
+      return { kind: s.kind, size: Number(s.size), modified: new Date(Number(s.modifiedMs)) };
+    }),
+  mkdir: (path: string, options: { recursive?: boolean } = {}): Promise<void> =>
+    call(() => kfs.mkdir(path, options.recursive === true)),
+};
+
+export interface HttpResponse {
+  status: number;
+  ok: boolean;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  text(): string;
+  json(): unknown;
+}
+
+export interface HttpInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+/** HTTP(S), to the hosts the policy allows. Redirects are followed by the kernel. */
+export const http = {
+  fetch: (url: string, init: HttpInit = {}): Promise<HttpResponse> =>
+    call(() => {
+      const body = init.body === undefined ? undefined : typeof init.body === "string" ? encoder.encode(init.body) : init.body;
+      const response = khttp.fetch({
+        method: (init.method ?? "GET").toUpperCase(),
+        url,
+        headers: Object.entries(init.headers ?? {}).map(([k, v]) => [k, String(v)] as [string, string]),
+        body,
+      });
+      const bytes = bytesOf(response.body);
+      return {
+        status: response.status,
+        ok: response.status >= 200 && response.status < 300,
+        headers: Object.fromEntries(response.headers.map(([k, v]) => [k.toLowerCase(), v])),
+        body: bytes,
+        text: () => decoder.decode(bytes),
+        json: () => JSON.parse(decoder.decode(bytes)) as unknown,
+      };
+    }),
+};
+
+export type SqlParam = null | undefined | boolean | number | bigint | string | Uint8Array;
+/** Integers come back as numbers when they are safe integers, as bigints otherwise. */
+export type SqlCell = null | number | bigint | string | Uint8Array;
+
+export interface SqlResult {
+  columns: string[];
+  rows: SqlCell[][];
+  /** Rows changed by a write statement. */
+  changes: number;
+  /** The rows as objects keyed by column name. */
+  objects(): Record<string, SqlCell>[];
+}
+
+function toValue(param: SqlParam): ksql.Value {
+  if (param === null || param === undefined) return { tag: "null" };
+  if (typeof param === "boolean") return { tag: "integer", val: param ? 1n : 0n };
+  if (typeof param === "bigint") return { tag: "integer", val: param };
+  if (typeof param === "number") return Number.isInteger(param) ? { tag: "integer", val: BigInt(param) } : { tag: "real", val: param };
+  if (typeof param === "string") return { tag: "text", val: param };
+  return { tag: "blob", val: param };
+}
+
+function fromValue(value: ksql.Value): SqlCell {
+  switch (value.tag) {
+    case "null":
+      return null;
+    case "integer":
+      return value.val >= BigInt(Number.MIN_SAFE_INTEGER) && value.val <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value.val) : value.val;
+    case "real":
+    case "text":
+      return value.val;
+    case "blob":
+      return bytesOf(value.val);
+  }
+}
+
+/** SQL on the databases the kernel names; one statement per call, parameters always bound. */
+export const sql = {
+  query: (database: string, statement: string, params: SqlParam[] = []): Promise<SqlResult> =>
+    call(() => {
+      const result = ksql.query(database, statement, params.map(toValue));
+      const rows = result.rows.map((row) => row.map(fromValue));
+      return {
+        columns: result.columns,
+        rows,
+        changes: Number(result.changes),
+        objects: () => rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c, row[i]]))),
+      };
+    }),
+};
+
+type Fields = Record<string, unknown>;
+
+function pairs(fields: Fields): [string, string][] {
+  return Object.entries(fields).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v) ?? String(v)]);
+}
+
+/** Structured log lines, recorded in the episodic log with the run. */
+export const log = {
+  debug: (message: string, fields: Fields = {}): Promise<void> => call(() => klog.write("debug", message, pairs(fields))),
+  info: (message: string, fields: Fields = {}): Promise<void> => call(() => klog.write("info", message, pairs(fields))),
+  warn: (message: string, fields: Fields = {}): Promise<void> => call(() => klog.write("warn", message, pairs(fields))),
+  error: (message: string, fields: Fields = {}): Promise<void> => call(() => klog.write("error", message, pairs(fields))),
+};
+
+/** The kernel's clock (`Date` and `Date.now()` read it too). */
+export const clock = {
+  now: (): Promise<Date> =>
+    call(() => {
+      const t = kclock.now();
+      return new Date(Number(t.seconds) * 1000 + Math.floor(t.nanoseconds / 1e6));
+    }),
+  /** Nanoseconds since an arbitrary point fixed for the run. */
+  monotonic: (): Promise<bigint> => call(() => kclock.monotonicNow()),
+};
+
+/** The kernel's randomness (`Math.random` and `crypto.getRandomValues` use it too). */
+export const random = {
+  bytes: (length: number): Promise<Uint8Array> => call(() => bytesOf(krandom.bytes(length))),
+};
+
+/** Signals the agent may observe: SIGTERM asks it to finish. */
+export const signals = {
+  pending: (): Promise<"SIGTERM" | null> => call(() => (kprocess.pendingSignal() === "sigterm" ? "SIGTERM" : null)),
+};
+
+/** The agent's own process. */
+export const process = {
+  /** Records a checkpoint in the episodic log, for replay; resolves to its sequence number. */
+  checkpoint: (label: string): Promise<number> => call(() => Number(kprocess.checkpoint(label))),
+};

@@ -1,0 +1,79 @@
+/**
+ * The capabilities of one run and the table that dispatches an allowed call to them.
+ * Nothing here decides: by the time `dispatch` runs, the gate has allowed the call.
+ */
+import { randomBytes } from "node:crypto";
+import { guestErrors } from "../errors.js";
+import type { OpName } from "../kernel/ops.js";
+import type { FsHost, HttpHost, HttpRequest, HopAuthorizer, SqlHost, SqlValue } from "./types.js";
+
+/** The most random bytes one call may ask for (as Web Crypto's getRandomValues). */
+export const MAX_RANDOM_BYTES = 65536;
+
+/** What the run's capabilities are; an absent one answers as if nothing were there. */
+export interface RunCapabilities {
+  fs?: FsHost;
+  http?: HttpHost;
+  sql?: SqlHost;
+  /** Records a checkpoint; resolves to its sequence number. */
+  checkpoint(label: string): Promise<number>;
+  /** Start of the run, for the monotonic clock. */
+  startedNs: bigint;
+  /** Wall clock in milliseconds (the kernel's clock). */
+  now(): number;
+  /** Asked before every HTTP hop (the gate decides it). */
+  authorizeHop: HopAuthorizer;
+  /** Frees what the run's capabilities hold (database handles). */
+  close(): void;
+}
+
+function fs(caps: RunCapabilities): FsHost {
+  // Without mounts there is no filesystem at all: every path is outside every mount.
+  if (!caps.fs) throw guestErrors.notFound("no filesystem is mounted for this agent");
+  return caps.fs;
+}
+
+/** Carries out one allowed call and returns its WIT result value (or throws a GuestError). */
+export async function dispatch(op: OpName, args: unknown[], caps: RunCapabilities): Promise<unknown> {
+  switch (op) {
+    case "fs.read":
+      return fs(caps).read(args[0] as string);
+    case "fs.read-text":
+      return fs(caps).readText(args[0] as string);
+    case "fs.write":
+      return fs(caps).write(args[0] as string, args[1] as Uint8Array, args[2] as boolean);
+    case "fs.write-text":
+      return fs(caps).writeText(args[0] as string, args[1] as string, args[2] as boolean);
+    case "fs.list":
+      return fs(caps).list(args[0] as string);
+    case "fs.remove":
+      return fs(caps).remove(args[0] as string, args[1] as boolean);
+    case "fs.stat":
+      return fs(caps).stat(args[0] as string);
+    case "fs.mkdir":
+      return fs(caps).mkdir(args[0] as string, args[1] as boolean);
+    case "http.fetch":
+      if (!caps.http) throw guestErrors.denied(null, "this kernel has no network");
+      return caps.http.fetch(args[0] as HttpRequest, caps.authorizeHop);
+    case "sql.query":
+      if (!caps.sql) throw guestErrors.notFound(`no database named ${JSON.stringify(args[0])}`);
+      return caps.sql.query(args[0] as string, args[1] as string, args[2] as SqlValue[]);
+    case "log.write":
+      return undefined; // the call event in the episodic log is the record
+    case "clock.now": {
+      const ms = caps.now();
+      return { seconds: BigInt(Math.floor(ms / 1000)), nanoseconds: Math.floor(ms % 1000) * 1_000_000 };
+    }
+    case "clock.monotonic-now":
+      return process.hrtime.bigint() - caps.startedNs;
+    case "random.bytes": {
+      const len = args[0] as number;
+      if (len > MAX_RANDOM_BYTES) throw guestErrors.invalid(`random.bytes: at most ${MAX_RANDOM_BYTES} bytes a call`);
+      return new Uint8Array(randomBytes(len));
+    }
+    case "process.checkpoint":
+      return BigInt(await caps.checkpoint(args[0] as string));
+    case "process.pending-signal":
+      return undefined;
+  }
+}

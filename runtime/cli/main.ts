@@ -1,0 +1,60 @@
+/**
+ * The agent-os command. Each subcommand lives in its own file; this one dispatches and turns
+ * configuration errors into exit code 2 with a message that names what and where.
+ */
+import { AgentLoadError, LogError, PolicyError, UsageError } from "../errors.js";
+import { EXIT, processIo, type CliIo, type Subcommand } from "./io.js";
+import { logCommand } from "./log.js";
+import { policyCommand } from "./policy.js";
+import { runCommand } from "./run.js";
+import { verifyCommand } from "./verify.js";
+
+const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
+  run: { run: runCommand, summary: "run an agent under a policy" },
+  policy: { run: policyCommand, summary: "check, explain and test policies (policy --help)" },
+  log: { run: logCommand, summary: "print the episodic log as a timeline or JSON lines" },
+  verify: { run: verifyCommand, summary: "verify the episodic log's hash chain" },
+};
+
+export const HELP = `Usage: agent-os <command> [options]
+
+Agent OS runs AI agents as processes in WebAssembly sandboxes: no ambient authority, every
+host call decided by a declarative policy and recorded in a hash-chained episodic log.
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`)
+  .join("\n")}
+
+Run "agent-os <command> --help" for a command's options.
+Exit codes: 0 ok, 1 failure (agent error, failed check, tampered log), 2 usage or
+configuration error, 137 agent killed.
+`;
+
+/** Runs the command with `argv` (without "node" and the script); returns the exit code. */
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.stdout(HELP);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr(`agent-os: unknown command ${JSON.stringify(name)}\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof PolicyError) {
+      io.stderr(`agent-os: the policy does not load:\n${error.message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof UsageError || error instanceof AgentLoadError || error instanceof LogError) {
+      io.stderr(`agent-os: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+}
+

@@ -1,0 +1,127 @@
+/**
+ * `agent-os run <agent.js> --policy <name|file> --task <text> [...]`: runs one agent and prints
+ * its output, or its RunResult as JSON. Exit codes: 0 ok, 1 agent error, 2 usage or
+ * configuration error, 137 killed.
+ */
+import { existsSync } from "node:fs";
+import { KernelSpace } from "../kernel/kernel.js";
+import { parseDuration, parseSize, parseCount } from "../policy/units.js";
+import { UsageError } from "../errors.js";
+import type { Limits, RunResult } from "../types.js";
+import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
+import { EXIT, type Subcommand } from "./io.js";
+
+const FLAGS: Record<string, FlagSpec> = {
+  policy: { type: "string", value: "NAME|FILE", help: "built-in policy name or YAML file (default: strict)" },
+  task: { type: "string", value: "TEXT", help: "the task given to the agent's run(task) (default: empty)" },
+  mount: { type: "list", value: "/GUEST=HOST[:ro]", help: "map a guest path onto a host directory (repeatable)" },
+  db: { type: "list", value: "NAME=FILE[:ro]", help: "name a SQLite database file (repeatable)" },
+  "allow-private": { type: "list", value: "HOST|CIDR", help: "let agents reach this private or loopback address (repeatable)" },
+  fuel: { type: "string", value: "N", help: "fuel budget (overrides the policy)" },
+  memory: { type: "string", value: "SIZE", help: "guest heap limit, e.g. 64MiB (overrides the policy)" },
+  timeout: { type: "string", value: "DURATION", help: "wall-time limit, e.g. 30s (overrides the policy)" },
+  log: { type: "string", value: "DIR", help: "episodic log directory (default: .agent-os/log)" },
+  "no-log": { type: "boolean", help: "keep the episodic log in memory only" },
+  json: { type: "boolean", help: "print the RunResult as JSON" },
+  help: { type: "boolean", help: "show this help" },
+};
+
+export const RUN_HELP = `Usage: agent-os run <agent.js> [options]
+
+Runs an agent module (an ES module exporting run(task)) in a QuickJS isolate under a policy.
+Every host call the agent makes is decided by the policy and recorded in the episodic log.
+
+Options:
+${formatFlags(FLAGS)}
+
+Exit codes: 0 the agent returned, 1 the agent failed, 2 usage or configuration error,
+137 the agent was killed (signal, fuel, deadline, policy).
+
+Example:
+  agent-os run examples/summarize/agent.js --policy standard --mount /workspace=./ws --task /workspace/notes.txt
+`;
+
+function limitFlag(value: unknown, parse: typeof parseSize, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parse(value, 1);
+  if (!parsed.ok) throw new UsageError(`run: --${flag} ${String(value)}: expected ${parsed.expected}`);
+  return parsed.value;
+}
+
+function pairs(list: unknown, flag: string, valueName: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of (list as string[] | undefined) ?? []) {
+    const eq = item.indexOf("=");
+    if (eq <= 0 || eq === item.length - 1) throw new UsageError(`run: --${flag} ${item}: expected NAME=${valueName}`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+function readOnlySuffix(value: string): { path: string; readOnly: boolean } {
+  return value.endsWith(":ro") ? { path: value.slice(0, -3), readOnly: true } : { path: value.replace(/:rw$/, ""), readOnly: false };
+}
+
+export const runCommand: Subcommand = async (argv, io) => {
+  const { flags, positionals } = parseArgs(argv, FLAGS, "run");
+  if (flags.help) {
+    io.stdout(RUN_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw new UsageError("run: expected exactly one agent file (see agent-os run --help)");
+  const [file] = positionals;
+  if (!existsSync(file)) throw new UsageError(`run: ${file}: no such file`);
+
+  const limits: Partial<Limits> = {};
+  const fuelText = flags.fuel as string | undefined;
+  const fuel = limitFlag(fuelText !== undefined && /^\d+$/.test(fuelText) ? Number(fuelText) : fuelText, parseCount, "fuel");
+  const memory = limitFlag(flags.memory, parseSize, "memory");
+  const wallTime = limitFlag(flags.timeout, parseDuration, "timeout");
+  if (fuel !== undefined) limits.fuel = fuel;
+  if (memory !== undefined) limits.memory = memory;
+  if (wallTime !== undefined) limits.wallTime = wallTime;
+
+  const mounts = Object.fromEntries(
+    Object.entries(pairs(flags.mount, "mount", "HOST")).map(([guest, host]) => {
+      const { path, readOnly } = readOnlySuffix(host);
+      return [guest, { host: path, readOnly }];
+    }),
+  );
+  const databases = Object.fromEntries(
+    Object.entries(pairs(flags.db, "db", "FILE")).map(([name, file]) => {
+      const { path, readOnly } = readOnlySuffix(file);
+      return [name, { file: path, readOnly }];
+    }),
+  );
+
+  if (flags.log !== undefined && flags["no-log"]) throw new UsageError("run: --log and --no-log cannot go together");
+  const kernel = new KernelSpace({
+    policy: (flags.policy as string | undefined) ?? "strict",
+    mounts,
+    databases,
+    allowPrivate: (flags["allow-private"] as string[] | undefined) ?? [],
+    limits,
+    log: flags["no-log"] ? false : { dir: (flags.log as string | undefined) ?? ".agent-os/log" },
+    pool: { warm: 1 },
+  });
+  let result: RunResult;
+  try {
+    await kernel.log; // a log that cannot be opened is a configuration error
+    const agent = await kernel.load(file);
+    result = await kernel.execute(agent, (flags.task as string | undefined) ?? "");
+  } finally {
+    await kernel.close();
+  }
+  if (flags.json) io.stdout(JSON.stringify(result, null, 2) + "\n");
+  else if (result.status === "ok") io.stdout((result.output ?? "") + (result.output?.endsWith("\n") ? "" : "\n"));
+  else io.stderr(`agent-os: ${result.agent} (pid ${result.pid}) ${describeEnd(result)}\n`);
+  return result.status === "ok" ? EXIT.ok : result.status === "killed" ? EXIT.killed : EXIT.failure;
+};
+
+/** "killed by SIGXCPU (fuel): ..." or "failed: TypeError: ..." */
+export function describeEnd(result: RunResult): string {
+  if (result.status === "killed") {
+    return `killed by ${result.signal ?? "SIGKILL"} (${result.reason ?? "signal"})${result.error ? `: ${result.error}` : ""}`;
+  }
+  return `failed${result.reason ? ` (${result.reason})` : ""}: ${result.error ?? "unknown error"}`;
+}

@@ -1,0 +1,238 @@
+/**
+ * The gate: the one place where a host call is decided, logged and carried out.
+ *
+ *   request -> canonical form -> policy.decide -> (verify) -> log the call (durable)
+ *           -> capability -> log the result -> reply
+ *
+ * Every error on the way to a decision denies. Capabilities never see the policy; the policy
+ * never performs I/O; engines never decide.
+ */
+import { canonicalPath, canonicalUrl } from "./canonical.js";
+import { dispatch, type RunCapabilities } from "./capabilities/index.js";
+import type { HopAuthorizer } from "./capabilities/types.js";
+import { GuestError, type WitError } from "./errors.js";
+import type { Reply } from "./engines/engine.js";
+import { OPS, isOpName, type OpName } from "./kernel/ops.js";
+import type { Decision, Denial, EventLog, Limits, LoggedEvent, Policy, Request } from "./types.js";
+
+/** Asked for a decision with effect "verify"; resolves to the final decision (allow or deny). */
+export type Verifier = (request: Request, decision: Decision, run: GateRun) => Promise<Decision>;
+
+/** Everything the gate knows about the run a call comes from. */
+export interface GateRun {
+  runId: string;
+  pid: number;
+  agent: string;
+  task: string;
+  limits: Limits;
+  policy: Policy;
+  log: EventLog;
+  capabilities: RunCapabilities;
+  verifier?: Verifier;
+  /** Calls seen so far (counted before the decision, so that a flood is cut off). */
+  hostCalls: number;
+  denials: Denial[];
+  /** Set by SIGTERM: every further call answers `interrupted`. */
+  terminating: boolean;
+  /** The URL of the http.fetch being carried out, already decided (its first hop). */
+  decidedUrl?: string;
+  /** The policy decided "stop": SIGSTOP the agent. */
+  stop(reason: string): void;
+  /** The policy decided "kill": SIGKILL the agent. */
+  kill(reason: string): void;
+}
+
+const FAIL_CLOSED = (reason: string): Decision => ({ effect: "deny", rule: null, reason, matched: [] });
+
+/** Handles one request from the channel and returns the reply for the guest. */
+export async function handleCall(run: GateRun, message: unknown): Promise<Reply> {
+  const { op, args } = (message ?? {}) as { op?: unknown; args?: unknown };
+  if (typeof op !== "string" || !isOpName(op) || !Array.isArray(args)) {
+    return { err: { tag: "invalid", val: "malformed host call" } };
+  }
+  run.hostCalls++;
+  if (run.hostCalls > run.limits.hostCalls) {
+    return { abort: "limit", message: `host-call limit of ${run.limits.hostCalls} reached` };
+  }
+  const action = OPS[op].action;
+  if (action === null) return { ok: undefined };
+
+  let request: Request;
+  try {
+    request = buildRequest(run, op, args);
+  } catch (error) {
+    return { err: toWitError(error) };
+  }
+
+  let decision: Decision;
+  if (run.terminating) {
+    decision = FAIL_CLOSED("SIGTERM: the agent has been asked to finish");
+  } else {
+    decision = decide(run.policy, request);
+    if (decision.effect === "verify") decision = await verify(run, request, decision);
+  }
+
+  let call: LoggedEvent;
+  try {
+    call = await run.log.append({
+      type: "call",
+      runId: run.runId,
+      pid: run.pid,
+      agent: run.agent,
+      data: { op, action, resource: request.resource, args: recordedArgs(op, args), ...(request.method ? { method: request.method } : {}), decision: { ...decision } },
+    });
+  } catch {
+    // Nothing is carried out that the log did not record.
+    return { err: { tag: "denied", val: { reason: "the episodic log cannot be written" } } };
+  }
+
+  switch (decision.effect) {
+    case "allow":
+    case "audit":
+      break;
+    case "kill":
+      run.denials.push(denialOf(call.seq, request, decision));
+      run.kill(decision.reason);
+      return { abort: "policy", message: decision.reason };
+    case "stop":
+      run.stop(decision.reason);
+      return deny(run, call.seq, request, decision);
+    default:
+      if (run.terminating) return { err: { tag: "interrupted", val: decision.reason } };
+      return deny(run, call.seq, request, decision);
+  }
+
+  let reply: Reply;
+  run.decidedUrl = action === "http.fetch" ? request.resource : undefined;
+  try {
+    reply = { ok: await dispatch(op, args, run.capabilities) };
+  } catch (error) {
+    reply = { err: toWitError(error) };
+  }
+  try {
+    await run.log.append({
+      type: "result",
+      runId: run.runId,
+      pid: run.pid,
+      agent: run.agent,
+      // A void result is recorded as null: the log's JSON has no undefined.
+      data: "ok" in reply ? { call: call.seq, ok: reply.ok ?? null } : { call: call.seq, err: (reply as { err: WitError }).err },
+    });
+  } catch {
+    return { abort: "limit", message: "the episodic log cannot be written" };
+  }
+  return reply;
+}
+
+/**
+ * The http capability asks this before every hop. The first hop was decided with the call;
+ * every redirect is decided again under the policy, and logged as a call of its own.
+ */
+export function authorizeHop(run: GateRun): HopAuthorizer {
+  return async ({ method, url }) => {
+    let resource: string;
+    try {
+      resource = canonicalUrl(url);
+    } catch {
+      return false;
+    }
+    if (run.decidedUrl !== undefined && resource === run.decidedUrl) {
+      run.decidedUrl = undefined;
+      return true;
+    }
+    run.decidedUrl = undefined;
+    const request: Request = { action: "http.fetch", resource, method: method.toUpperCase(), agent: run.agent, pid: run.pid };
+    let decision = run.terminating ? FAIL_CLOSED("SIGTERM: the agent has been asked to finish") : decide(run.policy, request);
+    if (decision.effect === "verify") decision = await verify(run, request, decision);
+    try {
+      const call = await run.log.append({
+        type: "call",
+        runId: run.runId,
+        pid: run.pid,
+        agent: run.agent,
+        data: { op: "http.fetch", action: "http.fetch", resource, method: request.method, redirect: true, decision: { ...decision } },
+      });
+      if (decision.effect === "allow" || decision.effect === "audit") return true;
+      run.denials.push(denialOf(call.seq, request, decision));
+      if (decision.effect === "kill") run.kill(decision.reason);
+      else if (decision.effect === "stop") run.stop(decision.reason);
+      return false;
+    } catch {
+      return false;
+    }
+  };
+}
+
+/** Decides under the policy; a policy that throws denies (it must not, but never fail open). */
+export function decide(policy: Policy, request: Request): Decision {
+  try {
+    const decision = policy.decide(request);
+    if (!decision || typeof decision.effect !== "string") return FAIL_CLOSED("the policy gave no decision");
+    return decision;
+  } catch (error) {
+    return FAIL_CLOSED(`the policy failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+async function verify(run: GateRun, request: Request, decision: Decision): Promise<Decision> {
+  if (!run.verifier) {
+    return { ...decision, effect: "deny", reason: `${decision.reason}: verification is required but no verifier is configured` };
+  }
+  try {
+    return await run.verifier(request, decision, run);
+  } catch (error) {
+    return { ...decision, effect: "deny", reason: `verification failed: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+function deny(run: GateRun, seq: number, request: Request, decision: Decision): Reply {
+  run.denials.push(denialOf(seq, request, decision));
+  return { err: { tag: "denied", val: decision.rule === null ? { reason: decision.reason } : { rule: decision.rule, reason: decision.reason } } };
+}
+
+function denialOf(seq: number, request: Request, decision: Decision): Denial {
+  return { seq, action: request.action, resource: request.resource, rule: decision.rule, reason: decision.reason };
+}
+
+/** The canonical request the policy sees. Throws GuestError for invalid arguments. */
+export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "capabilities">, op: OpName, args: unknown[]): Request {
+  const action = OPS[op].action!;
+  const base = { action, agent: run.agent, pid: run.pid };
+  switch (action) {
+    case "fs.read":
+    case "fs.write":
+    case "fs.list":
+    case "fs.remove":
+    case "fs.stat":
+    case "fs.mkdir":
+      return { ...base, resource: canonicalPath(args[0] as string) };
+    case "http.fetch": {
+      const req = args[0] as { method: string; url: string };
+      const method = req.method.toUpperCase();
+      if (!/^[A-Z]{1,16}$/.test(method)) throw new GuestError({ tag: "invalid", val: "an HTTP method is one word of letters" });
+      return { ...base, resource: canonicalUrl(req.url), method };
+    }
+    case "sql.query": {
+      const [database, statement] = args as [string, string];
+      const sql = run.capabilities.sql?.analyze(database, statement);
+      return sql ? { ...base, resource: database, sql } : { ...base, resource: database };
+    }
+    case "log.write":
+      return { ...base, resource: args[0] as string };
+    case "process.checkpoint":
+      return { ...base, resource: args[0] as string };
+    default:
+      return { ...base, resource: "" };
+  }
+}
+
+/** Arguments as the log records them: bodies and file contents by size, not content. */
+function recordedArgs(op: OpName, args: unknown[]): unknown[] {
+  return args.map((arg) => (arg instanceof Uint8Array && arg.length > 4096 ? { bytes: arg.length } : arg));
+}
+
+/** Turns anything a capability threw into a WIT error with no host detail in it. */
+export function toWitError(error: unknown): WitError {
+  if (error instanceof GuestError) return error.error;
+  return { tag: "io", val: "the host could not carry out the call" };
+}

@@ -1,0 +1,51 @@
+/**
+ * Agent OS: the public API. Everything a host program needs is named here; the rest is
+ * internal.
+ *
+ * ```ts
+ * import { KernelSpace } from "agent-os";
+ * const kernel = new KernelSpace({ policy: "strict", mounts: { "/workspace": "./ws" } });
+ * const agent = await kernel.load("./examples/summarize/agent.js");
+ * const result = await kernel.execute(agent, "summarize /workspace/notes.txt");
+ * await kernel.close();
+ * ```
+ */
+export { KernelSpace, type Agent, type KernelOptions, type SpawnOptions } from "./kernel/kernel.js";
+export type { AgentProcess, ProcessInfo } from "./kernel/process.js";
+export type { PoolOptions } from "./kernel/pool.js";
+export type { CapabilityOptions } from "./kernel/capabilities.js";
+export type { Verifier } from "./gate.js";
+export { loadPolicy, resolvePolicy, BUILTIN_POLICIES } from "./policy/index.js";
+export { openLog, type KernelLog } from "./episodic/index.js";
+export {
+  AgentOsError,
+  AgentLoadError,
+  GuestError,
+  KernelClosedError,
+  LogError,
+  PolicyError,
+  UsageError,
+  type PolicyProblem,
+  type WitError,
+} from "./errors.js";
+export {
+  ACTIONS,
+  DEFAULT_LIMITS,
+  EFFECTS,
+  SIGNALS,
+  type Action,
+  type Decision,
+  type Denial,
+  type Effect,
+  type EventQuery,
+  type ExitReason,
+  type Limits,
+  type LoggedEvent,
+  type Policy,
+  type ProcessState,
+  type Request,
+  type RunResult,
+  type Signal,
+  type Usage,
+  type VerifyReport,
+} from "./types.js";

@@ -1,0 +1,65 @@
+/**
+ * Builds the capabilities of one run from the kernel's options. Each run gets its own quota
+ * counters and its own SQLite handles (closed when the run ends); mounts, databases and
+ * network settings are the kernel's, checked once when the kernel is created.
+ */
+import { resolve } from "node:path";
+import type { RunCapabilities } from "../capabilities/index.js";
+import { createFs, normalizeMounts } from "../capabilities/fs.js";
+import { createHttp } from "../capabilities/http.js";
+import { parseAllowPrivate } from "../capabilities/net-guard.js";
+import { createSql } from "../capabilities/sql.js";
+import type { Mount, RunQuota, SqlHost } from "../capabilities/types.js";
+import { UsageError } from "../errors.js";
+import { authorizeHop, type GateRun } from "../gate.js";
+
+/**
+ * The kernel options that configure capabilities. Defaults: no mounts (no filesystem), no
+ * databases, no private network targets.
+ */
+export interface CapabilityOptions {
+  /** Guest path -> host directory (`"./ws"`, or `{ host: "./ws", readOnly: true }`). */
+  mounts?: Record<string, string | { host: string; readOnly?: boolean }>;
+  /** Database name -> SQLite file (`"./app.db"`, or `{ file: "./app.db", readOnly: true }`). */
+  databases?: Record<string, string | { file: string; readOnly?: boolean }>;
+  /** Private, loopback or link-local hosts or CIDRs that agents may reach anyway. */
+  allowPrivate?: string[];
+}
+
+/** Capability settings checked once, when the kernel is created. */
+export interface ResolvedCapabilities {
+  mounts: Mount[];
+  databases: Record<string, { file: string; readOnly: boolean }>;
+  allowPrivate: string[];
+}
+
+/** @throws UsageError naming the bad mount, database or address. */
+export function resolveCapabilityOptions(options: CapabilityOptions): ResolvedCapabilities {
+  const mounts = normalizeMounts(options.mounts ?? {});
+  const databases: ResolvedCapabilities["databases"] = {};
+  for (const [name, spec] of Object.entries(options.databases ?? {})) {
+    const { file, readOnly } = typeof spec === "string" ? { file: spec, readOnly: false } : { file: spec.file, readOnly: spec.readOnly === true };
+    if (typeof file !== "string" || file === "") throw new UsageError(`databases.${name}: expected a file path`);
+    databases[name] = { file: resolve(file), readOnly };
+  }
+  const allowPrivate = options.allowPrivate ?? [];
+  parseAllowPrivate(allowPrivate); // throws UsageError for a bad host or CIDR
+  return { mounts, databases, allowPrivate };
+}
+
+export function createRunCapabilities(
+  settings: ResolvedCapabilities,
+  run: GateRun,
+  base: { startedNs: bigint; now: () => number; checkpoint: (label: string) => Promise<number> },
+): RunCapabilities {
+  const quota: RunQuota = { limits: run.limits, fsBytesWritten: 0, fsFilesCreated: 0 };
+  const sql: SqlHost | undefined = Object.keys(settings.databases).length > 0 ? createSql({ databases: settings.databases, quota }) : undefined;
+  return {
+    ...base,
+    fs: settings.mounts.length > 0 ? createFs({ mounts: settings.mounts, quota }) : undefined,
+    http: createHttp({ allowPrivate: settings.allowPrivate, quota }),
+    sql,
+    authorizeHop: authorizeHop(run),
+    close: () => sql?.close(),
+  };
+}

@@ -1,0 +1,225 @@
+/**
+ * The channel between a guest's worker and the kernel: one SharedArrayBuffer per run.
+ *
+ * A host call is synchronous for the guest: the worker writes the request, bumps the request
+ * sequence and blocks in `Atomics.wait` until the kernel has written the reply, while the
+ * kernel's main thread does real asynchronous work (disk, network, SQL) in between. Payloads
+ * travel in the buffer; one too large for it travels over a MessagePort and is taken with
+ * `receiveMessageOnPort`, still synchronously. The same buffer carries the control word
+ * (SIGSTOP, SIGCONT, SIGKILL, SIGTERM) and the guest's fuel counter, so that the kernel can
+ * pause or read a guest that never makes a host call.
+ */
+import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
+import { deserialize, serialize } from "node:v8";
+
+/** Int32 slots of the header. */
+const REQ_SEQ = 0;
+const RESP_SEQ = 1;
+const CONTROL = 2;
+const REQ_LEN = 3;
+const RESP_LEN = 4;
+const GUEST_STATE = 5;
+const TERM = 6;
+const HEADER_BYTES = 64;
+/** Float64 slots, after the Int32 header. */
+const FUEL = 0;
+const HOST_CALLS = 1;
+const STATS_BYTES = 16;
+
+/** The control word, written by the kernel, read by the guest's interrupt handler. */
+export const Control = { run: 0, stop: 1, kill: 2 } as const;
+/** What the guest reports about itself. */
+export const GuestState = { running: 0, paused: 1 } as const;
+
+/** Length value that means "the payload is on the port". */
+const ON_PORT = -1;
+
+export const DEFAULT_PAYLOAD_BYTES = 256 * 1024;
+
+/**
+ * How long each side polls before it sleeps. A futex wake-up (and, on the kernel's side, a
+ * trip through the event loop) costs tens of microseconds; a cheap call's answer arrives in
+ * a few, so a short poll first is far faster for the agents that make many calls.
+ */
+const GUEST_SPIN_MS = 0.2;
+/** The kernel's poll is shorter: its thread serves every agent and the event loop. */
+const KERNEL_SPIN_MS = 0.05;
+
+/** Polls `done` for up to `ms` milliseconds; returns whether it became true. */
+function spinUntil(done: () => boolean, ms: number): boolean {
+  const until = performance.now() + ms;
+  for (;;) {
+    for (let i = 0; i < 64; i++) if (done()) return true;
+    if (performance.now() > until) return done();
+  }
+}
+
+export interface ChannelBuffers {
+  sab: SharedArrayBuffer;
+  payloadBytes: number;
+}
+
+export function createChannelBuffers(payloadBytes = DEFAULT_PAYLOAD_BYTES): ChannelBuffers {
+  return { sab: new SharedArrayBuffer(HEADER_BYTES + STATS_BYTES + payloadBytes), payloadBytes };
+}
+
+class ChannelView {
+  protected readonly header: Int32Array;
+  protected readonly stats: Float64Array;
+  protected readonly payload: Uint8Array;
+
+  constructor(
+    buffers: ChannelBuffers,
+    protected readonly port: MessagePort,
+  ) {
+    this.header = new Int32Array(buffers.sab, 0, HEADER_BYTES / 4);
+    this.stats = new Float64Array(buffers.sab, HEADER_BYTES, STATS_BYTES / 8);
+    this.payload = new Uint8Array(buffers.sab, HEADER_BYTES + STATS_BYTES, buffers.payloadBytes);
+  }
+
+  protected write(lenSlot: number, message: unknown): void {
+    const bytes = serialize(message);
+    if (bytes.length <= this.payload.length) {
+      this.payload.set(bytes);
+      this.header[lenSlot] = bytes.length;
+    } else {
+      this.port.postMessage(message);
+      this.header[lenSlot] = ON_PORT;
+    }
+  }
+
+  protected read(lenSlot: number): unknown {
+    const len = this.header[lenSlot];
+    if (len === ON_PORT) {
+      const received = receiveMessageOnPort(this.port);
+      if (!received) throw new Error("channel: a payload announced on the port is missing");
+      return received.message;
+    }
+    // deserialize copies out of the shared buffer, so the guest cannot change it afterwards.
+    return deserialize(this.payload.subarray(0, len));
+  }
+
+  get fuel(): number {
+    return this.stats[FUEL];
+  }
+
+  get hostCalls(): number {
+    return this.stats[HOST_CALLS];
+  }
+}
+
+/** The worker's end: make calls, honour the control word, publish fuel. */
+export class GuestChannel extends ChannelView {
+  private seq = 0;
+
+  /**
+   * Sends a request and blocks until the kernel replies. Spins briefly first: a reply to a
+   * cheap call usually arrives within microseconds, far sooner than a futex wake-up.
+   */
+  call(request: unknown): unknown {
+    this.write(REQ_LEN, request);
+    const seq = ++this.seq;
+    Atomics.store(this.header, REQ_SEQ, seq);
+    Atomics.notify(this.header, REQ_SEQ);
+    if (!spinUntil(() => Atomics.load(this.header, RESP_SEQ) === seq, GUEST_SPIN_MS)) {
+      while (Atomics.load(this.header, RESP_SEQ) !== seq) Atomics.wait(this.header, RESP_SEQ, seq - 1, 50);
+    }
+    return this.read(RESP_LEN);
+  }
+
+  control(): number {
+    return Atomics.load(this.header, CONTROL);
+  }
+
+  /** Blocks while the control word says stop; returns the word that ended the wait. */
+  pauseWhileStopped(): number {
+    let word = Atomics.load(this.header, CONTROL);
+    if (word !== Control.stop) return word;
+    Atomics.store(this.header, GUEST_STATE, GuestState.paused);
+    Atomics.notify(this.header, GUEST_STATE);
+    while ((word = Atomics.load(this.header, CONTROL)) === Control.stop) {
+      Atomics.wait(this.header, CONTROL, Control.stop);
+    }
+    Atomics.store(this.header, GUEST_STATE, GuestState.running);
+    Atomics.notify(this.header, GUEST_STATE);
+    return word;
+  }
+
+  /** Whether the kernel has asked the agent to finish (SIGTERM). */
+  termRequested(): boolean {
+    return Atomics.load(this.header, TERM) === 1;
+  }
+
+  publish(fuel: number, hostCalls: number): void {
+    this.stats[FUEL] = fuel;
+    this.stats[HOST_CALLS] = hostCalls;
+  }
+}
+
+/** The kernel's end: serve requests one at a time, set the control word. */
+export class KernelChannel extends ChannelView {
+  private served = 0;
+  private closed = false;
+
+  /**
+   * Serves requests until `close()`: each request is handed to `handle`, whose result is the
+   * reply. After a reply it polls briefly for the next request before sleeping, since agents
+   * tend to make calls back to back.
+   */
+  async serve(handle: (request: unknown) => unknown | Promise<unknown>): Promise<void> {
+    let justReplied = false;
+    while (!this.closed) {
+      if (Atomics.load(this.header, REQ_SEQ) === this.served) {
+        // Only right after a reply: a chatty agent's next call is usually microseconds away.
+        if (justReplied) spinUntil(() => Atomics.load(this.header, REQ_SEQ) !== this.served, KERNEL_SPIN_MS);
+        justReplied = false;
+        if (Atomics.load(this.header, REQ_SEQ) === this.served) {
+          const waiting = Atomics.waitAsync(this.header, REQ_SEQ, this.served);
+          if (waiting.async) await waiting.value;
+          continue;
+        }
+      }
+      const seq = Atomics.load(this.header, REQ_SEQ);
+      if (this.closed) return;
+      const request = this.read(REQ_LEN);
+      const reply = await handle(request);
+      if (this.closed) return;
+      this.write(RESP_LEN, reply);
+      this.served = seq;
+      Atomics.store(this.header, RESP_SEQ, seq);
+      Atomics.notify(this.header, RESP_SEQ);
+      justReplied = true;
+    }
+  }
+
+  /** Stops serving (wakes the serve loop so that it returns). */
+  close(): void {
+    this.closed = true;
+    Atomics.notify(this.header, REQ_SEQ);
+  }
+
+  setControl(word: number): void {
+    Atomics.store(this.header, CONTROL, word);
+    Atomics.notify(this.header, CONTROL);
+  }
+
+  requestTerm(): void {
+    Atomics.store(this.header, TERM, 1);
+  }
+
+  get guestPaused(): boolean {
+    return Atomics.load(this.header, GUEST_STATE) === GuestState.paused;
+  }
+
+  /** Resolves once the guest reports it is paused, or after `timeoutMs`; returns whether it paused. */
+  async waitPaused(timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (!this.guestPaused) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      const waiting = Atomics.waitAsync(this.header, GUEST_STATE, GuestState.running, left);
+      if (waiting.async) await waiting.value;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * KernelSpace: agents as processes, under one policy, with one log.
+ *
+ * ```ts
+ * const kernel = new KernelSpace({ policy: "strict", log: false });
+ * const hello = kernel.register(async function hello(task) { return `hi, ${task}`; });
+ * const result = await kernel.execute(hello, "Agent OS");   // { status: "ok", output: "hi, Agent OS", ... }
+ * await kernel.close();
+ * ```
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { basename, dirname, extname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { RunCapabilities } from "../capabilities/index.js";
+import type { EngineName, RunSpec } from "../engines/engine.js";
+import { openLog, type KernelLog } from "../episodic/index.js";
+import { AgentLoadError, KernelClosedError, UsageError } from "../errors.js";
+import type { GateRun, Verifier } from "../gate.js";
+import { resolvePolicy } from "../policy/index.js";
+import { DEFAULT_LIMITS, type Limits, type Policy, type RunResult, type Signal } from "../types.js";
+import { createRunCapabilities, resolveCapabilityOptions, type CapabilityOptions, type ResolvedCapabilities } from "./capabilities.js";
+import { AgentProcess, type ProcessInfo } from "./process.js";
+import { DEFAULT_MAX_HEAP_BYTES, WorkerPool, type PoolOptions } from "./pool.js";
+
+/** An agent the kernel can spawn: from `register` (a function) or `load` (a module file). */
+export interface Agent {
+  readonly name: string;
+  readonly kind: "module" | "function";
+  readonly engine: EngineName;
+  readonly source: string;
+  /** Hex sha256 of the source: the spawn event records it, replay checks it. */
+  readonly codeHash: string;
+}
+
+/**
+ * Options of a KernelSpace. Defaults: `policy` "strict"; no mounts, no databases, no private
+ * network targets; `log` `{ dir: ".agent-os/log" }` (pass `false` for an in-memory log);
+ * `limits` from the policy, then DEFAULT_LIMITS; `pool` two warm workers; `termGraceMs` 5000.
+ * Mount directories must exist; a bad mount, database or address is a UsageError at once.
+ */
+export interface KernelOptions extends CapabilityOptions {
+  /** A built-in policy name, a path to a YAML policy, a policy object, or a loaded Policy. */
+  policy?: string | Policy | Record<string, unknown>;
+  log?: { dir: string } | false;
+  /** Limits that override the policy's (for every run of this kernel). */
+  limits?: Partial<Limits>;
+  pool?: PoolOptions;
+  /** Milliseconds between SIGTERM and the SIGKILL that follows it. */
+  termGraceMs?: number;
+  /** Decides rules with effect "verify" (cross-model verification). Without one, "verify" denies. */
+  verifier?: Verifier;
+  /** The kernel's wall clock, in milliseconds (what agents read as the time). */
+  now?: () => number;
+}
+
+export interface SpawnOptions {
+  /** Limits for this run only; they can only tighten the kernel's. */
+  limits?: Partial<Limits>;
+}
+
+const SDK_SOURCE_URL = new URL("../../guest-sdk/index.js", import.meta.url);
+let sdkSource: string | undefined;
+
+export class KernelSpace {
+  /** The policy every call is decided under. */
+  readonly policy: Policy;
+  private readonly options: KernelOptions;
+  private readonly logPromise: Promise<KernelLog>;
+  private readonly pool: WorkerPool;
+  private readonly capabilities: ResolvedCapabilities;
+  private readonly maxHeapBytes: number;
+  private readonly processes = new Map<number, AgentProcess>();
+  private nextPid = 1;
+  private closed = false;
+
+  /** @throws PolicyError when the policy does not load (nothing runs under a broken policy). */
+  constructor(options: KernelOptions = {}) {
+    this.options = options;
+    this.policy = resolvePolicy(options.policy ?? "strict");
+    validateLimits(options.limits, "limits");
+    this.capabilities = resolveCapabilityOptions(options);
+    sdkSource ??= readFileSync(SDK_SOURCE_URL, "utf8");
+    this.pool = new WorkerPool(sdkSource, options.pool);
+    this.maxHeapBytes = options.pool?.maxHeapBytes ?? DEFAULT_MAX_HEAP_BYTES;
+    const logOption = options.log === undefined ? { dir: ".agent-os/log" } : options.log;
+    this.logPromise = openLog(logOption === false ? false : { dir: logOption.dir, now: options.now });
+    this.logPromise.catch(() => undefined);
+  }
+
+  /** The episodic log, once open. @throws LogError when it cannot be opened. */
+  get log(): Promise<KernelLog> {
+    return this.logPromise;
+  }
+
+  /**
+   * Registers a function as an agent. It runs from its source text inside an isolate, with the
+   * task as its first argument and the guest SDK (`fs`, `http`, `sql`, `log`, ...) as its
+   * second; it cannot use variables from outside itself.
+   *
+   * @example const echo = kernel.register(async function echo(task, { log }) { await log.info(task); return task; });
+   */
+  register(fn: (task: string, sdk: never) => unknown, options: { name?: string } = {}): Agent {
+    if (typeof fn !== "function") throw new UsageError("register() takes a function");
+    const source = Function.prototype.toString.call(fn);
+    if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+      throw new UsageError(`register() needs a function written in JavaScript; ${fn.name || "this one"} is native or bound`);
+    }
+    try {
+      // Parses (never runs) the source as an expression, as the isolate will.
+      new Function(`return (${source}\n);`);
+    } catch {
+      throw new UsageError(
+        `register(): the source of ${fn.name || "this function"} is not a standalone function expression ` +
+          `(a method shorthand or a class cannot be registered; use a function or an arrow function)`,
+      );
+    }
+    const name = options.name ?? (fn.name || "anonymous");
+    return { name, kind: "function", engine: "quickjs", source, codeHash: sha256(source) };
+  }
+
+  /**
+   * Loads an agent module: an ES module exporting `run(task)`.
+   * @example const agent = await kernel.load("./examples/hello/agent.js");
+   * @throws AgentLoadError for a missing file or a file that is not an agent module.
+   */
+  async load(path: string, options: { name?: string } = {}): Promise<Agent> {
+    const file = resolve(path);
+    const ext = extname(file);
+    if (ext === ".wasm") {
+      throw new AgentLoadError(`${path}: WebAssembly component agents are not supported by this build yet`);
+    }
+    if (ext !== ".js" && ext !== ".mjs") throw new AgentLoadError(`${path}: an agent module is a .js or .mjs file`);
+    let source: string;
+    try {
+      source = await readFile(file, "utf8");
+    } catch (error) {
+      throw new AgentLoadError(`${path}: cannot read the agent (${(error as NodeJS.ErrnoException).code ?? "error"})`, { cause: error });
+    }
+    if (!/\bexport\b/.test(source)) throw new AgentLoadError(`${path}: an agent module must export a function run(task)`);
+    const stem = basename(file, ext);
+    const name = options.name ?? (stem === "agent" || stem === "index" ? basename(dirname(file)) : stem);
+    return { name, kind: "module", engine: "quickjs", source, codeHash: sha256(source) };
+  }
+
+  /**
+   * Starts an agent on a task; returns its process at once.
+   * @example const proc = kernel.spawn(agent, "task"); proc.signal("SIGSTOP"); const result = await proc.wait();
+   */
+  spawn(agent: Agent, task: string, options: SpawnOptions = {}): AgentProcess {
+    if (this.closed) throw new KernelClosedError();
+    if (typeof task !== "string") throw new UsageError("the task must be a string");
+    validateLimits(options.limits, "spawn limits");
+    const limits = this.limitsFor(options.limits);
+    const pid = this.nextPid++;
+    const runId = randomUUID();
+    const spec: RunSpec = {
+      engine: agent.engine,
+      runId,
+      pid,
+      agent: agent.name,
+      kind: agent.kind,
+      source: agent.source,
+      filename: agent.kind === "function" ? `${agent.name}.js` : `${agent.name}/agent.js`,
+      task,
+      limits,
+    };
+    const proc = new AgentProcess(
+      pid,
+      runId,
+      spec,
+      { codeHash: agent.codeHash, policyName: this.policy.name, policyHash: this.policy.hash },
+      {
+        pool: this.pool,
+        log: this.logPromise,
+        termGraceMs: this.options.termGraceMs ?? 5000,
+        gateRun: (p, log) => this.gateRun(p, log, task),
+        onExit: (p) => this.processes.delete(p.pid),
+      },
+    );
+    this.processes.set(pid, proc);
+    return proc;
+  }
+
+  /** Runs an agent to the end: spawn, then wait. */
+  execute(agent: Agent, task: string, options: SpawnOptions = {}): Promise<RunResult> {
+    return this.spawn(agent, task, options).wait();
+  }
+
+  /** The live processes. */
+  ps(): ProcessInfo[] {
+    return [...this.processes.values()].map((p) => p.info());
+  }
+
+  /** Sends a signal to a live process. @throws UsageError for an unknown pid. */
+  signal(pid: number, signal: Signal): void {
+    const proc = this.processes.get(pid);
+    if (!proc) throw new UsageError(`no live process with pid ${pid}`);
+    proc.signal(signal, "operator");
+  }
+
+  /** Kills every live process, stops the workers and closes the log. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const live = [...this.processes.values()];
+    for (const proc of live) proc.signal("SIGKILL", "kernel (closing)");
+    await Promise.all(live.map((p) => p.wait()));
+    await this.pool.close();
+    const log = await this.logPromise.catch(() => undefined);
+    await log?.close();
+  }
+
+  /** Workers alive right now (for leak checks). */
+  get workerCount(): number {
+    return this.pool.size;
+  }
+
+  private limitsFor(spawnLimits: Partial<Limits> | undefined): Limits {
+    const merged: Limits = { ...DEFAULT_LIMITS, ...this.policy.limits, ...this.options.limits };
+    for (const [key, value] of Object.entries(spawnLimits ?? {}) as [keyof Limits, number][]) {
+      merged[key] = Math.min(merged[key], value);
+    }
+    merged.memory = Math.min(merged.memory, this.maxHeapBytes);
+    return merged;
+  }
+
+  private gateRun(proc: AgentProcess, log: KernelLog, task: string): GateRun {
+    const startedNs = process.hrtime.bigint();
+    const now = this.options.now ?? Date.now;
+    const run: GateRun = {
+      runId: proc.runId,
+      pid: proc.pid,
+      agent: proc.agent,
+      task,
+      limits: proc.spec.limits,
+      policy: this.policy,
+      log,
+      verifier: this.options.verifier,
+      hostCalls: 0,
+      denials: [],
+      terminating: false,
+      capabilities: undefined as unknown as RunCapabilities,
+      stop: (reason) => proc.signal("SIGSTOP", `policy (${reason})`),
+      kill: (reason) => proc.killFor("policy", "policy", reason),
+    };
+    run.capabilities = createRunCapabilities(this.capabilities, run, {
+      startedNs,
+      now,
+      checkpoint: (label) => proc.checkpoint(label),
+    });
+    return run;
+  }
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+function validateLimits(limits: Partial<Limits> | undefined, where: string): void {
+  if (limits === undefined) return;
+  if (typeof limits !== "object" || limits === null) throw new UsageError(`${where} must be an object`);
+  for (const [key, value] of Object.entries(limits)) {
+    if (!(key in DEFAULT_LIMITS)) {
+      throw new UsageError(`${where}: unknown limit ${JSON.stringify(key)} (known: ${Object.keys(DEFAULT_LIMITS).join(", ")})`);
+    }
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+      throw new UsageError(`${where}.${key} must be a positive number`);
+    }
+  }
+}
+
+/** The directory of the installed package (for the built-in examples and policies). */
+export const PACKAGE_ROOT = fileURLToPath(new URL("../../../", import.meta.url));

@@ -1,0 +1,283 @@
+/**
+ * An agent as a process: a pid, a state, signals, limits, and an exit status.
+ *
+ * `running -> stopped -> running -> exited | killed | failed`
+ *
+ * SIGKILL terminates the worker thread itself, so no guest code (and no built-in stuck in a
+ * long operation) can delay it. SIGSTOP sets the control word that the guest's interrupt
+ * handler reads between any two fuel slices and after every host call. The deadline counts
+ * running time only.
+ */
+import type { Finished, RunSpec } from "../engines/engine.js";
+import type { GateRun } from "../gate.js";
+import { handleCall } from "../gate.js";
+import type { KernelLog } from "../episodic/index.js";
+import type { ExitReason, ProcessState, RunResult, Signal, Usage } from "../types.js";
+import { Control, KernelChannel, createChannelBuffers } from "./channel.js";
+import type { PooledWorker, WorkerPool } from "./pool.js";
+
+/** A snapshot of one process, as `kernel.ps()` lists it. */
+export interface ProcessInfo {
+  pid: number;
+  runId: string;
+  agent: string;
+  state: ProcessState;
+  usage: Usage;
+}
+
+export interface ProcessDeps {
+  pool: WorkerPool;
+  log: Promise<KernelLog>;
+  termGraceMs: number;
+  /** Builds the gate's view of this run once the log is open. */
+  gateRun(process: AgentProcess, log: KernelLog): GateRun;
+  onExit(process: AgentProcess): void;
+}
+
+type Ending = { status: RunResult["status"]; signal?: Signal; reason?: ExitReason; error?: string };
+
+export class AgentProcess {
+  private currentState: ProcessState = "running";
+  private worker: PooledWorker | undefined;
+  private channel: KernelChannel | undefined;
+  private gate: GateRun | undefined;
+  private log: KernelLog | undefined;
+  private ending: Ending | undefined;
+  private readonly done: Promise<RunResult>;
+  private resolveDone!: (result: RunResult) => void;
+  private runningSince = performance.now();
+  private runningMs = 0;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private termTimer: NodeJS.Timeout | undefined;
+  private finalFuel = 0;
+  private finalCalls = 0;
+  private readonly pendingSignals: Promise<unknown>[] = [];
+
+  constructor(
+    readonly pid: number,
+    readonly runId: string,
+    readonly spec: RunSpec,
+    private readonly meta: { codeHash: string; policyName: string; policyHash: string },
+    private readonly deps: ProcessDeps,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    void this.start().catch((error: unknown) => {
+      this.finish({ status: "error", reason: "trap", error: `the kernel could not start the agent: ${message(error)}` });
+    });
+  }
+
+  get agent(): string {
+    return this.spec.agent;
+  }
+
+  get state(): ProcessState {
+    return this.currentState;
+  }
+
+  /** Fuel, host calls and running time so far. */
+  get usage(): Usage {
+    const live = this.channel && !this.ending;
+    return {
+      fuel: live ? this.channel!.fuel : this.finalFuel,
+      hostCalls: live ? this.gate?.hostCalls ?? 0 : this.finalCalls,
+      wallMs: Math.round(this.wallMs()),
+    };
+  }
+
+  info(): ProcessInfo {
+    return { pid: this.pid, runId: this.runId, agent: this.agent, state: this.state, usage: this.usage };
+  }
+
+  /** Resolves when the process has ended, with its result. */
+  wait(): Promise<RunResult> {
+    return this.done;
+  }
+
+  /**
+   * Sends a signal. SIGKILL ends the agent at once; SIGSTOP pauses it (even in a tight loop);
+   * SIGCONT resumes it; SIGTERM makes its next host call report `interrupted` and kills it
+   * after the grace period; SIGXCPU kills it with reason `fuel`. A signal to an ended process
+   * does nothing.
+   */
+  signal(signal: Signal, by = "kernel"): void {
+    if (this.ending) return;
+    this.record("signal", { signal, by });
+    switch (signal) {
+      case "SIGKILL":
+        this.kill({ status: "killed", signal: "SIGKILL", reason: "signal" });
+        break;
+      case "SIGXCPU":
+        this.kill({ status: "killed", signal: "SIGXCPU", reason: "fuel" });
+        break;
+      case "SIGSTOP":
+        if (this.currentState !== "running") return;
+        this.currentState = "stopped";
+        this.channel?.setControl(Control.stop);
+        this.pauseClock();
+        break;
+      case "SIGCONT":
+        if (this.currentState !== "stopped") return;
+        this.currentState = "running";
+        this.channel?.setControl(Control.run);
+        this.resumeClock();
+        break;
+      case "SIGTERM":
+        if (this.gate) this.gate.terminating = true;
+        this.channel?.requestTerm();
+        this.termTimer ??= setTimeout(() => this.signal("SIGKILL", "kernel (SIGTERM grace period over)"), this.deps.termGraceMs);
+        break;
+    }
+  }
+
+  /** Records a checkpoint in the log; resolves to its sequence number. */
+  async checkpoint(label: string): Promise<number> {
+    const log = this.log ?? (await this.deps.log);
+    const event = await log.append({ type: "checkpoint", runId: this.runId, pid: this.pid, agent: this.agent, data: { label } });
+    return event.seq;
+  }
+
+  /** Resolves once the guest has acknowledged a SIGSTOP (or after timeoutMs). */
+  async stopped(timeoutMs = 1000): Promise<boolean> {
+    return this.channel ? this.channel.waitPaused(timeoutMs) : false;
+  }
+
+  private async start(): Promise<void> {
+    const log = await this.deps.log;
+    this.log = log;
+    if (this.ending) return;
+    const { limits } = this.spec;
+    await log.append({
+      type: "spawn",
+      runId: this.runId,
+      pid: this.pid,
+      agent: this.agent,
+      data: {
+        engine: this.spec.engine,
+        kind: this.spec.kind,
+        codeHash: this.meta.codeHash,
+        task: this.spec.task,
+        policy: { name: this.meta.policyName, hash: this.meta.policyHash },
+        limits: { ...limits },
+      },
+    });
+    const worker = await this.deps.pool.acquire();
+    if (this.ending) {
+      this.deps.pool.release(worker, true);
+      return;
+    }
+    this.worker = worker;
+    const buffers = createChannelBuffers();
+    this.gate = this.deps.gateRun(this, log);
+    const { finished, port } = worker.run(this.spec, buffers);
+    this.channel = new KernelChannel(buffers, port);
+    if (this.currentState === "stopped") this.channel.setControl(Control.stop);
+    else this.resumeClock();
+    const gate = this.gate;
+    void this.channel.serve((request) => handleCall(gate, request));
+    finished.then((f) => this.onFinished(f));
+  }
+
+  private onFinished(finished: Finished): void {
+    this.finalFuel = finished.fuel;
+    this.finalCalls = this.gate?.hostCalls ?? finished.hostCalls;
+    const { outcome } = finished;
+    if (this.worker) this.deps.pool.release(this.worker, finished.reusable);
+    this.worker = undefined;
+    if (outcome.status === "ok") return this.finish({ status: "ok" }, outcome.output);
+    if (outcome.status === "error") return this.finish({ status: "error", error: outcome.error, reason: outcome.reason });
+    if (outcome.reason === "fuel") {
+      this.record("signal", { signal: "SIGXCPU", by: "kernel (fuel budget exhausted)" });
+      return this.finish({ status: "killed", signal: "SIGXCPU", reason: "fuel", error: outcome.error });
+    }
+    const reason = outcome.reason === "signal" ? "signal" : outcome.reason;
+    this.finish({ status: "killed", signal: "SIGKILL", reason, error: outcome.error });
+  }
+
+  /** Kills the agent for a reason of the kernel's (policy, deadline), recording who did it. */
+  killFor(reason: ExitReason, by: string, error?: string): void {
+    if (this.ending) return;
+    this.record("signal", { signal: "SIGKILL", by });
+    this.kill({ status: "killed", signal: "SIGKILL", reason, ...(error !== undefined ? { error } : {}) });
+  }
+
+  /** Kills from the kernel's side: the worker is terminated, whatever the guest is doing. */
+  private kill(ending: Ending): void {
+    if (this.ending) return;
+    if (this.channel) this.finalFuel = this.channel.fuel;
+    this.finalCalls = this.gate?.hostCalls ?? 0;
+    const worker = this.worker;
+    this.worker = undefined;
+    this.finish(ending);
+    if (worker) void this.deps.pool.discard(worker);
+  }
+
+  private finish(ending: Ending, output?: string): void {
+    if (this.ending) return;
+    this.ending = ending;
+    this.pauseClock();
+    clearTimeout(this.termTimer);
+    this.channel?.close();
+    try {
+      this.gate?.capabilities.close();
+    } catch {
+      // a handle that will not close is not the agent's result
+    }
+    this.currentState = ending.status === "ok" ? "exited" : ending.status === "killed" ? "killed" : "failed";
+    const result: RunResult = {
+      runId: this.runId,
+      pid: this.pid,
+      agent: this.agent,
+      status: ending.status,
+      ...(output !== undefined ? { output } : {}),
+      ...(ending.error !== undefined ? { error: ending.error } : {}),
+      ...(ending.signal ? { signal: ending.signal } : {}),
+      ...(ending.reason ? { reason: ending.reason } : {}),
+      usage: { fuel: this.finalFuel, hostCalls: this.finalCalls, wallMs: Math.round(this.runningMs) },
+      denials: this.gate?.denials ?? [],
+    };
+    const exit = this.record("exit", {
+      status: result.status,
+      ...(result.reason ? { reason: result.reason } : {}),
+      ...(result.signal ? { signal: result.signal } : {}),
+      ...(result.error !== undefined ? { error: result.error } : {}),
+      ...(output !== undefined ? { output } : {}),
+      usage: { ...result.usage },
+    });
+    void Promise.allSettled([...this.pendingSignals, exit]).then(() => {
+      this.deps.onExit(this);
+      this.resolveDone(result);
+    });
+  }
+
+  private record(type: "signal" | "exit", data: Record<string, unknown>): Promise<unknown> {
+    const append = this.deps.log.then((log) => log.append({ type, runId: this.runId, pid: this.pid, agent: this.agent, data }));
+    const settled = append.catch(() => undefined);
+    this.pendingSignals.push(settled);
+    return settled;
+  }
+
+  private wallMs(): number {
+    return this.deadlineTimer !== undefined ? this.runningMs + (performance.now() - this.runningSince) : this.runningMs;
+  }
+
+  private resumeClock(): void {
+    if (this.ending || this.deadlineTimer !== undefined) return;
+    this.runningSince = performance.now();
+    const left = Math.max(0, this.spec.limits.wallTime - this.runningMs);
+    this.deadlineTimer = setTimeout(
+      () => this.killFor("deadline", "kernel (deadline)", `wall-time limit of ${this.spec.limits.wallTime} ms reached`),
+      left,
+    );
+  }
+
+  private pauseClock(): void {
+    if (this.deadlineTimer === undefined) return;
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    this.runningMs += performance.now() - this.runningSince;
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

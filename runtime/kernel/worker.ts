@@ -1,0 +1,100 @@
+/**
+ * The entry point of a guest worker thread. It loads the engine once, then runs one agent at a
+ * time as the kernel asks, making host calls over the run's channel. It holds no authority of
+ * its own: everything the guest can do goes through the channel to the gate.
+ */
+import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { newQuickJSWASMModule, newVariant, RELEASE_SYNC } from "quickjs-emscripten";
+import type { Finished, GuestBridge, Reply, RunSpec } from "../engines/engine.js";
+import { runQuickJs } from "../engines/quickjs/run.js";
+import { Control, GuestChannel, type ChannelBuffers } from "./channel.js";
+import type { OpName } from "./ops.js";
+
+export interface WorkerData {
+  sdkSource: string;
+  /** The most WebAssembly memory the worker's engine may ever have, in bytes. */
+  maxHeapBytes: number;
+}
+
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+export type ToWorker = { type: "run"; spec: RunSpec; channel: ChannelBuffers; port: MessagePort };
+export type FromWorker = { type: "ready" } | { type: "done"; finished: Finished };
+
+const { sdkSource, maxHeapBytes } = workerData as WorkerData;
+const port = parentPort;
+if (!port) throw new Error("runtime/kernel/worker.ts must run in a worker thread");
+
+// QuickJS's own memory limit does not count ArrayBuffer storage, so the engine's whole heap
+// gets a hard maximum too, and each run's growth of it is checked against the run's limit.
+const QUICKJS_INITIAL_PAGES = 256;
+const heap: WasmMemory = new (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => WasmMemory } }).WebAssembly.Memory({
+  initial: QUICKJS_INITIAL_PAGES,
+  maximum: Math.max(QUICKJS_INITIAL_PAGES, Math.floor(maxHeapBytes / 65536)),
+});
+// Emscripten grows its heap by calling heap.grow() and treats a throw as "no memory": malloc
+// then fails and the guest sees an out-of-memory error. Each run may grow the heap by at most
+// its memory limit.
+let heapBudget = Infinity;
+const grow = heap.grow.bind(heap);
+heap.grow = (pages: number): number => {
+  if (heap.buffer.byteLength + pages * 65536 > heapBudget) throw new RangeError("the run's memory limit is reached");
+  return grow(pages);
+};
+const quickjs = await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmMemory: heap as never }));
+
+function bridgeFor(channel: GuestChannel): GuestBridge & { hostCalls: number } {
+  let lastFuel = 0;
+  const bridge = {
+    hostCalls: 0,
+    call(op: OpName, args: unknown[]): Reply {
+      bridge.hostCalls++;
+      channel.publish(lastFuel, bridge.hostCalls);
+      const reply = channel.call({ op, args }) as Reply;
+      // A stop decided by the policy (or a SIGSTOP during the call) takes effect at once.
+      if (channel.control() === Control.stop && channel.pauseWhileStopped() === Control.kill) {
+        return { abort: "signal", message: "killed" };
+      }
+      return reply;
+    },
+    tick(fuel: number) {
+      lastFuel = fuel;
+      channel.publish(fuel, bridge.hostCalls);
+      let word = channel.control();
+      if (word === Control.stop) word = channel.pauseWhileStopped();
+      return word === Control.kill ? ("signal" as const) : null;
+    },
+    pendingSignal: () => (channel.termRequested() ? ("sigterm" as const) : undefined),
+  };
+  return bridge;
+}
+
+port.on("message", (message: ToWorker) => {
+  if (message.type !== "run") return;
+  const channel = new GuestChannel(message.channel, message.port);
+  const bridge = bridgeFor(channel);
+  let finished: Finished;
+  if (message.spec.engine === "quickjs") {
+    heapBudget = heap.buffer.byteLength + message.spec.limits.memory;
+    try {
+      finished = runQuickJs(quickjs, message.spec, bridge, sdkSource);
+    } finally {
+      heapBudget = Infinity;
+    }
+  } else {
+    finished = {
+      outcome: { status: "error", error: `the ${message.spec.engine} engine is not available in this worker` },
+      fuel: 0,
+      hostCalls: 0,
+      reusable: true,
+    };
+  }
+  channel.publish(finished.fuel, finished.hostCalls);
+  message.port.close();
+  port.postMessage({ type: "done", finished } satisfies FromWorker);
+});
+
+port.postMessage({ type: "ready" } satisfies FromWorker);
