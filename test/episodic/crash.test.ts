@@ -38,12 +38,21 @@ function runAndKill(dir: string, round: number, delayMs: number): Promise<Map<nu
 describe("crash safety", () => {
   it("keeps every acknowledged event through 20 SIGKILLs at random moments, and the chain verifies", async () => {
     const tmp = await tempDir();
+    try {
+      await crashAndCheck(tmp.dir);
+    } finally {
+      await tmp.remove();
+    }
+  }, 60_000);
+});
+
+async function crashAndCheck(dir: string): Promise<void> {
     const acked = new Map<number, string>();
     for (let round = 0; round < 20; round++) {
-      const got = await runAndKill(tmp.dir, round, 20 + Math.floor(Math.random() * 180));
+      const got = await runAndKill(dir, round, 20 + Math.floor(Math.random() * 180));
       for (const [seq, nonce] of got) acked.set(seq, nonce);
     }
-    const log = await openLog({ dir: tmp.dir });
+    const log = await openLog({ dir });
     const report = await log.verify();
     expect(report.ok).toBe(true);
     expect(acked.size).toBeGreaterThan(100);
@@ -55,6 +64,4 @@ describe("crash safety", () => {
     expect(missing).toEqual([]);
     if (report.ok) expect(report.count).toBeGreaterThanOrEqual(Math.max(...acked.keys()));
     await log.close();
-    await tmp.remove();
-  }, 60_000);
-});
+}
