@@ -47,21 +47,21 @@ describe("crash safety", () => {
 });
 
 async function crashAndCheck(dir: string): Promise<void> {
-    const acked = new Map<number, string>();
-    for (let round = 0; round < 20; round++) {
-      const got = await runAndKill(dir, round, 20 + Math.floor(Math.random() * 180));
-      for (const [seq, nonce] of got) acked.set(seq, nonce);
-    }
-    const log = await openLog({ dir });
-    const report = await log.verify();
-    expect(report.ok).toBe(true);
-    expect(acked.size).toBeGreaterThan(100);
-    const missing: number[] = [];
-    for (const [seq, nonce] of acked) {
-      const e = await log.get(seq);
-      if (e?.data.nonce !== nonce) missing.push(seq);
-    }
-    expect(missing).toEqual([]);
-    if (report.ok) expect(report.count).toBeGreaterThanOrEqual(Math.max(...acked.keys()));
-    await log.close();
+  const acked = new Map<number, string>();
+  for (let round = 0; round < 20; round++) {
+    const got = await runAndKill(dir, round, 20 + Math.floor(Math.random() * 180));
+    for (const [seq, nonce] of got) acked.set(seq, nonce);
+  }
+  const log = await openLog({ dir });
+  const report = await log.verify();
+  expect(report.ok).toBe(true);
+  expect(acked.size).toBeGreaterThan(100);
+  const missing: number[] = [];
+  for (const [seq, nonce] of acked) {
+    const e = await log.get(seq);
+    if (e?.data.nonce !== nonce) missing.push(seq);
+  }
+  expect(missing).toEqual([]);
+  if (report.ok) expect(report.count).toBeGreaterThanOrEqual(Math.max(...acked.keys()));
+  await log.close();
 }
