@@ -8,7 +8,7 @@ import { LogError } from "../errors.js";
 import { openLogReader } from "../episodic/reader.js";
 import { EFFECTS, type Effect, type EventQuery, type EventType, type LoggedEvent } from "../types.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
-import { formatEvent } from "./log-format.js";
+import { formatEvent } from "../episodic/format.js";
 
 export const LOG_HELP = `Usage: agent-os log [options]
 
