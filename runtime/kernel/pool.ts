@@ -92,7 +92,10 @@ export class WorkerPool {
     this.refill();
   }
 
-  /** A ready worker: a warm one if there is one, a new one otherwise. */
+  /**
+   * A ready worker: the one most recently given back if there is one (it is surely ready),
+   * a new one otherwise. Idle workers are topped up to `warm` in the background.
+   */
   async acquire(): Promise<PooledWorker> {
     let worker = this.idle.pop();
     while (worker && !worker.alive) worker = this.idle.pop();
@@ -102,9 +105,13 @@ export class WorkerPool {
     return worker;
   }
 
-  /** Gives a worker back after a run; one that may be damaged is terminated instead. */
+  /**
+   * Gives a worker back after a run; one that may be damaged is terminated instead. Up to
+   * twice `warm` idle workers are kept, so that a worker just used is not thrown away because
+   * the pool was topped up while it ran.
+   */
   release(worker: PooledWorker, reusable: boolean): void {
-    if (reusable && !this.closed && worker.alive && this.idle.length < this.warm) {
+    if (reusable && !this.closed && worker.alive && this.idle.length < 2 * this.warm) {
       this.idle.push(worker);
     } else {
       void this.discard(worker);

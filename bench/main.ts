@@ -1,0 +1,23 @@
+/**
+ * `npm run bench`: every suite, each figure beside a baseline measured in the same run.
+ * `npm run bench -- kernel policy` runs only the named suites.
+ */
+import { formatTable, type BenchSuite } from "./harness.js";
+import { kernelBench } from "./kernel.js";
+import { logBench } from "./log.js";
+import { policyBench } from "./policy.js";
+
+const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench };
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(name in SUITES));
+if (unknown.length > 0) {
+  console.error(`bench: unknown suite ${unknown.join(", ")} (suites: ${Object.keys(SUITES).join(", ")})`);
+  process.exit(2);
+}
+console.log(`Agent OS benchmarks — node ${process.version}, ${new Date().toISOString()}`);
+console.log("Ratios compare with the baseline measured in the same run, so that machine noise cancels out.");
+for (const name of wanted.length > 0 ? wanted : Object.keys(SUITES)) {
+  const suite = SUITES[name];
+  console.log(formatTable(suite.title, await suite.run()));
+}
