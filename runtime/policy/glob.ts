@@ -64,6 +64,41 @@ function commonPrefix(keys: string[][]): string[] {
 // where picomatch would refuse to let `*` match them: a deny rule must not be dodged that way.
 const DOT_SEGMENT = /(^|\/)\.\.?(?=\/|$)/g;
 
+/**
+ * The longest literal run that every match of `glob` must contain, or "". Text inside braces,
+ * brackets and parentheses is skipped, and a slash next to `**` is dropped (`**/` and `/**` can
+ * match nothing).
+ */
+export function requiredLiteral(glob: string): string {
+  let best = "";
+  let run = "";
+  let depth = 0;
+  const flush = (next: string) => {
+    if (run.endsWith("/") && next === "**") run = run.slice(0, -1);
+    if (run.length > best.length) best = run;
+    run = "";
+  };
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === "{" || c === "[" || c === "(") {
+      flush(glob.slice(i, i + 2));
+      depth++;
+    } else if (c === "}" || c === "]" || c === ")") depth = Math.max(0, depth - 1);
+    else if (depth > 0) continue;
+    else if (SPECIAL.test(c)) {
+      flush(glob.slice(i, i + 2));
+      if (c === "\\") i++;
+      // a run right after ** may start with an optional slash
+      if (glob.slice(i - 1, i + 1) === "**" || (c === "*" && glob[i + 1] === "*")) {
+        if (glob[i + 1] === "*") i++;
+        if (glob[i + 1] === "/") i++;
+      }
+    } else run += c;
+  }
+  flush("");
+  return best;
+}
+
 function testOne(glob: string, nocase: boolean): (value: string) => boolean {
   if (glob === "**") return () => true;
   if (!nocase && !SPECIAL.test(glob)) return (value) => value === glob;
@@ -73,7 +108,9 @@ function testOne(glob: string, nocase: boolean): (value: string) => boolean {
     return (value) => value === dir || value.startsWith(below);
   }
   const re = picomatch.makeRe(glob, { ...OPTIONS, nocase });
+  const literal = nocase ? "" : requiredLiteral(glob);
   return (value) => {
+    if (literal !== "" && !value.includes(literal)) return false;
     if (value.includes("/.")) value = value.replace(DOT_SEGMENT, "$1\u0001");
     return re.test(value);
   };
