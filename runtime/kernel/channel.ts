@@ -23,8 +23,7 @@ const TERM = 6;
 const HEADER_BYTES = 64;
 /** Float64 slots, after the Int32 header. */
 const FUEL = 0;
-const HOST_CALLS = 1;
-const STATS_BYTES = 16;
+const STATS_BYTES = 8;
 
 /** The control word, written by the kernel, read by the guest's interrupt handler. */
 export const Control = { run: 0, stop: 1, kill: 2 } as const;
@@ -102,10 +101,6 @@ class ChannelView {
   get fuel(): number {
     return this.stats[FUEL];
   }
-
-  get hostCalls(): number {
-    return this.stats[HOST_CALLS];
-  }
 }
 
 /** The worker's end: make calls, honour the control word, publish fuel. */
@@ -150,9 +145,8 @@ export class GuestChannel extends ChannelView {
     return Atomics.load(this.header, TERM) === 1;
   }
 
-  publish(fuel: number, hostCalls: number): void {
+  publish(fuel: number): void {
     this.stats[FUEL] = fuel;
-    this.stats[HOST_CALLS] = hostCalls;
   }
 }
 

@@ -12,7 +12,6 @@ import { createHash, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { RunCapabilities } from "../capabilities/index.js";
 import type { EngineName, RunSpec } from "../engines/engine.js";
 import { openLog, type KernelLog } from "../episodic/index.js";
@@ -270,6 +269,3 @@ function validateLimits(limits: Partial<Limits> | undefined, where: string): voi
     }
   }
 }
-
-/** The directory of the installed package (for the built-in examples and policies). */
-export const PACKAGE_ROOT = fileURLToPath(new URL("../../../", import.meta.url));

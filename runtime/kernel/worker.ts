@@ -46,13 +46,9 @@ heap.grow = (pages: number): number => {
 };
 const quickjs = await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmMemory: heap as never }));
 
-function bridgeFor(channel: GuestChannel): GuestBridge & { hostCalls: number } {
-  let lastFuel = 0;
-  const bridge = {
-    hostCalls: 0,
+function bridgeFor(channel: GuestChannel): GuestBridge {
+  return {
     call(op: OpName, args: unknown[]): Reply {
-      bridge.hostCalls++;
-      channel.publish(lastFuel, bridge.hostCalls);
       const reply = channel.call({ op, args }) as Reply;
       // A stop decided by the policy (or a SIGSTOP during the call) takes effect at once.
       if (channel.control() === Control.stop && channel.pauseWhileStopped() === Control.kill) {
@@ -61,15 +57,13 @@ function bridgeFor(channel: GuestChannel): GuestBridge & { hostCalls: number } {
       return reply;
     },
     tick(fuel: number) {
-      lastFuel = fuel;
-      channel.publish(fuel, bridge.hostCalls);
+      channel.publish(fuel);
       let word = channel.control();
       if (word === Control.stop) word = channel.pauseWhileStopped();
       return word === Control.kill ? ("signal" as const) : null;
     },
     pendingSignal: () => (channel.termRequested() ? ("sigterm" as const) : undefined),
   };
-  return bridge;
 }
 
 port.on("message", (message: ToWorker) => {
@@ -92,7 +86,7 @@ port.on("message", (message: ToWorker) => {
       reusable: true,
     };
   }
-  channel.publish(finished.fuel, finished.hostCalls);
+  channel.publish(finished.fuel);
   message.port.close();
   port.postMessage({ type: "done", finished } satisfies FromWorker);
 });
