@@ -15,8 +15,11 @@ import type { Reply } from "./engines/engine.js";
 import { OPS, isOpName, type OpName } from "./kernel/ops.js";
 import type { Decision, Denial, EventLog, Limits, LoggedEvent, Policy, Request } from "./types.js";
 
-/** Asked for a decision with effect "verify"; resolves to the final decision (allow or deny). */
-export type Verifier = (request: Request, decision: Decision, run: GateRun) => Promise<Decision>;
+/**
+ * Asked for a decision with effect "verify"; resolves to the final decision (allow or deny).
+ * `call` is the host call's op and its arguments (plain data), absent for a redirect hop.
+ */
+export type Verifier = (request: Request, decision: Decision, run: GateRun, call?: { op: OpName; args: readonly unknown[] }) => Promise<Decision>;
 
 /** Everything the gate knows about the run a call comes from. */
 export interface GateRun {
@@ -69,7 +72,7 @@ export async function handleCall(run: GateRun, message: unknown): Promise<Reply>
     decision = FAIL_CLOSED("SIGTERM: the agent has been asked to finish");
   } else {
     decision = decide(run.policy, request);
-    if (decision.effect === "verify") decision = await verify(run, request, decision);
+    if (decision.effect === "verify") decision = await verify(run, request, decision, { op, args });
   }
 
   let call: LoggedEvent;
@@ -174,12 +177,12 @@ export function decide(policy: Policy, request: Request): Decision {
   }
 }
 
-async function verify(run: GateRun, request: Request, decision: Decision): Promise<Decision> {
+async function verify(run: GateRun, request: Request, decision: Decision, call?: { op: OpName; args: readonly unknown[] }): Promise<Decision> {
   if (!run.verifier) {
     return { ...decision, effect: "deny", reason: `${decision.reason}: verification is required but no verifier is configured` };
   }
   try {
-    return await run.verifier(request, decision, run);
+    return await run.verifier(request, decision, run, call);
   } catch (error) {
     return { ...decision, effect: "deny", reason: `verification failed: ${error instanceof Error ? error.message : String(error)}` };
   }
