@@ -15,6 +15,14 @@ export type { AgentProcess, ProcessInfo } from "./kernel/process.js";
 export type { PoolOptions } from "./kernel/pool.js";
 export type { CapabilityOptions } from "./kernel/capabilities.js";
 export type { Verifier } from "./gate.js";
+export {
+  createVerifier,
+  parseVerdict,
+  type VerificationOptions,
+  type VerificationResult,
+  type VerifierOptions,
+  type Vote,
+} from "./verify/index.js";
 export { loadPolicy, resolvePolicy, BUILTIN_POLICIES } from "./policy/index.js";
 export { openLog, type KernelLog } from "./episodic/index.js";
 export {
@@ -40,6 +48,7 @@ export {
   type EventQuery,
   type ExitReason,
   type Limits,
+  type ModelSpec,
   type LoggedEvent,
   type Policy,
   type ProcessState,
@@ -47,5 +56,6 @@ export {
   type RunResult,
   type Signal,
   type Usage,
+  type VerificationSettings,
   type VerifyReport,
 } from "./types.js";

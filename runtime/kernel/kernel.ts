@@ -18,7 +18,10 @@ import { openLog, type KernelLog } from "../episodic/index.js";
 import { AgentLoadError, KernelClosedError, UsageError } from "../errors.js";
 import type { GateRun, Verifier } from "../gate.js";
 import { resolvePolicy } from "../policy/index.js";
-import { DEFAULT_LIMITS, type Limits, type Policy, type RunResult, type Signal } from "../types.js";
+import { DEFAULT_LIMITS, type Limits, type Policy, type RunResult, type Signal, type VerificationSettings } from "../types.js";
+import { createVerifier, verifyOutput } from "../verify/verifier.js";
+import type { VerificationResult } from "../verify/consensus.js";
+import { mergeSettings, normalizeVerificationOptions, type VerificationOptions } from "../verify/settings.js";
 import { createRunCapabilities, resolveCapabilityOptions, type CapabilityOptions, type ResolvedCapabilities } from "./capabilities.js";
 import { AgentProcess, type ProcessInfo } from "./process.js";
 import { DEFAULT_MAX_HEAP_BYTES, WorkerPool, type PoolOptions } from "./pool.js";
@@ -48,8 +51,17 @@ export interface KernelOptions extends CapabilityOptions {
   pool?: PoolOptions;
   /** Milliseconds between SIGTERM and the SIGKILL that follows it. */
   termGraceMs?: number;
-  /** Decides rules with effect "verify" (cross-model verification). Without one, "verify" denies. */
+  /**
+   * Decides rules with effect "verify". Default: a cross-model verifier built from
+   * `verification` over the policy's `verification:` block (with no models, "verify" denies).
+   */
   verifier?: Verifier;
+  /**
+   * Cross-model verification settings; they override the policy's `verification:` per key, and a
+   * rule's `verify:` overrides both. Defaults: no models, threshold 1, timeout 10 s, no cache.
+   * API keys come from the environment only (`apiKeyEnv`). Bad values are a UsageError at once.
+   */
+  verification?: VerificationOptions;
   /** The kernel's wall clock, in milliseconds (what agents read as the time). */
   now?: () => number;
 }
@@ -70,6 +82,9 @@ export class KernelSpace {
   private readonly pool: WorkerPool;
   private readonly capabilities: ResolvedCapabilities;
   private readonly maxHeapBytes: number;
+  private readonly verification: Partial<VerificationSettings>;
+  private readonly verifier: Verifier;
+  private readonly verifying = new AbortController();
   private readonly processes = new Map<number, AgentProcess>();
   private nextPid = 1;
   private closed = false;
@@ -79,6 +94,8 @@ export class KernelSpace {
     this.options = options;
     this.policy = resolvePolicy(options.policy ?? "strict");
     validateLimits(options.limits, "limits");
+    this.verification = mergeSettings(this.policy.verification, normalizeVerificationOptions(options.verification));
+    this.verifier = options.verifier ?? createVerifier(this.verification, { signal: this.verifying.signal });
     this.capabilities = resolveCapabilityOptions(options);
     sdkSource ??= readFileSync(SDK_SOURCE_URL, "utf8");
     this.pool = new WorkerPool(sdkSource, options.pool);
@@ -187,6 +204,25 @@ export class KernelSpace {
     return this.spawn(agent, task, options).wait();
   }
 
+  /**
+   * Asks the verifier models a question about a text, typically an agent's final output (the
+   * text is fenced as untrusted data), under the kernel's verification settings. Every vote is
+   * logged, under `run` when given (a RunResult fits), else under a run of its own (pid 0,
+   * agent "host"). Fails closed: a model that errs, times out or answers anything but a verdict
+   * rejects.
+   *
+   * @example
+   * const r = await kernel.verify(result.output!, { question: "Is this reply free of customer data?", run: result });
+   * if (!r.allowed) console.log(r.reason, r.votes);   // "1 of 3 models approved (consensus 0.33, threshold 0.8)"
+   * @throws UsageError when no models are configured; KernelClosedError after close().
+   */
+  async verify(text: string, options: { question: string; run?: { runId: string; pid: number; agent: string } }): Promise<VerificationResult> {
+    if (this.closed) throw new KernelClosedError();
+    const log = await this.logPromise;
+    const owner = options?.run ? { runId: options.run.runId, pid: options.run.pid, agent: options.run.agent } : undefined;
+    return verifyOutput(this.verification, text, { question: options?.question, log, owner, signal: this.verifying.signal });
+  }
+
   /** The live processes. */
   ps(): ProcessInfo[] {
     return [...this.processes.values()].map((p) => p.info());
@@ -203,6 +239,7 @@ export class KernelSpace {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.verifying.abort();
     const live = [...this.processes.values()];
     for (const proc of live) proc.signal("SIGKILL", "kernel (closing)");
     await Promise.all(live.map((p) => p.wait()));
@@ -236,7 +273,7 @@ export class KernelSpace {
       limits: proc.spec.limits,
       policy: this.policy,
       log,
-      verifier: this.options.verifier,
+      verifier: this.verifier,
       hostCalls: 0,
       denials: [],
       terminating: false,

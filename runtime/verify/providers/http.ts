@@ -1,0 +1,133 @@
+/**
+ * What both providers share: one JSON POST with the global fetch (undici), bounded in time (the
+ * caller's AbortSignal) and in size, never following a redirect (a redirect would carry the
+ * key's header to another origin), and failures described without the key in them.
+ */
+import type { ModelSpec } from "../../types.js";
+import type { Prompt } from "../prompt.js";
+
+/** Why a model gave no verdict; each counts as a rejection. */
+export type FailureKind = "no-key" | "timeout" | "network" | "http" | "bad-response" | "unparseable";
+
+/** A model that could not be asked or did not answer properly. Messages never hold a key. */
+export class ProviderFailure extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ProviderFailure";
+  }
+}
+
+/** One model call: the model, the prompt, its key (if it sends one), and the deadline's signal. */
+export interface ProviderCall {
+  model: ModelSpec;
+  prompt: Prompt;
+  apiKey: string | undefined;
+  signal: AbortSignal;
+}
+
+/** Asks one model; resolves with its message content (text), or throws ProviderFailure. */
+export type Provider = (call: ProviderCall) => Promise<string>;
+
+/** The largest response body read. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * POSTs JSON and returns the parsed JSON body of a 2xx response.
+ *
+ * @example const json = await postJson("http://127.0.0.1:11434/v1/chat/completions", {}, body, signal, []);
+ * @throws ProviderFailure: "timeout" once the signal aborts, "network", "http" (non-2xx), "bad-response".
+ */
+export async function postJson(url: string, headers: Record<string, string>, body: unknown, signal: AbortSignal, secrets: readonly string[]): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", ...headers },
+      body: JSON.stringify(body),
+      redirect: "error",
+      signal,
+    });
+  } catch (error) {
+    throw failureOf(error, signal, secrets);
+  }
+  let text: string;
+  try {
+    text = await readBounded(res, MAX_RESPONSE_BYTES);
+  } catch (error) {
+    throw failureOf(error, signal, secrets);
+  }
+  if (res.status < 200 || res.status > 299) {
+    throw new ProviderFailure("http", scrub(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}${errorDetail(res.status, text)}`, secrets));
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ProviderFailure("bad-response", "the response body is not JSON");
+  }
+}
+
+/**
+ * Replaces every occurrence of each secret in a text (for anything that may reach the log).
+ *
+ * @example scrub("bad key sk-123", ["sk-123"]) // "bad key [redacted]"
+ */
+export function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join("[redacted]");
+  return out;
+}
+
+/** The joined base URL and path, with no doubled slash. */
+export function endpoint(baseUrl: string, path: string): string {
+  return `${baseUrl.replace(/\/+$/, "")}${path}`;
+}
+
+/** A short error message from the body; none for 401/403, whose bodies may quote the key. */
+function errorDetail(status: number, body: string): string {
+  if (status === 401 || status === 403) return "";
+  let message: unknown;
+  try {
+    const json = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
+    message = typeof json.error === "string" ? json.error : (json.error?.message ?? json.message);
+  } catch {
+    return "";
+  }
+  if (typeof message !== "string" || message.length === 0) return "";
+  const flat = message.replace(/\s+/g, " ");
+  return `: ${flat.length > 200 ? `${flat.slice(0, 200)}…` : flat}`;
+}
+
+function failureOf(error: unknown, signal: AbortSignal, secrets: readonly string[]): ProviderFailure {
+  if (error instanceof ProviderFailure) return error;
+  if (signal.aborted) return new ProviderFailure("timeout", "no answer before the deadline");
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } })?.cause;
+  const detail = typeof cause?.code === "string" ? cause.code : typeof cause?.message === "string" ? cause.message : error instanceof Error ? error.message : String(error);
+  return new ProviderFailure("network", scrub(`request failed: ${detail}`, secrets));
+}
+
+async function readBounded(res: Response, max: number): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw new ProviderFailure("bad-response", `the response is larger than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
