@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { KernelSpace } from "../kernel/kernel.js";
 import { parseDuration, parseSize, parseCount } from "../policy/units.js";
 import { UsageError } from "../errors.js";
-import type { Limits, RunResult } from "../types.js";
+import type { Limits, ModelSpec, RunResult } from "../types.js";
+import type { VerificationOptions } from "../verify/settings.js";
 import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
 import { EXIT, type Subcommand } from "./io.js";
 
@@ -20,6 +21,13 @@ const FLAGS: Record<string, FlagSpec> = {
   fuel: { type: "string", value: "N", help: "fuel budget (overrides the policy)" },
   memory: { type: "string", value: "SIZE", help: "guest heap limit, e.g. 64MiB (overrides the policy)" },
   timeout: { type: "string", value: "DURATION", help: "wall-time limit, e.g. 30s (overrides the policy)" },
+  verifier: {
+    type: "list",
+    value: "PROVIDER:MODEL[@URL]",
+    help: "a model asked when a rule's effect is verify (repeatable; see Verification below)",
+  },
+  threshold: { type: "string", value: "SHARE", help: "share of verifier models that must approve, 0 to 1 (default: the policy's, else 1)" },
+  "verifier-timeout": { type: "string", value: "DURATION", help: "time each verifier model has to answer, e.g. 10s (default: the policy's, else 10s)" },
   log: { type: "string", value: "DIR", help: "episodic log directory (default: .agent-os/log)" },
   "no-log": { type: "boolean", help: "keep the episodic log in memory only" },
   json: { type: "boolean", help: "print the RunResult as JSON" },
@@ -33,6 +41,14 @@ Every host call the agent makes is decided by the policy and recorded in the epi
 
 Options:
 ${formatFlags(FLAGS)}
+
+Verification: a rule with effect verify asks every --verifier model (they replace the
+policy's verification models) and allows the call only when the share that approves reaches
+--threshold. A model that fails, times out or answers anything but the verdict JSON rejects.
+  --verifier openai:gpt-4o                             key from OPENAI_API_KEY
+  --verifier anthropic:claude-sonnet-4                 key from ANTHROPIC_API_KEY
+  --verifier openai:llama3@http://127.0.0.1:11434/v1   any OpenAI-compatible server, no key
+Other key variables are named with apiKeyEnv in the policy's verification: block.
 
 Exit codes: 0 the agent returned, 1 the agent failed, 2 usage or configuration error,
 137 the agent was killed (signal, fuel, deadline, policy).
@@ -103,6 +119,7 @@ export const runCommand: Subcommand = async (argv, io) => {
     limits,
     log: flags["no-log"] ? false : { dir: (flags.log as string | undefined) ?? ".agent-os/log" },
     pool: { warm: 1 },
+    ...verificationFlags(flags),
   });
   let result: RunResult;
   try {
@@ -117,6 +134,39 @@ export const runCommand: Subcommand = async (argv, io) => {
   else io.stderr(`agent-os: ${result.agent} (pid ${result.pid}) ${describeEnd(result)}\n`);
   return result.status === "ok" ? EXIT.ok : result.status === "killed" ? EXIT.killed : EXIT.failure;
 };
+
+const VERIFIER = /^(openai|anthropic):([^@\s]+)(?:@(https?:\/\/\S+))?$/;
+
+/**
+ * `--verifier openai:gpt-4o` as a model: PROVIDER:MODEL, optionally @ an http(s) base URL.
+ *
+ * @example parseVerifierFlag("openai:llama3@http://127.0.0.1:11434/v1") // { provider: "openai", model: "llama3", baseUrl: "http://127.0.0.1:11434/v1" }
+ * @throws UsageError naming the flag and the accepted form.
+ */
+export function parseVerifierFlag(value: string): ModelSpec {
+  const m = VERIFIER.exec(value);
+  if (!m || (m[3] !== undefined && !URL.canParse(m[3]))) {
+    throw new UsageError(
+      `run: --verifier ${value}: expected PROVIDER:MODEL or PROVIDER:MODEL@URL, with PROVIDER openai or anthropic and an http(s) URL (e.g. openai:gpt-4o, openai:llama3@http://127.0.0.1:11434/v1)`,
+    );
+  }
+  return m[3] === undefined ? { provider: m[1] as ModelSpec["provider"], model: m[2] } : { provider: m[1] as ModelSpec["provider"], model: m[2], baseUrl: m[3] };
+}
+
+function verificationFlags(flags: Record<string, unknown>): { verification?: VerificationOptions } {
+  const verification: VerificationOptions = {};
+  const models = ((flags.verifier as string[] | undefined) ?? []).map(parseVerifierFlag);
+  if (models.length > 0) verification.models = models;
+  const threshold = flags.threshold as string | undefined;
+  if (threshold !== undefined) {
+    const share = /^(0|1|0?\.\d+|1\.0*)$/.test(threshold) ? Number(threshold) : NaN;
+    if (!(share >= 0 && share <= 1)) throw new UsageError(`run: --threshold ${threshold}: expected a share of models from 0 to 1 (e.g. 0.8)`);
+    verification.threshold = share;
+  }
+  const timeout = limitFlag(flags["verifier-timeout"], parseDuration, "verifier-timeout");
+  if (timeout !== undefined) verification.timeout = timeout;
+  return Object.keys(verification).length > 0 ? { verification } : {};
+}
 
 /** "killed by SIGXCPU (fuel): ..." or "failed: TypeError: ..." */
 export function describeEnd(result: RunResult): string {

@@ -41,7 +41,7 @@ const ANSWER_FORMAT = '{"verdict":"approve"|"reject","confidence":<number from 0
 const SECRET_HEADERS = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)$/i;
 /** Text in the data that speaks to a reviewer: a sign of prompt injection worth pointing out. */
 const ADDRESSED_TO_REVIEWER =
-  /\b(verdict|approve[ds]?|ignore (all |any |the )?(previous|prior|above|earlier)|disregard|system prompt|you are (now )?an?|new instructions?|reviewer|confidence)\b/i;
+  /\b(verdict|ignore (all |any |the )?(previous|prior|above|earlier)|disregard (all |any |the )?(previous|prior|above|earlier|instructions)|system prompt|you are now|new instructions?|reviewers?|untrusted data)\b/i;
 
 const ACTION_WORDS: Record<Action, string> = {
   "fs.read": "read a file",
