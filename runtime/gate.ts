@@ -13,7 +13,8 @@ import type { HopAuthorizer } from "./capabilities/types.js";
 import { GuestError, type WitError } from "./errors.js";
 import type { Reply } from "./engines/engine.js";
 import { OPS, isOpName, type OpName } from "./kernel/ops.js";
-import type { Decision, Denial, EventLog, Limits, LoggedEvent, Policy, Request } from "./types.js";
+import type { KernelLog } from "./episodic/log.js";
+import type { Decision, Denial, Limits, LoggedEvent, Policy, Request } from "./types.js";
 
 /**
  * Asked for a decision with effect "verify"; resolves to the final decision (allow or deny).
@@ -29,7 +30,7 @@ export interface GateRun {
   task: string;
   limits: Limits;
   policy: Policy;
-  log: EventLog;
+  log: KernelLog;
   capabilities: RunCapabilities;
   verifier?: Verifier;
   /** Calls seen so far (counted before the decision, so that a flood is cut off). */
@@ -47,8 +48,13 @@ export interface GateRun {
 
 const FAIL_CLOSED = (reason: string): Decision => ({ effect: "deny", rule: null, reason, matched: [] });
 
-/** Handles one request from the channel and returns the reply for the guest. */
-export async function handleCall(run: GateRun, message: unknown): Promise<Reply> {
+/**
+ * Handles one request from the channel and returns the reply for the guest. A call that needs
+ * no real asynchronous work (a decision without verification, a log that is not durable, a
+ * capability that answers at once) is answered synchronously, so that the channel can reply
+ * without a trip through the event loop; anything else returns a promise.
+ */
+export function handleCall(run: GateRun, message: unknown): Reply | Promise<Reply> {
   const { op, args } = (message ?? {}) as { op?: unknown; args?: unknown };
   if (typeof op !== "string" || !isOpName(op) || !Array.isArray(args)) {
     return { err: { tag: "invalid", val: "malformed host call" } };
@@ -67,28 +73,36 @@ export async function handleCall(run: GateRun, message: unknown): Promise<Reply>
     return { err: toWitError(error) };
   }
 
-  let decision: Decision;
-  if (run.terminating) {
-    decision = FAIL_CLOSED("SIGTERM: the agent has been asked to finish");
-  } else {
-    decision = decide(run.policy, request);
-    if (decision.effect === "verify") decision = await verify(run, request, decision, { op, args });
-  }
+  if (run.terminating) return carryOut(run, op, args, request, FAIL_CLOSED("SIGTERM: the agent has been asked to finish"));
+  const decision = decide(run.policy, request);
+  if (decision.effect === "verify") return verify(run, request, decision, { op, args }).then((verified) => carryOut(run, op, args, request, verified));
+  return carryOut(run, op, args, request, decision);
+}
 
-  let call: LoggedEvent;
+/** Logs the decided call, then carries it out (or not) as decided. */
+function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision): Reply | Promise<Reply> {
+  let staged: { event: LoggedEvent; written: Promise<void> };
   try {
-    call = await run.log.append({
+    staged = run.log.stage({
       type: "call",
       runId: run.runId,
       pid: run.pid,
       agent: run.agent,
-      data: { op, action, resource: request.resource, args: recordedArgs(op, args), ...(request.method ? { method: request.method } : {}), decision: { ...decision } },
+      data: { op, action: request.action, resource: request.resource, args: recordedArgs(op, args), ...(request.method ? { method: request.method } : {}), decision: { ...decision } },
     });
   } catch {
-    // Nothing is carried out that the log did not record.
-    return { err: { tag: "denied", val: { reason: "the episodic log cannot be written" } } };
+    return LOG_UNWRITABLE;
   }
+  // A durable log: nothing is carried out (or answered) before the call event is on disk.
+  // An in-memory log has nothing to wait for; a failed write there still fails every later call.
+  if (run.log.durable) return staged.written.then(() => afterLogged(run, op, args, request, decision, staged.event), () => LOG_UNWRITABLE);
+  return afterLogged(run, op, args, request, decision, staged.event);
+}
 
+// Nothing is carried out that the log did not record.
+const LOG_UNWRITABLE: Reply = { err: { tag: "denied", val: { reason: "the episodic log cannot be written" } } };
+
+function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision, call: LoggedEvent): Reply | Promise<Reply> {
   switch (decision.effect) {
     case "allow":
     case "audit":
@@ -105,27 +119,45 @@ export async function handleCall(run: GateRun, message: unknown): Promise<Reply>
       return deny(run, call.seq, request, decision);
   }
 
-  let reply: Reply;
-  run.decidedUrl = action === "http.fetch" ? request.resource : undefined;
+  run.decidedUrl = request.action === "http.fetch" ? request.resource : undefined;
+  let value: unknown;
   try {
-    reply = { ok: await dispatch(op, args, run.capabilities) };
+    value = dispatch(op, args, run.capabilities);
   } catch (error) {
-    reply = { err: toWitError(error) };
+    return logResult(run, call, { err: toWitError(error) });
   }
+  if (value instanceof Promise) {
+    return value.then(
+      (ok: unknown) => logResult(run, call, { ok }),
+      (error: unknown) => logResult(run, call, { err: toWitError(error) }),
+    );
+  }
+  return logResult(run, call, { ok: value });
+}
+
+/**
+ * Records what the call returned (what replay needs) and gives the reply: with a durable log,
+ * once the result is on disk too, so that a reply the guest saw can always be replayed.
+ */
+function logResult(run: GateRun, call: LoggedEvent, reply: { ok: unknown } | { err: WitError }): Reply | Promise<Reply> {
+  let staged: { written: Promise<void> };
   try {
-    await run.log.append({
+    staged = run.log.stage({
       type: "result",
       runId: run.runId,
       pid: run.pid,
       agent: run.agent,
       // A void result is recorded as null: the log's JSON has no undefined.
-      data: "ok" in reply ? { call: call.seq, ok: reply.ok ?? null } : { call: call.seq, err: (reply as { err: WitError }).err },
+      data: "ok" in reply ? { call: call.seq, ok: reply.ok ?? null } : { call: call.seq, err: reply.err },
     });
   } catch {
-    return { abort: "limit", message: "the episodic log cannot be written" };
+    return RESULT_UNWRITABLE;
   }
+  if (run.log.durable) return staged.written.then(() => reply, () => RESULT_UNWRITABLE);
   return reply;
 }
+
+const RESULT_UNWRITABLE: Reply = { abort: "limit", message: "the episodic log cannot be written" };
 
 /**
  * The http capability asks this before every hop. The first hop was decided with the call;

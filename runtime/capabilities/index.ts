@@ -33,8 +33,11 @@ function fs(caps: RunCapabilities): FsHost {
   return caps.fs;
 }
 
-/** Carries out one allowed call and returns its WIT result value (or throws a GuestError). */
-export async function dispatch(op: OpName, args: unknown[], caps: RunCapabilities): Promise<unknown> {
+/**
+ * Carries out one allowed call and returns its WIT result value, or a promise of it for a call
+ * that does real I/O (or throws a GuestError / returns a rejected promise).
+ */
+export function dispatch(op: OpName, args: unknown[], caps: RunCapabilities): unknown {
   switch (op) {
     case "fs.read":
       return fs(caps).read(args[0] as string);
@@ -72,7 +75,7 @@ export async function dispatch(op: OpName, args: unknown[], caps: RunCapabilitie
       return new Uint8Array(randomBytes(len));
     }
     case "process.checkpoint":
-      return BigInt(await caps.checkpoint(args[0] as string));
+      return caps.checkpoint(args[0] as string).then(BigInt);
     case "process.pending-signal":
       return undefined;
   }

@@ -20,6 +20,14 @@ export interface KernelLog extends EventLog {
   readonly durable: boolean;
   /** Resolves once the event is durable, with its sequence number, time and hash. */
   append(event: NewEvent): Promise<LoggedEvent>;
+  /**
+   * Seals an event at once (its sequence number and hash are fixed, in call order) and queues
+   * it: `written` resolves once it is durable (it is shared by the events of one batch, and
+   * already has a rejection handler, so leaving it alone is safe). The gate uses it to reply
+   * without a trip through the event loop when the log is not durable, and to wait when it is.
+   * @throws LogError when the log is closed, has failed, or the event cannot be encoded.
+   */
+  stage(event: NewEvent): { event: LoggedEvent; written: Promise<void> };
   /** Appends several events as consecutive sequence numbers; resolves once all are durable. */
   appendMany(events: NewEvent[]): Promise<LoggedEvent[]>;
   /** Streams events matching the filter, oldest first unless `order: "newest"`. */
@@ -77,6 +85,8 @@ export async function createChainLog(backend: LogBackend, options: ChainLogOptio
 class ChainLog implements KernelLog {
   private queue: Batch;
   private waiters: Pending[] = [];
+  /** The waiter that staged events share while it is the newest one (see sharedWaiter). */
+  private openWaiter: { pending: Pending; promise: Promise<void> } | undefined;
   private flushing: Promise<void> | undefined;
   private failure: LogError | undefined;
   private closed = false;
@@ -102,6 +112,27 @@ class ChainLog implements KernelLog {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  stage(event: NewEvent): { event: LoggedEvent; written: Promise<void> } {
+    const logged = this.seal(event);
+    return { event: logged, written: this.sharedWaiter() };
+  }
+
+  /**
+   * One promise for every staged event since the last waiter was queued: the hot path of the
+   * gate allocates nothing per event for it.
+   */
+  private sharedWaiter(): Promise<void> {
+    const open = this.openWaiter;
+    if (open && this.waiters[this.waiters.length - 1] === open.pending) {
+      open.pending.upTo = this.last.seq;
+      return open.promise;
+    }
+    const promise = this.enqueue<void>(undefined);
+    promise.catch(() => undefined);
+    this.openWaiter = { pending: this.waiters[this.waiters.length - 1], promise };
+    return promise;
   }
 
   appendMany(events: NewEvent[]): Promise<LoggedEvent[]> {

@@ -10,7 +10,7 @@
  * pause or read a guest that never makes a host call.
  */
 import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
-import { deserialize, serialize } from "node:v8";
+import { Encoder, decode } from "./codec.js";
 
 /** Int32 slots of the header. */
 const REQ_SEQ = 0;
@@ -44,6 +44,16 @@ const GUEST_SPIN_MS = 0.2;
 /** The kernel's poll is shorter: its thread serves every agent and the event loop. */
 const KERNEL_SPIN_MS = 0.05;
 
+/**
+ * The longest the kernel serves one agent's synchronous calls back to back before it lets the
+ * event loop run (timers, other agents, I/O completions).
+ */
+const SERVE_SLICE_MS = 2;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Polls `done` for up to `ms` milliseconds; returns whether it became true. */
 function spinUntil(done: () => boolean, ms: number): boolean {
   const until = performance.now() + ms;
@@ -66,6 +76,7 @@ class ChannelView {
   protected readonly header: Int32Array;
   protected readonly stats: Float64Array;
   protected readonly payload: Uint8Array;
+  private readonly encoder = new Encoder();
 
   constructor(
     buffers: ChannelBuffers,
@@ -77,7 +88,7 @@ class ChannelView {
   }
 
   protected write(lenSlot: number, message: unknown): void {
-    const bytes = serialize(message);
+    const bytes = this.encoder.encode(message);
     if (bytes.length <= this.payload.length) {
       this.payload.set(bytes);
       this.header[lenSlot] = bytes.length;
@@ -94,8 +105,9 @@ class ChannelView {
       if (!received) throw new Error("channel: a payload announced on the port is missing");
       return received.message;
     }
-    // deserialize copies out of the shared buffer, so the guest cannot change it afterwards.
-    return deserialize(this.payload.subarray(0, len));
+    if (!(len >= 0 && len <= this.payload.length)) throw new Error("channel: a payload length is out of range");
+    // A private copy first, so that nothing can change the bytes while they are decoded.
+    return decode(this.payload.slice(0, len));
   }
 
   get fuel(): number {
@@ -156,27 +168,45 @@ export class KernelChannel extends ChannelView {
   private closed = false;
 
   /**
-   * Serves requests until `close()`: each request is handed to `handle`, whose result is the
-   * reply. After a reply it polls briefly for the next request before sleeping, since agents
-   * tend to make calls back to back.
+   * Serves requests until `close()`: each request is handed to `handle`, whose result (or the
+   * value of its promise) is the reply. A synchronous answer goes back at once, and the loop
+   * polls briefly for the next request, since agents tend to make calls back to back; it
+   * yields to the event loop at least every SERVE_SLICE_MS, so that one chatty agent cannot
+   * starve the kernel's other work (other agents, timers, signals).
    */
-  async serve(handle: (request: unknown) => unknown | Promise<unknown>): Promise<void> {
+  async serve(handle: (request: unknown) => unknown): Promise<void> {
+    let sliceStart = performance.now();
     let justReplied = false;
     while (!this.closed) {
       if (Atomics.load(this.header, REQ_SEQ) === this.served) {
         // Only right after a reply: a chatty agent's next call is usually microseconds away.
-        if (justReplied) spinUntil(() => Atomics.load(this.header, REQ_SEQ) !== this.served, KERNEL_SPIN_MS);
+        if (justReplied && performance.now() - sliceStart < SERVE_SLICE_MS) {
+          spinUntil(() => Atomics.load(this.header, REQ_SEQ) !== this.served, KERNEL_SPIN_MS);
+        }
         justReplied = false;
         if (Atomics.load(this.header, REQ_SEQ) === this.served) {
           const waiting = Atomics.waitAsync(this.header, REQ_SEQ, this.served);
           if (waiting.async) await waiting.value;
+          sliceStart = performance.now();
           continue;
         }
       }
+      if (performance.now() - sliceStart >= SERVE_SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+        if (this.closed) return;
+      }
       const seq = Atomics.load(this.header, REQ_SEQ);
-      if (this.closed) return;
-      const request = this.read(REQ_LEN);
-      const reply = await handle(request);
+      let reply: unknown;
+      try {
+        reply = handle(this.read(REQ_LEN));
+      } catch {
+        reply = { err: { tag: "invalid", val: "malformed host call" } };
+      }
+      if (reply instanceof Promise) {
+        reply = await reply.catch(() => ({ err: { tag: "io", val: "the host could not carry out the call" } }));
+        sliceStart = performance.now();
+      }
       if (this.closed) return;
       this.write(RESP_LEN, reply);
       this.served = seq;
