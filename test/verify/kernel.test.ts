@@ -294,6 +294,30 @@ describe("settings from the policy file, the cache, and what fails closed", () =
     expect(server.seen).toHaveLength(4);
   });
 
+  it("close() cancels a verification in flight (the slow model's deadline is a minute away)", async () => {
+    server.script("judge-hang", { hang: true });
+    const k = new KernelSpace({
+      policy: policy(),
+      log: false,
+      pool: { warm: 1 },
+      mounts: { "/workspace": workspace },
+      verification: { models: [{ provider: "openai", model: "judge-hang", baseUrl: `${server.url}/v1` }], timeout: "60s" },
+    });
+    const agent = k.register(async function stuck(_task: string, sdk: never) {
+      await (sdk as { fs: { write(p: string, t: string): Promise<void> } }).fs.write("/workspace/k.txt", "x");
+      return "written";
+    });
+    const proc = k.spawn(agent, "");
+    for (let i = 0; i < 1000 && server.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(server.seen.map((s) => s.model)).toEqual(["judge-hang"]);
+    await k.close();
+    expect((await proc.wait()).status).toBe("killed");
+    // The request itself was cancelled, not left running until its deadline.
+    for (let i = 0; i < 1000 && !server.seen[0].abandoned; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(server.seen[0].abandoned).toBe(true);
+    expect(existsSync(join(workspace, "k.txt"))).toBe(false);
+  });
+
   it("a verify rule with no models configured denies, saying so", async () => {
     const k = kernel({});
     const result = await write(k, "/workspace/j.txt", "x");

@@ -28,6 +28,8 @@ export interface Seen {
   model: string;
   /** The prompt text: every message's content (and Anthropic's system) joined. */
   prompt: string;
+  /** Set when the client went away before an answer (an aborted request). */
+  abandoned: boolean;
 }
 
 export interface ModelServer {
@@ -56,7 +58,10 @@ export async function startModelServer(): Promise<ModelServer> {
       }
       const messages = Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : [];
       const prompt = [typeof body.system === "string" ? body.system : "", ...messages.map((m) => (typeof m.content === "string" ? m.content : ""))].join("\n");
-      const entry: Seen = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, body, model: String(body.model ?? ""), prompt };
+      const entry: Seen = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, body, model: String(body.model ?? ""), prompt, abandoned: false };
+      res.on("close", () => {
+        if (!res.writableFinished) entry.abandoned = true;
+      });
       seen.push(entry);
       const anthropic = entry.path === "/v1/messages";
       if (req.method !== "POST" || (!anthropic && entry.path !== "/v1/chat/completions")) {

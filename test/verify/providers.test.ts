@@ -4,9 +4,9 @@
  * with its reason and without the key.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildPrompt, consult, resolveSettings, type VerificationResult } from "../../dist/runtime/verify/index.js";
+import { buildPrompt, consult, resolveSettings, tally, type VerificationResult, type Vote } from "../../dist/runtime/verify/index.js";
 import type { ModelSpec } from "../../dist/runtime/index.js";
-import { approve, reject, startModelServer, type ModelServer } from "./model-server.js";
+import { approve, startModelServer, type ModelServer } from "./model-server.js";
 
 const KEY_OPENAI = "sk-test-openai-7f3a9c1d2e4b";
 const KEY_ANTHROPIC = "sk-ant-test-91b2c3d4e5f6a7b8";
@@ -208,5 +208,41 @@ describe("only the exact verdict object is an answer", () => {
     server.script("gpt-echo", (seen) => ({ content: { verdict: "reject", confidence: 1, reason: `your key is ${String(seen.headers.authorization)}` } }));
     const result = await ask([openai("gpt-echo")]);
     expect(result.votes[0].reason).toBe("your key is Bearer [redacted]");
+  });
+});
+
+describe("consensus", () => {
+  const vote = (verdict: "approve" | "reject"): Vote => ({ model: "openai:m", provider: "openai", verdict, confidence: 1, reason: "", latencyMs: 0 });
+  const votes = (approvals: number, rejections: number) => [...Array(approvals)].map(() => vote("approve")).concat([...Array(rejections)].map(() => vote("reject")));
+
+  it("compares approvals / models asked with the threshold", () => {
+    expect(tally(votes(3, 0), 1).allowed).toBe(true);
+    expect(tally(votes(2, 1), 0.8).allowed).toBe(false);
+    expect(tally(votes(2, 1), 0.6).allowed).toBe(true);
+    expect(tally(votes(4, 1), 0.8).allowed).toBe(true); // exactly at the threshold
+    expect(tally(votes(2, 1), 0.8).reason).toBe("2 of 3 models approved (consensus 0.67, threshold 0.8)");
+  });
+
+  it("never allows without an approval, whatever the threshold, and never with no models", () => {
+    expect(tally(votes(0, 3), 0)).toMatchObject({ allowed: false, approvals: 0, asked: 3 });
+    expect(tally([], 0)).toMatchObject({ allowed: false, asked: 0, reason: "no verifier models are configured" });
+  });
+
+  it("asks the models in parallel (a slow model does not delay the others' requests)", async () => {
+    server.script("gpt-par-slow", { hang: true });
+    server.script("gpt-par-fast", approve());
+    let seenBoth = false;
+    const cancel = new AbortController();
+    const done = consult(resolveSettings({ models: [openai("gpt-par-slow"), openai("gpt-par-fast")], threshold: 0.5, timeout: 60_000 }), prompt(), { signal: cancel.signal });
+    // Both requests reach the server while the slow one is still unanswered (its deadline is a minute away).
+    for (let i = 0; i < 1000 && !seenBoth; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      seenBoth = server.seen.length === 2;
+    }
+    expect(seenBoth).toBe(true);
+    cancel.abort(); // what the kernel does when it closes
+    const result = await done;
+    expect(result.votes[0]).toMatchObject({ verdict: "reject", failure: "timeout", reason: "cancelled: the kernel is closing" });
+    expect(result.votes[1]).toMatchObject({ verdict: "approve" });
   });
 });
