@@ -13,7 +13,8 @@ import { formatEvent } from "../episodic/format.js";
 export const LOG_HELP = `Usage: agent-os log [options]
 
 Prints the episodic log as a timeline (time, seq, pid, agent, event, action, resource, effect,
-rule; verification votes indented under their call) or as JSON lines.
+rule; verification votes indented just above the call they decided: model, verdict,
+confidence, latency, reason) or as JSON lines.
 
 Options:
   --log DIR        the log directory (default .agent-os/log)
