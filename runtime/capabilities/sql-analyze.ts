@@ -534,20 +534,31 @@ class Analysis {
   }
 }
 
+/** What a statement would do to the host beyond its database, as its bytecode shows. */
+export interface DangerousCalls {
+  /** ATTACH or DETACH: opens (or creates) another database file. */
+  attach: boolean;
+  /** load_extension(): loads native code. */
+  loadExtension: boolean;
+  /** VACUUM INTO: writes a new database file wherever the statement names. */
+  vacuumInto: boolean;
+}
+
 /**
  * Whether a statement calls ATTACH, DETACH or load_extension anywhere in its bytecode
- * (triggers and views included). The sql capability refuses these itself.
+ * (triggers and views included), or writes a copy of the database with VACUUM INTO (the
+ * Vacuum opcode with a file-name register in P2). The sql capability refuses these itself.
  *
- * @example dangerousCalls(db, "SELECT load_extension('x')") // { attach: false, loadExtension: true }
+ * @example dangerousCalls(db, "SELECT load_extension('x')") // { attach: false, loadExtension: true, vacuumInto: false }
  * @throws GuestError `invalid` when the statement does not compile.
  */
-export function dangerousCalls(db: Database, statement: string): { attach: boolean; loadExtension: boolean } {
+export function dangerousCalls(db: Database, statement: string): DangerousCalls {
+  const calls = { attach: false, loadExtension: false, vacuumInto: false };
   // EXPLAIN describes its statement without running it (and EXPLAIN EXPLAIN does not compile).
   const tokens = tokenize(statement);
-  if (upper(significant(tokens)[0]) === "EXPLAIN") return { attach: false, loadExtension: false };
-  const rows = explain(db, statement, tokens);
-  const calls = { attach: false, loadExtension: false };
-  for (const row of rows) {
+  if (upper(significant(tokens)[0]) === "EXPLAIN") return calls;
+  for (const row of explain(db, statement, tokens)) {
+    if (row.opcode === "Vacuum" && row.p2 !== 0) calls.vacuumInto = true;
     if ((row.opcode !== "Function" && row.opcode !== "PureFunc") || typeof row.p4 !== "string") continue;
     if (/^sqlite_(attach|detach)\(/.test(row.p4)) calls.attach = true;
     if (/^load_extension\(/i.test(row.p4)) calls.loadExtension = true;

@@ -4,8 +4,9 @@
  * One statement per call, parameters always bound (never interpolated), typed values out
  * (integers as bigint). Each database is opened on first use (read-only when so mounted) in
  * SQLite's defensive mode with `trusted_schema=OFF`; extension loading is never enabled.
- * As defense in depth behind the gate, the capability itself refuses ATTACH, DETACH and
- * `load_extension` unless `allow.attach` is set (load_extension: always).
+ * As defense in depth behind the gate, the capability itself refuses ATTACH and DETACH unless
+ * `allow.attach` is set, and always refuses `load_extension` and `VACUUM INTO` (which writes a
+ * new file wherever the statement names, read-only database or not: a way out of every mount).
  */
 import Sqlite from "better-sqlite3";
 import type { Database, Statement } from "better-sqlite3";
@@ -31,7 +32,7 @@ export interface SqlOptions {
   quota: RunQuota;
   /** The largest result of one query in bytes (text, blobs, 8 per number). Default: 16 MiB. */
   maxResultBytes?: number;
-  /** Statements the capability refuses even when the gate allowed them. Default: ATTACH/DETACH refused. */
+  /** Statements the capability refuses even when the gate allowed them. Default: ATTACH/DETACH refused (load_extension and VACUUM INTO always are). */
   allow?: { attach?: boolean };
 }
 
@@ -101,6 +102,7 @@ export function createSql(options: SqlOptions): SqlHost {
     const calls = dangerousCalls(db, statement);
     if (calls.attach && options.allow?.attach !== true) throw guestErrors.denied(null, "the sql capability refuses ATTACH and DETACH");
     if (calls.loadExtension) throw guestErrors.denied(null, "the sql capability refuses load_extension");
+    if (calls.vacuumInto) throw guestErrors.denied(null, "the sql capability refuses VACUUM INTO (it writes a file outside the database)");
     const values = bind(params);
     const layout = parameterLayout(statement);
     if (values.length !== layout.count) {

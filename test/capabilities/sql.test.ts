@@ -126,11 +126,25 @@ describe("sql capability", () => {
     ["ATTACH", `ATTACH '${"PLACEHOLDER"}' AS other`, "denied"],
     ["load_extension", "SELECT load_extension('/tmp/nothing.so')", "denied"],
     ["load_extension in a view's expression", "SELECT name, load_extension('x') FROM user_names", "denied"],
+    ["VACUUM INTO a host file", `VACUUM INTO 'PLACEHOLDER'`, "denied"],
+    ["VACUUM main INTO, lower case", `vacuum main into 'PLACEHOLDER'`, "denied"],
   ])("refuses %s and the tables keep their rows", async (_name, statement, tag) => {
     const attachFile = join(dir.path, "attached.db");
     expect(await outcome(() => sql.query("main", statement.replace("PLACEHOLDER", attachFile), []))).toBe(tag);
     expect(counts()).toEqual({ users: 2, secrets: 1, kv: 1, schema: 11 });
     expect(existsSync(attachFile)).toBe(false);
+  });
+
+  it("refuses VACUUM INTO whatever names the file, even from a read-only database", async () => {
+    // It writes a new file wherever the statement says: a way out of every mount.
+    const target = join(dir.path, "copy.db");
+    expect(await outcome(() => sql.query("main", "VACUUM INTO ?", [{ tag: "text", val: target }]))).toBe("denied");
+    expect(await outcome(() => sql.query("ro", `VACUUM INTO '${target}'`, []))).toBe("denied");
+    expect(await outcome(() => sql.query("main", `VACUUM INTO '${target}' -- comment`, []))).toBe("denied");
+    expect(readdirSync(dir.path)).toEqual(["app.db"]);
+    // A plain VACUUM rewrites the database in place and is the policy's to decide.
+    expect(await outcome(() => sql.query("main", "VACUUM", []))).toBe("ok");
+    expect(counts()).toEqual({ users: 2, secrets: 1, kv: 1, schema: 11 });
   });
 
   it("ATTACH runs only with the explicit allowance", async () => {
