@@ -6,7 +6,7 @@ import { createFs, normalizeMounts, parseMount } from "../../dist/runtime/capabi
 import type { FsHost, RunQuota } from "../../dist/runtime/capabilities/types.js";
 import { UsageError } from "../../dist/runtime/errors.js";
 import { PATH_ATTACKS } from "./attack-tables.js";
-import { guestError, makeQuota, outcome, tempDir } from "./helpers.js";
+import { SECRET, buildPathTree, guestError, makeQuota, outcome, tempDir } from "./helpers.js";
 
 interface Fixture {
   root: string;
@@ -20,30 +20,10 @@ interface Fixture {
   cleanup(): void;
 }
 
-const SECRET = "SECRET-outside-the-mount";
-
 function makeFixture(limits = {}): Fixture {
   const tmp = tempDir("fs");
   const root = tmp.path;
-  const ws = join(root, "ws");
-  const outside = join(root, "outside");
-  const data = join(root, "data");
-  for (const d of [ws, outside, data, join(ws, "dir"), join(ws, "race")]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(outside, "secret.txt"), SECRET);
-  writeFileSync(join(ws, "inner.txt"), "inner");
-  writeFileSync(join(ws, "race", "f.txt"), "inside");
-  writeFileSync(join(outside, "f.txt"), SECRET);
-  writeFileSync(join(data, "ro.txt"), "read only");
-  symlinkSync("../outside", join(ws, "link-out"));
-  symlinkSync("../outside/secret.txt", join(ws, "file-link"));
-  symlinkSync(join(outside, "secret.txt"), join(ws, "abs-link"));
-  symlinkSync("link-out/secret.txt", join(ws, "chain"));
-  symlinkSync("loop", join(ws, "loop"));
-  symlinkSync("../../outside", join(ws, "dir", "up"));
-  symlinkSync(`/proc/self/root${outside}/secret.txt`, join(ws, "proc-link"));
-  symlinkSync(`../../../../../../../..${outside}`, join(ws, "deep-rel"));
-  symlinkSync("inner.txt", join(ws, "link-in"));
-  symlinkSync("dir", join(ws, "dir-link"));
+  const { ws, outside, data } = buildPathTree(root);
   const quota = makeQuota(limits);
   const fs = createFs({ mounts: [parseMount(`/workspace=${ws}`), parseMount(`/data=${data}:ro`)], quota });
   const outsideSnapshot = () => Object.fromEntries(readdirSync(outside).map((n) => [n, readFileSync(join(outside, n), "utf8")]));
