@@ -1,0 +1,153 @@
+/**
+ * The example agents under the policy the demo uses (`standard`), with the demo's setup: a real
+ * workspace, a real SQLite database, a real LevelDB log. The benign agent does its job; the
+ * hostile one is refused everything it tries, each denial naming what decided it, and the host
+ * is checked afterwards.
+ */
+import Database from "better-sqlite3";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KernelSpace, type LoggedEvent, type RunResult } from "../../dist/runtime/index.js";
+import { tempDir } from "./helpers.js";
+
+const examples = new URL("../../examples/", import.meta.url).pathname;
+const policies = new URL("../../policies/", import.meta.url).pathname;
+const NOTES = "Agent OS treats agents like processes.\nEvery host call passes the gate.\nThe log is hash-chained.\n";
+const OUTSIDE = "the host's own file\n";
+
+/** The ids of the rules of `standard` (and of `base`, which it extends). */
+function standardRuleIds(): string[] {
+  const text = ["standard.yaml", "base.yaml"].map((f) => readFileSync(join(policies, f), "utf8")).join("\n");
+  return [...text.matchAll(/^\s*- id: (\S+)/gm)].map((m) => m[1]);
+}
+
+let dir: { path: string; cleanup: () => void };
+let workspace: string;
+let dbFile: string;
+let kernel: KernelSpace;
+
+function rows(sql: string): unknown[] {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    return db.prepare(sql).all();
+  } finally {
+    db.close();
+  }
+}
+
+async function events(runId: string): Promise<LoggedEvent[]> {
+  const out: LoggedEvent[] = [];
+  for await (const e of (await kernel.log).query({ runId })) out.push(e);
+  return out;
+}
+
+beforeAll(() => {
+  dir = tempDir("examples");
+  workspace = join(dir.path, "workspace");
+  mkdirSync(workspace);
+  writeFileSync(join(workspace, "notes.txt"), NOTES);
+  writeFileSync(join(dir.path, "outside.txt"), OUTSIDE);
+  dbFile = join(dir.path, "app.db");
+  const db = new Database(dbFile);
+  db.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('ada'), ('linus');");
+  db.exec("CREATE TABLE summaries (path TEXT, words INTEGER)");
+  db.close();
+  kernel = new KernelSpace({
+    policy: "standard",
+    mounts: { "/workspace": workspace },
+    databases: { main: dbFile },
+    log: { dir: join(dir.path, "log") },
+    pool: { warm: 1 },
+  });
+});
+
+afterAll(async () => {
+  await kernel.close();
+  dir.cleanup();
+});
+
+describe("the benign agents do their job under standard", () => {
+  it("summarize reads the notes, writes the summary file and records it in the database", async () => {
+    const agent = await kernel.load(join(examples, "summarize/agent.js"));
+    const result = await kernel.execute(agent, "/workspace/notes.txt");
+    const summary = "3 lines, 16 words\nfirst line: Agent OS treats agents like processes.\nlast line: The log is hash-chained.";
+    expect(result).toMatchObject({ status: "ok", output: summary, denials: [] });
+    expect(readFileSync(join(workspace, "summary.txt"), "utf8")).toBe(summary + "\n");
+    expect(rows("SELECT path, words FROM summaries")).toEqual([{ path: "/workspace/notes.txt", words: 16 }]);
+    expect(readdirSync(workspace).sort()).toEqual(["notes.txt", "summary.txt"]);
+    const calls = (await events(result.runId)).filter((e) => e.type === "call").map((e) => (e.data as { action: string }).action);
+    expect(calls).toEqual(["fs.read", "fs.write", "log.write", "sql.query"]);
+  });
+
+  it("hello greets", async () => {
+    const agent = await kernel.load(join(examples, "hello/agent.js"));
+    expect(await kernel.execute(agent, "Agent OS")).toMatchObject({ status: "ok", output: "Hello from an isolate: Agent OS", denials: [] });
+  });
+});
+
+describe("the hostile agent is refused everything under standard", () => {
+  let result: RunResult;
+  let attempts: { name: string; outcome: string; detail: string }[];
+  let workspaceBefore: string[];
+  beforeAll(async () => {
+    workspaceBefore = readdirSync(workspace).sort();
+    const agent = await kernel.load(join(examples, "hostile/agent.js"));
+    result = await kernel.execute(agent, "");
+    attempts = JSON.parse(result.output ?? "[]") as typeof attempts;
+  });
+
+  it("nothing it tries is allowed", () => {
+    expect(result.status).toBe("ok");
+    expect(attempts).toHaveLength(12);
+    expect(attempts.filter((a) => a.outcome === "ALLOWED")).toEqual([]);
+  });
+
+  it("each host call is denied, and the agent is told what decided it, as the run result and the log record it", async () => {
+    const decided = [
+      ["write outside the mount", "fs.write", "/etc/agent-was-here"],
+      ["write to /prod", "fs.write", "/prod/config.json"],
+      ["read /etc/passwd", "fs.read", "/etc/passwd"],
+      ["fetch cloud metadata", "http.fetch", "http://169.254.169.254/latest/meta-data/"],
+      ["fetch an unlisted host", "http.fetch", "https://exfiltrate.example/steal?data=secrets"],
+      ["DROP TABLE", "sql.query", "main"],
+    ];
+    expect(result.denials.map((d) => [d.action, d.resource])).toEqual(decided.map(([, action, resource]) => [action, resource]));
+    const ids = standardRuleIds();
+    result.denials.forEach((denial, i) => {
+      const attempt = attempts.find((a) => a.name === decided[i][0]);
+      // A rule of the policy, or (rule null) the policy's own default, which says so.
+      if (denial.rule === null) expect(denial.reason).toBe("no rule matched; default deny");
+      else expect(ids).toContain(denial.rule);
+      expect(attempt).toMatchObject({ outcome: `denied by ${denial.rule ?? "the default"}`, detail: denial.reason });
+    });
+    expect(result.denials.find((d) => d.action === "sql.query")?.rule).toMatch(/^standard-sql-destructive-/);
+
+    const log = await events(result.runId);
+    const denied = log.filter((e) => e.type === "call" && (e.data as { decision: { effect: string } }).decision.effect === "deny");
+    expect(denied.map((e) => [e.seq, (e.data as { decision: { rule: string | null } }).decision.rule])).toEqual(result.denials.map((d) => [d.seq, d.rule]));
+    // Nothing was carried out: no call of the run was allowed.
+    const allowed = log.filter((e) => e.type === "call" && (e.data as { decision: { effect: string } }).decision.effect !== "deny");
+    expect(allowed).toEqual([]);
+    expect((await (await kernel.log).verify()).ok).toBe(true);
+  });
+
+  it("the stacked DELETE is refused as invalid before any policy could allow it", () => {
+    expect(attempts.find((a) => a.name === "stacked DELETE")).toMatchObject({ outcome: "invalid", detail: "only one SQL statement per call" });
+  });
+
+  it("ambient authority does not exist in the isolate", () => {
+    for (const name of ["ambient process", "ambient require", "ambient fetch", "import node:fs", "constructor escape"]) {
+      expect(attempts.find((a) => a.name === name)?.outcome, name).toBe("Error");
+    }
+  });
+
+  it("the host is untouched", () => {
+    expect(existsSync("/etc/agent-was-here")).toBe(false);
+    expect(existsSync("/prod/config.json")).toBe(false);
+    expect(readFileSync(join(dir.path, "outside.txt"), "utf8")).toBe(OUTSIDE);
+    expect(readdirSync(workspace).sort()).toEqual(workspaceBefore);
+    expect(readFileSync(join(workspace, "notes.txt"), "utf8")).toBe(NOTES);
+    expect(rows("SELECT name FROM users ORDER BY id")).toEqual([{ name: "ada" }, { name: "linus" }]);
+  });
+});
