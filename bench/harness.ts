@@ -58,6 +58,12 @@ function fmt(value: number): string {
   return value.toFixed(2);
 }
 
+/** A ratio with two significant digits even when it is tiny (0.00012×), never "0.00×". */
+function formatRatio(ratio: number): string {
+  if (!Number.isFinite(ratio)) return "-";
+  return ratio >= 0.1 ? `${ratio.toFixed(2)}×` : `${ratio.toPrecision(2)}×`;
+}
+
 /** Formats rows as a plain-text table. */
 export function formatTable(title: string, rows: BenchRow[]): string {
   const header = ["measure", "value", "baseline", "baseline value", "ratio", "target"];
@@ -68,7 +74,7 @@ export function formatTable(title: string, rows: BenchRow[]): string {
       `${fmt(r.value)} ${r.unit}`,
       r.baseline?.name ?? "-",
       r.baseline ? `${fmt(r.baseline.value)} ${r.unit}` : "-",
-      ratio === undefined ? "-" : `${ratio.toFixed(2)}×`,
+      ratio === undefined ? "-" : formatRatio(ratio),
       r.target ? `${r.target.met ? "met" : "MISSED"}: ${r.target.text}` : "-",
     ];
   });
