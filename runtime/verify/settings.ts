@@ -74,10 +74,10 @@ export function resolveSettings(...layers: (Partial<VerificationSettings> | unde
 export function mergeSettings(...layers: (Partial<VerificationSettings> | undefined)[]): Partial<VerificationSettings> {
   const out: Partial<VerificationSettings> = {};
   for (const layer of layers) {
-    if (!layer) continue;
-    for (const [key, value] of Object.entries(layer) as [keyof VerificationSettings, never][]) {
-      if (value !== undefined) out[key] = value;
-    }
+    if (layer?.models !== undefined) out.models = layer.models;
+    if (layer?.threshold !== undefined) out.threshold = layer.threshold;
+    if (layer?.timeout !== undefined) out.timeout = layer.timeout;
+    if (layer?.cache !== undefined) out.cache = layer.cache;
   }
   return out;
 }

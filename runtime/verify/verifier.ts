@@ -34,8 +34,8 @@ export interface VoteOwner {
  * const kernel = new KernelSpace({ policy: "./policy.yaml", verifier });
  * @throws UsageError for settings that are not valid (naming the field).
  */
-export function createVerifier(settings: VerificationOptions | Partial<VerificationSettings> = {}, options: VerifierOptions = {}): Verifier {
-  const base = normalizeVerificationOptions(settings as VerificationOptions);
+export function createVerifier(settings: VerificationOptions = {}, options: VerifierOptions = {}): Verifier {
+  const base = normalizeVerificationOptions(settings);
   // One cache per run, dropped with the run's gate state.
   const caches = new WeakMap<GateRun, Map<string, Promise<Vote>>>();
   return async (request, decision, run, call) => {

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { KernelSpace, UsageError, type KernelOptions, type LoggedEvent, type ModelSpec, type RunResult } from "../../dist/runtime/index.js";
+import { KernelSpace, UsageError, createVerifier, type KernelOptions, type LoggedEvent, type ModelSpec, type RunResult } from "../../dist/runtime/index.js";
 import { approve, reject, startModelServer, type ModelServer, type Seen } from "./model-server.js";
 
 const SECRET_OPENAI = "sk-e2e-openai-secret-4c1f8e2a9b";
@@ -316,6 +316,15 @@ describe("settings from the policy file, the cache, and what fails closed", () =
     for (let i = 0; i < 1000 && !server.seen[0].abandoned; i++) await new Promise((r) => setTimeout(r, 10));
     expect(server.seen[0].abandoned).toBe(true);
     expect(existsSync(join(workspace, "k.txt"))).toBe(false);
+  });
+
+  it("createVerifier builds the same verifier for KernelOptions.verifier", async () => {
+    server.script("judge-a", approve());
+    const k = kernel({ verifier: createVerifier({ models: [models()[0]], timeout: "5s" }) });
+    const result = await write(k, "/workspace/l.txt", "via createVerifier");
+    expect(result.output).toBe("written");
+    expect(votesOf(await events(k, result.runId))).toEqual([expect.objectContaining({ model: "openai:judge-a", verdict: "approve" })]);
+    expect(() => createVerifier({ threshold: -1 })).toThrow(UsageError);
   });
 
   it("a verify rule with no models configured denies, saying so", async () => {
