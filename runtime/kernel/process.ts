@@ -8,7 +8,7 @@
  * handler reads between any two fuel slices and after every host call. The deadline counts
  * running time only.
  */
-import type { Finished, RunSpec } from "../engines/engine.js";
+import type { Finished, Reply, RunSpec } from "../engines/engine.js";
 import type { GateRun } from "../gate.js";
 import { handleCall } from "../gate.js";
 import type { KernelLog } from "../episodic/index.js";
@@ -32,6 +32,8 @@ export interface ProcessDeps {
   /** Builds the gate's view of this run once the log is open. */
   gateRun(process: AgentProcess, log: KernelLog): GateRun;
   onExit(process: AgentProcess): void;
+  /** Answers host calls instead of the gate (replay answers them from the log). Default: handleCall. */
+  handle?: (gate: GateRun, request: unknown) => Reply | Promise<Reply>;
 }
 
 type Ending = { status: RunResult["status"]; signal?: Signal; reason?: ExitReason; error?: string };
@@ -173,7 +175,8 @@ export class AgentProcess {
     if (this.currentState === "stopped") this.channel.setControl(Control.stop);
     else this.resumeClock();
     const gate = this.gate;
-    void this.channel.serve((request) => handleCall(gate, request));
+    const handle = this.deps.handle ?? handleCall;
+    void this.channel.serve((request) => handle(gate, request));
     finished.then((f) => this.onFinished(f));
   }
 
