@@ -75,6 +75,16 @@ export class LogError extends AgentOsError {
   }
 }
 
+/**
+ * A run that cannot be replayed: not in the log, its agent's code changed or not found, or a
+ * checkpoint that is not in it.
+ */
+export class ReplayError extends AgentOsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("REPLAY", message, options);
+  }
+}
+
 /** One located problem in a policy file. */
 export interface PolicyProblem {
   /** The file, when the policy came from one. */

@@ -10,7 +10,7 @@
  * await kernel.close();
  * ```
  */
-export { KernelSpace, type Agent, type KernelOptions, type SpawnOptions } from "./kernel/kernel.js";
+export { KernelSpace, type Agent, type KernelOptions, type ReplayOptions, type SpawnOptions } from "./kernel/kernel.js";
 export type { AgentProcess, ProcessInfo } from "./kernel/process.js";
 export type { PoolOptions } from "./kernel/pool.js";
 export type { CapabilityOptions } from "./kernel/capabilities.js";
@@ -25,6 +25,11 @@ export {
 } from "./verify/index.js";
 export { loadPolicy, resolvePolicy, BUILTIN_POLICIES } from "./policy/index.js";
 export { openLog, type KernelLog } from "./episodic/index.js";
+export type { CallSummary, Divergence, EndSummary, PendingCall, ReplayedCall, ReplayResult } from "./episodic/replay.js";
+export type { StopPoint } from "./episodic/recording.js";
+export { redecideRun, type CounterfactualOptions, type CounterfactualReport, type DecisionChange } from "./episodic/counterfactual.js";
+export { observeRuns, type ObservedRun } from "./episodic/observed.js";
+export { suggestPolicy, type ObservedCall, type SuggestOptions, type SuggestedPolicy } from "./policy/least-privilege.js";
 export {
   AgentOsError,
   AgentLoadError,
@@ -32,6 +37,7 @@ export {
   KernelClosedError,
   LogError,
   PolicyError,
+  ReplayError,
   UsageError,
   type PolicyProblem,
   type WitError,

@@ -7,13 +7,15 @@ import { EXIT, processIo, type CliIo, type Subcommand } from "./io.js";
 import { logCommand } from "./log.js";
 import { policyCommand } from "./policy.js";
 import { runCommand } from "./run.js";
+import { replayCommand } from "./replay.js";
 import { verifyCommand } from "./verify.js";
 
 const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   run: { run: runCommand, summary: "run an agent under a policy" },
-  policy: { run: policyCommand, summary: "check, explain and test policies (policy --help)" },
+  policy: { run: policyCommand, summary: "check, explain, test and suggest policies (policy --help)" },
   log: { run: logCommand, summary: "print the episodic log as a timeline or JSON lines" },
   verify: { run: verifyCommand, summary: "verify the episodic log's hash chain" },
+  replay: { run: replayCommand, summary: "replay a recorded run from the log, or re-decide it under another policy" },
 };
 
 export const HELP = `Usage: agent-os <command> [options]

@@ -4,10 +4,12 @@
  *   agent-os policy check <policy>...
  *   agent-os policy explain <policy> --action fs.write --resource /prod/x [--method GET] [--sql "..."]
  *   agent-os policy test <policy> <cases.yaml>
+ *   agent-os policy suggest <runId>... [--log DIR] [-o FILE] [--db NAME=FILE]
  *
  * A <policy> is a file or a built-in name. Exit codes: 0 ok, 1 a test case failed,
  * 2 a policy or cases file that does not load, or bad arguments.
  */
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { AgentOsError, GuestError, PolicyError } from "../errors.js";
 import {
@@ -20,7 +22,11 @@ import {
   type CaseResult,
   type LoadedPolicy,
 } from "../policy/index.js";
+import { observeRuns } from "../episodic/observed.js";
+import { openLogReader } from "../episodic/reader.js";
+import { suggestPolicy } from "../policy/least-privilege.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
+import { readOnlyDatabases, sqlAnalyzer } from "./replay.js";
 
 const USAGE = `usage:
   agent-os policy check <policy>...
@@ -31,6 +37,12 @@ const USAGE = `usage:
       Decide one request and show the deciding rule and every rule that matched.
   agent-os policy test <policy> <cases.yaml>
       Run a table of requests with expected effects; exit 1 if any case fails.
+  agent-os policy suggest <runId>... [--log DIR] [-o FILE] [--db NAME=FILE]
+                          [--name NAME] [--collapse N] [--any-policy]
+      Write the least-privilege policy that allows exactly the calls the runs made (recorded
+      under the audit profile; --any-policy takes runs recorded under others too), for review.
+      More than N files (default 3) in one directory become dir/*; URL hosts stay exact; SQL
+      rules by database, operations and tables (tables need the database: --db main=app.db).
 
 built-in policies: strict, standard, readonly, permissive, audit (and base, for extends)
 `;
@@ -50,6 +62,7 @@ export const policyCommand: Subcommand = async (argv, io) => {
     if (sub === "check") return check(rest, io);
     if (sub === "explain") return explain(rest, io);
     if (sub === "test") return test(rest, io);
+    if (sub === "suggest") return await suggest(rest, io);
     io.stderr(`agent-os policy: unknown subcommand "${sub}"\n${USAGE}`);
     return EXIT.usage;
   } catch (e) {
@@ -146,6 +159,65 @@ function test(argv: string[], io: CliIo): number {
   const failed = results.filter((r) => !r.passed).length;
   io.stdout(`\n${results.length - failed} passed, ${failed} failed\n`);
   return failed ? EXIT.failure : EXIT.ok;
+}
+
+async function suggest(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      log: { type: "string" },
+      output: { type: "string", short: "o" },
+      db: { type: "string", multiple: true },
+      name: { type: "string" },
+      collapse: { type: "string" },
+      "any-policy": { type: "boolean" },
+    },
+  });
+  if (positionals.length === 0) {
+    io.stderr(`agent-os policy suggest: name at least one run id (agent-os log --type spawn lists them)\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const collapse = values.collapse === undefined ? 3 : /^\d+$/.test(values.collapse) ? Number(values.collapse) : NaN;
+  if (!Number.isSafeInteger(collapse)) {
+    io.stderr(`agent-os policy suggest: --collapse ${values.collapse}: expected a whole number of files\n`);
+    return EXIT.usage;
+  }
+  const analyzer = sqlAnalyzer(readOnlyDatabases(values.db, "policy suggest"));
+  const log = await openLogReader(values.log ?? ".agent-os/log");
+  let observed: Awaited<ReturnType<typeof observeRuns>>;
+  try {
+    observed = await observeRuns(log, positionals, analyzer ? { analyzeSql: analyzer.analyze } : {});
+  } finally {
+    await log.close();
+    analyzer?.close();
+  }
+  // A run under another policy stopped at its first denial: it does not show all the agent does.
+  const notAudit = observed.runs.filter((r) => r.policy !== "audit");
+  if (notAudit.length > 0 && !values["any-policy"]) {
+    const list = notAudit.map((r) => `${r.runId} (policy ${r.policy || "unknown"})`).join(", ");
+    io.stderr(`agent-os policy suggest: ${list} ${notAudit.length === 1 ? "was" : "were"} not recorded under the audit profile; record with --policy audit, or pass --any-policy to use ${notAudit.length === 1 ? "it" : "them"} anyway\n`);
+    return EXIT.usage;
+  }
+  const agents = [...new Set(observed.runs.map((r) => r.agent))];
+  const header = [
+    `Suggested by agent-os policy suggest from ${observed.runs.length} recorded run${observed.runs.length === 1 ? "" : "s"}:`,
+    ...observed.runs.map((r) => `  ${r.runId}  agent ${r.agent}, ${new Date(r.time).toISOString()}, policy ${r.policy}, ${r.calls} calls` + (r.refused ? ` (${r.refused} refused, not included)` : "")),
+    "It allows exactly what these runs did and denies everything else. Review it before use.",
+    "",
+  ];
+  const { yaml, rules } = suggestPolicy(observed.calls, {
+    name: values.name ?? `suggested-${agents.join("-")}`,
+    description: `Least privilege for ${agents.join(", ")}, from ${observed.runs.length} recorded run${observed.runs.length === 1 ? "" : "s"}`,
+    collapseAbove: collapse,
+    header,
+  });
+  if (values.output === undefined) io.stdout(yaml);
+  else {
+    writeFileSync(values.output, yaml);
+    io.stderr(`wrote ${values.output}: ${rules} rules from ${observed.calls.length} calls of ${observed.runs.length} run${observed.runs.length === 1 ? "" : "s"}\n`);
+  }
+  return EXIT.ok;
 }
 
 function formatResults(results: CaseResult[]): string {

@@ -13,8 +13,11 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, resolve } from "node:path";
 import type { RunCapabilities } from "../capabilities/index.js";
+import { createSql } from "../capabilities/sql.js";
 import type { EngineName, RunSpec } from "../engines/engine.js";
 import { openLog, type KernelLog } from "../episodic/index.js";
+import { locateRun } from "../episodic/recording.js";
+import { Replayer, recordedAgent, replayGateRun, spawnedWith, type ReplayResult } from "../episodic/replay.js";
 import { AgentLoadError, KernelClosedError, UsageError } from "../errors.js";
 import type { GateRun, Verifier } from "../gate.js";
 import { resolvePolicy } from "../policy/index.js";
@@ -66,6 +69,19 @@ export interface KernelOptions extends CapabilityOptions {
   now?: () => number;
 }
 
+/**
+ * Options of `kernel.replay`: a run id, a checkpoint (a sequence number, a checkpoint label, or
+ * an ISO time, which alone also finds the run), or both. Defaults: the kernel's own log; the
+ * agent's code as the log stored it when the run was spawned (`agent` must have the recorded
+ * content hash).
+ */
+export interface ReplayOptions {
+  runId?: string;
+  checkpoint?: number | string;
+  agent?: Agent;
+  log?: KernelLog;
+}
+
 export interface SpawnOptions {
   /** Limits for this run only; they can only tighten the kernel's. */
   limits?: Partial<Limits>;
@@ -86,6 +102,8 @@ export class KernelSpace {
   private readonly verifier: Verifier;
   private readonly verifying = new AbortController();
   private readonly processes = new Map<number, AgentProcess>();
+  /** Code hashes whose source this kernel has put into the log (for replay). */
+  private readonly storedCode = new Set<string>();
   private nextPid = 1;
   private closed = false;
 
@@ -189,7 +207,7 @@ export class KernelSpace {
       { codeHash: agent.codeHash, policyName: this.policy.name, policyHash: this.policy.hash },
       {
         pool: this.pool,
-        log: this.logPromise,
+        log: this.withCode(agent),
         termGraceMs: this.options.termGraceMs ?? 5000,
         gateRun: (p, log) => this.gateRun(p, log, task),
         onExit: (p) => this.processes.delete(p.pid),
@@ -197,6 +215,57 @@ export class KernelSpace {
     );
     this.processes.set(pid, proc);
     return proc;
+  }
+
+  /**
+   * Replays a recorded run: the same code (refused if its content hash differs) in a fresh
+   * isolate, with the recorded task and limits, every host call answered from the log and
+   * compared with the recorded one. Nothing is carried out; the replay's own events go to an
+   * in-memory log. With a checkpoint it stops there, reporting the calls so far and the pending one.
+   *
+   * @example
+   * const report = await kernel.replay({ runId: result.runId, checkpoint: "before-upload" });
+   * report.status; // "identical" | "diverged" | "stopped"
+   * @throws ReplayError for an unknown run, a checkpoint not in it, or changed or missing agent code.
+   */
+  async replay(options: ReplayOptions): Promise<ReplayResult> {
+    if (this.closed) throw new KernelClosedError();
+    const log = options.log ?? (await this.logPromise);
+    const { run, stop } = await locateRun(log, options);
+    const agent = await recordedAgent(log, run, options.agent);
+    const { task, limits } = spawnedWith(run);
+    // Only to tell which statements the gate refused before deciding (those are not logged); read-only, nothing runs.
+    const databases = Object.fromEntries(Object.entries(this.capabilities.databases).map(([name, db]) => [name, { file: db.file, readOnly: true }]));
+    const analyzer = Object.keys(databases).length > 0 ? createSql({ databases, quota: { limits, fsBytesWritten: 0, fsFilesCreated: 0 } }) : undefined;
+    const replayer = new Replayer(run, { ...(stop ? { stop } : {}), ...(analyzer ? { analyzeSql: analyzer.analyze } : {}) });
+    const pid = this.nextPid++;
+    const spec: RunSpec = {
+      engine: agent.engine,
+      runId: run.runId,
+      pid: run.spawn.pid,
+      agent: agent.name,
+      kind: agent.kind,
+      source: agent.source,
+      filename: agent.kind === "function" ? `${agent.name}.js` : `${agent.name}/agent.js`,
+      task,
+      limits,
+    };
+    const memory = openLog(false);
+    const proc = new AgentProcess(pid, run.runId, spec, { codeHash: agent.codeHash, policyName: "replay", policyHash: "" }, {
+      pool: this.pool,
+      log: memory,
+      termGraceMs: this.options.termGraceMs ?? 5000,
+      gateRun: (p, own) => replayGateRun(p, own, limits, task, this.policy),
+      onExit: (p) => this.processes.delete(p.pid),
+      handle: (gate, request) => replayer.handle(gate, request),
+    });
+    this.processes.set(pid, proc);
+    try {
+      return replayer.finish(await proc.wait());
+    } finally {
+      analyzer?.close();
+      await (await memory).close();
+    }
   }
 
   /** Runs an agent to the end: spawn, then wait. */
@@ -251,6 +320,17 @@ export class KernelSpace {
   /** Workers alive right now (for leak checks). */
   get workerCount(): number {
     return this.pool.size;
+  }
+
+  /** The log, once the agent's code is queued into it (once per code hash), so that replay can find it. */
+  private withCode(agent: Agent): Promise<KernelLog> {
+    return this.logPromise.then((log) => {
+      if (!this.storedCode.has(agent.codeHash)) {
+        this.storedCode.add(agent.codeHash);
+        log.putBlob(new TextEncoder().encode(agent.source)).catch(() => this.storedCode.delete(agent.codeHash));
+      }
+      return log;
+    });
   }
 
   private limitsFor(spawnLimits: Partial<Limits> | undefined): Limits {

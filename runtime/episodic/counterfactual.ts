@@ -1,0 +1,115 @@
+/**
+ * Counterfactual replay: every call a run made, decided again under another policy, without
+ * running the agent. The requests are rebuilt from the call events (action, canonical resource,
+ * method, and for SQL the facts of the recorded statement), in the recorded order, with the
+ * policy's rate-limit clock at each call's recorded time.
+ */
+import { GuestError } from "../errors.js";
+import { decide } from "../gate.js";
+import { resolvePolicy } from "../policy/resolve.js";
+import type { Action, Policy, Request, SqlFacts } from "../types.js";
+import type { KernelLog } from "./log.js";
+import { readRun } from "./recording.js";
+
+/** A call whose decision would change. */
+export interface DecisionChange {
+  seq: number;
+  action: string;
+  resource: string;
+  method?: string;
+  before: { effect: string; rule: string | null };
+  after: { effect: string; rule: string | null; reason: string };
+  /**
+   * Set for a sql.query decided without SQL facts (no database given to analyze the statement
+   * against): allow rules with SQL conditions could not match, other rules with them did.
+   */
+  withoutSqlFacts?: true;
+}
+
+/** What {@link redecideRun} reports. */
+export interface CounterfactualReport {
+  runId: string;
+  agent: string;
+  /** The policy the run was recorded under, as its spawn event names it. */
+  recordedPolicy: { name: string; hash: string };
+  policy: { name: string; hash: string };
+  /** How many recorded calls were decided again. */
+  calls: number;
+  /** Calls whose effect would differ, in order. */
+  changes: DecisionChange[];
+}
+
+/** Options of {@link redecideRun}. Default: no SQL analysis (see DecisionChange.withoutSqlFacts). */
+export interface CounterfactualOptions {
+  /** SQL facts of a statement as the kernel's analyzer gives them (it reads the database's schema). */
+  analyzeSql?: (database: string, statement: string) => SqlFacts;
+}
+
+/**
+ * Decides every recorded call of a run again under `policy` (a built-in name, a file, YAML text,
+ * an object, or a loaded Policy, whose rate-limit clock is then its own) and lists the calls
+ * whose effect would change.
+ *
+ * @example
+ * const report = await redecideRun(log, runId, "strict");
+ * for (const c of report.changes) console.log(c.seq, c.action, c.resource, c.before.effect, "->", c.after.effect);
+ * @throws ReplayError for an unknown run; PolicyError for a policy that does not load.
+ */
+export async function redecideRun(
+  log: KernelLog,
+  runId: string,
+  policy: string | Record<string, unknown> | Policy,
+  options: CounterfactualOptions = {},
+): Promise<CounterfactualReport> {
+  const run = await readRun(log, runId);
+  let now = 0;
+  const loaded: Policy = resolvePolicy(policy, { now: () => now });
+  const recorded = (run.spawn.data.policy ?? {}) as { name?: unknown; hash?: unknown };
+  const changes: DecisionChange[] = [];
+  let calls = 0;
+  for (const e of run.events) {
+    if (e.type !== "call") continue;
+    calls++;
+    now = e.time;
+    const d = e.data;
+    const request: Request = { action: String(d.action) as Action, resource: String(d.resource ?? ""), agent: e.agent, pid: e.pid };
+    if (typeof d.method === "string") request.method = d.method;
+    let withoutSqlFacts = false;
+    if (request.action === "sql.query") {
+      const facts = sqlFacts(d.args, options.analyzeSql);
+      if (facts) request.sql = facts;
+      else withoutSqlFacts = true;
+    }
+    const before = (d.decision ?? {}) as { effect?: unknown; rule?: unknown };
+    const after = decide(loaded, request);
+    if (after.effect === before.effect) continue;
+    changes.push({
+      seq: e.seq,
+      action: request.action,
+      resource: request.resource,
+      ...(request.method ? { method: request.method } : {}),
+      before: { effect: String(before.effect), rule: typeof before.rule === "string" ? before.rule : null },
+      after: { effect: after.effect, rule: after.rule, reason: after.reason },
+      ...(withoutSqlFacts ? { withoutSqlFacts: true as const } : {}),
+    });
+  }
+  return {
+    runId,
+    agent: run.spawn.agent,
+    recordedPolicy: { name: String(recorded.name ?? ""), hash: String(recorded.hash ?? "") },
+    policy: { name: loaded.name, hash: loaded.hash },
+    calls,
+    changes,
+  };
+}
+
+/** The facts of a recorded sql.query's statement, when an analyzer can give them. */
+function sqlFacts(args: unknown, analyze: CounterfactualOptions["analyzeSql"]): SqlFacts | undefined {
+  if (!analyze || !Array.isArray(args) || typeof args[0] !== "string" || typeof args[1] !== "string") return undefined;
+  try {
+    return analyze(args[0], args[1]);
+  } catch (error) {
+    if (error instanceof GuestError) return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,431 @@
+/**
+ * Replay: the host-call handler of a replayed run. The agent runs again in a fresh isolate, and
+ * every call it makes is compared with the next call the log recorded for the run (operation,
+ * canonical resource, method, arguments as recorded). The same call is answered from the log as
+ * it was then: the recorded value or error, a denial for a denied call, an abort for a kill.
+ * Nothing is carried out: no file, network or database is touched, and the clock and random
+ * bytes are the recorded ones. The first call that differs, or a call the log does not hold,
+ * ends the replay with the divergence.
+ */
+import { GuestError, ReplayError, type WitError } from "../errors.js";
+import type { Reply } from "../engines/engine.js";
+import { buildRequest, toWitError, type GateRun } from "../gate.js";
+import { OPS, isOpName, type OpName } from "../kernel/ops.js";
+import { DEFAULT_LIMITS, type Limits, type LoggedEvent, type Policy, type Request, type RunResult } from "../types.js";
+import { canonicalJson, decodeValue, encodeValue, sha256Hex, type JsonValue } from "./encoding.js";
+import type { KernelLog } from "./log.js";
+import type { RecordedCall, RecordedRun, StopPoint } from "./recording.js";
+
+/** One host call as replay compares it: the call as the gate records it. */
+export interface CallSummary {
+  op: string;
+  action: string;
+  resource: string;
+  method?: string;
+  /** The arguments as the log records them (byte strings over 4096 bytes by size only). */
+  args: JsonValue;
+}
+
+/** How a run ended, as the exit event records it and as the replay ended. */
+export interface EndSummary {
+  status: string;
+  reason?: string;
+  output?: string;
+}
+
+/** A replayed call: the recorded call it matched, and how it was answered. */
+export interface ReplayedCall {
+  /** The sequence number of the recorded call event. */
+  seq: number;
+  /** The sequence number of its result event, when it has one. */
+  resultSeq?: number;
+  op: string;
+  action: string;
+  resource: string;
+  effect: string;
+  rule: string | null;
+  /** "ok", the WIT error's tag ("denied", "not-found", ...), or "abort" for a kill. */
+  outcome: string;
+}
+
+/** The first point where the replay and the log disagree. */
+export interface Divergence {
+  /** The recorded event the replay did not reproduce (the call, or the exit). */
+  seq: number;
+  /** What the log holds there (null: the log holds nothing more for this run). */
+  expected: CallSummary | EndSummary | null;
+  /** What the replayed agent did instead (null: it ended without making the call). */
+  actual: CallSummary | EndSummary | null;
+  reason: string;
+}
+
+/** The call the agent was about to make at the checkpoint. */
+export interface PendingCall {
+  seq: number;
+  expected: CallSummary;
+  actual: CallSummary;
+  /** Whether the agent's call is the recorded one. */
+  matches: boolean;
+}
+
+/** What `kernel.replay` resolves to. */
+export interface ReplayResult {
+  runId: string;
+  agent: string;
+  /** identical: every call and the ending as recorded; stopped: at the checkpoint; diverged: see divergence. */
+  status: "identical" | "diverged" | "stopped";
+  /** The replayed calls, in order. */
+  events: ReplayedCall[];
+  /** The agent's output when it returned. */
+  output?: string;
+  divergence?: Divergence;
+  /** With a checkpoint: where the replay stopped. */
+  checkpoint?: StopPoint;
+  pending?: PendingCall;
+  /** How the recorded run ended, when the log has its exit event. */
+  recorded?: EndSummary;
+  /** How the replayed run ended (for a stopped or diverged replay: killed by the replay). */
+  replayed?: EndSummary;
+}
+
+/** Options of {@link Replayer}. Default: no SQL analyzer. */
+export interface ReplayerOptions {
+  /** Where to stop (see stopPoint). */
+  stop?: StopPoint;
+  /**
+   * Analyzes a statement as the gate did, when a sql.query is not the recorded call: a statement
+   * the analyzer refused was answered with its error before any decision (and never logged).
+   */
+  analyzeSql?: (database: string, statement: string) => unknown;
+}
+
+// Endings that came from outside the agent: a replay cannot (and need not) reproduce their moment.
+const EXTERNAL_ENDINGS = new Set(["signal", "deadline"]);
+
+const str = (v: unknown): string => (typeof v === "string" ? v : "");
+
+/**
+ * Answers a replayed run's host calls from its recording.
+ *
+ * @example
+ * const replayer = new Replayer(await readRun(log, runId));
+ * // process deps: handle: (gate, request) => replayer.handle(gate, request)
+ * const report = replayer.finish(await proc.wait());
+ */
+export class Replayer {
+  private next = 0;
+  private readonly events: ReplayedCall[] = [];
+  private divergence: Divergence | undefined;
+  private pending: PendingCall | undefined;
+  /** The recording ends here (a run killed from outside, or a call that never finished). */
+  private recordingEnded = false;
+  private terminating = false;
+  private signalsSeen = 0;
+  private readonly signals: LoggedEvent[];
+
+  constructor(
+    private readonly run: RecordedRun,
+    private readonly options: ReplayerOptions = {},
+  ) {
+    this.signals = run.events.filter((e) => e.type === "signal" && e.data.signal === "SIGTERM");
+  }
+
+  /** Whether the replay has stopped answering (diverged, at the checkpoint, or past the recording). */
+  get over(): boolean {
+    return this.divergence !== undefined || this.pending !== undefined || this.recordingEnded;
+  }
+
+  /** The process hook: one host call of the replayed agent. Never performs I/O. */
+  handle(gate: GateRun, message: unknown): Reply {
+    const { op, args } = (message ?? {}) as { op?: unknown; args?: unknown };
+    // What the gate does before anything is logged, the replay does too.
+    if (typeof op !== "string" || !isOpName(op) || !Array.isArray(args)) return { err: { tag: "invalid", val: "malformed host call" } };
+    gate.hostCalls++;
+    if (gate.hostCalls > gate.limits.hostCalls) return { abort: "limit", message: `host-call limit of ${gate.limits.hostCalls} reached` };
+    if (OPS[op].action === null) return { ok: undefined };
+    if (this.over) return END;
+    let request: Request;
+    try {
+      request = buildRequest({ agent: gate.agent, pid: gate.pid, capabilities: NO_CAPABILITIES }, op, args);
+    } catch (error) {
+      return { err: toWitError(error) };
+    }
+    const actual = summarize(op, request, args);
+    const recorded = this.run.calls[this.next];
+    const expected = recorded && recordedSummary(recorded.call);
+    const same = expected !== undefined && sameCall(expected, actual);
+    if (!same && op === "sql.query") {
+      const refused = this.refusedByAnalyzer(args);
+      if (refused) return refused;
+    }
+    // A statement the analyzer refused was answered before the decision, and never logged.
+    const hint = !same && op === "sql.query" && !this.options.analyzeSql ? " (if the gate refused this statement before deciding, it is not in the log: give the databases so that replay can tell)" : "";
+    if (!recorded || !expected) {
+      if (this.run.exit && !EXTERNAL_ENDINGS.has(str(this.run.exit.data.reason))) {
+        this.diverge(this.run.exit.seq, null, actual, `the recorded run ended here; the replayed agent made another call${hint}`);
+      } else this.recordingEnded = true;
+      return END;
+    }
+    const stop = this.options.stop;
+    if (stop && recorded.call.seq > stop.seq) {
+      this.pending = { seq: recorded.call.seq, expected, actual, matches: same };
+      return END;
+    }
+    if (!same) {
+      this.diverge(recorded.call.seq, expected, actual, `the replayed agent made another call than the recorded one${hint}`);
+      return END;
+    }
+    this.next++;
+    this.passSignals(recorded.call.seq);
+    const reply = this.replyFor(recorded);
+    const decision = (recorded.call.data.decision ?? {}) as { effect?: unknown; rule?: unknown };
+    this.events.push({
+      seq: recorded.call.seq,
+      ...(recorded.result ? { resultSeq: recorded.result.seq } : {}),
+      op,
+      action: actual.action,
+      resource: actual.resource,
+      effect: str(decision.effect),
+      rule: typeof decision.rule === "string" ? decision.rule : null,
+      outcome: "ok" in reply ? "ok" : "err" in reply ? reply.err.tag : "abort",
+    });
+    return reply;
+  }
+
+  /**
+   * The replay's report, once the replayed process has ended.
+   *
+   * @example const report = replayer.finish(await proc.wait()); report.status // "identical"
+   */
+  finish(result: RunResult): ReplayResult {
+    const recorded = this.run.exit ? endOf(this.run.exit) : undefined;
+    const replayed: EndSummary = {
+      status: result.status,
+      ...(result.reason ? { reason: result.reason } : {}),
+      ...(result.output !== undefined ? { output: result.output } : {}),
+    };
+    if (!this.over) {
+      const missing = this.run.calls[this.next];
+      if (missing) {
+        this.diverge(missing.call.seq, recordedSummary(missing.call), null, `the replayed agent ended (${result.status}) without making the recorded call`);
+      } else if (recorded && !sameEnding(recorded, replayed)) {
+        this.diverge(this.run.exit!.seq, recorded, replayed, "the replayed run ended differently");
+      }
+    }
+    const status = this.divergence ? "diverged" : this.pending ? "stopped" : "identical";
+    return {
+      runId: this.run.runId,
+      agent: this.run.spawn.agent,
+      status,
+      events: this.events,
+      ...(status === "identical" && result.output !== undefined ? { output: result.output } : {}),
+      ...(this.divergence ? { divergence: this.divergence } : {}),
+      ...(this.options.stop ? { checkpoint: this.options.stop } : {}),
+      ...(this.pending ? { pending: this.pending } : {}),
+      ...(recorded ? { recorded } : {}),
+      replayed,
+    };
+  }
+
+  private diverge(seq: number, expected: Divergence["expected"], actual: Divergence["actual"], reason: string): void {
+    this.divergence ??= { seq, expected, actual, reason };
+  }
+
+  /** A statement the analyzer refuses now was refused before the decision then (not logged). */
+  private refusedByAnalyzer(args: unknown[]): Reply | undefined {
+    if (!this.options.analyzeSql) return undefined;
+    try {
+      this.options.analyzeSql(args[0] as string, args[1] as string);
+      return undefined;
+    } catch (error) {
+      return error instanceof GuestError ? { err: error.error } : undefined;
+    }
+  }
+
+  /** SIGTERM recorded before this call: the gate answered `interrupted` to denied calls from then on. */
+  private passSignals(seq: number): void {
+    while (this.signalsSeen < this.signals.length && this.signals[this.signalsSeen].seq < seq) {
+      this.terminating = true;
+      this.signalsSeen++;
+    }
+  }
+
+  /** The reply the guest got, as the log recorded it. */
+  private replyFor(recorded: RecordedCall): Reply {
+    const decision = (recorded.call.data.decision ?? {}) as { effect?: unknown; rule?: unknown; reason?: unknown };
+    const reason = str(decision.reason);
+    switch (decision.effect) {
+      case "allow":
+      case "audit":
+        break;
+      case "kill":
+        return { abort: "policy", message: reason };
+      case "stop":
+        return denied(decision.rule, reason);
+      default:
+        if (this.terminating) return { err: { tag: "interrupted", val: reason } };
+        return denied(decision.rule, reason);
+    }
+    const result = recorded.result;
+    if (!result) {
+      // The run ended (killed, or the kernel stopped) while this call was being carried out.
+      this.recordingEnded = true;
+      return END;
+    }
+    if ("err" in result.data) return { err: decodeValue(result.data.err) as WitError };
+    const ok = decodeValue(result.data.ok);
+    // The gate records a void result as null (JSON has no undefined).
+    return { ok: ok === null ? undefined : ok };
+  }
+}
+
+const END: Reply = { abort: "signal", message: "replay: the recorded run does not go on from here" };
+
+// buildRequest only asks the capabilities for SQL analysis, which comparison does not need.
+const NO_CAPABILITIES = {} as GateRun["capabilities"];
+
+function denied(rule: unknown, reason: string): Reply {
+  return { err: { tag: "denied", val: typeof rule === "string" ? { rule, reason } : { reason } } };
+}
+
+/** Arguments as the gate records them: byte strings over 4096 bytes by size (as runtime/gate.ts). */
+function recordedArgs(args: unknown[]): unknown[] {
+  return args.map((arg) => (arg instanceof Uint8Array && arg.length > 4096 ? { bytes: arg.length } : arg));
+}
+
+function summarize(op: OpName, request: Request, args: unknown[]): CallSummary {
+  let encoded: JsonValue;
+  try {
+    encoded = encodeValue(recordedArgs(args));
+  } catch {
+    encoded = null;
+  }
+  return { op, action: request.action, resource: request.resource, ...(request.method ? { method: request.method } : {}), args: encoded };
+}
+
+function recordedSummary(call: LoggedEvent): CallSummary {
+  const d = call.data;
+  return {
+    op: str(d.op),
+    action: str(d.action),
+    resource: str(d.resource),
+    ...(typeof d.method === "string" ? { method: d.method } : {}),
+    args: (d.args ?? null) as JsonValue,
+  };
+}
+
+function sameCall(a: CallSummary, b: CallSummary): boolean {
+  return a.op === b.op && a.action === b.action && a.resource === b.resource && a.method === b.method && canonicalJson(a.args) === canonicalJson(b.args);
+}
+
+function endOf(exit: LoggedEvent): EndSummary {
+  const d = exit.data;
+  return {
+    status: str(d.status),
+    ...(typeof d.reason === "string" ? { reason: d.reason } : {}),
+    ...(typeof d.output === "string" ? { output: d.output } : {}),
+  };
+}
+
+/** The same ending: status and output; a run killed from outside ends however the replay's recording ends. */
+function sameEnding(recorded: EndSummary, replayed: EndSummary): boolean {
+  if (recorded.status === "killed" && EXTERNAL_ENDINGS.has(recorded.reason ?? "")) return true;
+  if (recorded.status !== replayed.status || recorded.output !== replayed.output) return false;
+  return recorded.status === "ok" || recorded.reason === replayed.reason;
+}
+
+/** The agent code a replay runs: what the spawn event recorded, with the source. */
+export interface ReplayAgent {
+  name: string;
+  kind: "module" | "function";
+  engine: "quickjs" | "component";
+  source: string;
+  codeHash: string;
+}
+
+/**
+ * The agent of a recorded run. A given agent must have the recorded content hash (sha256 of
+ * its source); without one, the source is read from the log, where the kernel stores each
+ * agent's code as a blob under its hash when it spawns it.
+ *
+ * @example const agent = await recordedAgent(log, run); agent.codeHash === run.spawn.data.codeHash
+ * @throws ReplayError when the given agent's code differs from the recorded one, or the log
+ *   does not hold the code and none is given.
+ */
+export async function recordedAgent(log: KernelLog, run: RecordedRun, given?: { source: string }): Promise<ReplayAgent> {
+  const d = run.spawn.data;
+  const codeHash = str(d.codeHash);
+  const kind = d.kind === "function" ? "function" : "module";
+  const engine = d.engine === "component" ? "component" : "quickjs";
+  let source: string;
+  if (given !== undefined) {
+    if (typeof given?.source !== "string") throw new ReplayError("replay: the agent has no source text");
+    const hash = sha256Hex(given.source);
+    if (hash !== codeHash) {
+      throw new ReplayError(
+        `replay refused: the agent's code has changed since run ${run.runId} (its content hash is ${hash}; the run recorded ${codeHash || "none"})`,
+      );
+    }
+    source = given.source;
+  } else {
+    const bytes = /^[0-9a-f]{64}$/.test(codeHash) ? await log.getBlob(codeHash) : undefined;
+    if (!bytes) {
+      throw new ReplayError(
+        `replay: the log does not hold the code of run ${run.runId}'s agent ${run.spawn.agent} (content hash ${codeHash || "none"}); give the agent (--agent FILE)`,
+      );
+    }
+    source = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  }
+  return { name: run.spawn.agent, kind, engine, source, codeHash };
+}
+
+/**
+ * The limits and task a run was spawned with (the kernel's defaults where the event is silent).
+ *
+ * @example spawnedWith(run).limits.fuel
+ */
+export function spawnedWith(run: RecordedRun): { task: string; limits: Limits } {
+  const d = run.spawn.data;
+  const recorded = (d.limits !== null && typeof d.limits === "object" ? d.limits : {}) as Partial<Limits>;
+  const limits: Limits = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
+    if (typeof recorded[key] === "number") limits[key] = recorded[key];
+  }
+  return { task: str(d.task), limits };
+}
+
+/**
+ * The gate's view of a replayed run: no capabilities (nothing is carried out), an in-memory
+ * log of its own, and stop/kill decisions that do nothing (the recorded replies stand).
+ *
+ * @example replayGateRun(proc, memoryLog, limits, task, policy)
+ */
+export function replayGateRun(
+  proc: { runId: string; pid: number; agent: string },
+  log: KernelLog,
+  limits: Limits,
+  task: string,
+  policy: Policy,
+): GateRun {
+  return {
+    runId: proc.runId,
+    pid: proc.pid,
+    agent: proc.agent,
+    task,
+    limits,
+    policy,
+    log,
+    hostCalls: 0,
+    denials: [],
+    terminating: false,
+    capabilities: {
+      checkpoint: () => Promise.reject(new Error("replay carries nothing out")),
+      startedNs: 0n,
+      now: () => 0,
+      authorizeHop: async () => false,
+      close: () => undefined,
+    },
+    stop: () => undefined,
+    kill: () => undefined,
+  };
+}
