@@ -14,7 +14,7 @@
  *
  * Linux only (it needs `/proc/self/fd`); elsewhere `createFs` refuses to start (fail closed).
  */
-import { constants, existsSync, promises as fsp, realpathSync, statSync } from "node:fs";
+import { constants, existsSync, promises as fsp, readlinkSync, realpathSync, statSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { resolve as resolveHostPath } from "node:path";
@@ -142,7 +142,7 @@ export function createFs(options: FsOptions): FsHost {
         if (!info.isFile()) throw guestErrors.invalid(`${at.guest} is not a regular file`);
         const cap = quota.limits.fsReadBytes;
         if (info.size > cap) throw guestErrors.limit(`${at.guest} is ${info.size} bytes, more than the read limit of ${cap}`);
-        return await readCapped(fh, cap, at.guest);
+        return await readCapped(fh, cap, at.guest, Number(info.size));
       } finally {
         await fh.close();
       }
@@ -344,7 +344,9 @@ async function openPinned(hostPath: string, flags: number, mount: RealMount, gue
     throw mapError(err, guest);
   }
   try {
-    const where = await fsp.readlink(`${PROC_FD}/${fh.fd}`);
+    // A /proc/self/fd link is read from the process's own descriptor table, never from a disk:
+    // synchronously it costs a system call, asynchronously a round trip through the thread pool.
+    const where = readlinkSync(`${PROC_FD}/${fh.fd}`);
     if (!isWithin(where, mount.real)) throw guestErrors.notFound(guest);
     return fh;
   } catch (err) {
@@ -394,18 +396,32 @@ async function removeEntry(dir: FileHandle, name: string, recursive: boolean, gu
   }
 }
 
-async function readCapped(fh: FileHandle, cap: number, guest: string): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
+/**
+ * Reads a regular file to its end, refusing more than `cap` bytes (it may grow after fstat).
+ * The first read asks for one byte more than fstat said: a shorter answer from a regular file
+ * is its end, so a file that did not grow takes one read.
+ */
+async function readCapped(fh: FileHandle, cap: number, guest: string, expected: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
   let size = 0;
+  let want = Math.min(expected, cap) + 1;
   for (;;) {
-    const buf = Buffer.alloc(Math.min(64 * 1024, cap + 1 - size));
+    const buf = new Uint8Array(Math.min(want, cap + 1 - size));
     const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-    if (bytesRead === 0) break;
     size += bytesRead;
     if (size > cap) throw guestErrors.limit(`${guest} is larger than the read limit of ${cap} bytes`);
-    chunks.push(buf.subarray(0, bytesRead));
+    if (bytesRead > 0) chunks.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+    if (bytesRead < buf.length) break;
+    want = 64 * 1024;
   }
-  return new Uint8Array(Buffer.concat(chunks, size));
+  if (chunks.length === 1 && chunks[0].byteLength === chunks[0].buffer.byteLength) return chunks[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
 
 /** Runs an operation and turns host errors into guest errors that name the guest path only. */
