@@ -243,26 +243,48 @@ const RAW_VTABS = new Set(["sqlite_dbpage", "dbstat"]);
  * @throws GuestError `invalid` for no statement, several statements, a syntax error or an unknown table.
  */
 export function analyzeSql(db: Database, statement: string): SqlFacts {
+  return compileSql(db, statement).facts;
+}
+
+/** What one compilation of a statement tells: the policy's facts, the calls the capability refuses, its parameters. */
+export interface CompiledSql {
+  facts: SqlFacts;
+  calls: DangerousCalls;
+  layout: ParameterLayout;
+}
+
+/**
+ * Compiles one statement once (prepare, then EXPLAIN) and reads from its bytecode both the
+ * facts the policy decides on (analyzeSql) and the calls the capability refuses (dangerousCalls).
+ *
+ * @example compileSql(db, "VACUUM INTO 'x.db'") // { facts: { operations: ["other"], ... }, calls: { vacuumInto: true, ... }, ... }
+ * @throws GuestError `invalid` as analyzeSql.
+ */
+export function compileSql(db: Database, statement: string): CompiledSql {
   if (typeof statement !== "string") throw guestErrors.invalid("a statement must be a string");
   if (statement.includes("\0")) throw guestErrors.invalid("a statement must not contain a NUL byte");
   const tokens = tokenize(statement);
   const sig = significant(tokens);
   while (sig.length && sig[sig.length - 1].text === ";") sig.pop();
   if (sig.length === 0) throw guestErrors.invalid("no SQL statement");
+  refreshSchemas(db);
   try {
     db.prepare(statement);
   } catch (err) {
     throw guestErrors.invalid(sqliteMessage(err));
   }
   const canonical = canonicalText(tokens);
-  // EXPLAIN only describes its statement: analyze the statement it describes.
+  const layout = layoutOf(tokens);
+  // EXPLAIN only describes its statement: analyze the statement it describes. It runs nothing,
+  // so it calls nothing (and EXPLAIN EXPLAIN does not compile).
   if (upper(sig[0]) === "EXPLAIN") {
     const skip = upper(sig[1]) === "QUERY" && upper(sig[2]) === "PLAN" ? 3 : 1;
     if (sig.length <= skip) throw guestErrors.invalid("EXPLAIN without a statement");
-    const inner = analyzeSql(db, statement.slice(sig[skip].at));
-    return { ...inner, statement, canonical };
+    const inner = compileSql(db, statement.slice(sig[skip].at)).facts;
+    return { facts: { ...inner, statement, canonical }, calls: { attach: false, loadExtension: false, vacuumInto: false }, layout };
   }
-  return { statement, canonical, ...new Analysis(db, sig).run(explain(db, statement, tokens)) };
+  const rows = explain(db, statement, tokens);
+  return { facts: { statement, canonical, ...new Analysis(db, sig).run(rows) }, calls: callsIn(rows), layout };
 }
 
 class Analysis {
@@ -553,11 +575,12 @@ export interface DangerousCalls {
  * @throws GuestError `invalid` when the statement does not compile.
  */
 export function dangerousCalls(db: Database, statement: string): DangerousCalls {
+  return compileSql(db, statement).calls;
+}
+
+function callsIn(rows: OpRow[]): DangerousCalls {
   const calls = { attach: false, loadExtension: false, vacuumInto: false };
-  // EXPLAIN describes its statement without running it (and EXPLAIN EXPLAIN does not compile).
-  const tokens = tokenize(statement);
-  if (upper(significant(tokens)[0]) === "EXPLAIN") return calls;
-  for (const row of explain(db, statement, tokens)) {
+  for (const row of rows) {
     if (row.opcode === "Vacuum" && row.p2 !== 0) calls.vacuumInto = true;
     if ((row.opcode !== "Function" && row.opcode !== "PureFunc") || typeof row.p4 !== "string") continue;
     if (/^sqlite_(attach|detach)\(/.test(row.p4)) calls.attach = true;
@@ -611,6 +634,21 @@ export function bindArguments(layout: ParameterLayout, values: unknown[]): unkno
     else keys[key] = values[index - 1];
   }
   return layout.named.size > 0 ? [...positional, keys] : positional;
+}
+
+/**
+ * Makes the connection's copy of every schema current. SQLite compiles against the schema it
+ * last loaded and notices a change made by another connection only when a statement runs
+ * (EXPLAIN does not): without this, a trigger another connection added would be missing from
+ * the analysis and then fire when the statement runs. Reading each schema table runs the check.
+ */
+function refreshSchemas(db: Database): void {
+  try {
+    const schemas = (db.prepare("PRAGMA database_list").safeIntegers(false).all() as { name: string }[]).map((r) => r.name);
+    for (const schema of schemas) db.prepare(`SELECT 1 FROM "${schema.replace(/"/g, '""')}".sqlite_schema LIMIT 0`).all();
+  } catch (err) {
+    throw guestErrors.io(`the database schema cannot be read: ${sqliteMessage(err)}`);
+  }
 }
 
 /** The bytecode of `EXPLAIN <statement>`, every parameter bound to null (better-sqlite3 insists). */

@@ -4,6 +4,16 @@
  * One statement per call, parameters always bound (never interpolated), typed values out
  * (integers as bigint). Each database is opened on first use (read-only when so mounted) in
  * SQLite's defensive mode with `trusted_schema=OFF`; extension loading is never enabled.
+ *
+ * A statement is compiled and analyzed once per schema: the analysis (the policy's facts, the
+ * refused calls) and the prepared statement are remembered under the statement's text together
+ * with the schema cookies of `main` and `temp`. Any schema change, by this connection or
+ * another, changes a cookie and so forces a new analysis; defensive mode keeps an agent from
+ * setting a cookie back (`PRAGMA schema_version = N` is ignored). With ATTACH allowed nothing is
+ * remembered, since an attached schema has cookies of its own. A query whose schema changed
+ * after the gate decided on its analysis (another connection, in the await between the two) is
+ * refused with `io` rather than run under facts nobody decided on.
+ *
  * As defense in depth behind the gate, the capability itself refuses ATTACH and DETACH unless
  * `allow.attach` is set, and always refuses `load_extension` and `VACUUM INTO` (which writes a
  * new file wherever the statement names, read-only database or not: a way out of every mount).
@@ -14,7 +24,7 @@ import { existsSync } from "node:fs";
 import { resolve as resolveHostPath } from "node:path";
 import { GuestError, UsageError, guestErrors } from "../errors.js";
 import type { SqlFacts } from "../types.js";
-import { analyzeSql, bindArguments, dangerousCalls, parameterLayout } from "./sql-analyze.js";
+import { bindArguments, compileSql, type CompiledSql } from "./sql-analyze.js";
 import type { QueryResult, RunQuota, SqlHost, SqlValue } from "./types.js";
 
 /** A database as the kernel names it. */
@@ -37,6 +47,25 @@ export interface SqlOptions {
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** Statements remembered per database, and the longest text remembered (longer ones are compiled every time). */
+const REMEMBERED = 256;
+const REMEMBERED_CHARS = 4096;
+
+/** One open database and what it remembers of the statements it has compiled. */
+interface Connection {
+  db: Database;
+  /** The schema cookies of main and temp, as one string. */
+  cookie(): string;
+  compiled: Map<string, Compiled>;
+  /** The last analysis handed out (the one the gate decided on): a query must run under the same schema. */
+  decided?: Compiled;
+}
+
+interface Compiled extends CompiledSql {
+  cookie: string;
+  /** Prepared on the first query (an analysis alone does not need it). */
+  stmt?: Statement;
+}
 
 /**
  * Parses `--db name=path[:ro]`; the path is resolved against `cwd`.
@@ -65,53 +94,85 @@ export function parseDatabase(spec: string, cwd: string = process.cwd()): [strin
  *
  * @example const sql = createSql({ databases: { main: { file: "/abs/app.db" } }, quota });
  *          const facts = sql.analyze("main", "SELECT * FROM users WHERE id = ?");
- *          const result = await sql.query("main", "SELECT * FROM users WHERE id = ?", [{ tag: "integer", val: 1n }]);
+ *          const result = sql.query("main", "SELECT * FROM users WHERE id = ?", [{ tag: "integer", val: 1n }]);
  */
 export function createSql(options: SqlOptions): SqlHost {
   const specs = new Map(Object.entries(options.databases));
-  const open = new Map<string, Database>();
+  const open = new Map<string, Connection>();
   const maxBytes = options.maxResultBytes ?? 16 * 1024 * 1024;
+  const remember = options.allow?.attach !== true;
   const { quota } = options;
   let closed = false;
 
-  function database(name: string): Database {
+  function connection(name: string): Connection {
     if (closed) throw guestErrors.io("the sql capability is closed");
     const spec = typeof name === "string" && Object.hasOwn(options.databases, name) ? specs.get(name) : undefined;
     if (!spec) throw guestErrors.notFound(`database ${JSON.stringify(String(name))}`);
-    let db = open.get(name);
-    if (!db) {
+    let conn = open.get(name);
+    if (!conn) {
+      let db: Database | undefined;
       try {
         db = new Sqlite(spec.file, { readonly: spec.readOnly === true, fileMustExist: spec.readOnly === true });
+        db.unsafeMode(false);
+        db.defaultSafeIntegers(true);
+        db.pragma("trusted_schema = OFF");
+        const main = db.prepare("PRAGMA main.schema_version").pluck();
+        const temp = db.prepare("PRAGMA temp.schema_version").pluck();
+        conn = { db, cookie: () => `${main.get()}:${temp.get()}`, compiled: new Map() };
       } catch {
+        db?.close();
         throw guestErrors.io(`database ${name} cannot be opened`);
       }
-      db.unsafeMode(false);
-      db.defaultSafeIntegers(true);
-      db.pragma("trusted_schema = OFF");
-      open.set(name, db);
+      open.set(name, conn);
     }
-    return db;
+    return conn;
+  }
+
+  /** The statement's analysis under the current schema: remembered, or compiled now. */
+  function compiled(conn: Connection, statement: string): Compiled {
+    const cookie = conn.cookie();
+    const known = conn.compiled.get(statement);
+    if (known && known.cookie === cookie) return known;
+    const fresh: Compiled = { ...compileSql(conn.db, statement), cookie };
+    for (const list of [fresh.facts.operations, fresh.facts.reads, fresh.facts.writes]) Object.freeze(list);
+    Object.freeze(fresh.facts);
+    conn.compiled.delete(statement);
+    if (remember && statement.length <= REMEMBERED_CHARS) {
+      if (conn.compiled.size >= REMEMBERED) conn.compiled.delete(conn.compiled.keys().next().value as string);
+      conn.compiled.set(statement, fresh);
+    }
+    return fresh;
   }
 
   function analyze(name: string, statement: string): SqlFacts {
-    return analyzeSql(database(name), statement);
+    const conn = connection(name);
+    conn.decided = compiled(conn, statement);
+    return conn.decided.facts;
   }
 
-  async function query(name: string, statement: string, params: SqlValue[]): Promise<QueryResult> {
-    const db = database(name);
-    const calls = dangerousCalls(db, statement);
+  function query(name: string, statement: string, params: SqlValue[]): QueryResult {
+    const conn = connection(name);
+    const db = conn.db;
+    const entry = compiled(conn, statement);
+    const decided = conn.decided;
+    conn.decided = undefined;
+    // From here to the statement's end nothing else runs on this thread: no other connection
+    // of this kernel can change the schema between this check and the execution.
+    if (decided?.facts.statement === statement && decided.cookie !== entry.cookie) {
+      throw guestErrors.io("the database schema changed after the call was decided; try again");
+    }
+    const { calls, layout } = entry;
     if (calls.attach && options.allow?.attach !== true) throw guestErrors.denied(null, "the sql capability refuses ATTACH and DETACH");
     if (calls.loadExtension) throw guestErrors.denied(null, "the sql capability refuses load_extension");
     if (calls.vacuumInto) throw guestErrors.denied(null, "the sql capability refuses VACUUM INTO (it writes a file outside the database)");
     const values = bind(params);
-    const layout = parameterLayout(statement);
     if (values.length !== layout.count) {
       throw guestErrors.invalid(`the statement takes ${layout.count} parameters, ${values.length} given`);
     }
     const args = bindArguments(layout, values);
     let stmt: Statement;
     try {
-      stmt = db.prepare(statement);
+      stmt = entry.stmt ??= db.prepare(statement);
     } catch (err) {
       throw guestErrors.invalid(err instanceof Error ? err.message : String(err));
     }
@@ -147,7 +208,7 @@ export function createSql(options: SqlOptions): SqlHost {
 
   function close(): void {
     closed = true;
-    for (const db of open.values()) db.close();
+    for (const conn of open.values()) conn.db.close();
     open.clear();
   }
 

@@ -18,11 +18,11 @@
  */
 import Database from "better-sqlite3";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { KernelSpace, type KernelOptions, type RunResult } from "../../dist/runtime/index.js";
 import { canonicalPath, isWithin } from "../../dist/runtime/canonical.js";
 import type * as Guest from "../../dist/guest-sdk/index.js";
@@ -594,6 +594,19 @@ const SQL_FACTS_POLICY = {
   ],
 };
 
+/** Everything but deleting and dropping, decided on the analyzer's facts; reads and writes in the workspace. */
+const NO_DELETE_POLICY = {
+  version: 1,
+  name: "no-delete",
+  default: "deny",
+  rules: [
+    BASICS,
+    { id: "fs-any", action: "fs.*", effect: "allow" },
+    { id: "sql-any", action: "sql.query", effect: "allow" },
+    { id: "sql-keep-rows", action: "sql.query", operations: ["delete", "drop"], effect: "deny" },
+  ],
+};
+
 describe("sql through a real agent: the tables keep their rows", () => {
   let host: Host;
   let facts: KernelSpace;
@@ -606,6 +619,72 @@ describe("sql through a real agent: the tables keep their rows", () => {
   afterAll(async () => {
     await Promise.all([facts.close(), broad.close()]);
     host.cleanup();
+  });
+
+  describe("a trigger planted after a statement was first allowed is seen the next time the statement comes", () => {
+    let own: Host;
+    let kernel: KernelSpace;
+    beforeEach(() => {
+      own = makeHost();
+      kernel = kernelFor(own, NO_DELETE_POLICY);
+    });
+    afterEach(async () => {
+      await kernel.close();
+      own.cleanup();
+    });
+
+    it("planted by the agent itself (a temp trigger changes only temp's schema)", async () => {
+      const insert = "INSERT INTO kv VALUES (?, 1)";
+      const { told, result } = await attack(kernel, [
+        { sql: insert, params: ["p1"] },
+        { sql: "CREATE TEMP TRIGGER plant AFTER INSERT ON main.kv BEGIN DELETE FROM users; END" },
+        { sql: insert, params: ["p2"] },
+        { sql: "CREATE TRIGGER plant2 AFTER UPDATE ON kv BEGIN DELETE FROM secrets; END" },
+        { sql: "UPDATE kv SET v = 2 WHERE k = 'p1'" },
+      ]);
+      expect(told.map((t) => t.tag)).toEqual(["ok", "ok", "denied", "ok", "denied"]);
+      expect(result.denials.map((d) => d.rule)).toEqual(["sql-keep-rows", "sql-keep-rows"]);
+      expect(own.counts()).toMatchObject({ users: 2, secrets: 1 });
+    });
+
+    it("planted by another connection while the agent runs", async () => {
+      // The agent inserts, says so, waits for the host's word, and inserts again: in between, the
+      // host adds a trigger through a connection of its own.
+      const agent = kernel.register(async function waiter(_task: string, { fs, sql }: typeof Guest) {
+        const insert = "INSERT INTO kv VALUES (?, 1)";
+        const told: string[] = [];
+        const tell = async (fn: () => Promise<unknown>) => {
+          try {
+            await fn();
+            told.push("ok");
+          } catch (e) {
+            told.push(String((e as { rule?: string }).rule ?? (e as { kind?: string }).kind));
+          }
+        };
+        await tell(() => sql.query("main", insert, ["p1"]));
+        await fs.write("/workspace/ready", "");
+        for (let i = 0; i < 100000; i++) {
+          try {
+            await fs.stat("/workspace/go");
+            break;
+          } catch {
+            // not yet
+          }
+        }
+        await tell(() => sql.query("main", insert, ["p2"]));
+        return told.join(" ");
+      });
+      const proc = kernel.spawn(agent, "");
+      const ready = join(own.tree.ws, "ready");
+      for (let i = 0; i < 3000 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 5));
+      const db = new Database(own.dbFile);
+      db.exec("CREATE TRIGGER plant AFTER INSERT ON kv BEGIN DELETE FROM users; END");
+      db.close();
+      writeFileSync(join(own.tree.ws, "go"), "");
+      const result = await proc.wait();
+      expect(result).toMatchObject({ status: "ok", output: "ok sql-keep-rows" });
+      expect(own.counts()).toMatchObject({ users: 2, secrets: 1 });
+    });
   });
 
   it("every SQL spelling is decided on what SQLite's compiler says it does", async () => {

@@ -147,6 +147,60 @@ describe("sql capability", () => {
     expect(counts()).toEqual({ users: 2, secrets: 1, kv: 1, schema: 11 });
   });
 
+  describe("a statement is analyzed again whenever a schema changed", () => {
+    const insert = "INSERT INTO kv VALUES (?, 1)";
+
+    it.each([
+      ["a trigger in main", "CREATE TRIGGER plant AFTER INSERT ON kv BEGIN DELETE FROM users; END"],
+      ["a temp trigger on a main table (only temp's cookie changes)", "CREATE TEMP TRIGGER plant AFTER INSERT ON main.kv BEGIN DELETE FROM users; END"],
+    ])("%s planted after a first analysis shows in the next", async (_name, plant) => {
+      expect(sql.analyze("main", insert)).toMatchObject({ operations: ["insert"], writes: ["kv"] });
+      await sql.query("main", insert, [{ tag: "text", val: "p1" }]);
+      await sql.query("main", plant, []);
+      expect(sql.analyze("main", insert)).toMatchObject({ operations: ["insert", "delete"], writes: ["kv", "users"] });
+    });
+
+    it("a schema changed by another connection shows", () => {
+      expect(sql.analyze("main", insert).writes).toEqual(["kv"]);
+      const other = new Database(file);
+      try {
+        other.exec("CREATE TRIGGER plant AFTER INSERT ON kv BEGIN DELETE FROM users; END");
+      } finally {
+        other.close();
+      }
+      expect(sql.analyze("main", insert).writes).toEqual(["kv", "users"]);
+    });
+
+    it("a query whose schema changed after the gate decided on its analysis is refused, not run", async () => {
+      expect(sql.analyze("main", insert).operations).toEqual(["insert"]); // what the policy decided on
+      const other = new Database(file);
+      try {
+        other.exec("CREATE TRIGGER plant AFTER INSERT ON kv BEGIN DELETE FROM users; END");
+      } finally {
+        other.close();
+      }
+      expect(await outcome(() => sql.query("main", insert, [{ tag: "text", val: "p1" }]))).toBe("io");
+      expect(counts()).toMatchObject({ users: 2, kv: 1 });
+      // Decided again, under the new schema, it runs (and the policy saw the delete).
+      expect(sql.analyze("main", insert).operations).toEqual(["insert", "delete"]);
+      expect(await outcome(() => sql.query("main", insert, [{ tag: "text", val: "p1" }]))).toBe("ok");
+    });
+
+    it("an agent cannot set the schema cookie back to make an old analysis current (defensive mode)", async () => {
+      const before = await sql.query("main", "PRAGMA schema_version", []);
+      expect(sql.analyze("main", insert).writes).toEqual(["kv"]);
+      await sql.query("main", "CREATE TRIGGER plant AFTER INSERT ON kv BEGIN DELETE FROM users; END", []);
+      await sql.query("main", `PRAGMA schema_version = ${before.rows[0][0].tag === "integer" ? before.rows[0][0].val : 0}`, []);
+      expect(sql.analyze("main", insert).writes).toEqual(["kv", "users"]);
+    });
+
+    it("the facts handed out cannot be changed by whoever reads them", () => {
+      const facts = sql.analyze("main", insert);
+      expect(() => (facts.operations as string[]).push("select")).toThrow(TypeError);
+      expect(sql.analyze("main", insert).operations).toEqual(["insert"]);
+    });
+  });
+
   it("ATTACH runs only with the explicit allowance", async () => {
     const allowed = createSql({ databases: { main: { file } }, quota: makeQuota(), allow: { attach: true } });
     try {
