@@ -8,6 +8,7 @@
 import type { WitError } from "../errors.js";
 import type { OpName } from "../kernel/ops.js";
 import type { Limits } from "../types.js";
+import type { ComponentImage } from "./component/image.js";
 
 export type EngineName = "quickjs" | "component";
 
@@ -23,6 +24,8 @@ export interface RunSpec {
   filename: string;
   task: string;
   limits: Limits;
+  /** The prepared component (engine "component" only): glue and compiled, instrumented modules. */
+  component?: ComponentImage;
 }
 
 /** Why the kernel ended a run from inside the guest's thread. */

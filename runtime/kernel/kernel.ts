@@ -14,6 +14,8 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, resolve } from "node:path";
 import type { RunCapabilities } from "../capabilities/index.js";
 import { createSql } from "../capabilities/sql.js";
+import type { ComponentImage } from "../engines/component/image.js";
+import type { LoadedComponent } from "../engines/component/load.js";
 import type { EngineName, RunSpec } from "../engines/engine.js";
 import { openLog, type KernelLog } from "../episodic/index.js";
 import { locateRun } from "../episodic/recording.js";
@@ -35,8 +37,10 @@ export interface Agent {
   readonly kind: "module" | "function";
   readonly engine: EngineName;
   readonly source: string;
-  /** Hex sha256 of the source: the spawn event records it, replay checks it. */
+  /** Hex sha256 of the source (of the component's bytes, for a component): the spawn event records it, replay checks it. */
   readonly codeHash: string;
+  /** The prepared component (engine "component"): what the pool's workers instantiate. */
+  readonly component?: ComponentImage;
 }
 
 /**
@@ -67,6 +71,11 @@ export interface KernelOptions extends CapabilityOptions {
   verification?: VerificationOptions;
   /** The kernel's wall clock, in milliseconds (what agents read as the time). */
   now?: () => number;
+  /**
+   * Where components are cached once built and prepared (transpiled, instrumented), by content
+   * hash. Default `{ dir: ".agent-os/cache" }`; `false` prepares them in memory on every load.
+   */
+  cache?: { dir: string } | false;
 }
 
 /**
@@ -102,6 +111,7 @@ export class KernelSpace {
   private readonly verifier: Verifier;
   private readonly verifying = new AbortController();
   private readonly processes = new Map<number, AgentProcess>();
+  private readonly components = new Map<string, Promise<LoadedComponent>>();
   /** Code hashes whose source this kernel has put into the log (for replay). */
   private readonly storedCode = new Set<string>();
   private nextPid = 1;
@@ -155,15 +165,20 @@ export class KernelSpace {
   }
 
   /**
-   * Loads an agent module: an ES module exporting `run(task)`.
+   * Loads an agent: an ES module exporting `run(task)` (QuickJS), or a WebAssembly component
+   * built by `agent-os build` (a `.wasm` file; checked, transpiled, instrumented and cached). With
+   * `engine: "component"` a source file (.js, .mjs, .ts) is built into a component first.
    * @example const agent = await kernel.load("./examples/hello/agent.js");
-   * @throws AgentLoadError for a missing file or a file that is not an agent module.
+   * @example const component = await kernel.load("./hello.wasm");
+   * @throws AgentLoadError for a missing file, a file that is not an agent module, or a component
+   * that does not fit the kernel's world (the message names the import or export).
    */
-  async load(path: string, options: { name?: string } = {}): Promise<Agent> {
+  async load(path: string, options: { name?: string; engine?: EngineName } = {}): Promise<Agent> {
     const file = resolve(path);
     const ext = extname(file);
-    if (ext === ".wasm") {
-      throw new AgentLoadError(`${path}: WebAssembly component agents are not supported by this build yet`);
+    if (ext === ".wasm" || options.engine === "component") {
+      const { loadComponentAgent } = await import("../engines/component/agent.js");
+      return loadComponentAgent(path, { ...options, cache: this.options.cache, loaded: this.components });
     }
     if (ext !== ".js" && ext !== ".mjs") throw new AgentLoadError(`${path}: an agent module is a .js or .mjs file`);
     let source: string;
@@ -199,6 +214,7 @@ export class KernelSpace {
       filename: agent.kind === "function" ? `${agent.name}.js` : `${agent.name}/agent.js`,
       task,
       limits,
+      ...(agent.component ? { component: agent.component } : {}),
     };
     const proc = new AgentProcess(
       pid,

@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { newQuickJSWASMModule, newVariant, RELEASE_SYNC } from "quickjs-emscripten";
+import type { ComponentEngine } from "../engines/component/run.js";
 import type { Finished, GuestBridge, Reply, RunSpec } from "../engines/engine.js";
 import { runQuickJs } from "../engines/quickjs/run.js";
 import { Control, GuestChannel, type ChannelBuffers } from "./channel.js";
@@ -66,29 +67,51 @@ function bridgeFor(channel: GuestChannel): GuestBridge {
   };
 }
 
+// The component engine is loaded the first time a component runs in this worker.
+let components: Promise<ComponentEngine> | undefined;
+
+function runComponent(spec: RunSpec, bridge: GuestBridge): Promise<Finished> {
+  components ??= import("../engines/component/run.js").then((m) => new m.ComponentEngine());
+  return components.then((engine) => engine.run(spec, bridge));
+}
+
+function runQuickJsGuest(spec: RunSpec, bridge: GuestBridge): Finished {
+  heapBudget = heap.buffer.byteLength + spec.limits.memory;
+  try {
+    return runQuickJs(quickjs, spec, bridge, sdkSource);
+  } finally {
+    heapBudget = Infinity;
+  }
+}
+
 port.on("message", (message: ToWorker) => {
   if (message.type !== "run") return;
   const channel = new GuestChannel(message.channel, message.port);
   const bridge = bridgeFor(channel);
-  let finished: Finished;
-  if (message.spec.engine === "quickjs") {
-    heapBudget = heap.buffer.byteLength + message.spec.limits.memory;
-    try {
-      finished = runQuickJs(quickjs, message.spec, bridge, sdkSource);
-    } finally {
-      heapBudget = Infinity;
-    }
+  const done = (finished: Finished) => {
+    channel.publish(finished.fuel);
+    message.port.close();
+    port.postMessage({ type: "done", finished } satisfies FromWorker);
+  };
+  if (message.spec.engine === "component") {
+    void runComponent(message.spec, bridge).then(done, (error: unknown) =>
+      done({
+        outcome: { status: "error", reason: "trap", error: `the component engine failed: ${error instanceof Error ? error.message : String(error)}` },
+        fuel: 0,
+        hostCalls: 0,
+        reusable: false,
+      }),
+    );
+  } else if (message.spec.engine === "quickjs") {
+    done(runQuickJsGuest(message.spec, bridge));
   } else {
-    finished = {
-      outcome: { status: "error", error: `the ${message.spec.engine} engine is not available in this worker` },
+    done({
+      outcome: { status: "error", error: `the ${String(message.spec.engine)} engine is not available in this worker` },
       fuel: 0,
       hostCalls: 0,
       reusable: true,
-    };
+    });
   }
-  channel.publish(finished.fuel);
-  message.port.close();
-  port.postMessage({ type: "done", finished } satisfies FromWorker);
 });
 
 port.postMessage({ type: "ready" } satisfies FromWorker);

@@ -1,0 +1,186 @@
+/**
+ * `agent-os build`: an agent source file (JavaScript or TypeScript) to a WebAssembly component.
+ *
+ * 1. esbuild bundles the agent, the guest SDK and the prelude into one ES module; the
+ *    `agentos:kernel/*` imports stay imports, Node built-ins and URLs are refused.
+ * 2. componentize-js turns the module into a component of the `agent` world, every WASI feature
+ *    disabled (in a tool worker: 4-7 s, about 770 MB).
+ *
+ * Built components are cached by the bundle's content (and the toolchain's versions), so that
+ * building an unchanged agent again takes only the bundling.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { builtinModules } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { AgentLoadError, UsageError } from "../../errors.js";
+import { INTERFACES } from "../../kernel/ops.js";
+import { readBuilt, writeBuilt, DEFAULT_CACHE_DIR } from "./cache.js";
+import { DISABLED_FEATURES, WIT_DIR } from "./componentize.js";
+import { PRELUDE, PRELUDE_SPECIFIER, SDK_SPECIFIER, entrySource } from "./prelude.js";
+import { runTool } from "./tools.js";
+import { WIT_PACKAGE, WIT_VERSION } from "./world.js";
+
+/** Bump when the bundle or the componentize options change. */
+export const BUILD_FORMAT = "build-1";
+
+const SDK_FILE = fileURLToPath(new URL("../../../guest-sdk/index.js", import.meta.url));
+const SOURCE_EXTENSIONS = [".js", ".mjs", ".ts", ".mts"];
+
+export type BuildStep = "bundling" | "componentizing" | "cached" | "done";
+
+/**
+ * Options of buildComponent. Defaults: `cache` `{ dir: ".agent-os/cache" }` (false: build every
+ * time, store nothing); no progress reports.
+ */
+export interface BuildOptions {
+  cache?: { dir: string } | false;
+  /** Hears each step as it starts (and "done" with the component's size). */
+  progress?: (step: BuildStep, detail?: { bytes: number; ms: number }) => void;
+}
+
+export interface BuiltComponent {
+  /** The component's bytes. */
+  component: Uint8Array;
+  /** Hex sha256 of the component. */
+  hash: string;
+  /** Bytes of the bundled ES module that was componentized. */
+  bundleBytes: number;
+  /** Whether the component came from the cache. */
+  cached: boolean;
+  ms: number;
+}
+
+/**
+ * Builds an agent into a component.
+ * @example const { component } = await buildComponent("examples/hello/agent.js"); await writeFile("hello.wasm", component);
+ * @throws UsageError for a missing file or an unknown extension; AgentLoadError when the agent
+ * does not bundle or componentize (the message names the file, line and reason).
+ */
+export async function buildComponent(entry: string, options: BuildOptions = {}): Promise<BuiltComponent> {
+  const started = performance.now();
+  const file = resolve(entry);
+  if (!SOURCE_EXTENSIONS.includes(extname(file))) throw new UsageError(`${entry}: an agent source is a ${SOURCE_EXTENSIONS.join(", ")} file`);
+  if (!existsSync(file)) throw new UsageError(`${entry}: no such file`);
+  const progress = options.progress ?? (() => undefined);
+  const cacheDir = options.cache === false ? false : (options.cache?.dir ?? DEFAULT_CACHE_DIR);
+
+  progress("bundling");
+  const bundle = await bundleAgent(file, entry);
+  const key = buildKey(bundle);
+  const cachedComponent = cacheDir === false ? undefined : await readBuilt(cacheDir, key);
+  if (cachedComponent) {
+    progress("cached");
+    const ms = performance.now() - started;
+    progress("done", { bytes: cachedComponent.length, ms });
+    return { component: cachedComponent, hash: sha256(cachedComponent), bundleBytes: bundle.length, cached: true, ms };
+  }
+
+  progress("componentizing");
+  const work = await mkdtemp(join(tmpdir(), "agent-os-build-"));
+  let component: Uint8Array;
+  try {
+    const sourcePath = join(work, "agent.bundle.js");
+    await writeFile(sourcePath, bundle);
+    ({ component } = await runTool({ type: "componentize", sourcePath, where: entry }));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  if (cacheDir !== false) await writeBuilt(cacheDir, key, component);
+  const ms = performance.now() - started;
+  progress("done", { bytes: component.length, ms });
+  return { component, hash: sha256(component), bundleBytes: bundle.length, cached: false, ms };
+}
+
+function buildKey(bundle: string): string {
+  const toolchain = JSON.parse(readFileSync(packageJson("@bytecodealliance/componentize-js"), "utf8")) as { version: string };
+  return createHash("sha256")
+    .update([BUILD_FORMAT, toolchain.version, DISABLED_FEATURES.join(","), readFileSync(join(WIT_DIR, "kernel.wit"), "utf8"), bundle].join("\0"))
+    .digest("hex");
+}
+
+function packageJson(name: string): string {
+  let dir = dirname(fileURLToPath(import.meta.resolve(name)));
+  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
+  return join(dir, "package.json");
+}
+
+function notImportable(name: string): string {
+  return `cannot import ${JSON.stringify(name)}: an agent can import only "agent-os/guest" and "agentos:kernel/*"`;
+}
+
+const KERNEL_IMPORT = new RegExp(`^${WIT_PACKAGE}/([\\w-]+)(?:@${WIT_VERSION.replace(/\./g, "\\.")})?$`);
+const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+/** One ES module: the prelude, the agent and what it imports (the SDK included). */
+async function bundleAgent(file: string, entry: string): Promise<string> {
+  const esbuild = await import("esbuild");
+  const agentDir = dirname(file);
+  const refuse = (kind: string, name: string) =>
+    kind === "dynamic-import" ? { path: name, namespace: "agentos-refused" } : { errors: [{ text: notImportable(name) }] };
+  let result;
+  try {
+    result = await esbuild.build({
+      stdin: { contents: entrySource(file), resolveDir: dirname(file), sourcefile: "agent-os-entry.js", loader: "js" },
+      bundle: true,
+      write: false,
+      format: "esm",
+      platform: "neutral",
+      target: "es2022",
+      mainFields: ["module", "main"],
+      charset: "utf8",
+      legalComments: "none",
+      logLevel: "silent",
+      plugins: [
+        {
+          name: "agent-os",
+          setup(build) {
+            build.onResolve({ filter: /^agent-os\/guest$/ }, () => ({ path: SDK_FILE }));
+            build.onResolve({ filter: /^agentos:/ }, (args) => {
+              if (args.path === PRELUDE_SPECIFIER) return { path: PRELUDE_SPECIFIER, namespace: "agentos-prelude" };
+              const iface = KERNEL_IMPORT.exec(args.path)?.[1];
+              if (iface === undefined || !(INTERFACES as readonly string[]).includes(iface)) return refuse(args.kind, args.path);
+              const versioned = `${WIT_PACKAGE}/${iface}@${WIT_VERSION}`;
+              // A dynamic import of a kernel interface becomes a bundled module re-exporting the
+              // static import: StarlingMonkey has no dynamic import of WIT interfaces.
+              if (args.kind === "dynamic-import") return { path: versioned, namespace: "agentos-reexport" };
+              return { path: versioned, external: true };
+            });
+            build.onResolve({ filter: /^[a-z][\w+.-]*:|^[\w@][^:]*$/ }, (args) => {
+              const url = /^[a-z][\w+.-]*:/.test(args.path) && !args.path.startsWith("agentos:");
+              if (url || NODE_BUILTINS.has(args.path)) return refuse(args.kind, args.path);
+              return undefined;
+            });
+            // Nothing from elsewhere on the builder's machine gets into a component.
+            build.onLoad({ filter: /.*/, namespace: "file" }, (args) =>
+              insideAgent(args.path, agentDir) ? undefined : { errors: [{ text: `cannot bundle ${args.path}: an agent may bundle only files of its own directory and packages from node_modules` }] },
+            );
+            build.onLoad({ filter: /.*/, namespace: "agentos-prelude" }, () => ({ contents: PRELUDE, loader: "js" }));
+            build.onLoad({ filter: /.*/, namespace: "agentos-reexport" }, (args) => ({ contents: `export * from ${JSON.stringify(args.path)};`, loader: "js" }));
+            build.onLoad({ filter: /.*/, namespace: "agentos-refused" }, (args) => ({ contents: `throw new Error(${JSON.stringify(notImportable(args.path))});`, loader: "js" }));
+          },
+        },
+      ],
+    });
+  } catch (error) {
+    const failure = error as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] };
+    if (!failure.errors) throw error;
+    const messages = failure.errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}` : e.text));
+    throw new AgentLoadError(`${entry}: the agent does not bundle:\n  ${messages.join("\n  ")}`);
+  }
+  return result.outputFiles[0].text;
+}
+
+function insideAgent(path: string, agentDir: string): boolean {
+  if (path === SDK_FILE) return true;
+  const rel = relative(agentDir, path);
+  if (rel !== "" && !rel.startsWith("..") && !isAbsolute(rel)) return true;
+  return path.split(sep).includes("node_modules");
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}

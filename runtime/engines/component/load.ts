@@ -1,0 +1,72 @@
+/**
+ * Loads a component for the kernel: from the cache when it has been prepared before (the second
+ * load of a component reads and compiles, nothing more), otherwise checked, transpiled and
+ * instrumented in a tool worker, then cached.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { GLUE_FILE, readPrepared, sha256, writePrepared } from "./cache.js";
+import { INSTRUMENTER_VERSION, type ComponentImage } from "./image.js";
+import type { ComponentMeta } from "./prepare.js";
+import { runTool } from "./tools.js";
+import { Wasm, type WasmModule } from "./wasm.js";
+
+export interface LoadedComponent {
+  image: ComponentImage;
+  meta: ComponentMeta;
+  /** Whether the prepared component came from the cache. */
+  cached: boolean;
+}
+
+let format: string | undefined;
+
+/** The preparation format: the instrumenter's version and the jco that wrote the glue. */
+export function preparedFormat(): string {
+  if (format === undefined) {
+    let dir = dirname(fileURLToPath(import.meta.resolve("@bytecodealliance/jco")));
+    while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
+    const jco = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string };
+    format = `${INSTRUMENTER_VERSION}+jco-${jco.version}`;
+  }
+  return format;
+}
+
+/**
+ * @param where how to name the component in messages (its path as given)
+ * @param cacheDir the cache directory, or false to prepare in memory every time
+ * @throws AgentLoadError when the component does not fit the kernel's world
+ */
+export async function loadComponent(bytes: Uint8Array, where: string, cacheDir: string | false, progress?: (step: string) => void): Promise<LoadedComponent> {
+  const hash = sha256(bytes);
+  const fmt = preparedFormat();
+  const key = `${hash}-${fmt}`;
+  if (cacheDir !== false) {
+    const hit = await readPrepared(cacheDir, key, fmt);
+    if (hit) {
+      const glue = pathToFileURL(join(cacheDir, "components", key, GLUE_FILE)).href;
+      try {
+        return { image: await imageOf(key, glue, hit.modules, hit.meta), meta: hit.meta, cached: true };
+      } catch {
+        // A module that no longer compiles (another engine version): prepare it again.
+      }
+    }
+  }
+  const prepared = await runTool({ type: "prepare", bytes, where }, progress);
+  const identity = { format: fmt, hash, size: bytes.length };
+  const modules = Object.fromEntries(prepared.modules.map((m) => [m.name, m.bytes]));
+  if (cacheDir === false) {
+    const meta: ComponentMeta = { ...identity, ...prepared.meta, files: {} };
+    const glue = `data:text/javascript;base64,${Buffer.from(prepared.glue).toString("base64")}`;
+    return { image: await imageOf(key, glue, modules, meta), meta, cached: false };
+  }
+  const { entry, meta } = await writePrepared(cacheDir, key, prepared, identity);
+  const glue = pathToFileURL(join(entry, GLUE_FILE)).href;
+  return { image: await imageOf(key, glue, modules, meta), meta, cached: false };
+}
+
+async function imageOf(key: string, glue: string, bytes: Record<string, Uint8Array>, meta: ComponentMeta): Promise<ComponentImage> {
+  const modules: Record<string, WasmModule> = {};
+  for (const name of meta.modules) modules[name] = await Wasm.compile(bytes[name]);
+  return { key, glue, modules, instrumented: meta.instrumented, memoryModule: meta.memoryModule, initialPages: meta.initialPages };
+}

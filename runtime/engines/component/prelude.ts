@@ -1,0 +1,114 @@
+/**
+ * What `agent-os build` bundles around an agent: a prelude that runs before it, and the `run`
+ * export the component world declares.
+ *
+ * The component is built with every WASI feature disabled, so StarlingMonkey's own clock is
+ * frozen at build time, its randomness repeats on every run, `performance.now()` and timers
+ * trap, and `fetch` traps. The prelude replaces each of them, as the QuickJS engine's prelude
+ * does, with the kernel's `clock` and `random` imports (gated by the policy and recorded in the
+ * log), or removes it: the same agent makes the same host calls on both engines.
+ */
+import { WIT_VERSION } from "./world.js";
+
+export const PRELUDE_SPECIFIER = "agentos:prelude";
+export const SDK_SPECIFIER = "agent-os/guest";
+
+/** What the wrapper throws when the agent has no `run` export (the kernel names the agent). */
+export const NO_RUN = "\u0000agentos:no-run";
+/** What the wrapper throws for SpiderMonkey's out-of-memory (a bare string there). */
+export const OUT_OF_MEMORY = "InternalError: out of memory";
+
+export const PRELUDE = `
+import { now, monotonicNow } from "agentos:kernel/clock@${WIT_VERSION}";
+import { bytes as randomBytes } from "agentos:kernel/random@${WIT_VERSION}";
+
+const RealDate = Date;
+function nowMs() {
+  const t = now();
+  return Number(t.seconds) * 1000 + Math.floor(t.nanoseconds / 1e6);
+}
+function KernelDate(...args) {
+  if (!new.target) return new RealDate(nowMs()).toString();
+  return args.length === 0 ? new RealDate(nowMs()) : new RealDate(...args);
+}
+KernelDate.prototype = RealDate.prototype;
+KernelDate.now = nowMs;
+KernelDate.parse = RealDate.parse;
+KernelDate.UTC = RealDate.UTC;
+Object.defineProperty(RealDate.prototype, "constructor", { value: KernelDate, writable: true, configurable: true });
+Object.defineProperty(globalThis, "Date", { value: KernelDate, writable: true, configurable: true });
+
+let pool = new Uint8Array(0);
+let at = 0;
+function take(n) {
+  if (at + n > pool.length) { pool = new Uint8Array(randomBytes(512)); at = 0; }
+  const out = pool.subarray(at, at + n);
+  at += n;
+  return out;
+}
+Math.random = function random() {
+  const b = take(7);
+  let x = b[0] & 0x1f; // 5 bits, then 48 more: 53 random bits
+  for (let i = 1; i < 7; i++) x = x * 256 + b[i];
+  return x / 2 ** 53;
+};
+function getRandomValues(array) {
+  if (!ArrayBuffer.isView(array)) throw new TypeError("getRandomValues needs a typed array");
+  if (array.byteLength > 65536) throw new RangeError("getRandomValues: at most 65536 bytes");
+  const bytes = new Uint8Array(randomBytes(array.byteLength));
+  new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(bytes);
+  return array;
+}
+function randomUUID() {
+  const b = new Uint8Array(randomBytes(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+}
+// StarlingMonkey's crypto (and crypto.subtle) draws on its build-time generator: replaced whole.
+Object.defineProperty(globalThis, "crypto", { value: { getRandomValues, randomUUID }, writable: true, configurable: true });
+
+const performance = {
+  now() { return Number(monotonicNow()) / 1e6; },
+  get timeOrigin() { return nowMs() - this.now(); },
+};
+Object.defineProperty(globalThis, "performance", { value: performance, writable: true, configurable: true });
+
+// No network and no timers: these would trap the instance (their WASI features are disabled).
+for (const name of ["fetch", "Request", "Response", "Headers", "setTimeout", "setInterval", "clearTimeout", "clearInterval"]) {
+  delete globalThis[name];
+}
+`;
+
+/** The bundle's entry: the prelude first, then the agent, wrapped as the world's `run` export. */
+export function entrySource(agentPath: string): string {
+  return `import ${JSON.stringify(PRELUDE_SPECIFIER)};
+import * as agent from ${JSON.stringify(agentPath)};
+
+function read(object, key) {
+  try { const value = object[key]; return typeof value === "string" ? value : ""; } catch { return ""; }
+}
+// The run's error, as the QuickJS engine describes it: the WIT export's err is a string.
+function describe(error) {
+  if (typeof error === "string") return error === "out of memory" ? ${JSON.stringify(OUT_OF_MEMORY)} : error;
+  if (error === null) return "the agent threw an object";
+  if (typeof error !== "object") return "the agent threw a " + typeof error;
+  const name = read(error, "name");
+  const message = read(error, "message") || "the agent threw an object";
+  return name ? name + ": " + message : message;
+}
+
+export async function run(task) {
+  let value;
+  try {
+    if (typeof agent.run !== "function") throw ${JSON.stringify(NO_RUN)};
+    value = await agent.run(task);
+  } catch (error) {
+    throw describe(error);
+  }
+  if (typeof value !== "string") throw "run() must return a string (or a promise of one), not " + typeof value;
+  return value;
+}
+`;
+}
