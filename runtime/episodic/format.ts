@@ -31,7 +31,8 @@ function describe(type: string, d: Record<string, unknown>): string {
       return [str(d.action), str(d.resource), str(decision.effect), rule].filter(Boolean).join("  ");
     }
     case "result": {
-      const of = typeof d.callSeq === "number" ? `of #${d.callSeq}` : "";
+      const callSeq = d.call ?? d.callSeq;
+      const of = typeof callSeq === "number" ? `of #${callSeq}` : "";
       if ("err" in d) return `${of}  error ${str(rec(d.err).tag) || str(d.err)}`;
       return `${of}  ok`;
     }

@@ -88,7 +88,8 @@ function callActions(backend: LogBackend): (e: LoggedEvent) => Promise<unknown> 
   const cache = new Map<number, unknown>();
   return async (e) => {
     if (typeof e.data.action === "string") return e.data.action;
-    const callSeq = e.data.callSeq;
+    // The gate writes `call`; `callSeq` is the older spelling.
+    const callSeq = e.data.call ?? e.data.callSeq;
     if (typeof callSeq !== "number") return undefined;
     if (!cache.has(callSeq)) {
       if (cache.size > 10_000) cache.clear();

@@ -25,7 +25,10 @@ export interface RecordedRun {
   exit?: LoggedEvent;
 }
 
-/** Where a replay stops: after the event `seq` (the calls made up to it are replayed). */
+/**
+ * Where a replay stops: at the event `seq`. The calls recorded before it are replayed; the
+ * first call at or after it is the pending one (a checkpoint at a call event stops at that call).
+ */
 export interface StopPoint {
   seq: number;
   /** How the checkpoint was given. */

@@ -167,7 +167,8 @@ export class Replayer {
       return END;
     }
     const stop = this.options.stop;
-    if (stop && recorded.call.seq > stop.seq) {
+    // A checkpoint at a call event stops at that call, like a breakpoint: it is the pending one.
+    if (stop && recorded.call.seq >= stop.seq) {
       this.pending = { seq: recorded.call.seq, expected, actual, matches: same };
       return END;
     }
@@ -352,7 +353,7 @@ export interface ReplayAgent {
  * @throws ReplayError when the given agent's code differs from the recorded one, or the log
  *   does not hold the code and none is given.
  */
-export async function recordedAgent(log: KernelLog, run: RecordedRun, given?: { source: string }): Promise<ReplayAgent> {
+export async function recordedAgent(log: KernelLog, run: RecordedRun, given?: { source: string; engine?: string; codeHash?: string }): Promise<ReplayAgent> {
   const d = run.spawn.data;
   const codeHash = str(d.codeHash);
   const kind = d.kind === "function" ? "function" : "module";
@@ -360,7 +361,8 @@ export async function recordedAgent(log: KernelLog, run: RecordedRun, given?: { 
   let source: string;
   if (given !== undefined) {
     if (typeof given?.source !== "string") throw new ReplayError("replay: the agent has no source text");
-    const hash = sha256Hex(given.source);
+    // A component's hash is over its bytes, which the kernel hashed when it loaded it.
+    const hash = given.engine === "component" && typeof given.codeHash === "string" ? given.codeHash : sha256Hex(given.source);
     if (hash !== codeHash) {
       throw new ReplayError(
         `replay refused: the agent's code has changed since run ${run.runId} (its content hash is ${hash}; the run recorded ${codeHash || "none"})`,

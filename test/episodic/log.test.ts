@@ -71,7 +71,7 @@ describe.each(factories)("the $name log", (factory) => {
     const { log, done } = await factory.open(() => clock);
     const call = await log.append(callEvent(0, { runId: "A" }, "deny", "fs.write"));
     clock = 2000;
-    await log.append({ type: "result", runId: "A", pid: 10, agent: "reader", data: { callSeq: call.seq, err: { tag: "denied", val: {} } } });
+    await log.append({ type: "result", runId: "A", pid: 10, agent: "reader", data: { call: call.seq, err: { tag: "denied", val: {} } } });
     await log.append(callEvent(1, { runId: "B" }, "allow", "http.fetch"));
     clock = 3000;
     await log.append(callEvent(2, { runId: "A!x" }, "allow", "fs.read"));
