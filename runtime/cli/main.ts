@@ -3,6 +3,8 @@
  * configuration errors into exit code 2 with a message that names what and where.
  */
 import { AgentLoadError, LogError, PolicyError, UsageError } from "../errors.js";
+import { buildCommand } from "./build.js";
+import { inspectCommand } from "./inspect.js";
 import { EXIT, processIo, type CliIo, type Subcommand } from "./io.js";
 import { logCommand } from "./log.js";
 import { policyCommand } from "./policy.js";
@@ -12,6 +14,8 @@ import { verifyCommand } from "./verify.js";
 
 const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   run: { run: runCommand, summary: "run an agent under a policy" },
+  build: { run: buildCommand, summary: "build an agent into a WebAssembly component" },
+  inspect: { run: inspectCommand, summary: "describe a component: world, imports, exports, size, hash" },
   policy: { run: policyCommand, summary: "check, explain, test and suggest policies (policy --help)" },
   log: { run: logCommand, summary: "print the episodic log as a timeline or JSON lines" },
   verify: { run: verifyCommand, summary: "verify the episodic log's hash chain" },

@@ -21,6 +21,7 @@ const FLAGS: Record<string, FlagSpec> = {
   fuel: { type: "string", value: "N", help: "fuel budget (overrides the policy)" },
   memory: { type: "string", value: "SIZE", help: "guest heap limit, e.g. 64MiB (overrides the policy)" },
   timeout: { type: "string", value: "DURATION", help: "wall-time limit, e.g. 30s (overrides the policy)" },
+  engine: { type: "string", value: "quickjs|component", help: "the engine for a source file (default quickjs; a .wasm file is a component)" },
   verifier: {
     type: "list",
     value: "PROVIDER:MODEL[@URL]",
@@ -34,10 +35,12 @@ const FLAGS: Record<string, FlagSpec> = {
   help: { type: "boolean", help: "show this help" },
 };
 
-export const RUN_HELP = `Usage: agent-os run <agent.js> [options]
+export const RUN_HELP = `Usage: agent-os run <agent.js|agent.wasm> [options]
 
-Runs an agent module (an ES module exporting run(task)) in a QuickJS isolate under a policy.
-Every host call the agent makes is decided by the policy and recorded in the episodic log.
+Runs an agent module (an ES module exporting run(task)) in a QuickJS isolate, or a WebAssembly
+component built by "agent-os build", under a policy. With --engine component a source file is
+built into a component first (cached by content). Every host call the agent makes is decided by
+the policy and recorded in the episodic log.
 
 Options:
 ${formatFlags(FLAGS)}
@@ -87,6 +90,10 @@ export const runCommand: Subcommand = async (argv, io) => {
   if (positionals.length !== 1) throw new UsageError("run: expected exactly one agent file (see agent-os run --help)");
   const [file] = positionals;
   if (!existsSync(file)) throw new UsageError(`run: ${file}: no such file`);
+  const engine = flags.engine as string | undefined;
+  if (engine !== undefined && engine !== "quickjs" && engine !== "component") {
+    throw new UsageError(`run: --engine ${engine}: expected quickjs or component`);
+  }
 
   const limits: Partial<Limits> = {};
   const fuelText = flags.fuel as string | undefined;
@@ -124,7 +131,7 @@ export const runCommand: Subcommand = async (argv, io) => {
   let result: RunResult;
   try {
     await kernel.log; // a log that cannot be opened is a configuration error
-    const agent = await kernel.load(file);
+    const agent = await kernel.load(file, engine ? { engine } : {});
     result = await kernel.execute(agent, (flags.task as string | undefined) ?? "");
   } finally {
     await kernel.close();
