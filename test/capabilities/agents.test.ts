@@ -210,14 +210,21 @@ interface Recorder {
   port: number;
   /** Every request received: method and URL. */
   log: string[];
+  /** The bodies of requests that had one, in order. */
+  bodies: string[];
 }
 
 /** A real server that records every request; /redirect?to=X&status=N answers a redirect. */
 async function recorder(host: string, port = 0): Promise<Recorder> {
   const log: string[] = [];
+  const bodies: string[] = [];
   const server = createServer((req: IncomingMessage, res) => {
     log.push(`${req.method} ${req.url}`);
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      if (chunks.length > 0) bodies.push(Buffer.concat(chunks).toString("utf8"));
+    });
     const url = new URL(req.url ?? "/", "http://x");
     const to = url.searchParams.get("to");
     if (url.pathname === "/redirect" && to !== null) {
@@ -228,7 +235,7 @@ async function recorder(host: string, port = 0): Promise<Recorder> {
     res.end(`hello from ${host}, Host: ${req.headers.host}`);
   });
   await new Promise<void>((done) => server.listen(port, host, done));
-  return { server, port: (server.address() as AddressInfo).port, log };
+  return { server, port: (server.address() as AddressInfo).port, log, bodies };
 }
 
 let victim: Recorder; // 127.0.0.1: allowed only where a test says so
@@ -471,20 +478,20 @@ describe("fs through a real agent: nothing outside the mounts exists", () => {
     expect(host.outsideMount()).toEqual(before);
   });
 
-  // Pinned engine bug (runtime/engines/quickjs/marshal.ts): a guest string is copied out with
-  // quickjs-emscripten's getString, which stops at the first NUL. The gate and the capability
-  // both act on the same cut-off string, so nothing leaves the mount, but a NUL spelling is not
-  // refused as it must be, and text with a NUL is silently truncated (in the file and in the log).
-  // When the marshal refuses such strings, these fail: turn `it.fails` into `it`.
-  it.fails("[engine bug] a path with a NUL byte is refused as invalid, not cut off at the NUL", async () => {
+  // quickjs-emscripten's getString stops at the first NUL: the marshal compares lengths and
+  // refuses such a string, so that the host never acts on a cut-off path or text.
+  it("a path with a NUL byte is refused as invalid, not cut off at the NUL", async () => {
     const { told } = await attack(kernel, [{ fs: "readText", path: "/workspace/inner.txt\0/../../outside/secret.txt" }]);
     expect(told[0].tag).toBe("invalid");
   });
 
-  it.fails("[engine bug] text with a NUL byte is written whole or refused, never truncated", async () => {
+  it("text with a NUL byte is written whole or refused, never truncated", async () => {
     const { told } = await attack(kernel, [{ fs: "write", path: "/workspace/nul.txt", text: "abc\0def" }]);
     if (told[0].tag === "ok") expect(readFileSync(join(host.tree.ws, "nul.txt"), "latin1")).toBe("abc\0def");
-    else expect(told[0].tag).toBe("invalid");
+    else {
+      expect(told[0].tag).toBe("invalid");
+      expect(existsSync(join(host.tree.ws, "nul.txt"))).toBe(false);
+    }
   });
 });
 
@@ -553,12 +560,11 @@ describe("http through a real agent: no request reaches a private target", () =>
     expect(victim.log).toEqual(["GET /redirect?to=/secret/x"]);
   });
 
-  // Pinned engine bug (runtime/engines/quickjs/marshal.ts copyBytes takes only an ArrayBuffer,
-  // while the guest SDK passes a Uint8Array): no request body, and no fs.write of bytes, ever
-  // reaches the host from a QuickJS agent; they fail as `invalid`. Turn `it.fails` into `it` when fixed.
-  it.fails("[engine bug] a request body reaches the allowed server", async () => {
+  it("a request body (a Uint8Array from the SDK) reaches the allowed server", async () => {
     const { told } = await attack(open, [{ http: `http://127.0.0.1:${victim.port}/post`, method: "POST", body: "payload" }]);
     expect(told[0].tag).toBe("ok");
+    expect(victim.log).toContain("POST /post");
+    expect(victim.bodies).toContain("payload");
   });
 
   it("refuses headers and methods an agent may not use, before any request", async () => {

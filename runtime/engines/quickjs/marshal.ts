@@ -72,9 +72,16 @@ export function copyIn(ctx: QuickJSContext, handle: QuickJSHandle, type: WitType
 function copyScalar(ctx: QuickJSContext, handle: QuickJSHandle, type: string, where: string): unknown {
   const kind = ctx.typeof(handle);
   switch (type) {
-    case "string":
+    case "string": {
       if (kind !== "string") throw new MarshalError(`${where} must be a string`);
-      return ctx.getString(handle);
+      const text = ctx.getString(handle);
+      // The engine hands strings over NUL-terminated: a string that comes out shorter than it
+      // is would be a different string on the host (a path cut at a NUL). Refuse, never cut.
+      if (text.length !== guestLength(ctx, handle)) {
+        throw new MarshalError(`${where} contains a NUL character or an unpaired surrogate (send such data as bytes)`);
+      }
+      return text;
+    }
     case "bool":
       if (kind !== "boolean") throw new MarshalError(`${where} must be a boolean`);
       return ctx.sameValue(handle, ctx.true);
@@ -104,18 +111,65 @@ function copyScalar(ctx: QuickJSContext, handle: QuickJSHandle, type: string, wh
   }
 }
 
+function guestLength(ctx: QuickJSContext, handle: QuickJSHandle): number {
+  const length = ctx.getProp(handle, "length"); // a string primitive's own, unchangeable length
+  try {
+    return ctx.getNumber(length);
+  } finally {
+    length.dispose();
+  }
+}
+
+/** Bytes from a Uint8Array (what the SDK passes) or an ArrayBuffer, copied out of the guest heap. */
 function copyBytes(ctx: QuickJSContext, handle: QuickJSHandle, where: string): Uint8Array {
-  if (ctx.typeof(handle) !== "object" || isNull(ctx, handle)) throw new MarshalError(`${where} must be an ArrayBuffer`);
+  const what = `${where} must be a Uint8Array or an ArrayBuffer`;
+  if (ctx.typeof(handle) !== "object" || isNull(ctx, handle)) throw new MarshalError(what);
+  const view = typedArrayParts(ctx, handle);
+  if (view === null) return copyArrayBuffer(ctx, handle, 0, undefined, what);
+  try {
+    return copyArrayBuffer(ctx, view.buffer, view.offset, view.length, what);
+  } finally {
+    view.buffer.dispose();
+  }
+}
+
+function copyArrayBuffer(ctx: QuickJSContext, handle: QuickJSHandle, offset: number, length: number | undefined, what: string): Uint8Array {
   let lifetime;
   try {
     lifetime = ctx.getArrayBuffer(handle);
   } catch {
-    throw new MarshalError(`${where} must be an ArrayBuffer`);
+    throw new MarshalError(what);
   }
   try {
-    return new Uint8Array(lifetime.value); // a copy out of the guest heap
+    const bytes = lifetime.value;
+    const end = length === undefined ? bytes.length : offset + length;
+    if (offset < 0 || end > bytes.length || end < offset) throw new MarshalError(what);
+    return bytes.slice(offset, end); // a copy out of the guest heap
   } finally {
     lifetime.dispose();
+  }
+}
+
+/**
+ * A genuine Uint8Array's buffer, offset and length, read through the typed-array getters the
+ * context had before any guest code ran (a guest cannot fake them with its own properties).
+ */
+function typedArrayParts(ctx: QuickJSContext, handle: QuickJSHandle): { buffer: QuickJSHandle; offset: number; length: number } | null {
+  const parts = intrinsics(ctx).uint8Parts;
+  const result = ctx.callFunction(parts, ctx.undefined, handle);
+  if (result.error) {
+    result.error.dispose();
+    return null;
+  }
+  try {
+    if (ctx.typeof(result.value) !== "object" || isNull(ctx, result.value)) return null;
+    const [buffer, offset, length] = [0, 1, 2].map((i) => ctx.getProp(result.value, i));
+    const numbers = [offset, length].map((h) => (ctx.typeof(h) === "number" ? ctx.getNumber(h) : -1));
+    offset.dispose();
+    length.dispose();
+    return { buffer, offset: numbers[0], length: numbers[1] };
+  } finally {
+    result.value.dispose();
   }
 }
 
@@ -161,29 +215,55 @@ function requireArray(ctx: QuickJSContext, handle: QuickJSHandle, where: string)
   if (!arrayCheck(ctx, handle)) throw new MarshalError(`${where} must be an array`);
 }
 
-const arrayCheckers = new WeakMap<QuickJSContext, QuickJSHandle>();
+interface Intrinsics {
+  isArray: QuickJSHandle;
+  /** (v) => [buffer, byteOffset, byteLength] for a genuine Uint8Array, else null. */
+  uint8Parts: QuickJSHandle;
+}
+
+const captured = new WeakMap<QuickJSContext, Intrinsics>();
+
+const UINT8_PARTS = `(() => {
+  const apply = Reflect.apply;
+  const proto = Object.getPrototypeOf(Uint8Array.prototype);
+  const getter = (key) => Object.getOwnPropertyDescriptor(proto, key).get;
+  const tag = getter(Symbol.toStringTag), buffer = getter("buffer"), offset = getter("byteOffset"), length = getter("byteLength");
+  return (v) => apply(tag, v, []) === "Uint8Array" ? [apply(buffer, v, []), apply(offset, v, []), apply(length, v, [])] : null;
+})()`;
 
 /**
- * Registers the pristine `Array.isArray` of a context, captured before any guest code runs
- * (the guest may replace the global one).
+ * Registers the pristine intrinsics of a context (`Array.isArray`, the typed-array getters),
+ * captured before any guest code runs: the guest may replace the globals afterwards.
  */
 export function captureIntrinsics(ctx: QuickJSContext): void {
   const array = ctx.getProp(ctx.global, "Array");
   const isArray = ctx.getProp(array, "isArray");
   array.dispose();
-  arrayCheckers.set(ctx, isArray);
+  const parts = ctx.evalCode(UINT8_PARTS, "kernel:intrinsics.js");
+  if (parts.error) {
+    parts.error.dispose();
+    isArray.dispose();
+    throw new MarshalError("kernel: the typed-array intrinsics could not be captured");
+  }
+  captured.set(ctx, { isArray, uint8Parts: parts.value });
 }
 
 /** Frees what captureIntrinsics kept. */
 export function releaseIntrinsics(ctx: QuickJSContext): void {
-  arrayCheckers.get(ctx)?.dispose();
-  arrayCheckers.delete(ctx);
+  const held = captured.get(ctx);
+  held?.isArray.dispose();
+  held?.uint8Parts.dispose();
+  captured.delete(ctx);
+}
+
+function intrinsics(ctx: QuickJSContext): Intrinsics {
+  const held = captured.get(ctx);
+  if (!held) throw new MarshalError("kernel: intrinsics were not captured");
+  return held;
 }
 
 function arrayCheck(ctx: QuickJSContext, handle: QuickJSHandle): boolean {
-  const isArray = arrayCheckers.get(ctx);
-  if (!isArray) throw new MarshalError("kernel: intrinsics were not captured");
-  const result = ctx.callFunction(isArray, ctx.undefined, handle);
+  const result = ctx.callFunction(intrinsics(ctx).isArray, ctx.undefined, handle);
   if (result.error) {
     result.error.dispose();
     return false;
