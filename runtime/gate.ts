@@ -14,7 +14,7 @@ import { GuestError, type WitError } from "./errors.js";
 import type { Reply } from "./engines/engine.js";
 import { OPS, isOpName, type OpName } from "./kernel/ops.js";
 import type { KernelLog } from "./episodic/log.js";
-import type { Decision, Denial, Limits, LoggedEvent, Policy, Request } from "./types.js";
+import type { Action, Decision, Denial, Limits, LoggedEvent, Policy, Request } from "./types.js";
 
 /**
  * Asked for a decision with effect "verify"; resolves to the final decision (allow or deny).
@@ -70,13 +70,35 @@ export function handleCall(run: GateRun, message: unknown): Reply | Promise<Repl
   try {
     request = buildRequest(run, op, args);
   } catch (error) {
-    return { err: toWitError(error) };
+    return refuseInvalid(run, op, action, args, toWitError(error));
   }
 
   if (run.terminating) return carryOut(run, op, args, request, FAIL_CLOSED("SIGTERM: the agent has been asked to finish"));
   const decision = decide(run.policy, request);
   if (decision.effect === "verify") return verify(run, request, decision, { op, args }).then((verified) => carryOut(run, op, args, request, verified));
   return carryOut(run, op, args, request, decision);
+}
+
+/**
+ * A call whose arguments cannot even be put into a request (a malformed path or URL, several
+ * SQL statements at once) is refused before the policy, and still recorded: the log holds
+ * every attempt, with `invalid` saying why and a deny that names no rule.
+ */
+function refuseInvalid(run: GateRun, op: OpName, action: Action, args: unknown[], error: WitError): Reply | Promise<Reply> {
+  const why = typeof error.val === "string" ? error.val : error.val.reason;
+  try {
+    const staged = run.log.stage({
+      type: "call",
+      runId: run.runId,
+      pid: run.pid,
+      agent: run.agent,
+      data: { op, action, resource: "", args: recordedArgs(op, args), invalid: why, decision: { effect: "deny", rule: null, reason: `invalid call: ${why}`, matched: [] } },
+    });
+    if (run.log.durable) return staged.written.then(() => ({ err: error }), () => LOG_UNWRITABLE);
+  } catch {
+    return LOG_UNWRITABLE;
+  }
+  return { err: error };
 }
 
 /** Logs the decided call, then carries it out (or not) as decided. */

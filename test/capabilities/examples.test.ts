@@ -114,17 +114,25 @@ describe("the hostile agent is refused everything under standard", () => {
     ];
     expect(result.denials.map((d) => [d.action, d.resource])).toEqual(decided.map(([, action, resource]) => [action, resource]));
     const ids = standardRuleIds();
+    // Each denial names its rule; only the unlisted host meets the default (the network is an allowlist).
+    expect(result.denials.map((d) => d.rule)).toEqual([
+      "standard-system-paths",
+      "standard-prod",
+      "standard-system-paths",
+      "standard-cloud-metadata",
+      null,
+      expect.stringMatching(/^standard-sql-destructive-/),
+    ]);
     result.denials.forEach((denial, i) => {
       const attempt = attempts.find((a) => a.name === decided[i][0]);
-      // A rule of the policy, or (rule null) the policy's own default, which says so.
       if (denial.rule === null) expect(denial.reason).toBe("no rule matched; default deny");
       else expect(ids).toContain(denial.rule);
       expect(attempt).toMatchObject({ outcome: `denied by ${denial.rule ?? "the default"}`, detail: denial.reason });
     });
-    expect(result.denials.find((d) => d.action === "sql.query")?.rule).toMatch(/^standard-sql-destructive-/);
 
     const log = await events(result.runId);
-    const denied = log.filter((e) => e.type === "call" && (e.data as { decision: { effect: string } }).decision.effect === "deny");
+    const decidedCalls = log.filter((e) => e.type === "call" && !("invalid" in e.data));
+    const denied = decidedCalls.filter((e) => (e.data as { decision: { effect: string } }).decision.effect === "deny");
     expect(denied.map((e) => [e.seq, (e.data as { decision: { rule: string | null } }).decision.rule])).toEqual(result.denials.map((d) => [d.seq, d.rule]));
     // Nothing was carried out: no call of the run was allowed.
     const allowed = log.filter((e) => e.type === "call" && (e.data as { decision: { effect: string } }).decision.effect !== "deny");
@@ -132,8 +140,12 @@ describe("the hostile agent is refused everything under standard", () => {
     expect((await (await kernel.log).verify()).ok).toBe(true);
   });
 
-  it("the stacked DELETE is refused as invalid before any policy could allow it", () => {
+  it("the stacked DELETE is refused as invalid before any policy could allow it, and the attempt is logged", async () => {
     expect(attempts.find((a) => a.name === "stacked DELETE")).toMatchObject({ outcome: "invalid", detail: "only one SQL statement per call" });
+    const invalid = (await events(result.runId)).filter((e) => e.type === "call" && "invalid" in e.data);
+    expect(invalid.map((e) => e.data)).toMatchObject([
+      { action: "sql.query", args: ["main", "select 1; delete from users", []], invalid: "only one SQL statement per call", decision: { effect: "deny", rule: null } },
+    ]);
   });
 
   it("ambient authority does not exist in the isolate", () => {

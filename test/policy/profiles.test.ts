@@ -44,6 +44,14 @@ describe("standard", () => {
     expect(standard.decide(canonicalRequest("fs.remove", "/workspace/x")).effect).toBe("audit");
     expect(standard.decide(canonicalRequest("fs.write", "/etc/x")).effect).toBe("deny");
   });
+  it("names the rule that denies system paths, /prod and cloud metadata (not just the default)", () => {
+    expect(standard.decide(canonicalRequest("fs.read", "/etc/passwd")).rule).toBe("standard-system-paths");
+    expect(standard.decide(canonicalRequest("fs.write", "/prod/config.json")).rule).toBe("standard-prod");
+    expect(standard.decide(canonicalRequest("http.fetch", "http://169.254.169.254/latest/meta-data/", { method: "GET" })).rule).toBe("standard-cloud-metadata");
+    // Nothing else is caught by those rules: the rest of the network is the default's.
+    expect(standard.decide(canonicalRequest("http.fetch", "http://f/latest", { method: "GET" })).rule).toBeNull();
+    expect(standard.decide(canonicalRequest("fs.read", "/prodx/a")).rule).toBeNull();
+  });
   it("denies network until the operator extends it with hosts", () => {
     expect(standard.decide(canonicalRequest("http.fetch", "https://api.example.com/v1", { method: "GET" })).effect).toBe("deny");
     const extended = loadPolicy("policies/examples/standard-with-api.yaml");
