@@ -33,7 +33,7 @@ export interface CounterfactualReport {
   /** The policy the run was recorded under, as its spawn event names it. */
   recordedPolicy: { name: string; hash: string };
   policy: { name: string; hash: string };
-  /** How many recorded calls were decided again. */
+  /** How many recorded calls were decided again (calls refused as invalid before any decision are not). */
   calls: number;
   /** Calls whose effect would differ, in order. */
   changes: DecisionChange[];
@@ -68,7 +68,8 @@ export async function redecideRun(
   const changes: DecisionChange[] = [];
   let calls = 0;
   for (const e of run.events) {
-    if (e.type !== "call") continue;
+    // A call refused as invalid never reached the policy: no policy decides it differently.
+    if (e.type !== "call" || typeof e.data.invalid === "string") continue;
     calls++;
     now = e.time;
     const d = e.data;

@@ -144,22 +144,27 @@ export class Replayer {
     if (gate.hostCalls > gate.limits.hostCalls) return { abort: "limit", message: `host-call limit of ${gate.limits.hostCalls} reached` };
     if (OPS[op].action === null) return { ok: undefined };
     if (this.over) return END;
-    let request: Request;
+    const recorded = this.run.calls[this.next];
+    const expected = recorded && recordedSummary(recorded.call);
+    // The gate refuses a call it cannot build a request from (a malformed path or URL, a
+    // statement SQLite's compiler refuses) before any decision, and logs it with `invalid`.
+    const recordedInvalid = recorded !== undefined && typeof recorded.call.data.invalid === "string";
+    let request: Request | undefined;
+    let invalid: WitError | undefined;
     try {
       request = buildRequest({ agent: gate.agent, pid: gate.pid, capabilities: NO_CAPABILITIES }, op, args);
     } catch (error) {
-      return { err: toWitError(error) };
+      invalid = toWitError(error);
     }
     const actual = summarize(op, request, args);
-    const recorded = this.run.calls[this.next];
-    const expected = recorded && recordedSummary(recorded.call);
-    const same = expected !== undefined && sameCall(expected, actual);
-    if (!same && op === "sql.query") {
-      const refused = this.refusedByAnalyzer(args);
-      if (refused) return refused;
+    let same = expected !== undefined && (recordedInvalid ? sameInvalidCall(expected, actual) : invalid === undefined && sameCall(expected, actual));
+    if (op === "sql.query" && invalid === undefined && (recordedInvalid || !same)) {
+      invalid = this.refusedByAnalyzer(args);
+      if (invalid && !recordedInvalid) same = false;
     }
-    // A statement the analyzer refused was answered before the decision, and never logged.
-    const hint = !same && op === "sql.query" && !this.options.analyzeSql ? " (if the gate refused this statement before deciding, it is not in the log: give the databases so that replay can tell)" : "";
+    // Logs written before the gate recorded refused calls hold nothing for them: answer as it did.
+    if (!same && invalid && !recordedInvalid) return { err: invalid };
+    const hint = !same && op === "sql.query" && !this.options.analyzeSql ? " (a statement the gate refused before deciding is in the log only since the gate records refused calls: give the databases so that replay can tell)" : "";
     if (!recorded || !expected) {
       if (this.run.exit && !EXTERNAL_ENDINGS.has(str(this.run.exit.data.reason))) {
         this.diverge(this.run.exit.seq, null, actual, `the recorded run ended here; the replayed agent made another call${hint}`);
@@ -178,14 +183,14 @@ export class Replayer {
     }
     this.next++;
     this.passSignals(recorded.call.seq);
-    const reply = this.replyFor(recorded);
+    const reply: Reply = recordedInvalid ? { err: invalid ?? { tag: "invalid", val: str(recorded.call.data.invalid) } } : this.replyFor(recorded);
     const decision = (recorded.call.data.decision ?? {}) as { effect?: unknown; rule?: unknown };
     this.events.push({
       seq: recorded.call.seq,
       ...(recorded.result ? { resultSeq: recorded.result.seq } : {}),
       op,
-      action: actual.action,
-      resource: actual.resource,
+      action: expected.action,
+      resource: expected.resource,
       effect: str(decision.effect),
       rule: typeof decision.rule === "string" ? decision.rule : null,
       outcome: "ok" in reply ? "ok" : "err" in reply ? reply.err.tag : "abort",
@@ -232,14 +237,14 @@ export class Replayer {
     this.divergence ??= { seq, expected, actual, reason };
   }
 
-  /** A statement the analyzer refuses now was refused before the decision then (not logged). */
-  private refusedByAnalyzer(args: unknown[]): Reply | undefined {
+  /** The error the analyzer refuses a statement with (the gate refused it so, before deciding). */
+  private refusedByAnalyzer(args: unknown[]): WitError | undefined {
     if (!this.options.analyzeSql) return undefined;
     try {
       this.options.analyzeSql(args[0] as string, args[1] as string);
       return undefined;
     } catch (error) {
-      return error instanceof GuestError ? { err: error.error } : undefined;
+      return error instanceof GuestError ? error.error : undefined;
     }
   }
 
@@ -294,14 +299,21 @@ function recordedArgs(args: unknown[]): unknown[] {
   return args.map((arg) => (arg instanceof Uint8Array && arg.length > 4096 ? { bytes: arg.length } : arg));
 }
 
-function summarize(op: OpName, request: Request, args: unknown[]): CallSummary {
+function summarize(op: OpName, request: Request | undefined, args: unknown[]): CallSummary {
   let encoded: JsonValue;
   try {
     encoded = encodeValue(recordedArgs(args));
   } catch {
     encoded = null;
   }
+  // A call refused before it became a request is recorded with an empty resource.
+  if (!request) return { op, action: OPS[op].action ?? "", resource: "", args: encoded };
   return { op, action: request.action, resource: request.resource, ...(request.method ? { method: request.method } : {}), args: encoded };
+}
+
+/** A call the gate refused as invalid: recorded without a resource, so compared without one. */
+function sameInvalidCall(recorded: CallSummary, actual: CallSummary): boolean {
+  return recorded.op === actual.op && recorded.action === actual.action && canonicalJson(recorded.args) === canonicalJson(actual.args);
 }
 
 function recordedSummary(call: LoggedEvent): CallSummary {
