@@ -20,7 +20,7 @@ import { AgentLoadError, UsageError } from "../../errors.js";
 import { INTERFACES } from "../../kernel/ops.js";
 import { readBuilt, writeBuilt, DEFAULT_CACHE_DIR } from "./cache.js";
 import { DISABLED_FEATURES, WIT_DIR } from "./componentize.js";
-import { PRELUDE, PRELUDE_SPECIFIER, SDK_SPECIFIER, entrySource } from "./prelude.js";
+import { KERNEL_CALL, KERNEL_CALL_SPECIFIER, PRELUDE, PRELUDE_SPECIFIER, RAW_SUFFIX, entrySource, kernelInterface } from "./prelude.js";
 import { runTool } from "./tools.js";
 import { WIT_PACKAGE, WIT_VERSION } from "./world.js";
 
@@ -119,8 +119,10 @@ const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 async function bundleAgent(file: string, entry: string): Promise<string> {
   const esbuild = await import("esbuild");
   const agentDir = dirname(file);
+  // A static import of something refused fails the build; a dynamic import or a require() of
+  // it fails when (if ever) it runs, with the message QuickJS gives.
   const refuse = (kind: string, name: string) =>
-    kind === "dynamic-import" ? { path: name, namespace: "agentos-refused" } : { errors: [{ text: notImportable(name) }] };
+    kind === "import-statement" ? { errors: [{ text: notImportable(name) }] } : { path: name, namespace: "agentos-refused" };
   let result;
   try {
     result = await esbuild.build({
@@ -141,13 +143,14 @@ async function bundleAgent(file: string, entry: string): Promise<string> {
             build.onResolve({ filter: /^agent-os\/guest$/ }, () => ({ path: SDK_FILE }));
             build.onResolve({ filter: /^agentos:/ }, (args) => {
               if (args.path === PRELUDE_SPECIFIER) return { path: PRELUDE_SPECIFIER, namespace: "agentos-prelude" };
+              if (args.path === KERNEL_CALL_SPECIFIER) return { path: KERNEL_CALL_SPECIFIER, namespace: "agentos-prelude" };
+              // The WIT import itself, only ever imported by the wrapper below.
+              if (args.path.endsWith(RAW_SUFFIX)) return { path: args.path.slice(0, -RAW_SUFFIX.length), external: true };
               const iface = KERNEL_IMPORT.exec(args.path)?.[1];
               if (iface === undefined || !(INTERFACES as readonly string[]).includes(iface)) return refuse(args.kind, args.path);
-              const versioned = `${WIT_PACKAGE}/${iface}@${WIT_VERSION}`;
-              // A dynamic import of a kernel interface becomes a bundled module re-exporting the
-              // static import: StarlingMonkey has no dynamic import of WIT interfaces.
-              if (args.kind === "dynamic-import") return { path: versioned, namespace: "agentos-reexport" };
-              return { path: versioned, external: true };
+              // Every other import of a kernel interface (static or dynamic: StarlingMonkey has no
+              // dynamic import of WIT interfaces) is a bundled wrapper of the WIT import.
+              return { path: `${WIT_PACKAGE}/${iface}@${WIT_VERSION}`, namespace: "agentos-kernel" };
             });
             build.onResolve({ filter: /^[a-z][\w+.-]*:|^[\w@][^:]*$/ }, (args) => {
               const url = /^[a-z][\w+.-]*:/.test(args.path) && !args.path.startsWith("agentos:");
@@ -158,8 +161,8 @@ async function bundleAgent(file: string, entry: string): Promise<string> {
             build.onLoad({ filter: /.*/, namespace: "file" }, (args) =>
               insideAgent(args.path, agentDir) ? undefined : { errors: [{ text: `cannot bundle ${args.path}: an agent may bundle only files of its own directory and packages from node_modules` }] },
             );
-            build.onLoad({ filter: /.*/, namespace: "agentos-prelude" }, () => ({ contents: PRELUDE, loader: "js" }));
-            build.onLoad({ filter: /.*/, namespace: "agentos-reexport" }, (args) => ({ contents: `export * from ${JSON.stringify(args.path)};`, loader: "js" }));
+            build.onLoad({ filter: /.*/, namespace: "agentos-prelude" }, (args) => ({ contents: args.path === PRELUDE_SPECIFIER ? PRELUDE : KERNEL_CALL, loader: "js" }));
+            build.onLoad({ filter: /.*/, namespace: "agentos-kernel" }, (args) => ({ contents: kernelInterface(args.path), loader: "js" }));
             build.onLoad({ filter: /.*/, namespace: "agentos-refused" }, (args) => ({ contents: `throw new Error(${JSON.stringify(notImportable(args.path))});`, loader: "js" }));
           },
         },
@@ -171,7 +174,9 @@ async function bundleAgent(file: string, entry: string): Promise<string> {
     const messages = failure.errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}` : e.text));
     throw new AgentLoadError(`${entry}: the agent does not bundle:\n  ${messages.join("\n  ")}`);
   }
-  return result.outputFiles[0].text;
+  // esbuild turns the agent's own `typeof require` into `typeof __require` (its shim, always a
+  // function): an agent asking whether require exists must hear "undefined", as on QuickJS.
+  return result.outputFiles[0].text.replace(/\btypeof __require\b/g, "typeof require");
 }
 
 function insideAgent(path: string, agentDir: string): boolean {

@@ -8,10 +8,45 @@
  * does, with the kernel's `clock` and `random` imports (gated by the policy and recorded in the
  * log), or removes it: the same agent makes the same host calls on both engines.
  */
-import { WIT_VERSION } from "./world.js";
+import { OPS, camelCase } from "../../kernel/ops.js";
+import { WIT_PACKAGE, WIT_VERSION } from "./world.js";
 
 export const PRELUDE_SPECIFIER = "agentos:prelude";
-export const SDK_SPECIFIER = "agent-os/guest";
+export const KERNEL_CALL_SPECIFIER = "agentos:kernel-call";
+/** Marks the WIT import itself, as opposed to the wrapper every other import gets. */
+export const RAW_SUFFIX = "#raw";
+
+/**
+ * Calls a WIT import, turning its `err` into the error QuickJS gives for one: an Error named
+ * ComponentError whose message says the case and the reason, with the WIT value as `payload`.
+ * (componentize-js's own error says "[object Object] (see error.payload)".)
+ */
+export const KERNEL_CALL = `
+export function call(fn, args) {
+  try {
+    return fn(...args);
+  } catch (e) {
+    const payload = e !== null && typeof e === "object" ? e.payload : undefined;
+    if (payload === null || typeof payload !== "object" || typeof payload.tag !== "string") throw e;
+    const val = payload.val;
+    const error = new Error(payload.tag + ": " + (typeof val === "string" ? val : val && val.reason));
+    error.name = "ComponentError";
+    error.payload = payload;
+    throw error;
+  }
+}
+`;
+
+/** The module an agent (or the SDK, or the prelude) gets for \`agentos:kernel/<iface>\`. */
+export function kernelInterface(specifier: string): string {
+  const iface = specifier.slice(`${WIT_PACKAGE}/`.length).split("@")[0];
+  const lines = [`import { call } from ${JSON.stringify(KERNEL_CALL_SPECIFIER)};`, `import * as raw from ${JSON.stringify(specifier + RAW_SUFFIX)};`];
+  for (const op of Object.keys(OPS)) {
+    const [owner, fn] = op.split(".");
+    if (owner === iface) lines.push(`export function ${camelCase(fn)}(...args) { return call(raw.${camelCase(fn)}, args); }`);
+  }
+  return lines.join("\n") + "\n";
+}
 
 /** What the wrapper throws when the agent has no `run` export (the kernel names the agent). */
 export const NO_RUN = "\u0000agentos:no-run";
