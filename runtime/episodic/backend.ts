@@ -33,12 +33,24 @@ export interface RangeOptions {
   reverse: boolean;
 }
 
+/** A batch made ready to write (for LevelDB: every put done), not written yet. */
+export interface PreparedWrite {
+  /** Writes the whole batch or nothing; durable (fsync) before it resolves, if the backend is durable. */
+  commit(): Promise<void>;
+  /** Drops it unwritten. */
+  discard(): void;
+}
+
 export interface LogBackend {
   readonly durable: boolean;
   /** Where the log lives, for messages: a directory or "memory". */
   readonly location: string;
-  /** Writes the whole batch or nothing; durable (fsync) before it resolves, if the backend is durable. */
-  write(batch: Batch): Promise<void>;
+  /**
+   * Makes a batch ready to write, on the caller's thread, so that the log can prepare the next
+   * batch while the previous one is being written. Batches are committed in the order prepared,
+   * one at a time.
+   */
+  prepare(batch: Batch): PreparedWrite;
   /** The head written with the last batch, if any. */
   readHead(): Promise<HeadRecord | undefined>;
   /** The record with the highest sequence number. */

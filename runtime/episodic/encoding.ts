@@ -33,26 +33,174 @@ export function encodeValue(value: unknown): JsonValue {
 }
 
 /**
- * Encodes a value and gives its canonical JSON (the log's hot path). The encoded objects are
- * built with their keys in sorted order, so native `JSON.stringify` writes the canonical text,
- * unless some key looks like an array index (JavaScript puts those first): then the slower
- * {@link canonicalJson} does.
+ * Encodes a value and gives its canonical JSON. The encoded value is the given one when nothing
+ * in it needed encoding (see {@link CanonicalWriter}), and is then shared, not copied.
  *
  * @example encodeCanonical({ b: 1n, a: 2 }).json === '{"a":2,"b":{"$bigint":"1"}}'
  * @throws LogError as {@link encodeValue}.
  */
 export function encodeCanonical(value: unknown): { value: JsonValue; json: string } {
-  const encoder = new Encoder();
-  const encoded = encoder.encode(value);
-  return { value: encoded, json: encoder.indexKeys ? canonicalJson(encoded) : JSON.stringify(encoded) };
+  const writer = new CanonicalWriter();
+  writer.begin();
+  const encoded = writer.data(value);
+  return { value: encoded, json: writer.finish() };
 }
 
-const INDEX_KEY = /^(?:0|[1-9][0-9]*)$/;
+const NOT_DATA = Symbol("not data");
+const MAX_DEPTH = 64;
+const MAX_CACHED_KEYS = 1024;
 
-/** One walk over a value, building its encoded form with sorted keys. */
+/**
+ * Writes canonical JSON (the log's hot path): one walk over a value that pushes the pieces of
+ * its text onto a reused list, joined once into one flat string, without building the encoded
+ * value first. Object keys are quoted once and cached. A writer is reused for every event of a
+ * log; it holds no event after `finish`.
+ *
+ * @example const w = new CanonicalWriter(); w.begin(); w.data({ b: 1, a: [2] }); w.finish() === '{"a":[2],"b":1}'
+ */
+export class CanonicalWriter {
+  private parts: string[] = [];
+  private readonly keys = new Map<string, string>();
+  /** Whether the text written since `begin` is JSON.stringify's view of the values themselves (nothing tagged or dropped). */
+  private plain = true;
+
+  begin(): void {
+    this.parts.length = 0;
+  }
+
+  /** Appends literal text (already JSON). */
+  raw(text: string): void {
+    this.parts.push(text);
+  }
+
+  /** Appends a JSON string. */
+  string(text: string): void {
+    this.parts.push(quote(text));
+  }
+
+  /**
+   * Appends the canonical JSON of a value, and gives its encoded form: the value itself when
+   * nothing in it needed encoding, else a copy with the tags (parsed back from the text).
+   * @throws LogError naming the path of something that is not data.
+   */
+  data(value: unknown): JsonValue {
+    const from = this.parts.length;
+    this.plain = true;
+    try {
+      this.write(value, 0);
+    } catch (err) {
+      if (err !== NOT_DATA) throw err;
+      // Not data, or nested deeper than the writer walks: the Encoder names the place, or encodes it.
+      this.parts.length = from;
+      const encoded = new Encoder().encode(value);
+      this.parts.push(canonicalJson(encoded));
+      return encoded;
+    }
+    if (this.plain) return value as JsonValue;
+    return JSON.parse(this.parts.slice(from).join("")) as JsonValue;
+  }
+
+  /** The text written since `begin`, as one string. */
+  finish(): string {
+    const text = this.parts.join("");
+    this.parts.length = 0;
+    return text;
+  }
+
+  private key(k: string): string {
+    let q = this.keys.get(k);
+    if (q === undefined) {
+      q = quote(k) + ":";
+      if (this.keys.size < MAX_CACHED_KEYS) this.keys.set(k, q);
+    }
+    return q;
+  }
+
+  private write(v: unknown, depth: number): void {
+    const parts = this.parts;
+    switch (typeof v) {
+      case "string":
+        parts.push(quote(v));
+        return;
+      case "number":
+        if (Number.isFinite(v)) parts.push("" + v);
+        else {
+          this.plain = false;
+          parts.push('{"$number":"' + v + '"}');
+        }
+        return;
+      case "boolean":
+        parts.push(v ? "true" : "false");
+        return;
+      case "bigint":
+        this.plain = false;
+        parts.push('{"$bigint":"' + v.toString() + '"}');
+        return;
+      case "object":
+        if (v === null) parts.push("null");
+        else if (depth >= MAX_DEPTH) throw NOT_DATA;
+        else if (Array.isArray(v)) this.array(v, depth);
+        else if (v instanceof Uint8Array) {
+          this.plain = false;
+          parts.push('{"$bytes":"' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") + '"}');
+        } else this.object(v, depth);
+        return;
+      default:
+        throw NOT_DATA;
+    }
+  }
+
+  private array(v: unknown[], depth: number): void {
+    const parts = this.parts;
+    parts.push("[");
+    for (let i = 0; i < v.length; i++) {
+      if (i > 0) parts.push(",");
+      const x = v[i];
+      if (x === undefined) {
+        this.plain = false;
+        parts.push("null");
+      } else this.write(x, depth + 1);
+    }
+    parts.push("]");
+  }
+
+  private object(v: object, depth: number): void {
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (proto !== Object.prototype && proto !== null) throw NOT_DATA;
+    const parts = this.parts;
+    const record = v as Record<string, unknown>;
+    const keys = Object.keys(record);
+    sortKeys(keys);
+    const start = parts.length;
+    parts.push("{");
+    let n = 0;
+    let only = "";
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      const x = record[k];
+      if (x === undefined) {
+        this.plain = false;
+        continue;
+      }
+      if (k === "__proto__") this.plain = false;
+      if (n++ > 0) parts.push("," + this.key(k));
+      else {
+        only = k;
+        parts.push(this.key(k));
+      }
+      this.write(x, depth + 1);
+    }
+    parts.push("}");
+    if (n === 1 && only.charCodeAt(0) === 36 /* $ */ && TAGS.has(only)) {
+      this.plain = false;
+      parts[start] = '{"$object":{';
+      parts.push("}");
+    }
+  }
+}
+
+/** One walk over a value, building its encoded form with sorted keys (and naming what cannot be encoded). */
 class Encoder {
-  /** Whether some object key looks like an array index. */
-  indexKeys = false;
   private readonly path: Array<string | number> = ["value"];
   private readonly seen = new Set<object>();
 
@@ -101,7 +249,6 @@ class Encoder {
       for (const k of keys) {
         const v = record[k];
         if (v === undefined) continue;
-        if (INDEX_KEY.test(k)) this.indexKeys = true;
         this.path.push(k);
         setOwn(obj, k, this.encode(v));
         this.path.pop();
@@ -116,6 +263,24 @@ class Encoder {
   private error(why: string): LogError {
     const where = this.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${p}` : p)).join("");
     return new LogError(`cannot log ${where}: ${why}`);
+  }
+}
+
+/** Sorts keys by UTF-16 code units, as Array.prototype.sort does: in place, by insertion for the usual handful. */
+function sortKeys(keys: string[]): void {
+  const n = keys.length;
+  if (n > 12) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const k = keys[i];
+    let j = i - 1;
+    while (j >= 0 && keys[j] > k) {
+      keys[j + 1] = keys[j];
+      j--;
+    }
+    keys[j + 1] = k;
   }
 }
 
@@ -186,20 +351,34 @@ export interface SealedEvent {
 
 /**
  * Gives an event its place in the chain: `hash = sha256(prev + "\n" + canonical(event without hash))`.
+ * `writer` is reused across calls by the log (a fresh one by default).
  *
  * @example sealEvent({ type: "exit", runId: "r1", pid: 1, agent: "a", data: {} }, 1, 0, GENESIS).event.hash
  * @throws LogError when the event is malformed or its data cannot be encoded.
  */
-export function sealEvent(e: NewEvent, seq: number, time: number, prev: string): SealedEvent {
+export function sealEvent(e: NewEvent, seq: number, time: number, prev: string, writer: CanonicalWriter = new CanonicalWriter()): SealedEvent {
   checkNewEvent(e);
-  const { value, json } = encodeCanonical(e.data);
-  const data = value as { [key: string]: JsonValue };
-  // The keys in sorted order: agent, data, pid, prev, runId, seq, time, type.
-  const body =
-    '{"agent":' + quote(e.agent) + ',"data":' + json + ',"pid":' + e.pid + ',"prev":"' + prev +
-    '","runId":' + quote(e.runId) + ',"seq":' + seq + ',"time":' + canonicalJson(time) + ',"type":"' + e.type + '"}';
-  const event: LoggedEvent = { agent: e.agent, data, pid: e.pid, prev, runId: e.runId, seq, time, type: e.type, hash: chainHash(prev, body) };
-  return { event, body };
+  // The hashed text, written in one piece: prev, a newline, then the body with its keys in
+  // sorted order (agent, data, pid, prev, runId, seq, time, type).
+  writer.begin();
+  writer.raw(prev);
+  writer.raw('\n{"agent":');
+  writer.string(e.agent);
+  writer.raw(',"data":');
+  let data: { [key: string]: JsonValue };
+  try {
+    data = writer.data(e.data) as { [key: string]: JsonValue };
+  } catch (err) {
+    writer.begin();
+    throw err;
+  }
+  writer.raw(',"pid":' + e.pid + ',"prev":"' + prev + '","runId":');
+  writer.string(e.runId);
+  writer.raw(',"seq":' + seq + ',"time":' + (Number.isFinite(time) ? "" + time : "null") + ',"type":"' + e.type + '"}');
+  const hashed = writer.finish();
+  const hash = sha256Hex(hashed);
+  const event: LoggedEvent = { agent: e.agent, data, pid: e.pid, prev, runId: e.runId, seq, time, type: e.type, hash };
+  return { event, body: hashed.slice(prev.length + 1) };
 }
 
 /**

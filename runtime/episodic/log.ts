@@ -1,16 +1,23 @@
 /**
  * The kernel's log: a hash chain over a backend, with group commit.
  *
- * `append` fixes an event's sequence number, time and hash synchronously, in call order, and
- * queues it. One batch is in flight at a time; when it is durable its appends resolve and
- * everything that queued meanwhile becomes the next batch. A failed write rejects every append
- * of that batch and every one queued behind it (they chain onto events that were never
- * written), and the log then refuses all further appends: fail closed, no hole in the chain.
+ * Events take their place in the chain in call order. `stage` (the gate's path) seals an event
+ * at once: its sequence number, time and hash are fixed before it returns. `append` queues the
+ * event and seals it when its batch is made (an append's promise is all its caller sees, and
+ * sealing late keeps a burst of appends from holding every sealed record in memory at once, and
+ * lets the next batch be sealed while the previous one is being written). Anything that reads
+ * or extends the chain (`stage`, `appendMany`, `head`) seals the queued appends first, so the
+ * order is always the call order.
+ *
+ * One batch is in flight at a time; when it is durable its appends resolve and everything that
+ * queued meanwhile becomes the next batch. A failed write rejects every append of that batch and
+ * every one queued behind it (they chain onto events that were never written), and the log then
+ * refuses all further appends: fail closed, no hole in the chain.
  */
 import { LogError } from "../errors.js";
 import type { EventLog, EventQuery, LoggedEvent, NewEvent, VerifyReport } from "../types.js";
-import { parseRecord, toRecord, type Batch, type HeadRecord, type LogBackend } from "./backend.js";
-import { GENESIS, sealEvent, sha256Hex } from "./encoding.js";
+import { parseRecord, toRecord, type Batch, type HeadRecord, type LogBackend, type PreparedWrite } from "./backend.js";
+import { CanonicalWriter, GENESIS, sealEvent, sha256Hex } from "./encoding.js";
 import { queryEvents } from "./query.js";
 import { verifyChain } from "./verify.js";
 
@@ -60,6 +67,11 @@ interface Pending {
   reject(err: Error): void;
 }
 
+/** An append not sealed yet; once sealed, the same object waits as its Pending. */
+interface Queued extends Pending {
+  event: NewEvent | undefined;
+}
+
 /**
  * Builds a log over a backend, resuming the chain after its newest stored event.
  *
@@ -85,12 +97,16 @@ export async function createChainLog(backend: LogBackend, options: ChainLogOptio
 class ChainLog implements KernelLog {
   private queue: Batch;
   private waiters: Pending[] = [];
+  /** Appends not sealed yet, in call order, from `unsealedAt` on. */
+  private unsealed: Queued[] = [];
+  private unsealedAt = 0;
   /** The waiter that staged events share while it is the newest one (see sharedWaiter). */
   private openWaiter: { pending: Pending; promise: Promise<void> } | undefined;
   private flushing: Promise<void> | undefined;
   private failure: LogError | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
+  private readonly writer = new CanonicalWriter();
 
   constructor(
     private readonly backend: LogBackend,
@@ -107,14 +123,19 @@ class ChainLog implements KernelLog {
 
   append(event: NewEvent): Promise<LoggedEvent> {
     try {
-      const logged = this.seal(event);
-      return this.enqueue(logged);
+      this.checkWritable();
     } catch (err) {
       return Promise.reject(err);
     }
+    return new Promise<LoggedEvent>((resolve, reject) => {
+      this.unsealed.push({ event, upTo: 0, result: undefined, resolve: resolve as (value: unknown) => void, reject });
+      this.scheduleFlush();
+    });
   }
 
   stage(event: NewEvent): { event: LoggedEvent; written: Promise<void> } {
+    this.checkWritable();
+    this.sealQueued(Infinity);
     const logged = this.seal(event);
     return { event: logged, written: this.sharedWaiter() };
   }
@@ -138,6 +159,7 @@ class ChainLog implements KernelLog {
   appendMany(events: NewEvent[]): Promise<LoggedEvent[]> {
     try {
       this.checkWritable();
+      this.sealQueued(Infinity);
       // Validate all first, so that a bad event in the middle appends none of them.
       const start = { ...this.last };
       const logged: LoggedEvent[] = [];
@@ -154,15 +176,48 @@ class ChainLog implements KernelLog {
     }
   }
 
+  /**
+   * Seals up to `limit` queued appends, in order. One that cannot be sealed (malformed, not
+   * data) is rejected alone and takes no place in the chain.
+   */
+  private sealQueued(limit: number): void {
+    const queued = this.unsealed;
+    let i = this.unsealedAt;
+    const end = Math.min(queued.length, i + limit);
+    for (; i < end; i++) {
+      const q = queued[i];
+      try {
+        q.result = this.seal(q.event!);
+      } catch (err) {
+        q.reject(err as Error);
+        continue;
+      } finally {
+        q.event = undefined;
+      }
+      q.upTo = this.last.seq;
+      this.waiters.push(q);
+    }
+    if (i >= queued.length) {
+      this.unsealed = [];
+      this.unsealedAt = 0;
+    } else this.unsealedAt = i;
+  }
+
+  private get queuedCount(): number {
+    return this.unsealed.length - this.unsealedAt;
+  }
+
   private seal(event: NewEvent): LoggedEvent {
-    this.checkWritable();
     // Event times never go backwards, so a time range maps onto a range of sequence numbers.
     const now = this.now();
     if (!Number.isFinite(now)) throw new LogError(`the log's clock returned ${String(now)}, not a time`);
-    const time = Math.max(now, this.last.time);
-    const sealed = sealEvent(event, this.last.seq + 1, time, this.last.hash);
-    this.last = { seq: sealed.event.seq, hash: sealed.event.hash, time };
-    this.queue.records.push({ seq: sealed.event.seq, runId: sealed.event.runId, value: toRecord(sealed) });
+    const last = this.last;
+    const time = now > last.time ? now : last.time;
+    const sealed = sealEvent(event, last.seq + 1, time, last.hash, this.writer);
+    last.seq = sealed.event.seq;
+    last.hash = sealed.event.hash;
+    last.time = time;
+    this.queue.records.push({ seq: last.seq, runId: sealed.event.runId, value: toRecord(sealed) });
     return sealed.event;
   }
 
@@ -194,37 +249,75 @@ class ChainLog implements KernelLog {
     }
   }
 
-  /** Resolves with `result` when everything queued so far is durable. */
+  /** Resolves with `result` when everything sealed so far is durable. */
   private enqueue<T>(result: T): Promise<T> {
     const upTo = this.last.seq;
     const done = new Promise<T>((resolve, reject) => {
       this.waiters.push({ upTo, result, resolve: resolve as (value: unknown) => void, reject });
     });
-    // Start on a microtask, so that appends made in the same turn share the first batch.
-    if (!this.flushing) this.flushing = Promise.resolve().then(() => this.flush());
+    this.scheduleFlush();
     return done;
   }
 
+  /** Starts the flush loop on a microtask, so that appends made in the same turn share the first batch. */
+  private scheduleFlush(): void {
+    if (!this.flushing) this.flushing = Promise.resolve().then(() => this.flush());
+  }
+
   private async flush(): Promise<void> {
-    while (this.queue.records.length > 0 || this.queue.blobs.length > 0) {
-      const batch = this.takeBatch();
-      const waiters = this.waiters;
-      let n = 0;
-      while (n < waiters.length && waiters[n].upTo <= batch.head.seq) n++;
-      const done = waiters.splice(0, n);
+    let next = this.prepareNext();
+    while (next) {
+      const current = next;
+      next = undefined;
       try {
-        await this.backend.write(batch);
+        const writing = current.write.commit();
+        // A backlog of a full batch or more (a burst of appends): seal and prepare the next batch
+        // while this one is written (on LevelDB's own thread). Otherwise the next batch is
+        // everything that queues meanwhile, as group commit wants.
+        if (this.queue.records.length + this.queuedCount >= this.maxBatch) next = this.prepareNext();
+        await writing;
       } catch (err) {
-        const why = (err as Error)?.message ?? String(err);
-        this.failure = new LogError(`cannot write to the log at ${this.backend.location}: ${why}`, { cause: err });
-        for (const w of [...done, ...this.waiters]) w.reject(this.failure);
-        this.waiters = [];
-        this.queue = emptyBatch(this.last);
+        next?.write.discard();
+        this.fail(err, [...current.done, ...(next?.done ?? [])]);
         break;
       }
-      for (const w of done) w.resolve(w.result);
+      for (const w of current.done) w.resolve(w.result);
+      next ??= this.prepareNext();
     }
     this.flushing = undefined;
+  }
+
+  /** Seals queued appends into the next batch and prepares its write; undefined when there is nothing to write. */
+  private prepareNext(): { write: PreparedWrite; done: Pending[] } | undefined {
+    for (;;) {
+      if (this.queue.records.length < this.maxBatch) this.sealQueued(this.maxBatch - this.queue.records.length);
+      if (this.queue.records.length > 0 || this.queue.blobs.length > 0) break;
+      if (this.queuedCount === 0) return undefined; // (the queued appends that were left all failed to seal)
+    }
+    const batch = this.takeBatch();
+    const waiters = this.waiters;
+    let n = 0;
+    while (n < waiters.length && waiters[n].upTo <= batch.head.seq) n++;
+    const done = waiters.splice(0, n);
+    try {
+      return { write: this.backend.prepare(batch), done };
+    } catch (err) {
+      this.fail(err, done);
+      return undefined;
+    }
+  }
+
+  /** A write failed: every append in flight or queued is rejected, and the log refuses appends from now on. */
+  private fail(err: unknown, inFlight: Pending[]): void {
+    const why = (err as Error)?.message ?? String(err);
+    this.failure = new LogError(`cannot write to the log at ${this.backend.location}: ${why}`, { cause: err });
+    for (const w of inFlight) w.reject(this.failure);
+    for (const w of this.waiters) w.reject(this.failure);
+    for (let i = this.unsealedAt; i < this.unsealed.length; i++) this.unsealed[i].reject(this.failure);
+    this.waiters = [];
+    this.unsealed = [];
+    this.unsealedAt = 0;
+    this.queue = emptyBatch(this.last);
   }
 
   /** The next batch: everything queued, or its first maxBatch events when more are waiting. */
@@ -252,6 +345,7 @@ class ChainLog implements KernelLog {
   }
 
   head(): { seq: number; hash: string } {
+    if (this.queuedCount > 0 && !this.failure) this.sealQueued(Infinity);
     return { seq: this.last.seq, hash: this.last.hash };
   }
 

@@ -2,7 +2,7 @@
  * The in-memory backend (`openLog(false)`): the same records, chain and queries as LevelDB,
  * without durability. For tests and embedding.
  */
-import type { Batch, HeadRecord, LogBackend, RangeOptions, RawRecord } from "./backend.js";
+import type { Batch, HeadRecord, LogBackend, PreparedWrite, RangeOptions, RawRecord } from "./backend.js";
 
 const CHUNK = 1000;
 
@@ -24,13 +24,18 @@ class MemoryBackend implements LogBackend {
   private readonly blobs = new Map<string, Uint8Array>();
   private head: HeadRecord | undefined;
 
-  async write(batch: Batch): Promise<void> {
-    for (const r of batch.records) {
-      this.records[r.seq - 1] = r.value;
-      if (!this.runs.has(r.runId)) this.runs.set(r.runId, r.seq);
-    }
-    for (const b of batch.blobs) this.blobs.set(b.hash, new Uint8Array(b.bytes));
-    this.head = { ...batch.head };
+  prepare(batch: Batch): PreparedWrite {
+    return {
+      commit: async () => {
+        for (const r of batch.records) {
+          this.records[r.seq - 1] = r.value;
+          if (!this.runs.has(r.runId)) this.runs.set(r.runId, r.seq);
+        }
+        for (const b of batch.blobs) this.blobs.set(b.hash, new Uint8Array(b.bytes));
+        this.head = { ...batch.head };
+      },
+      discard: () => undefined,
+    };
   }
 
   async readHead(): Promise<HeadRecord | undefined> {

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, decodeValue, encodeValue, eventBody, GENESIS, openLog } from "../../dist/runtime/episodic/index.js";
+import { encodeCanonical } from "../../dist/runtime/episodic/encoding.js";
 import { LogError } from "../../dist/runtime/errors.js";
 
 describe("encodeValue / decodeValue", () => {
@@ -51,6 +52,37 @@ describe("encodeValue / decodeValue", () => {
     expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
     expect(Object.keys(back)).toEqual(["__proto__"]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("encodeCanonical (the log's one-walk writer)", () => {
+  it("writes exactly canonicalJson(encodeValue(v)), and gives the encoded value (property)", () => {
+    const key = fc.oneof(fc.string(), fc.constantFrom("__proto__", "0", "10", "$bigint", "$bytes", "$number", "$object", "a", "B"));
+    const leaf = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.bigInt(), fc.uint8Array());
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("node")), fc.dictionary(key, tie("node"), { noNullPrototype: false })),
+    })).node.filter((v) => v !== undefined);
+    fc.assert(
+      fc.property(value, (v) => {
+        const { value: encoded, json } = encodeCanonical(v);
+        expect(json).toBe(canonicalJson(encodeValue(v)));
+        expect(canonicalJson(encoded)).toBe(json);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("shares a value that needed no encoding, and falls back to the encoder's errors", () => {
+    const plain = { b: [1, "x", null, { c: true }], a: "é\n" };
+    expect(encodeCanonical(plain).value).toBe(plain);
+    const deep: Record<string, unknown> = {};
+    let at = deep;
+    for (let i = 0; i < 200; i++) at = (at.x = {}) as Record<string, unknown>;
+    expect(encodeCanonical(deep).json).toBe(canonicalJson(encodeValue(deep)));
+    const cyclic: Record<string, unknown> = { a: [1] };
+    (cyclic.a as unknown[]).push(cyclic);
+    expect(() => encodeCanonical(cyclic)).toThrow(/value\.a\[1\]: it refers to itself/);
+    expect(() => encodeCanonical({ when: new Date(0) })).toThrow(/value\.when: a Date instance is not plain data/);
   });
 });
 

@@ -6,16 +6,28 @@ import { LogError } from "../../dist/runtime/errors.js";
 import { callEvent } from "./helpers.js";
 
 /** A backend whose writes fail from the nth on, and that records the batch sizes it was given. */
-function flakyBackend(failFrom: number): LogBackend & { batches: number[] } {
+function flakyBackend(failFrom: number): LogBackend & { batches: number[]; trace: string[] } {
   const inner = createMemoryBackend();
   const batches: number[] = [];
+  const trace: string[] = [];
   return Object.assign(Object.create(inner) as LogBackend, {
     batches,
-    async write(batch: Batch) {
-      batches.push(batch.records.length);
-      await new Promise((r) => setTimeout(r, 5));
-      if (batches.length >= failFrom) throw new Error("disk full");
-      return inner.write(batch);
+    trace,
+    prepare(batch: Batch) {
+      const size = batch.records.length;
+      trace.push(`prepare ${size}`);
+      const write = inner.prepare(batch);
+      return {
+        async commit() {
+          batches.push(size);
+          trace.push(`commit ${size}`);
+          await new Promise((r) => setTimeout(r, 5));
+          trace.push(`written ${size}`);
+          if (batches.length >= failFrom) throw new Error("disk full");
+          return write.commit();
+        },
+        discard: () => write.discard(),
+      };
     },
   });
 }
@@ -38,6 +50,16 @@ describe("group commit", () => {
     const events = await Promise.all(Array.from({ length: 100 }, (_, i) => log.append(callEvent(i))));
     expect(backend.batches).toEqual([40, 40, 20]);
     expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect((await log.verify()).ok).toBe(true);
+    await log.close();
+  });
+
+  it("prepares the next batch while one is written when a full batch is waiting, and commits them in order", async () => {
+    const backend = flakyBackend(Infinity);
+    const log = await createChainLog(backend, { maxBatch: 40 });
+    await Promise.all(Array.from({ length: 100 }, (_, i) => log.append(callEvent(i))));
+    // The last 20 are not a full batch: they wait, so that what queues meanwhile can join them.
+    expect(backend.trace).toEqual(["prepare 40", "commit 40", "prepare 40", "written 40", "commit 40", "written 40", "prepare 20", "commit 20", "written 20"]);
     expect((await log.verify()).ok).toBe(true);
     await log.close();
   });
