@@ -16,9 +16,18 @@ export interface HeadRecord {
   time: number;
 }
 
+/** A sealed event ready to store: its place, and its record (text, or the same text as UTF-8 bytes). */
+export interface BatchRecord {
+  seq: number;
+  runId: string;
+  hash: string;
+  time: number;
+  value: string | Uint8Array;
+}
+
 /** One atomic write: events (in sequence order), blobs, and the head after them. */
 export interface Batch {
-  records: Array<{ seq: number; runId: string; value: string }>;
+  records: BatchRecord[];
   blobs: Array<{ hash: string; bytes: Uint8Array }>;
   head: HeadRecord;
 }

@@ -51,31 +51,31 @@ const MAX_DEPTH = 64;
 const MAX_CACHED_KEYS = 1024;
 
 /**
- * Writes canonical JSON (the log's hot path): one walk over a value that pushes the pieces of
- * its text onto a reused list, joined once into one flat string, without building the encoded
- * value first. Object keys are quoted once and cached. A writer is reused for every event of a
- * log; it holds no event after `finish`.
+ * Writes canonical JSON (the log's hot path): one walk over a value that appends the pieces of
+ * its text to one growing string (V8 keeps it as a rope until it is read, flat, by the hash),
+ * without building the encoded value first. Object keys are quoted once and cached. A writer is
+ * reused for every event of a log; it holds no text after `finish`.
  *
  * @example const w = new CanonicalWriter(); w.begin(); w.data({ b: 1, a: [2] }); w.finish() === '{"a":[2],"b":1}'
  */
 export class CanonicalWriter {
-  private parts: string[] = [];
+  private text = "";
   private readonly keys = new Map<string, string>();
-  /** Whether the text written since `begin` is JSON.stringify's view of the values themselves (nothing tagged or dropped). */
+  /** Whether the text of the last `data` is JSON.stringify's view of the value itself (nothing tagged or dropped). */
   private plain = true;
 
   begin(): void {
-    this.parts.length = 0;
+    this.text = "";
   }
 
   /** Appends literal text (already JSON). */
   raw(text: string): void {
-    this.parts.push(text);
+    this.text += text;
   }
 
   /** Appends a JSON string. */
   string(text: string): void {
-    this.parts.push(quote(text));
+    this.text += quote(text);
   }
 
   /**
@@ -84,26 +84,25 @@ export class CanonicalWriter {
    * @throws LogError naming the path of something that is not data.
    */
   data(value: unknown): JsonValue {
-    const from = this.parts.length;
+    const before = this.text;
     this.plain = true;
     try {
       this.write(value, 0);
     } catch (err) {
       if (err !== NOT_DATA) throw err;
       // Not data, or nested deeper than the writer walks: the Encoder names the place, or encodes it.
-      this.parts.length = from;
       const encoded = new Encoder().encode(value);
-      this.parts.push(canonicalJson(encoded));
+      this.text = before + canonicalJson(encoded);
       return encoded;
     }
     if (this.plain) return value as JsonValue;
-    return JSON.parse(this.parts.slice(from).join("")) as JsonValue;
+    return JSON.parse(this.text.slice(before.length)) as JsonValue;
   }
 
-  /** The text written since `begin`, as one string. */
+  /** The text written since `begin`. */
   finish(): string {
-    const text = this.parts.join("");
-    this.parts.length = 0;
+    const text = this.text;
+    this.text = "";
     return text;
   }
 
@@ -117,32 +116,31 @@ export class CanonicalWriter {
   }
 
   private write(v: unknown, depth: number): void {
-    const parts = this.parts;
     switch (typeof v) {
       case "string":
-        parts.push(quote(v));
+        this.text += quote(v);
         return;
       case "number":
-        if (Number.isFinite(v)) parts.push("" + v);
+        if (Number.isFinite(v)) this.text += v;
         else {
           this.plain = false;
-          parts.push('{"$number":"' + v + '"}');
+          this.text += '{"$number":"' + v + '"}';
         }
         return;
       case "boolean":
-        parts.push(v ? "true" : "false");
+        this.text += v ? "true" : "false";
         return;
       case "bigint":
         this.plain = false;
-        parts.push('{"$bigint":"' + v.toString() + '"}');
+        this.text += '{"$bigint":"' + v.toString() + '"}';
         return;
       case "object":
-        if (v === null) parts.push("null");
+        if (v === null) this.text += "null";
         else if (depth >= MAX_DEPTH) throw NOT_DATA;
         else if (Array.isArray(v)) this.array(v, depth);
         else if (v instanceof Uint8Array) {
           this.plain = false;
-          parts.push('{"$bytes":"' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") + '"}');
+          this.text += '{"$bytes":"' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") + '"}';
         } else this.object(v, depth);
         return;
       default:
@@ -151,28 +149,26 @@ export class CanonicalWriter {
   }
 
   private array(v: unknown[], depth: number): void {
-    const parts = this.parts;
-    parts.push("[");
+    this.text += "[";
     for (let i = 0; i < v.length; i++) {
-      if (i > 0) parts.push(",");
+      if (i > 0) this.text += ",";
       const x = v[i];
       if (x === undefined) {
         this.plain = false;
-        parts.push("null");
+        this.text += "null";
       } else this.write(x, depth + 1);
     }
-    parts.push("]");
+    this.text += "]";
   }
 
   private object(v: object, depth: number): void {
     const proto = Object.getPrototypeOf(v) as unknown;
     if (proto !== Object.prototype && proto !== null) throw NOT_DATA;
-    const parts = this.parts;
     const record = v as Record<string, unknown>;
     const keys = Object.keys(record);
     sortKeys(keys);
-    const start = parts.length;
-    parts.push("{");
+    const before = this.text;
+    this.text += "{";
     let n = 0;
     let only = "";
     for (let i = 0; i < keys.length; i++) {
@@ -183,18 +179,17 @@ export class CanonicalWriter {
         continue;
       }
       if (k === "__proto__") this.plain = false;
-      if (n++ > 0) parts.push("," + this.key(k));
+      if (n++ > 0) this.text += "," + this.key(k);
       else {
         only = k;
-        parts.push(this.key(k));
+        this.text += this.key(k);
       }
       this.write(x, depth + 1);
     }
-    parts.push("}");
+    this.text += "}";
     if (n === 1 && only.charCodeAt(0) === 36 /* $ */ && TAGS.has(only)) {
       this.plain = false;
-      parts[start] = '{"$object":{';
-      parts.push("}");
+      this.text = before + '{"$object":' + this.text.slice(before.length) + "}";
     }
   }
 }
@@ -357,9 +352,21 @@ export interface SealedEvent {
  * @throws LogError when the event is malformed or its data cannot be encoded.
  */
 export function sealEvent(e: NewEvent, seq: number, time: number, prev: string, writer: CanonicalWriter = new CanonicalWriter()): SealedEvent {
+  const { data, hashed } = chainText(e, seq, time, prev, writer);
+  const hash = sha256Hex(hashed);
+  const event: LoggedEvent = { agent: e.agent, data, pid: e.pid, prev, runId: e.runId, seq, time, type: e.type, hash };
+  return { event, body: hashed.slice(prev.length + 1) };
+}
+
+/**
+ * The text an event's hash covers, `prev + "\n" + body`, written in one piece (the body's keys
+ * in sorted order: agent, data, pid, prev, runId, seq, time, type), and the encoded data.
+ *
+ * @example chainText(e, 1, 0, GENESIS, new CanonicalWriter()).hashed.startsWith(GENESIS + "\n{")
+ * @throws LogError when the event is malformed or its data cannot be encoded.
+ */
+export function chainText(e: NewEvent, seq: number, time: number, prev: string, writer: CanonicalWriter): { data: { [key: string]: JsonValue }; hashed: string } {
   checkNewEvent(e);
-  // The hashed text, written in one piece: prev, a newline, then the body with its keys in
-  // sorted order (agent, data, pid, prev, runId, seq, time, type).
   writer.begin();
   writer.raw(prev);
   writer.raw('\n{"agent":');
@@ -375,10 +382,7 @@ export function sealEvent(e: NewEvent, seq: number, time: number, prev: string, 
   writer.raw(',"pid":' + e.pid + ',"prev":"' + prev + '","runId":');
   writer.string(e.runId);
   writer.raw(',"seq":' + seq + ',"time":' + (Number.isFinite(time) ? "" + time : "null") + ',"type":"' + e.type + '"}');
-  const hashed = writer.finish();
-  const hash = sha256Hex(hashed);
-  const event: LoggedEvent = { agent: e.agent, data, pid: e.pid, prev, runId: e.runId, seq, time, type: e.type, hash };
-  return { event, body: hashed.slice(prev.length + 1) };
+  return { data, hashed: writer.finish() };
 }
 
 /**

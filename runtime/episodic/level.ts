@@ -17,6 +17,7 @@ type Db = Level<string, string>;
 
 const CHUNK = 1000;
 const HEAD_KEY = "m!head";
+const VIEW = { valueEncoding: "view" } as const;
 
 /** The key of an event: zero-padded so that key order is sequence order. */
 export function eventKey(seq: number): string {
@@ -71,7 +72,8 @@ class LevelBackend implements LogBackend {
     // A chained batch: several times faster than db.batch(array), which validates and copies each operation.
     const chained = this.db.batch();
     for (const r of batch.records) {
-      chained.put(eventKey(r.seq), r.value);
+      if (typeof r.value === "string") chained.put(eventKey(r.seq), r.value);
+      else chained.put<string, Uint8Array>(eventKey(r.seq), r.value, VIEW);
       if (!this.indexed.has(r.runId)) {
         chained.put(runKey(r.runId, r.seq), "");
         // Counted as indexed from now on: a failed write leaves the log refusing appends anyway.

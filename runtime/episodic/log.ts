@@ -16,8 +16,8 @@
  */
 import { LogError } from "../errors.js";
 import type { EventLog, EventQuery, LoggedEvent, NewEvent, VerifyReport } from "../types.js";
-import { parseRecord, toRecord, type Batch, type HeadRecord, type LogBackend, type PreparedWrite } from "./backend.js";
-import { CanonicalWriter, GENESIS, sealEvent, sha256Hex } from "./encoding.js";
+import { parseRecord, type Batch, type HeadRecord, type LogBackend, type PreparedWrite } from "./backend.js";
+import { CanonicalWriter, GENESIS, chainText, sha256Hex } from "./encoding.js";
 import { queryEvents } from "./query.js";
 import { verifyChain } from "./verify.js";
 
@@ -107,6 +107,7 @@ class ChainLog implements KernelLog {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly writer = new CanonicalWriter();
+  private readonly arena = new RecordArena();
 
   constructor(
     private readonly backend: LogBackend,
@@ -213,12 +214,15 @@ class ChainLog implements KernelLog {
     if (!Number.isFinite(now)) throw new LogError(`the log's clock returned ${String(now)}, not a time`);
     const last = this.last;
     const time = now > last.time ? now : last.time;
-    const sealed = sealEvent(event, last.seq + 1, time, last.hash, this.writer);
-    last.seq = sealed.event.seq;
-    last.hash = sealed.event.hash;
+    const seq = last.seq + 1;
+    const { data, hashed } = chainText(event, seq, time, last.hash, this.writer);
+    const { hash, record } = this.arena.seal(hashed);
+    const logged: LoggedEvent = { agent: event.agent, data, pid: event.pid, prev: last.hash, runId: event.runId, seq, time, type: event.type, hash };
+    last.seq = seq;
+    last.hash = hash;
     last.time = time;
-    this.queue.records.push({ seq: last.seq, runId: sealed.event.runId, value: toRecord(sealed) });
-    return sealed.event;
+    this.queue.records.push({ seq, runId: event.runId, hash, time, value: record });
+    return logged;
   }
 
   putBlob(bytes: Uint8Array): Promise<string> {
@@ -329,8 +333,8 @@ class ChainLog implements KernelLog {
       return q;
     }
     const records = q.records.splice(0, this.maxBatch);
-    const event = parseRecord(records[records.length - 1].value);
-    return { records, blobs: q.blobs.splice(0), head: { seq: event.seq, hash: event.hash, time: event.time } };
+    const last = records[records.length - 1];
+    return { records, blobs: q.blobs.splice(0), head: { seq: last.seq, hash: last.hash, time: last.time } };
   }
 
   query(filter: EventQuery = {}): AsyncIterable<LoggedEvent> {
@@ -377,6 +381,42 @@ class ChainLog implements KernelLog {
     } catch (err) {
       throw new LogError(`cannot read the log at ${this.backend.location}: ${(err as Error)?.message ?? err}`, { cause: err });
     }
+  }
+}
+
+const ARENA_BYTES = 1 << 20;
+
+/**
+ * Where sealed records are written as bytes: the hashed text `prev + "\n" + body` goes in as
+ * UTF-8, is hashed there, and the hash's hex digits then overwrite `prev` and the newline, which
+ * leaves the stored record, `hash + body`, in place for LevelDB to copy: one conversion of the
+ * text per event, and no second string. Records are views into an arena of ARENA_BYTES; a full
+ * arena is left to the batches that still refer to it.
+ */
+class RecordArena {
+  private buffer = Buffer.allocUnsafe(ARENA_BYTES);
+  private at = 0;
+
+  seal(hashed: string): { hash: string; record: string | Uint8Array } {
+    // At most 3 bytes of UTF-8 per UTF-16 unit.
+    const room = hashed.length * 3;
+    if (this.at + room > this.buffer.length) {
+      this.buffer = Buffer.allocUnsafe(Math.max(ARENA_BYTES, room));
+      this.at = 0;
+    }
+    const buffer = this.buffer;
+    const start = this.at;
+    const end = start + buffer.write(hashed, start, "utf8");
+    if (buffer[start + 64] !== 10) {
+      // A previous hash that is not 64 hex digits (a resumed chain whose head was damaged): as text.
+      const hash = sha256Hex(hashed);
+      return { hash, record: hash + hashed.slice(hashed.indexOf("\n") + 1) };
+    }
+    const hash = sha256Hex(buffer.subarray(start, end));
+    // prev (64 hex digits) and "\n" are 65 bytes: the hash goes in after the first.
+    buffer.write(hash, start + 1, "latin1");
+    this.at = end;
+    return { hash, record: buffer.subarray(start + 1, end) };
   }
 }
 

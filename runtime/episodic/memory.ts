@@ -28,7 +28,7 @@ class MemoryBackend implements LogBackend {
     return {
       commit: async () => {
         for (const r of batch.records) {
-          this.records[r.seq - 1] = r.value;
+          this.records[r.seq - 1] = typeof r.value === "string" ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength).toString("utf8");
           if (!this.runs.has(r.runId)) this.runs.set(r.runId, r.seq);
         }
         for (const b of batch.blobs) this.blobs.set(b.hash, new Uint8Array(b.bytes));
