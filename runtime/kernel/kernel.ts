@@ -265,6 +265,7 @@ export class KernelSpace {
       filename: agent.kind === "function" ? `${agent.name}.js` : `${agent.name}/agent.js`,
       task,
       limits,
+      ...(options.agent?.component ? { component: options.agent.component } : {}),
     };
     const memory = openLog(false);
     const proc = new AgentProcess(pid, run.runId, spec, { codeHash: agent.codeHash, policyName: "replay", policyHash: "" }, {
@@ -338,12 +339,16 @@ export class KernelSpace {
     return this.pool.size;
   }
 
-  /** The log, once the agent's code is queued into it (once per code hash), so that replay can find it. */
+  /**
+   * The log, once the agent's source is queued into it as a blob under its hash (once per code
+   * hash), so that replay can find it. A component's hash is over its bytes, which the kernel
+   * does not keep: replaying it needs the component again.
+   */
   private withCode(agent: Agent): Promise<KernelLog> {
     return this.logPromise.then((log) => {
       if (!this.storedCode.has(agent.codeHash)) {
         this.storedCode.add(agent.codeHash);
-        log.putBlob(new TextEncoder().encode(agent.source)).catch(() => this.storedCode.delete(agent.codeHash));
+        if (sha256(agent.source) === agent.codeHash) log.putBlob(new TextEncoder().encode(agent.source)).catch(() => this.storedCode.delete(agent.codeHash));
       }
       return log;
     });
