@@ -418,7 +418,13 @@ export function eventBody(e: LoggedEvent): string {
 
 const EVENT_TYPES = new Set(["spawn", "call", "result", "signal", "vote", "checkpoint", "exit"]);
 
-function checkNewEvent(e: NewEvent): void {
+/**
+ * Checks the parts of a new event the log relies on (its data is checked as it is encoded).
+ *
+ * @example checkNewEvent({ type: "exit", runId: "r1", pid: 1, agent: "a", data: {} })
+ * @throws LogError naming the field that is wrong.
+ */
+export function checkNewEvent(e: NewEvent): void {
   if (e === null || typeof e !== "object") throw new LogError("an event must be an object");
   if (!EVENT_TYPES.has(e.type)) throw new LogError(`unknown event type ${JSON.stringify(e.type)}`);
   if (typeof e.runId !== "string") throw new LogError("an event's runId must be a string");

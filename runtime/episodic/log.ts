@@ -16,8 +16,9 @@
  */
 import { LogError } from "../errors.js";
 import type { EventLog, EventQuery, LoggedEvent, NewEvent, VerifyReport } from "../types.js";
-import { parseRecord, type Batch, type HeadRecord, type LogBackend, type PreparedWrite } from "./backend.js";
-import { CanonicalWriter, GENESIS, chainText, sha256Hex } from "./encoding.js";
+import { parseRecord, toRecord, type Batch, type HeadRecord, type LogBackend, type PreparedWrite } from "./backend.js";
+import { GENESIS, sealEvent, sha256Hex } from "./encoding.js";
+import { RecordWriter } from "./record-writer.js";
 import { queryEvents } from "./query.js";
 import { verifyChain } from "./verify.js";
 
@@ -106,8 +107,9 @@ class ChainLog implements KernelLog {
   private failure: LogError | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
-  private readonly writer = new CanonicalWriter();
-  private readonly arena = new RecordArena();
+  private readonly writer = new RecordWriter();
+  /** Whether the newest hash is known to be 64 hex digits (not so only after resuming a damaged head). */
+  private hexHead = false;
 
   constructor(
     private readonly backend: LogBackend,
@@ -215,13 +217,21 @@ class ChainLog implements KernelLog {
     const last = this.last;
     const time = now > last.time ? now : last.time;
     const seq = last.seq + 1;
-    const { data, hashed } = chainText(event, seq, time, last.hash, this.writer);
-    const { hash, record } = this.arena.seal(hashed);
-    const logged: LoggedEvent = { agent: event.agent, data, pid: event.pid, prev: last.hash, runId: event.runId, seq, time, type: event.type, hash };
+    let logged: LoggedEvent;
+    let record: string | Uint8Array;
+    if (this.hexHead || HASH.test(last.hash)) {
+      ({ event: logged, record } = this.writer.seal(event, seq, time, last.hash));
+      this.hexHead = true; // every hash the log makes is hex
+    } else {
+      // A resumed chain whose head record was damaged: its hash is not hex; as text, as verify reads it.
+      const sealed = sealEvent(event, seq, time, last.hash);
+      logged = sealed.event;
+      record = toRecord(sealed);
+    }
     last.seq = seq;
-    last.hash = hash;
+    last.hash = logged.hash;
     last.time = time;
-    this.queue.records.push({ seq, runId: event.runId, hash, time, value: record });
+    this.queue.records.push({ seq, runId: event.runId, hash: logged.hash, time, value: record });
     return logged;
   }
 
@@ -384,41 +394,7 @@ class ChainLog implements KernelLog {
   }
 }
 
-const ARENA_BYTES = 1 << 20;
-
-/**
- * Where sealed records are written as bytes: the hashed text `prev + "\n" + body` goes in as
- * UTF-8, is hashed there, and the hash's hex digits then overwrite `prev` and the newline, which
- * leaves the stored record, `hash + body`, in place for LevelDB to copy: one conversion of the
- * text per event, and no second string. Records are views into an arena of ARENA_BYTES; a full
- * arena is left to the batches that still refer to it.
- */
-class RecordArena {
-  private buffer = Buffer.allocUnsafe(ARENA_BYTES);
-  private at = 0;
-
-  seal(hashed: string): { hash: string; record: string | Uint8Array } {
-    // At most 3 bytes of UTF-8 per UTF-16 unit.
-    const room = hashed.length * 3;
-    if (this.at + room > this.buffer.length) {
-      this.buffer = Buffer.allocUnsafe(Math.max(ARENA_BYTES, room));
-      this.at = 0;
-    }
-    const buffer = this.buffer;
-    const start = this.at;
-    const end = start + buffer.write(hashed, start, "utf8");
-    if (buffer[start + 64] !== 10) {
-      // A previous hash that is not 64 hex digits (a resumed chain whose head was damaged): as text.
-      const hash = sha256Hex(hashed);
-      return { hash, record: hash + hashed.slice(hashed.indexOf("\n") + 1) };
-    }
-    const hash = sha256Hex(buffer.subarray(start, end));
-    // prev (64 hex digits) and "\n" are 65 bytes: the hash goes in after the first.
-    buffer.write(hash, start + 1, "latin1");
-    this.at = end;
-    return { hash, record: buffer.subarray(start + 1, end) };
-  }
-}
+const HASH = /^[0-9a-f]{64}$/;
 
 function emptyBatch(head: HeadRecord): Batch {
   return { records: [], blobs: [], head: { ...head } };

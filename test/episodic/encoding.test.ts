@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, decodeValue, encodeValue, eventBody, GENESIS, openLog } from "../../dist/runtime/episodic/index.js";
-import { encodeCanonical } from "../../dist/runtime/episodic/encoding.js";
+import { encodeCanonical, sealEvent } from "../../dist/runtime/episodic/encoding.js";
+import { toRecord } from "../../dist/runtime/episodic/backend.js";
+import { RecordWriter } from "../../dist/runtime/episodic/record-writer.js";
 import { LogError } from "../../dist/runtime/errors.js";
 
 describe("encodeValue / decodeValue", () => {
@@ -83,6 +85,53 @@ describe("encodeCanonical (the log's one-walk writer)", () => {
     (cyclic.a as unknown[]).push(cyclic);
     expect(() => encodeCanonical(cyclic)).toThrow(/value\.a\[1\]: it refers to itself/);
     expect(() => encodeCanonical({ when: new Date(0) })).toThrow(/value\.when: a Date instance is not plain data/);
+  });
+});
+
+describe("RecordWriter (events sealed straight into bytes)", () => {
+  const key = fc.oneof(fc.string(), fc.constantFrom("__proto__", "0", "10", "$bigint", "$bytes", "$number", "$object", "é", "a\"b"));
+  const text = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }), fc.constantFrom("", "tab\there", "quote\"", "back\\slash", "\ud800 lone"));
+  const leaf = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.bigInt(), fc.uint8Array());
+  const value = fc.letrec((tie) => ({
+    node: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("node")), fc.dictionary(key, tie("node"), { noNullPrototype: false })),
+  })).node;
+  const event = fc.record({
+    type: fc.constantFrom("spawn", "call", "result", "signal", "vote", "checkpoint", "exit"),
+    runId: text,
+    pid: fc.integer({ min: 0, max: 1 << 30 }),
+    agent: text,
+    data: fc.dictionary(key, value, { noNullPrototype: false }),
+  });
+
+  it("writes the same record and hash as the string encoder, event after event (property)", () => {
+    const writer = new RecordWriter();
+    let prev = GENESIS;
+    let seq = 0;
+    fc.assert(
+      fc.property(event, fc.integer({ min: 0, max: 2 ** 48 }), (e, time) => {
+        seq++;
+        const expected = sealEvent(e as never, seq, time, prev);
+        const { event: sealed, record } = writer.seal(e as never, seq, time, prev);
+        expect(Buffer.from(record).toString("utf8")).toBe(toRecord(expected));
+        expect(sealed.hash).toBe(expected.event.hash);
+        expect(canonicalJson(sealed.data)).toBe(canonicalJson(expected.event.data));
+        prev = sealed.hash;
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("moves a record that outgrows its arena, and keeps earlier records intact", () => {
+    const writer = new RecordWriter();
+    const small = writer.seal({ type: "call", runId: "r", pid: 1, agent: "a", data: { x: "before" } }, 1, 0, GENESIS);
+    const copy = Buffer.from(small.record).toString("utf8");
+    const big = { blob: "é".repeat(700_000), n: 1n, list: Array.from({ length: 2000 }, (_, i) => ({ i, s: "x".repeat(50) })) };
+    const sealed = writer.seal({ type: "call", runId: "r", pid: 1, agent: "a", data: big }, 2, 0, small.event.hash);
+    expect(Buffer.from(sealed.record).toString("utf8")).toBe(toRecord(sealEvent({ type: "call", runId: "r", pid: 1, agent: "a", data: big }, 2, 0, small.event.hash)));
+    expect(Buffer.from(small.record).toString("utf8")).toBe(copy);
+    expect(() => writer.seal({ type: "call", runId: "r", pid: 1, agent: "a", data: { f: () => 1 } }, 3, 0, sealed.event.hash)).toThrow(/value\.f: a function/);
+    const after = writer.seal({ type: "exit", runId: "r", pid: 1, agent: "a", data: {} }, 3, 0, sealed.event.hash);
+    expect(Buffer.from(after.record).toString("utf8")).toBe(toRecord(sealEvent({ type: "exit", runId: "r", pid: 1, agent: "a", data: {} }, 3, 0, sealed.event.hash)));
   });
 });
 
