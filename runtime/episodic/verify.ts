@@ -49,14 +49,27 @@ function bad(count: number, firstBad: number, problem: string): VerifyReport {
  */
 function checkRecord(seq: number, value: string, prev: string): string | undefined {
   const body = value.slice(64);
-  if (chainHash(prev, body) === value.slice(0, 64)) {
+  if (value.startsWith(chainHash(prev, body))) {
     const s = body.lastIndexOf(',"seq":');
     const p = body.lastIndexOf(',"prev":"', s);
-    if (s > 0 && p > 0 && body.slice(s + 7, body.indexOf(",", s + 7)) === String(seq) && body.startsWith(prev + '"', p + 9)) {
+    if (s > 0 && p > 0 && numberAt(body, s + 7) === seq && body.startsWith(prev, p + 9) && body.charCodeAt(p + 9 + prev.length) === 34) {
       return undefined;
     }
   }
   return diagnose(seq, body, prev);
+}
+
+/** The decimal integer written at `at` and ended by a comma; -1 when there is none. */
+function numberAt(text: string, at: number): number {
+  let n = 0;
+  let i = at;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44) break;
+    if (c < 48 || c > 57 || i - at > 15) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return i > at && i < text.length && !(text.charCodeAt(at) === 48 && i - at > 1) ? n : -1;
 }
 
 function diagnose(seq: number, body: string, prev: string): string {
