@@ -4,7 +4,7 @@
  */
 import type { VerifyReport } from "../types.js";
 import { type LogBackend } from "./backend.js";
-import { chainHash, GENESIS } from "./encoding.js";
+import { GENESIS, sha256Hex } from "./encoding.js";
 
 /**
  * Walks the chain from the first event. An event is bad when it is missing (a gap in the
@@ -18,11 +18,12 @@ import { chainHash, GENESIS } from "./encoding.js";
 export async function verifyChain(backend: LogBackend): Promise<VerifyReport> {
   let expected = 1;
   let prev = GENESIS;
+  const hasher = new LinkHasher();
   for await (const chunk of backend.range({ from: 1, to: Number.MAX_SAFE_INTEGER, reverse: false })) {
     for (const [seq, value] of chunk) {
       const count = expected - 1;
       if (seq !== expected) return bad(count, expected, `event ${expected} is missing`);
-      const problem = checkRecord(seq, value, prev);
+      const problem = checkRecord(seq, value, prev, hasher);
       if (problem) return bad(count, seq, problem);
       prev = value.slice(0, 64);
       expected++;
@@ -47,9 +48,9 @@ function bad(count: number, firstBad: number, problem: string): VerifyReport {
  * are a hash, numbers and strings, inside which `"seq":` cannot occur unescaped). Only a record
  * that fails is parsed, to say what is wrong with it.
  */
-function checkRecord(seq: number, value: string, prev: string): string | undefined {
+function checkRecord(seq: number, value: string, prev: string, hasher: LinkHasher): string | undefined {
   const body = value.slice(64);
-  if (value.startsWith(chainHash(prev, body))) {
+  if (value.startsWith(hasher.hash(prev, body))) {
     const s = body.lastIndexOf(',"seq":');
     const p = body.lastIndexOf(',"prev":"', s);
     if (s > 0 && p > 0 && numberAt(body, s + 7) === seq && body.startsWith(prev, p + 9) && body.charCodeAt(p + 9 + prev.length) === 34) {
@@ -57,6 +58,25 @@ function checkRecord(seq: number, value: string, prev: string): string | undefin
     }
   }
   return diagnose(seq, body, prev);
+}
+
+/**
+ * chainHash(prev, body) without making the string `prev + "\n" + body`: both are written as
+ * UTF-8 into a reused buffer and hashed there (`prev` is a hash the walk has checked: 64 hex
+ * digits).
+ */
+class LinkHasher {
+  private buffer = Buffer.allocUnsafe(1 << 16);
+
+  hash(prev: string, body: string): string {
+    const room = prev.length + 1 + body.length * 3;
+    if (room > this.buffer.length) this.buffer = Buffer.allocUnsafe(room);
+    const buffer = this.buffer;
+    let n = buffer.write(prev, 0, "utf8");
+    buffer[n++] = 10;
+    n += buffer.write(body, n, "utf8");
+    return sha256Hex(buffer.subarray(0, n));
+  }
 }
 
 /** The decimal integer written at `at` and ended by a comma; -1 when there is none. */
