@@ -6,11 +6,11 @@
 import type { WasmModule } from "./wasm.js";
 
 /** Bump when the instrumentation changes: cached results of another version are not used. */
-export const INSTRUMENTER_VERSION = "fuel-1";
+export const INSTRUMENTER_VERSION = "fuel-6";
 
 /** The import module of everything the engine itself supplies to an instrumented core module. */
 export const ENGINE_IMPORT = "agentos:engine";
-/** `() -> i32`: called when the fuel counter runs out; returns the next slice minus the unit being spent. */
+/** `(i32) -> i32`: called with the counter once it is below zero (what was overspent); returns the new counter. */
 export const REFUEL_IMPORT = "refuel";
 /** The memory of the module that had one: imported, so that each run sets its maximum. */
 export const MEMORY_IMPORT = "memory";

@@ -35,6 +35,11 @@ export interface PreparedComponent {
 
 const WIT_FILE = new URL("../../../../wit/kernel.wit", import.meta.url);
 export const GLUE_NAME = "agent";
+/**
+ * jco 1.35's glue reads `process.env.JCO_DEBUG` in its debug logger, which runs several times
+ * per host call (a third of the glue's own cost per call). The kernel never debugs jco.
+ */
+const JCO_DEBUG_CHECK = "if (!globalThis?.process?.env?.JCO_DEBUG) { return; }";
 
 /** The TypeScript declarations jco derives from the kernel's own WIT (the reference). */
 async function kernelDeclarations(): Promise<string[]> {
@@ -99,7 +104,7 @@ export async function prepareComponent(bytes: Uint8Array, where: string, progres
   }
   if (!memory) throw new AgentLoadError(`${where}: no core module has a memory; this is not a component the engine can run`);
   return {
-    glue: decoder.decode(glue),
+    glue: decoder.decode(glue).replaceAll(JCO_DEBUG_CHECK, "return;"),
     modules,
     meta: { world, modules: modules.map((m) => m.name), instrumented, memoryModule: memory.module, initialPages: memory.pages },
   };

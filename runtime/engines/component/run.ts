@@ -13,8 +13,9 @@ import { PAGE_BYTES, Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, 
 import type { Finished, GuestBridge, Outcome, RunSpec } from "../engine.js";
 
 /**
- * One slice is 100,000 fuel units; a unit is one function entry or one loop iteration in the
- * component's compiled code (StarlingMonkey's interpreter, mostly).
+ * One slice is 100,000 fuel units. A unit is one function entry or one loop iteration in the
+ * component's compiled code (StarlingMonkey's interpreter, mostly); the iterations of a loop that
+ * calls nothing are paid 64 at a time (see instrument.ts).
  */
 export const FUEL_PER_SLICE = 100_000;
 const MAX_PAGES = 65536;
@@ -56,20 +57,24 @@ export class ComponentEngine {
 function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunSpec, bridge: GuestBridge): Finished {
   const state: RunState = { hostCalls: 0, abort: null };
   const limit = spec.limits.fuel;
+  const counters: WasmGlobal[] = [];
+  // Units handed out to the modules' counters; what is left in them is not used yet.
   let given = 0;
-  const refuel = (): number => {
+  const used = () => given - counters.reduce((sum, c) => sum + c.value, 0);
+  // Called with a counter that went below zero (by what was spent beyond it); returns its new value.
+  const refuel = (counter: number): number => {
     if (!state.abort) {
       if (given >= limit) {
         state.abort = { reason: "fuel", message: `fuel budget of ${limit} exhausted` };
       } else {
-        const reason = bridge.tick(given);
+        const reason = bridge.tick(used());
         if (reason) state.abort = { reason, message: "ended by the kernel" };
       }
     }
     if (state.abort) throw new EngineAbort(state.abort.message);
     const slice = Math.min(FUEL_PER_SLICE, limit - given);
     given += slice;
-    return slice - 1;
+    return slice + counter;
   };
 
   // The memory may grow by the run's limit beyond what the component starts with, as QuickJS's
@@ -77,8 +82,6 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
   const maximum = Math.min(MAX_PAGES, image.initialPages + Math.ceil(spec.limits.memory / PAGE_BYTES));
   const memory: WasmMemory = new Wasm.Memory({ initial: image.initialPages, maximum });
   const names = new Map<WasmModule, string>(Object.entries(image.modules).map(([name, module]) => [module, name]));
-  const counters: WasmGlobal[] = [];
-  const used = () => given - counters.reduce((sum, c) => sum + c.value, 0);
   const finish = (outcome: Outcome, reusable: boolean): Finished => ({
     outcome,
     fuel: Math.max(0, used()),
