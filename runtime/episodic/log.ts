@@ -186,6 +186,7 @@ class ChainLog implements KernelLog {
   private sealQueued(limit: number): void {
     const queued = this.unsealed;
     let i = this.unsealedAt;
+    if (i >= queued.length) return;
     const end = Math.min(queued.length, i + limit);
     for (; i < end; i++) {
       const q = queued[i];
