@@ -55,6 +55,13 @@ function rawInstance(instantiate: Instantiate, modules: Record<string, WasmModul
   });
 }
 
+/** CPU time of one run, in ms: less disturbed by the other jobs of a shared machine than wall time. */
+function cpuRun(root: Root, task: string): number {
+  const t0 = process.cpuUsage();
+  root.run(task);
+  return process.cpuUsage(t0).user / 1000;
+}
+
 function timeRun(root: Root, task: string): number {
   const t0 = performance.now();
   root.run(task);
@@ -107,16 +114,17 @@ export const componentBench: BenchSuite = {
     const rawCallsPerSecond = CALLS / (timeRun(rawRoot, `chatty ${CALLS}`) / 1000);
     const rawShort = median([0, 1, 2, 3, 4].map(() => SHORT_RUN / (timeRun(rawRoot, `chatty ${SHORT_RUN}`) / 1000)));
 
-    // Fuel: the instrumented modules beside the original ones, same glue, same thread.
+    // Fuel: the instrumented modules beside the original ones, same glue, same thread, in
+    // alternation; the least CPU time of each (the run the other jobs disturbed least).
     const instrumentedTimes: number[] = [];
     const originalTimes: number[] = [];
-    for (let i = 0; i < 7; i++) {
+    for (let i = 0; i < 15; i++) {
       const a = rawInstance(instantiate, image.modules, image.instrumented, image.memoryModule);
       const b = rawInstance(instantiate, originals, []);
       a.run("compute 1000");
       b.run("compute 1000");
-      instrumentedTimes.push(timeRun(a, COMPUTE));
-      originalTimes.push(timeRun(b, COMPUTE));
+      instrumentedTimes.push(cpuRun(a, COMPUTE));
+      originalTimes.push(cpuRun(b, COMPUTE));
     }
 
     const policy = new StopwatchPolicy();
@@ -158,7 +166,7 @@ export const componentBench: BenchSuite = {
 
       const spawnMs = median(spawns);
       const callRate = median(rates);
-      const slowdown = median(instrumentedTimes) / median(originalTimes);
+      const slowdown = Math.min(...instrumentedTimes) / Math.min(...originalTimes);
       return [
         { name: "first load: check, transpile, instrument (cold cache)", value: firstMs, unit: "ms", better: "lower", baseline: { name: "jco transpile alone", value: transpileMs } },
         { name: "cached load, median of 5", value: median(cachedMs), unit: "ms", better: "lower", baseline: { name: "compile the original modules", value: compileMs } },
@@ -188,11 +196,11 @@ export const componentBench: BenchSuite = {
         },
         { name: "SIGSTOP honoured in while(true){}, median", value: median(stops), unit: "ms", better: "lower", target: { text: "< 5 ms", met: median(stops) < 5 } },
         {
-          name: `compute-bound guest (${COMPUTE}), fuel-instrumented`,
-          value: median(instrumentedTimes),
+          name: `compute-bound guest (${COMPUTE}), fuel-instrumented, least CPU time of 15`,
+          value: Math.min(...instrumentedTimes),
           unit: "ms",
           better: "lower",
-          baseline: { name: "the original modules", value: median(originalTimes) },
+          baseline: { name: "the original modules", value: Math.min(...originalTimes) },
           target: { text: "slowdown ≤ 1.15×", met: slowdown <= 1.15 },
         },
       ];
