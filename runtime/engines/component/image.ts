@@ -20,7 +20,7 @@ export const FUEL_EXPORT = "agentos-fuel";
 export interface ComponentImage {
   /** The component's content hash and the preparation format: names the cache entry. */
   key: string;
-  /** URL of the jco glue module (a file in the cache, or a data: URL without a cache). */
+  /** The jco glue module, as a data: URL (of the bytes the kernel checked). */
   glue: string;
   /** Compiled core modules by the name the glue asks for them. */
   modules: Record<string, WasmModule>;

@@ -5,8 +5,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { GLUE_FILE, readPrepared, sha256, writePrepared } from "./cache.js";
+import { fileURLToPath } from "node:url";
+import { readPrepared, sha256, writePrepared } from "./cache.js";
 import { INSTRUMENTER_VERSION, type ComponentImage } from "./image.js";
 import type { ComponentMeta } from "./prepare.js";
 import { runTool } from "./tools.js";
@@ -44,9 +44,8 @@ export async function loadComponent(bytes: Uint8Array, where: string, cacheDir: 
   if (cacheDir !== false) {
     const hit = await readPrepared(cacheDir, key, fmt);
     if (hit) {
-      const glue = pathToFileURL(join(cacheDir, "components", key, GLUE_FILE)).href;
       try {
-        return { image: await imageOf(key, glue, hit.modules, hit.meta), meta: hit.meta, cached: true };
+        return { image: await imageOf(key, dataUrl(hit.glue), hit.modules, hit.meta), meta: hit.meta, cached: true };
       } catch {
         // A module that no longer compiles (another engine version): prepare it again.
       }
@@ -55,14 +54,21 @@ export async function loadComponent(bytes: Uint8Array, where: string, cacheDir: 
   const prepared = await runTool({ type: "prepare", bytes, where }, progress);
   const identity = { format: fmt, hash, size: bytes.length };
   const modules = Object.fromEntries(prepared.modules.map((m) => [m.name, m.bytes]));
+  const glue = dataUrl(new TextEncoder().encode(prepared.glue));
   if (cacheDir === false) {
     const meta: ComponentMeta = { ...identity, ...prepared.meta, files: {} };
-    const glue = `data:text/javascript;base64,${Buffer.from(prepared.glue).toString("base64")}`;
     return { image: await imageOf(key, glue, modules, meta), meta, cached: false };
   }
-  const { entry, meta } = await writePrepared(cacheDir, key, prepared, identity);
-  const glue = pathToFileURL(join(entry, GLUE_FILE)).href;
+  const { meta } = await writePrepared(cacheDir, key, prepared, identity);
   return { image: await imageOf(key, glue, modules, meta), meta, cached: false };
+}
+
+/**
+ * The glue as the workers import it: from the bytes checked here, never from the cache file
+ * again (which could have changed since it was checked).
+ */
+function dataUrl(glue: Uint8Array): string {
+  return `data:text/javascript;base64,${Buffer.from(glue).toString("base64")}`;
 }
 
 async function imageOf(key: string, glue: string, bytes: Record<string, Uint8Array>, meta: ComponentMeta): Promise<ComponentImage> {
