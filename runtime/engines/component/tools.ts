@@ -26,15 +26,22 @@ export type FromTool =
   | { type: "error"; load: boolean; message: string };
 
 const ENTRY = new URL("./tools-worker.js", import.meta.url);
+/** A tool that runs longer than this is stopped: a component must not hang the kernel's load. */
+const TIMEOUT_MS = { prepare: 5 * 60_000, componentize: 10 * 60_000 };
 
 /** Runs one task; `progress` hears each step. @throws AgentLoadError for a component or agent that does not fit. */
 export function runTool<T extends ToolTask>(task: T, progress: (step: string) => void = () => undefined): Promise<ToolResult<T>> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let stop = () => undefined as unknown;
+    const timer = setTimeout(
+      () => settle(() => reject(new AgentLoadError(`${task.where}: ${task.type === "prepare" ? "preparing the component" : "componentizing the agent"} took longer than ${TIMEOUT_MS[task.type] / 60_000} minutes; stopped`))),
+      TIMEOUT_MS[task.type],
+    );
     const settle = (fn: () => void) => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       fn();
       stop();
     };
@@ -48,7 +55,7 @@ export function runTool<T extends ToolTask>(task: T, progress: (step: string) =>
       let stderr = "";
       const child = fork(fileURLToPath(ENTRY), [], { stdio: ["ignore", "ignore", "pipe", "ipc"], serialization: "advanced" });
       child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-      stop = () => child.connected && child.disconnect();
+      stop = () => (child.exitCode === null ? child.kill() : undefined);
       child.on("message", onMessage);
       child.on("error", onError);
       child.on("exit", (code, signal) => settle(() => reject(new Error(`the component toolchain exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim()}` : ""}`))));
