@@ -204,18 +204,7 @@ export class KernelSpace {
     const limits = this.limitsFor(options.limits);
     const pid = this.nextPid++;
     const runId = randomUUID();
-    const spec: RunSpec = {
-      engine: agent.engine,
-      runId,
-      pid,
-      agent: agent.name,
-      kind: agent.kind,
-      source: agent.source,
-      filename: agent.kind === "function" ? `${agent.name}.js` : `${agent.name}/agent.js`,
-      task,
-      limits,
-      ...(agent.component ? { component: agent.component } : {}),
-    };
+    const spec = runSpec(agent, runId, pid, task, limits);
     const proc = new AgentProcess(
       pid,
       runId,
@@ -255,18 +244,7 @@ export class KernelSpace {
     const analyzer = Object.keys(databases).length > 0 ? createSql({ databases, quota: { limits, fsBytesWritten: 0, fsFilesCreated: 0 } }) : undefined;
     const replayer = new Replayer(run, { ...(stop ? { stop } : {}), ...(analyzer ? { analyzeSql: analyzer.analyze } : {}) });
     const pid = this.nextPid++;
-    const spec: RunSpec = {
-      engine: agent.engine,
-      runId: run.runId,
-      pid: run.spawn.pid,
-      agent: agent.name,
-      kind: agent.kind,
-      source: agent.source,
-      filename: agent.kind === "function" ? `${agent.name}.js` : `${agent.name}/agent.js`,
-      task,
-      limits,
-      ...(options.agent?.component ? { component: options.agent.component } : {}),
-    };
+    const spec = runSpec({ ...agent, component: options.agent?.component }, run.runId, run.spawn.pid, task, limits);
     const memory = openLog(false);
     const proc = new AgentProcess(pid, run.runId, spec, { codeHash: agent.codeHash, policyName: "replay", policyHash: "" }, {
       pool: this.pool,
@@ -389,6 +367,22 @@ export class KernelSpace {
     });
     return run;
   }
+}
+
+/** What the worker needs to run an agent once. */
+function runSpec(agent: Agent, runId: string, pid: number, task: string, limits: Limits): RunSpec {
+  return {
+    engine: agent.engine,
+    runId,
+    pid,
+    agent: agent.name,
+    kind: agent.kind,
+    source: agent.source,
+    filename: agent.kind === "function" ? `${agent.name}.js` : `${agent.name}/agent.js`,
+    task,
+    limits,
+    ...(agent.component ? { component: agent.component } : {}),
+  };
 }
 
 function sha256(text: string): string {

@@ -6,6 +6,7 @@
  * (`agentos:kernel/_host`) takes and deletes before any agent code runs.
  */
 import { INTERFACES, OPS, camelCase } from "../../kernel/ops.js";
+import { KERNEL_TIME_AND_RANDOM } from "../kernel-globals.js";
 
 export const HOST_GLOBAL = "__agentos_host";
 export const HOST_MODULE = "agentos:kernel/_host";
@@ -36,37 +37,7 @@ export const PRELUDE = `
 import host from "${HOST_MODULE}";
 const now = host["clock.now"];
 const randomBytes = host["random.bytes"];
-const RealDate = Date;
-function nowMs() {
-  const t = now();
-  return Number(t.seconds) * 1000 + Math.floor(t.nanoseconds / 1e6);
-}
-function KernelDate(...args) {
-  if (!new.target) return new RealDate(nowMs()).toString();
-  return args.length === 0 ? new RealDate(nowMs()) : new RealDate(...args);
-}
-KernelDate.prototype = RealDate.prototype;
-KernelDate.now = nowMs;
-KernelDate.parse = RealDate.parse;
-KernelDate.UTC = RealDate.UTC;
-Object.defineProperty(RealDate.prototype, "constructor", { value: KernelDate, writable: true, configurable: true });
-Object.defineProperty(globalThis, "Date", { value: KernelDate, writable: true, configurable: true });
-
-let pool = new Uint8Array(0);
-let at = 0;
-function take(n) {
-  if (at + n > pool.length) { pool = new Uint8Array(randomBytes(512)); at = 0; }
-  const out = pool.subarray(at, at + n);
-  at += n;
-  return out;
-}
-Math.random = function random() {
-  const b = take(7);
-  let x = b[0] & 0x1f; // 5 bits, then 48 more: 53 random bits
-  for (let i = 1; i < 7; i++) x = x * 256 + b[i];
-  return x / 2 ** 53;
-};
-const crypto = {
+${KERNEL_TIME_AND_RANDOM}const crypto = {
   getRandomValues(array) {
     if (!ArrayBuffer.isView(array)) throw new TypeError("getRandomValues needs a typed array");
     if (array.byteLength > 65536) throw new RangeError("getRandomValues: at most 65536 bytes");
