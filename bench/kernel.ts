@@ -83,11 +83,18 @@ export const kernelBench: BenchSuite = {
         rates.push(CALLS / (result.usage.wallMs / 1000));
       }
 
-      const spinner = agent("spinner", `export function run() { for (;;); }`);
+      // The spinner makes one call on entering run(), so that the bench knows it is in its
+      // loop: until then the isolate may still be compiling modules, which QuickJS does not
+      // interrupt (a SIGSTOP sent then lands when compilation ends, a few ms later).
+      const spinner = agent("spinner", `import { write } from "agentos:kernel/log"; export function run() { write("info", "spinning", []); for (;;); }`);
       const stops: number[] = [];
       for (let i = 0; i < 20; i++) {
+        policy.firstCall = 0;
         const proc = kernel.spawn(spinner, "");
-        while (proc.usage.fuel === 0) await new Promise((r) => setTimeout(r, 2));
+        while (policy.firstCall === 0) await new Promise((r) => setTimeout(r, 1));
+        // Then wait for the fuel counter to move: the guest is spinning in the loop.
+        const fuel = proc.usage.fuel;
+        while (proc.usage.fuel === fuel) await new Promise((r) => setImmediate(r));
         const t0 = performance.now();
         proc.signal("SIGSTOP");
         await proc.stopped(1000);
