@@ -12,9 +12,16 @@
  * A path that leads outside its mount (through a symbolic link, or a directory swapped for
  * one) is reported as `not-found`: outside the mount does not exist for the guest.
  *
+ * Reads of small files and stats are synchronous: each step is one system call on a local
+ * directory (realpath, open, a /proc/self/fd readlink, fstat, read, close), microseconds in
+ * all, where the same steps through the thread pool cost a round trip each. A file larger
+ * than SYNC_READ_BYTES is read asynchronously, so that a large read never holds the kernel's
+ * thread. Writes, listings, removals and mkdir stay asynchronous (they sync to disk or may be
+ * long).
+ *
  * Linux only (it needs `/proc/self/fd`); elsewhere `createFs` refuses to start (fail closed).
  */
-import { constants, existsSync, promises as fsp, readlinkSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, promises as fsp, openSync, readSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { resolve as resolveHostPath } from "node:path";
@@ -31,6 +38,8 @@ export interface FsOptions {
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
 const PROC_FD = "/proc/self/fd";
+/** Files up to this size are read synchronously (see above). */
+export const SYNC_READ_BYTES = 64 * 1024;
 
 /** A mount with its host root resolved to a real path once, at creation. */
 interface RealMount extends Mount {
@@ -132,8 +141,10 @@ export function createFs(options: FsOptions): FsHost {
     if (at.mount.readOnly) throw guestErrors.denied(null, `mount ${at.mount.guest} is read-only`);
   }
 
-  async function read(path: string): Promise<Uint8Array> {
+  function read(path: string): Uint8Array | Promise<Uint8Array> {
     const at = locate(path);
+    const small = readSmall(at);
+    if (small !== null) return small;
     return guard(at, async () => {
       const fh = await pinExisting(at, O_RDONLY | O_NONBLOCK);
       try {
@@ -147,6 +158,29 @@ export function createFs(options: FsOptions): FsHost {
         await fh.close();
       }
     });
+  }
+
+  /**
+   * Reads a small regular file synchronously, with the same checks as the asynchronous path;
+   * returns null, having read nothing, when the file is larger than SYNC_READ_BYTES.
+   */
+  function readSmall(at: Located): Uint8Array | null {
+    try {
+      const fd = pinExistingSync(at, O_RDONLY | O_NONBLOCK);
+      try {
+        const info = fstatSync(fd);
+        if (info.isDirectory()) throw guestErrors.invalid(`${at.guest} is a directory`);
+        if (!info.isFile()) throw guestErrors.invalid(`${at.guest} is not a regular file`);
+        const cap = quota.limits.fsReadBytes;
+        if (info.size > cap) throw guestErrors.limit(`${at.guest} is ${info.size} bytes, more than the read limit of ${cap}`);
+        if (info.size > SYNC_READ_BYTES) return null;
+        return readCappedSync(fd, Math.min(cap, SYNC_READ_BYTES), cap, at.guest, info.size);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      throw mapError(err, at.guest);
+    }
   }
 
   async function write(path: string, data: Uint8Array, append: boolean): Promise<void> {
@@ -220,18 +254,20 @@ export function createFs(options: FsOptions): FsHost {
     });
   }
 
-  async function stat(path: string): Promise<StatInfo> {
+  function stat(path: string): StatInfo {
     const at = locate(path);
-    return guard(at, async () => {
-      const fh = await pinExisting(at, O_RDONLY | O_NONBLOCK);
+    try {
+      const fd = pinExistingSync(at, O_RDONLY | O_NONBLOCK);
       try {
-        const info = await fh.stat({ bigint: true });
+        const info = fstatSync(fd, { bigint: true });
         const kind: EntryKind = info.isFile() ? "file" : info.isDirectory() ? "directory" : "other";
         return { kind, size: info.size, modifiedMs: info.mtimeMs };
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
-    });
+    } catch (err) {
+      throw mapError(err, at.guest);
+    }
   }
 
   async function mkdir(path: string, recursive: boolean): Promise<void> {
@@ -284,7 +320,10 @@ export function createFs(options: FsOptions): FsHost {
 
   return {
     read,
-    readText: async (path) => decodeText(await read(path), path),
+    readText: (path) => {
+      const bytes = read(path);
+      return bytes instanceof Uint8Array ? decodeText(bytes, path) : bytes.then((b) => decodeText(b, path));
+    },
     write,
     writeText: (path, text, append) => {
       if (typeof text !== "string") throw guestErrors.invalid("text must be a string");
@@ -301,6 +340,22 @@ export function createFs(options: FsOptions): FsHost {
 async function pinExisting(at: Located, flags: number): Promise<FileHandle> {
   const real = await realInside(at.mount, at.segments, at.guest);
   return openPinned(real, flags | O_NOFOLLOW, at.mount, at.guest);
+}
+
+/** pinExisting, synchronously: returns the descriptor, which the caller closes. */
+function pinExistingSync(at: Located, flags: number): number {
+  const joined = at.segments.length === 0 ? at.mount.real : `${at.mount.real}/${at.segments.join("/")}`;
+  const real = realpathSync.native(joined);
+  if (!isWithin(real, at.mount.real)) throw guestErrors.notFound(at.guest);
+  const fd = openSync(real, flags | O_NOFOLLOW);
+  try {
+    // As in openPinned: where the descriptor really is, read from the process's own table.
+    if (!isWithin(readlinkSync(`${PROC_FD}/${fd}`), at.mount.real)) throw guestErrors.notFound(at.guest);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
 }
 
 /** Opens the parent directory of the path, confined, as a pinned descriptor. */
@@ -413,6 +468,33 @@ async function readCapped(fh: FileHandle, cap: number, guest: string, expected: 
     if (bytesRead > 0) chunks.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
     if (bytesRead < buf.length) break;
     want = 64 * 1024;
+  }
+  if (chunks.length === 1 && chunks[0].byteLength === chunks[0].buffer.byteLength) return chunks[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/**
+ * readCapped, synchronously, for a file that fstat said is at most `syncMax` bytes: if it has
+ * grown past that since, the rest is refused only when it passes the read limit `cap` too.
+ */
+function readCappedSync(fd: number, syncMax: number, cap: number, guest: string, expected: number): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let want = expected + 1;
+  for (;;) {
+    const buf = new Uint8Array(Math.min(want, cap + 1 - size));
+    const bytesRead = buf.length === 0 ? 0 : readSync(fd, buf, 0, buf.length, null);
+    size += bytesRead;
+    if (size > cap) throw guestErrors.limit(`${guest} is larger than the read limit of ${cap} bytes`);
+    if (bytesRead > 0) chunks.push(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+    if (bytesRead < buf.length) break;
+    want = syncMax;
   }
   if (chunks.length === 1 && chunks[0].byteLength === chunks[0].buffer.byteLength) return chunks[0];
   const out = new Uint8Array(size);

@@ -63,8 +63,10 @@ interface Connection {
 
 interface Compiled extends CompiledSql {
   cookie: string;
-  /** Prepared on the first query (an analysis alone does not need it). */
+  /** Prepared on the first query (an analysis alone does not need it); raw mode for a reader. */
   stmt?: Statement;
+  /** The reader's column names, read once per prepared statement. */
+  columns?: string[];
 }
 
 /**
@@ -172,7 +174,15 @@ export function createSql(options: SqlOptions): SqlHost {
     const args = bindArguments(layout, values);
     let stmt: Statement;
     try {
-      stmt = entry.stmt ??= db.prepare(statement);
+      if (entry.stmt === undefined) {
+        const prepared = db.prepare(statement);
+        if (prepared.reader) {
+          prepared.raw(true);
+          entry.columns = prepared.columns().map((c) => c.name);
+        }
+        entry.stmt = prepared;
+      }
+      stmt = entry.stmt;
     } catch (err) {
       throw guestErrors.invalid(err instanceof Error ? err.message : String(err));
     }
@@ -182,8 +192,7 @@ export function createSql(options: SqlOptions): SqlHost {
         return { columns: [], rows: [], changes: BigInt(info.changes) };
       }
       const before = stmt.readonly ? 0n : totalChanges(db);
-      stmt.raw(true);
-      const columns = stmt.columns().map((c) => c.name);
+      const columns = [...(entry.columns ?? [])];
       const rows: SqlValue[][] = [];
       let bytes = 0;
       for (const raw of stmt.iterate(...args) as Iterable<unknown[]>) {

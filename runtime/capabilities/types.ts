@@ -37,13 +37,14 @@ export interface RunQuota {
 }
 
 export interface FsHost {
-  read(path: string): Promise<Uint8Array>;
-  readText(path: string): Promise<string>;
+  /** A small file is read at once; a large one returns a promise. */
+  read(path: string): Uint8Array | Promise<Uint8Array>;
+  readText(path: string): string | Promise<string>;
   write(path: string, data: Uint8Array, append: boolean): Promise<void>;
   writeText(path: string, text: string, append: boolean): Promise<void>;
   list(path: string): Promise<DirEntry[]>;
   remove(path: string, recursive: boolean): Promise<void>;
-  stat(path: string): Promise<StatInfo>;
+  stat(path: string): StatInfo;
   mkdir(path: string, recursive: boolean): Promise<void>;
 }
 

@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createFs, normalizeMounts, parseMount } from "../../dist/runtime/capabilities/fs.js";
+import { SYNC_READ_BYTES, createFs, normalizeMounts, parseMount } from "../../dist/runtime/capabilities/fs.js";
 import type { FsHost, RunQuota } from "../../dist/runtime/capabilities/types.js";
 import { UsageError } from "../../dist/runtime/errors.js";
 import { PATH_ATTACKS } from "./attack-tables.js";
@@ -208,6 +208,27 @@ describe("fs: operations", () => {
     expect(await fx.fs.readText("/data/ro.txt")).toBe("read only");
   });
 
+  it("reads small files at once and large ones asynchronously, with the same checks and content", async () => {
+    const small = Buffer.alloc(SYNC_READ_BYTES, 7);
+    const large = Buffer.alloc(SYNC_READ_BYTES * 3 + 5);
+    for (let i = 0; i < large.length; i++) large[i] = 0x21 + ((i * 31) % 90); // printable ASCII: valid UTF-8
+    writeFileSync(join(fx.ws, "small.bin"), small);
+    writeFileSync(join(fx.ws, "large.bin"), large);
+    writeFileSync(join(fx.outside, "large.bin"), large);
+    symlinkSync("../outside/large.bin", join(fx.ws, "large-out"));
+    const quick = fx.fs.read("/workspace/small.bin");
+    expect(quick).toBeInstanceOf(Uint8Array); // no thread-pool round trip for a small file
+    expect(Buffer.from(quick as Uint8Array).equals(small)).toBe(true);
+    const slow = fx.fs.read("/workspace/large.bin");
+    expect(slow).toBeInstanceOf(Promise);
+    expect(Buffer.from(await slow).equals(large)).toBe(true);
+    expect(await fx.fs.readText("/workspace/large.bin")).toBe(large.toString("latin1"));
+    // A large file behind a link that leads outside is no more reachable than a small one.
+    expect(await outcome(() => fx.fs.read("/workspace/large-out"))).toBe("not-found");
+    expect(await outcome(() => fx.fs.read("/workspace/file-link"))).toBe("not-found");
+    expect((fx.fs.stat("/workspace/large.bin") as { size: bigint }).size).toBe(BigInt(large.length));
+  });
+
   it("readText refuses bytes that are not UTF-8", async () => {
     writeFileSync(join(fx.ws, "bad.txt"), Buffer.from([0xff, 0xfe, 0x00]));
     expect(await outcome(() => fx.fs.readText("/workspace/bad.txt"))).toBe("invalid");
@@ -229,6 +250,19 @@ describe("fs: quotas", () => {
       writeFileSync(join(fx.ws, "big.txt"), "123456789");
       expect(await outcome(() => fx.fs.read("/workspace/big.txt"))).toBe("limit");
       expect(await fx.fs.readText("/workspace/q1.txt")).toBe("12345");
+    } finally {
+      fx.cleanup();
+    }
+  });
+
+  it("the read limit holds on both sides of the synchronous threshold", async () => {
+    const limit = SYNC_READ_BYTES * 2;
+    const fx = makeFixture({ fsReadBytes: limit });
+    try {
+      writeFileSync(join(fx.ws, "at-limit.bin"), Buffer.alloc(limit, 1));
+      writeFileSync(join(fx.ws, "over-limit.bin"), Buffer.alloc(limit + 1, 1));
+      expect((await fx.fs.read("/workspace/at-limit.bin")).byteLength).toBe(limit);
+      expect(await outcome(() => fx.fs.read("/workspace/over-limit.bin"))).toBe("limit");
     } finally {
       fx.cleanup();
     }
