@@ -110,7 +110,17 @@ function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, d
       runId: run.runId,
       pid: run.pid,
       agent: run.agent,
-      data: { op, action: request.action, resource: request.resource, args: recordedArgs(op, args), ...(request.method ? { method: request.method } : {}), decision: { ...decision } },
+      data: {
+        op,
+        action: request.action,
+        resource: request.resource,
+        args: recordedArgs(op, args),
+        ...(request.method ? { method: request.method } : {}),
+        // What the policy saw of a statement (the schema may change later): counterfactual
+        // replay and `policy suggest` decide on these without the database.
+        ...(request.sql ? { sql: { operations: request.sql.operations, reads: request.sql.reads, writes: request.sql.writes } } : {}),
+        decision: { ...decision },
+      },
     });
   } catch {
     return LOG_UNWRITABLE;

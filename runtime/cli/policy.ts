@@ -42,7 +42,8 @@ const USAGE = `usage:
       Write the least-privilege policy that allows exactly the calls the runs made (recorded
       under the audit profile; --any-policy takes runs recorded under others too), for review.
       More than N files (default 3) in one directory become dir/*; URL hosts stay exact; SQL
-      rules by database, operations and tables (tables need the database: --db main=app.db).
+      rules by database, operations and tables, from the facts recorded with each call (--db
+      main=app.db analyzes statements recorded without them).
 
 built-in policies: strict, standard, readonly, permissive, audit (and base, for extends)
 `;

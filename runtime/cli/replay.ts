@@ -50,9 +50,9 @@ effect and rule -> new effect and rule).
 Options:
 ${formatFlags(FLAGS)}
 
-Databases (--db) are only read, to learn what a statement does: replay needs them to tell the
-statements the gate refused before deciding (those are not in the log), the counterfactual to
-decide SQL rules with operations or tables.
+Databases (--db) are only read, to learn what a statement does. Calls record the SQL facts
+their policy decided on, so the counterfactual needs --db only for logs written before they did;
+replay uses it to analyze a statement the agent sends where the log recorded another.
 
 Exit codes: 0 identical (or stopped at the checkpoint; with --policy: no decision changes),
 1 diverged (with --policy: some decisions change), 2 usage or configuration error.
@@ -198,7 +198,7 @@ export function formatCounterfactual(r: CounterfactualReport): string {
   for (const c of r.changes) {
     lines.push(
       `  #${c.seq}  ${c.action}${c.method ? ` ${c.method}` : ""} ${c.resource}  ${c.before.effect} by ${rule(c.before.rule)} -> ${c.after.effect} by ${rule(c.after.rule)}` +
-        (c.withoutSqlFacts ? "  (no SQL facts: give --db)" : ""),
+        (c.withoutSqlFacts ? "  (recorded without SQL facts: give --db)" : ""),
     );
   }
   return lines.join("\n") + "\n";

@@ -1,7 +1,8 @@
 /**
  * Counterfactual replay: every call a run made, decided again under another policy, without
  * running the agent. The requests are rebuilt from the call events (action, canonical resource,
- * method, and for SQL the facts of the recorded statement), in the recorded order, with the
+ * method, and for SQL the facts the gate recorded with the call, or for a call recorded without
+ * them the facts of the statement analyzed now), in the recorded order, with the
  * policy's rate-limit clock at each call's recorded time.
  */
 import { GuestError } from "../errors.js";
@@ -9,7 +10,7 @@ import { decide } from "../gate.js";
 import { resolvePolicy } from "../policy/resolve.js";
 import type { Action, Policy, Request, SqlFacts } from "../types.js";
 import type { KernelLog } from "./log.js";
-import { readRun } from "./recording.js";
+import { readRun, recordedSqlFacts } from "./recording.js";
 
 /** A call whose decision would change. */
 export interface DecisionChange {
@@ -20,8 +21,9 @@ export interface DecisionChange {
   before: { effect: string; rule: string | null };
   after: { effect: string; rule: string | null; reason: string };
   /**
-   * Set for a sql.query decided without SQL facts (no database given to analyze the statement
-   * against): allow rules with SQL conditions could not match, other rules with them did.
+   * Set for a sql.query decided without SQL facts (recorded without them, and no database given
+   * to analyze the statement against): allow rules with SQL conditions could not match, other
+   * rules with them did.
    */
   withoutSqlFacts?: true;
 }
@@ -77,7 +79,7 @@ export async function redecideRun(
     if (typeof d.method === "string") request.method = d.method;
     let withoutSqlFacts = false;
     if (request.action === "sql.query") {
-      const facts = sqlFacts(d.args, options.analyzeSql);
+      const facts = recordedSqlFacts(d) ?? sqlFacts(d.args, options.analyzeSql);
       if (facts) request.sql = facts;
       else withoutSqlFacts = true;
     }

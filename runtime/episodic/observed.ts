@@ -6,7 +6,7 @@ import { GuestError } from "../errors.js";
 import type { ObservedCall } from "../policy/least-privilege.js";
 import type { SqlFacts } from "../types.js";
 import type { KernelLog } from "./log.js";
-import { readRun } from "./recording.js";
+import { readRun, recordedSqlFacts } from "./recording.js";
 
 /** One run read for a suggestion. */
 export interface ObservedRun {
@@ -22,7 +22,10 @@ export interface ObservedRun {
   refused: number;
 }
 
-/** Options of {@link observeRuns}. Default: no SQL analysis (operations are then guessed from the text). */
+/**
+ * Options of {@link observeRuns}. Default: the SQL facts recorded with each call; for a call
+ * recorded without them, no analysis (operations are then guessed from the text).
+ */
 export interface ObserveOptions {
   analyzeSql?: (database: string, statement: string) => SqlFacts;
 }
@@ -53,7 +56,7 @@ export async function observeRuns(log: KernelLog, runIds: string[], options: Obs
       if (typeof d.method === "string") call.method = d.method;
       if (call.action === "sql.query" && Array.isArray(d.args) && typeof d.args[1] === "string") {
         call.statement = d.args[1];
-        const facts = analyze(options.analyzeSql, call.resource, d.args[1]);
+        const facts = recordedSqlFacts(d) ?? analyze(options.analyzeSql, call.resource, d.args[1]);
         if (facts) call.sql = facts;
       }
       calls.push(call);

@@ -4,7 +4,8 @@
  * Also where a replay stops: a checkpoint given as a sequence number, a label or a time.
  */
 import { ReplayError } from "../errors.js";
-import type { LoggedEvent } from "../types.js";
+import { canonicalSql } from "../capabilities/sql-analyze.js";
+import type { LoggedEvent, SqlFacts } from "../types.js";
 import type { KernelLog } from "./log.js";
 
 /** One host call of a run, as the gate recorded it. */
@@ -174,4 +175,22 @@ export async function locateRun(log: KernelLog, options: LocateOptions): Promise
   }
   const run = await readRun(log, runId);
   return options.checkpoint === undefined ? { run } : { run, stop: stopPoint(run, options.checkpoint) };
+}
+
+/**
+ * The SQL facts a recorded sql.query call was decided on, as the gate recorded them with the
+ * call (operations and tables; the statement is the call's second argument), or undefined for
+ * a call recorded without them.
+ */
+export function recordedSqlFacts(data: Record<string, unknown>): SqlFacts | undefined {
+  const sql = data.sql as { operations?: unknown; reads?: unknown; writes?: unknown } | undefined;
+  const args = data.args;
+  if (typeof sql !== "object" || sql === null || !Array.isArray(args) || typeof args[1] !== "string") return undefined;
+  const strings = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === "string") ? (v as string[]) : undefined);
+  const operations = strings(sql.operations);
+  const reads = strings(sql.reads);
+  const writes = strings(sql.writes);
+  if (!operations || !reads || !writes) return undefined;
+  const statement = args[1];
+  return { statement, canonical: canonicalSql(statement), operations, reads, writes };
 }

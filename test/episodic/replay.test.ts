@@ -328,6 +328,18 @@ describe("counterfactual replay", () => {
     }
   });
 
+  it("decides SQL calls on the facts recorded with them, without the database", async () => {
+    const calls = await collect(log.query({ runId: runs.summarize.runId, type: "call" }));
+    const sqlCall = calls.find((e) => e.data.action === "sql.query");
+    expect(sqlCall?.data.sql).toEqual({ operations: ["insert"], reads: [], writes: ["summaries"] });
+    const report = await redecideRun(log, runs.summarize.runId, "strict");
+    expect(report.changes.map((c) => [c.action, c.before.effect, c.after.effect, c.withoutSqlFacts ?? false])).toEqual([
+      ["fs.write", "allow", "deny", false],
+      ["sql.query", "allow", "deny", false],
+    ]);
+    expect((await redecideRun(log, runs.summarize.runId, policyFile)).changes).toEqual([]);
+  });
+
   it("decides rate limits at the recorded times", async () => {
     const limited = { version: 1, extends: ["base"], rules: [{ id: "one-line", action: "log.write", rate: "1/minute", effect: "allow" }, { id: "read", action: "fs.read", effect: "allow" }] };
     const report = await redecideRun(log, runs.steps.runId, limited);

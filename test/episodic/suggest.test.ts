@@ -86,12 +86,15 @@ afterAll(async () => {
 describe("policy suggest", () => {
   let yaml: string;
   let policy: Policy;
+  /** The observed calls with their recorded SQL facts taken away, as a log written before calls recorded them. */
+  let bare: Awaited<ReturnType<typeof observeRuns>>["calls"];
   beforeAll(async () => {
     const log = await openLogReader(world.logDir);
     try {
       const observed = await observeRuns(log, [audited.runId], { analyzeSql: analyzer.analyze });
       expect(observed.runs).toMatchObject([{ runId: audited.runId, agent: "worker", policy: "audit", calls: calls.length, refused: 0 }]);
       yaml = suggestPolicy(observed.calls, { name: "worker-least" }).yaml;
+      bare = (await observeRuns(log, [audited.runId])).calls.map(({ sql: _facts, ...call }) => call);
     } finally {
       await log.close();
     }
@@ -143,7 +146,8 @@ describe("policy suggest", () => {
   it("through the command: -o FILE, then the agent runs under it without a denial", async () => {
     const out = join(world.dir, "suggested.yaml");
     const io = capture();
-    expect(await main(["policy", "suggest", audited.runId, "--log", world.logDir, "--db", `main=${world.dbFile}`, "-o", out], io)).toBe(0);
+    // No --db: the SQL facts come from the log, recorded with each call.
+    expect(await main(["policy", "suggest", audited.runId, "--log", world.logDir, "-o", out], io)).toBe(0);
     expect(io.err).toMatch(/^wrote .*suggested\.yaml: \d+ rules from 14 calls of 1 run/);
     const text = readFileSync(out, "utf8");
     expect(text).toMatch(new RegExp(`^# Suggested by agent-os policy suggest from 1 recorded run:\\n#   ${audited.runId}  agent worker, .*policy audit, 14 calls`));
@@ -160,13 +164,19 @@ describe("policy suggest", () => {
     }
   });
 
-  it("--collapse N raises the threshold; without the database, SQL operations are guessed and tables left open (said in the file)", async () => {
+  it("--collapse N raises the threshold; SQL tables come from the facts recorded with the calls", async () => {
     const io = capture();
     expect(await main(["policy", "suggest", audited.runId, "--log", world.logDir, "--collapse", "10"], io)).toBe(0);
     expect(io.out).toContain('"/workspace/out/part-0.txt", "/workspace/out/part-1.txt"');
-    expect(io.out).toMatch(/# operations guessed from the statements' text; tables not restricted/);
-    expect(io.out).not.toMatch(/tables:/);
-    expect(loadPolicy(io.out).decide(canonicalRequest("sql.query", "main", { sql: analyzer.analyze("main", "DELETE FROM users") })).effect).toBe("deny");
+    expect(io.out).toMatch(/operations: \["select"\]\n    tables: \["users"\]/);
+    expect(io.out).not.toMatch(/operations guessed/);
+  });
+
+  it("for calls recorded without SQL facts and no database, operations are guessed and tables left open (said in the file)", async () => {
+    const text = suggestPolicy(bare, { name: "bare" }).yaml;
+    expect(text).toMatch(/# operations guessed from the statements' text; tables not restricted/);
+    expect(text).not.toMatch(/tables:/);
+    expect(loadPolicy(text).decide(canonicalRequest("sql.query", "main", { sql: analyzer.analyze("main", "DELETE FROM users") })).effect).toBe("deny");
   });
 
   it("refuses runs not recorded under audit unless --any-policy; exit 2 for an unknown run or no run", async () => {
