@@ -16,6 +16,7 @@ export { inspectComponent, type ComponentReport } from "./engines/component/insp
 export type { AgentProcess, ProcessInfo } from "./kernel/process.js";
 export type { PoolOptions } from "./kernel/pool.js";
 export type { CapabilityOptions } from "./kernel/capabilities.js";
+export { dnsResolver, type ResolvedAddress, type Resolver } from "./capabilities/net-guard.js";
 export type { Verifier } from "./gate.js";
 export {
   createVerifier,

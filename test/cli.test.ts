@@ -61,6 +61,7 @@ describe("agent-os run", () => {
       [["run", ok, "--policy", bad], /bad\.yaml:3/],
       [["run", ok, "--memory", "lots"], /--memory lots/],
       [["run", ok, "--mount", "/workspace=./does-not-exist"], /does-not-exist/],
+      [["run", ok, "--dns", "dns.example"], /dns: expected DNS server addresses .*dns\.example/],
       [["frobnicate"], /unknown command "frobnicate"/],
     ];
     for (const [args, message] of cases) {

@@ -4,6 +4,7 @@
  * configuration error, 137 killed.
  */
 import { existsSync } from "node:fs";
+import { dnsResolver } from "../capabilities/net-guard.js";
 import { KernelSpace } from "../kernel/kernel.js";
 import { parseDuration, parseSize, parseCount } from "../policy/units.js";
 import { UsageError } from "../errors.js";
@@ -18,6 +19,7 @@ const FLAGS: Record<string, FlagSpec> = {
   mount: { type: "list", value: "/GUEST=HOST[:ro]", help: "map a guest path onto a host directory (repeatable)" },
   db: { type: "list", value: "NAME=FILE[:ro]", help: "name a SQLite database file (repeatable)" },
   "allow-private": { type: "list", value: "HOST|CIDR", help: "let agents reach this private or loopback address (repeatable)" },
+  dns: { type: "list", value: "SERVER[:PORT]", help: "resolve agents' host names with this DNS server, not the system's (repeatable)" },
   fuel: { type: "string", value: "N", help: "fuel budget (overrides the policy)" },
   memory: { type: "string", value: "SIZE", help: "guest heap limit, e.g. 64MiB (overrides the policy)" },
   timeout: { type: "string", value: "DURATION", help: "wall-time limit, e.g. 30s (overrides the policy)" },
@@ -123,6 +125,7 @@ export const runCommand: Subcommand = async (argv, io) => {
     mounts,
     databases,
     allowPrivate: (flags["allow-private"] as string[] | undefined) ?? [],
+    ...(flags.dns !== undefined ? { resolver: dnsResolver(flags.dns as string[]) } : {}),
     limits,
     log: flags["no-log"] ? false : { dir: (flags.log as string | undefined) ?? ".agent-os/log" },
     pool: { warm: 1 },

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import type { RunCapabilities } from "../capabilities/index.js";
 import { createFs, normalizeMounts } from "../capabilities/fs.js";
 import { createHttp } from "../capabilities/http.js";
-import { parseAllowPrivate } from "../capabilities/net-guard.js";
+import { parseAllowPrivate, systemResolver, type Resolver } from "../capabilities/net-guard.js";
 import { createSql } from "../capabilities/sql.js";
 import type { Mount, RunQuota, SqlHost } from "../capabilities/types.js";
 import { UsageError } from "../errors.js";
@@ -24,6 +24,12 @@ export interface CapabilityOptions {
   databases?: Record<string, string | { file: string; readOnly?: boolean }>;
   /** Private, loopback or link-local hosts or CIDRs that agents may reach anyway. */
   allowPrivate?: string[];
+  /**
+   * How agents' host names are resolved. Default: the operating system's resolver. Every answer
+   * is checked by the address guard, and the connection goes to the address checked.
+   * `dnsResolver(["10.0.0.2"])` asks given DNS servers.
+   */
+  resolver?: Resolver;
 }
 
 /** Capability settings checked once, when the kernel is created. */
@@ -31,6 +37,7 @@ export interface ResolvedCapabilities {
   mounts: Mount[];
   databases: Record<string, { file: string; readOnly: boolean }>;
   allowPrivate: string[];
+  resolver: Resolver;
 }
 
 /** @throws UsageError naming the bad mount, database or address. */
@@ -44,7 +51,8 @@ export function resolveCapabilityOptions(options: CapabilityOptions): ResolvedCa
   }
   const allowPrivate = options.allowPrivate ?? [];
   parseAllowPrivate(allowPrivate); // throws UsageError for a bad host or CIDR
-  return { mounts, databases, allowPrivate };
+  if (options.resolver !== undefined && typeof options.resolver !== "function") throw new UsageError("resolver: expected a function (host) => Promise<{ address, family }[]>");
+  return { mounts, databases, allowPrivate, resolver: options.resolver ?? systemResolver };
 }
 
 export function createRunCapabilities(
@@ -57,7 +65,7 @@ export function createRunCapabilities(
   return {
     ...base,
     fs: settings.mounts.length > 0 ? createFs({ mounts: settings.mounts, quota }) : undefined,
-    http: createHttp({ allowPrivate: settings.allowPrivate, quota }),
+    http: createHttp({ allowPrivate: settings.allowPrivate, resolver: settings.resolver, quota }),
     sql,
     authorizeHop: authorizeHop(run),
     close: () => sql?.close(),

@@ -23,10 +23,11 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { KernelSpace, type KernelOptions, type RunResult } from "../../dist/runtime/index.js";
+import { KernelSpace, dnsResolver, type KernelOptions, type RunResult } from "../../dist/runtime/index.js";
 import { canonicalPath, isWithin } from "../../dist/runtime/canonical.js";
 import type * as Guest from "../../dist/guest-sdk/index.js";
 import { PATH_ATTACKS, SQL_CASES, SQL_SCHEMA, URL_ATTACKS, type SqlCase } from "./attack-tables.js";
+import { startDnsServer, type DnsServer } from "./dns-server.js";
 import { SECRET, buildPathTree, snapshotTree, tempDir, type PathTree } from "./helpers.js";
 
 // --- the agent ---------------------------------------------------------------------------------
@@ -582,6 +583,63 @@ describe("http through a real agent: no request reaches a private target", () =>
     const { told } = await attack(open, calls);
     expect(told.map((t) => t.tag)).toEqual(calls.map(() => "invalid"));
     expect(victim.log).toEqual([]);
+  });
+});
+
+describe("http through a real agent: names answered by a real DNS server, one that rebinds", () => {
+  let dns: DnsServer;
+  let host: Host;
+  let kernel: KernelSpace; // 127.0.0.1 allowed; names resolved by the test's DNS server only
+  beforeAll(async () => {
+    dns = await startDnsServer((name, n) => {
+      switch (name) {
+        case "api.test":
+          return ["127.0.0.1"];
+        case "rebind.test": // allowed first, then a private address that is never allowed
+          return [n === 0 ? "127.0.0.1" : "127.0.0.2"];
+        case "flip.test": // the other way round
+          return [n === 0 ? "127.0.0.2" : "127.0.0.1"];
+        case "mixed.test": // both at once: how a rebinding attack often starts
+          return ["127.0.0.1", "127.0.0.2"];
+        default:
+          return [];
+      }
+    });
+    host = makeHost();
+    kernel = kernelFor(host, BROAD, { allowPrivate: ["127.0.0.1"], resolver: dnsResolver([dns.address]) });
+  });
+  afterAll(async () => {
+    await kernel.close();
+    await dns.close();
+    host.cleanup();
+  });
+  const aQueries = (name: string) => dns.queries.filter((q) => q.name === name && q.type === "A").length;
+
+  it("reaches a name that resolves to loopback through the DNS server, keeping the name as Host", async () => {
+    const { told } = await attack(kernel, [{ http: `http://API.test:${victim.port}/named` }]);
+    expect(told[0]).toEqual({ tag: "ok", value: `200 hello from 127.0.0.1, Host: api.test:${victim.port}` });
+    expect(victim.log).toEqual(["GET /named"]);
+    expect(aQueries("api.test")).toBe(1);
+  });
+
+  it("DNS rebinding fails: a request goes to the address that was checked, one lookup each", async () => {
+    const port = victim.port;
+    const { told } = await attack(kernel, [
+      { http: `http://rebind.test:${port}/one` },
+      { http: `http://rebind.test:${port}/two` },
+      { http: `http://flip.test:${port}/three` },
+      { http: `http://mixed.test:${port}/four` },
+      { http: `http://nowhere.test:${port}/five` },
+    ]);
+    // 1: checked 127.0.0.1 and connected there, though the server's next answer is 127.0.0.2.
+    expect(told[0]).toEqual({ tag: "ok", value: `200 hello from 127.0.0.1, Host: rebind.test:${port}` });
+    // 2, 3, 4: an answer naming 127.0.0.2 is refused by the address guard before any connection.
+    for (const t of told.slice(1, 4)) expect(t).toMatchObject({ tag: "denied", rule: null, reason: expect.stringContaining("127.0.0.2") });
+    expect(told[4].tag).toBe("io"); // no address at all
+    expect(victim.log).toEqual(["GET /one"]);
+    expect(other.log).toEqual([]);
+    // One A query per request: the connection never looked the name up a second time.
+    expect([aQueries("rebind.test"), aQueries("flip.test"), aQueries("mixed.test")]).toEqual([2, 1, 1]);
   });
 });
 

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHttp } from "../../dist/runtime/capabilities/http.js";
-import { classifyAddress, parseAllowPrivate, resolveChecked, NO_PRIVATE } from "../../dist/runtime/capabilities/net-guard.js";
+import { classifyAddress, dnsResolver, parseAllowPrivate, resolveChecked, NO_PRIVATE } from "../../dist/runtime/capabilities/net-guard.js";
+import { startDnsServer } from "./dns-server.js";
 import type { HopAuthorizer, HttpHost } from "../../dist/runtime/capabilities/types.js";
 import { UsageError } from "../../dist/runtime/errors.js";
 import { TEST_DNS, URL_ATTACKS } from "./attack-tables.js";
@@ -264,6 +265,29 @@ describe("http: headers, bodies and time", () => {
   it("a refused connection is io, naming no host detail", async () => {
     const err = await guestError(() => http({ allowPrivate: ["127.0.0.1"] }).fetch({ method: "GET", url: "http://127.0.0.1:1/", headers: [] }, allowAll));
     expect(err.error.tag).toBe("io");
+  });
+});
+
+describe("dnsResolver: given DNS servers, not the system's", () => {
+  it("asks the server for A and AAAA, every answer; a name without one does not resolve", async () => {
+    const dns = await startDnsServer((name) => (name === "two.test" ? ["93.184.216.34", "127.0.0.1"] : []));
+    try {
+      const resolve = dnsResolver([dns.address]);
+      expect(await resolve("TWO.test")).toEqual([
+        { address: "93.184.216.34", family: 4 },
+        { address: "127.0.0.1", family: 4 },
+      ]);
+      expect(dns.queries.filter((q) => q.name === "two.test").map((q) => q.type).sort()).toEqual(["A", "AAAA"]);
+      await expect(resolve("none.test")).rejects.toThrow();
+      // The guard sees the whole answer: one private address refuses the name.
+      expect(await outcome(() => resolveChecked("two.test", NO_PRIVATE, resolve))).toBe("denied");
+    } finally {
+      await dns.close();
+    }
+  });
+
+  it("refuses a server that is not an address, and no server at all", () => {
+    for (const bad of [["dns.example"], ["1.2.3.4:notaport"], []]) expect(() => dnsResolver(bad)).toThrow(UsageError);
   });
 });
 
