@@ -125,11 +125,25 @@ function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, d
   } catch {
     return LOG_UNWRITABLE;
   }
-  // A durable log: nothing is carried out (or answered) before the call event is on disk.
   // An in-memory log has nothing to wait for; a failed write there still fails every later call.
-  if (run.log.durable) return staged.written.then(() => afterLogged(run, op, args, request, decision, staged.event), () => LOG_UNWRITABLE);
-  return afterLogged(run, op, args, request, decision, staged.event);
+  if (!run.log.durable) return afterLogged(run, op, args, request, decision, staged.event);
+  // A durable log: nothing is carried out (or answered) before the call event is on disk...
+  const { written } = staged;
+  if (!(EFFECT_FREE.has(op) && (decision.effect === "allow" || decision.effect === "audit"))) {
+    return written.then(() => afterLogged(run, op, args, request, decision, staged.event), () => LOG_UNWRITABLE);
+  }
+  // ...except an allowed call that changes nothing outside the log (a log line, a clock
+  // reading, random bytes): it is answered at once and its result event staged right behind
+  // the call event, so that one sync writes both; the reply still waits for both on disk.
+  const reply = afterLogged(run, op, args, request, decision, staged.event);
+  return Promise.all([written, reply]).then(
+    ([, answer]) => answer,
+    () => LOG_UNWRITABLE,
+  );
 }
+
+/** Calls whose carrying out has no effect outside the kernel's log: one sync for call and result. */
+const EFFECT_FREE: ReadonlySet<OpName> = new Set(["log.write", "clock.now", "clock.monotonic-now", "random.bytes"]);
 
 // Nothing is carried out that the log did not record.
 const LOG_UNWRITABLE: Reply = { err: { tag: "denied", val: { reason: "the episodic log cannot be written" } } };
