@@ -20,12 +20,13 @@ export async function verifyChain(backend: LogBackend): Promise<VerifyReport> {
   let prev = GENESIS;
   const hasher = new LinkHasher();
   for await (const chunk of backend.range({ from: 1, to: Number.MAX_SAFE_INTEGER, reverse: false })) {
-    for (const [seq, value] of chunk) {
-      const count = expected - 1;
-      if (seq !== expected) return bad(count, expected, `event ${expected} is missing`);
-      const problem = checkRecord(seq, value, prev, hasher);
-      if (problem) return bad(count, seq, problem);
-      prev = value.slice(0, 64);
+    for (let i = 0; i < chunk.length; i++) {
+      const record = chunk[i];
+      const seq = record[0];
+      const value = record[1];
+      if (seq !== expected) return bad(expected - 1, expected, `event ${expected} is missing`);
+      if (!linksTo(seq, value, prev, hasher)) return bad(expected - 1, seq, diagnose(seq, value.slice(HEX), prev));
+      prev = value.slice(0, HEX);
       expected++;
     }
   }
@@ -36,46 +37,48 @@ export async function verifyChain(backend: LogBackend): Promise<VerifyReport> {
   return { ok: true, count, head: prev };
 }
 
+const HEX = 64;
+
 function bad(count: number, firstBad: number, problem: string): VerifyReport {
   return { ok: false, count, firstBad, problem };
 }
 
 /**
- * Why a stored record is not the event `seq` that follows `prev`, or undefined when it is.
+ * Whether a stored record (hash + body) is the event `seq` that follows `prev`: its hash is
+ * recomputed over `prev + "\n" + body`, and its body names `seq` and `prev`.
  *
- * The fast path does not parse: it hashes the stored body and reads `seq` and `prev` at their
- * places near the end of the canonical text (the keys after `data` are sorted and their values
- * are a hash, numbers and strings, inside which `"seq":` cannot occur unescaped). Only a record
- * that fails is parsed, to say what is wrong with it.
+ * It does not parse: it reads `seq` and `prev` at their places near the end of the canonical
+ * text (the keys after `data` are sorted and their values are a hash, numbers and strings,
+ * inside which `"seq":` cannot occur unescaped). A record that fails is parsed by `diagnose`,
+ * to say what is wrong with it.
  */
-function checkRecord(seq: number, value: string, prev: string, hasher: LinkHasher): string | undefined {
-  const body = value.slice(64);
-  if (value.startsWith(hasher.hash(prev, body))) {
-    const s = body.lastIndexOf(',"seq":');
-    const p = body.lastIndexOf(',"prev":"', s);
-    if (s > 0 && p > 0 && numberAt(body, s + 7) === seq && body.startsWith(prev, p + 9) && body.charCodeAt(p + 9 + prev.length) === 34) {
-      return undefined;
-    }
-  }
-  return diagnose(seq, body, prev);
+function linksTo(seq: number, value: string, prev: string, hasher: LinkHasher): boolean {
+  if (!hasher.matches(prev, value)) return false;
+  const s = value.lastIndexOf(',"seq":');
+  const p = value.lastIndexOf(',"prev":"', s);
+  return s > HEX && p > HEX && numberAt(value, s + 7) === seq && value.startsWith(prev, p + 9) && value.charCodeAt(p + 9 + prev.length) === 34;
 }
 
 /**
- * chainHash(prev, body) without making the string `prev + "\n" + body`: both are written as
- * UTF-8 into a reused buffer and hashed there (`prev` is a hash the walk has checked: 64 hex
- * digits).
+ * chainHash(prev, body) of a stored record `hash + body`, without making the string
+ * `prev + "\n" + body`: the record is written as UTF-8 into a reused buffer one byte in, and
+ * `prev + "\n"` (`prev` is 64 hex digits: the genesis or a hash the walk has checked) then
+ * overwrites the stored hash in front of the body.
  */
 class LinkHasher {
   private buffer = Buffer.allocUnsafe(1 << 16);
 
-  hash(prev: string, body: string): string {
-    const room = prev.length + 1 + body.length * 3;
+  /** Whether the record starts with the hash recomputed over `prev + "\n" + body`. */
+  matches(prev: string, record: string): boolean {
+    const room = 1 + record.length * 3;
     if (room > this.buffer.length) this.buffer = Buffer.allocUnsafe(room);
     const buffer = this.buffer;
-    let n = buffer.write(prev, 0, "utf8");
-    buffer[n++] = 10;
-    n += buffer.write(body, n, "utf8");
-    return sha256Hex(buffer.subarray(0, n));
+    const n = buffer.write(record, 1, "utf8");
+    if (n < HEX) return false;
+    buffer.write(prev, 0, "latin1");
+    buffer[HEX] = 10;
+    // (A record whose first 64 characters are not all ASCII cannot start with the hex digits.)
+    return record.startsWith(sha256Hex(buffer.subarray(0, n + 1)));
   }
 }
 
