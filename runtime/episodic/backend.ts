@@ -16,13 +16,18 @@ export interface HeadRecord {
   time: number;
 }
 
-/** A sealed event ready to store: its place, and its record (text, or the same text as UTF-8 bytes). */
+/**
+ * A sealed event ready to store: its place, and its record as UTF-8 bytes, `bytes` from `from`
+ * to `to` (an arena that the log reuses once the batch is prepared).
+ */
 export interface BatchRecord {
   seq: number;
   runId: string;
   hash: string;
   time: number;
-  value: string | Uint8Array;
+  bytes: Buffer;
+  from: number;
+  to: number;
 }
 
 /** One atomic write: events (in sequence order), blobs, and the head after them. */
@@ -57,7 +62,7 @@ export interface LogBackend {
   /**
    * Makes a batch ready to write, on the caller's thread, so that the log can prepare the next
    * batch while the previous one is being written. Batches are committed in the order prepared,
-   * one at a time.
+   * one at a time. The records' bytes are copied (the log reuses them once this returns).
    */
   prepare(batch: Batch): PreparedWrite;
   /** The head written with the last batch, if any. */

@@ -219,20 +219,21 @@ class ChainLog implements KernelLog {
     const time = now > last.time ? now : last.time;
     const seq = last.seq + 1;
     let logged: LoggedEvent;
-    let record: string | Uint8Array;
     if (this.hexHead || HASH.test(last.hash)) {
-      ({ event: logged, record } = this.writer.seal(event, seq, time, last.hash));
+      const writer = this.writer;
+      logged = writer.seal(event, seq, time, last.hash);
       this.hexHead = true; // every hash the log makes is hex
+      this.queue.records.push({ seq, runId: event.runId, hash: logged.hash, time, bytes: writer.arena, from: writer.recordFrom, to: writer.recordTo });
     } else {
       // A resumed chain whose head record was damaged: its hash is not hex; as text, as verify reads it.
       const sealed = sealEvent(event, seq, time, last.hash);
       logged = sealed.event;
-      record = toRecord(sealed);
+      const bytes = Buffer.from(toRecord(sealed), "utf8");
+      this.queue.records.push({ seq, runId: event.runId, hash: logged.hash, time, bytes, from: 0, to: bytes.length });
     }
     last.seq = seq;
     last.hash = logged.hash;
     last.time = time;
-    this.queue.records.push({ seq, runId: event.runId, hash: logged.hash, time, value: record });
     return logged;
   }
 
@@ -315,7 +316,10 @@ class ChainLog implements KernelLog {
     while (n < waiters.length && waiters[n].upTo <= batch.head.seq) n++;
     const done = waiters.splice(0, n);
     try {
-      return { write: this.backend.prepare(batch), done };
+      const write = this.backend.prepare(batch);
+      // The batch's bytes are copied: the arena can start over once no sealed record is left in it.
+      if (this.queue.records.length === 0) this.writer.recycle();
+      return { write, done };
     } catch (err) {
       this.fail(err, done);
       return undefined;

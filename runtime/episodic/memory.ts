@@ -25,10 +25,15 @@ class MemoryBackend implements LogBackend {
   private head: HeadRecord | undefined;
 
   prepare(batch: Batch): PreparedWrite {
+    // The records are copied now (as text): the log reuses their bytes once this returns.
+    const records = batch.records;
+    const texts: string[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) texts[i] = records[i].bytes.toString("utf8", records[i].from, records[i].to);
     return {
       commit: async () => {
-        for (const r of batch.records) {
-          this.records[r.seq - 1] = typeof r.value === "string" ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength).toString("utf8");
+        for (let i = 0; i < records.length; i++) {
+          const r = records[i];
+          this.records[r.seq - 1] = texts[i];
           if (!this.runs.has(r.runId)) this.runs.set(r.runId, r.seq);
         }
         for (const b of batch.blobs) this.blobs.set(b.hash, new Uint8Array(b.bytes));

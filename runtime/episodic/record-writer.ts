@@ -21,17 +21,26 @@ const TAGS = new Set(["$bigint", "$bytes", "$number", "$object"]);
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 const NOT_DATA = Symbol("not data");
 const HEX_LENGTH = 64;
-
-/** A sealed event: the event, and its stored record (hash + body) as UTF-8 bytes. */
-export interface SealedRecord {
-  event: LoggedEvent;
-  record: Uint8Array;
-}
+const latin1 = (text: string): Uint8Array => Buffer.from(text, "latin1");
+const AGENT = latin1('\n{"agent":');
+const DATA = latin1(',"data":');
+const PID = latin1(',"pid":');
+const PREV = latin1(',"prev":"');
+const RUN_ID = latin1('","runId":');
+const SEQ = latin1(',"seq":');
+const TIME = latin1(',"time":');
+const TYPE = latin1(',"type":"');
+const END = latin1('"}');
+const HEX = /^[0-9a-f]{64}$/;
+/** Strings longer than this are checked and copied natively. */
+const LONG_STRING = 64;
 
 /**
  * Seals events into records, one after another, reusing its arena and its cache of quoted keys.
+ * After `seal`, the record is `arena.subarray(recordFrom, recordTo)`; it stays there until
+ * `recycle` (which the log calls once every record sealed so far has been copied out).
  *
- * @example const w = new RecordWriter(); const { event, record } = w.seal(e, 1, Date.now(), GENESIS);
+ * @example const w = new RecordWriter(); const event = w.seal(e, 1, Date.now(), GENESIS); w.lastRecord();
  */
 export class RecordWriter {
   private buf = Buffer.allocUnsafe(ARENA_BYTES);
@@ -39,40 +48,58 @@ export class RecordWriter {
   /** Where the record being written starts in `buf`. */
   private start = 0;
   private readonly keys = new Map<string, Uint8Array>();
+  private readonly shapes = new Map<string, Shape>();
   private plain = true;
+  /** The arena holding the last sealed record, and where the record is in it. */
+  arena: Buffer = this.buf;
+  recordFrom = 0;
+  recordTo = 0;
+  /** The last hash made, and where its hex digits are in `buf` (-1: not there). */
+  private lastHash = "";
+  private lastHashAt = -1;
 
   /**
    * Gives an event its place in the chain (see sealEvent in encoding.ts: the same hash). `prev`
    * must be 64 lower-case hex digits (every hash the log makes is).
    * @throws LogError when the event is malformed or its data cannot be encoded (nothing is kept).
    */
-  seal(e: NewEvent, seq: number, time: number, prev: string): SealedRecord {
+  seal(e: NewEvent, seq: number, time: number, prev: string): LoggedEvent {
     checkNewEvent(e);
-    if (prev.length !== HEX_LENGTH) throw new LogError(`the previous hash ${JSON.stringify(prev)} is not 64 hex digits`);
     this.start = this.at;
     let data: { [key: string]: JsonValue };
     try {
-      this.ascii(prev);
-      this.ascii('\n{"agent":');
+      this.room(HEX_LENGTH);
+      // The previous hash, twice: in front (what the hash covers) and as the body's "prev".
+      // Copied from where the previous record's hash was written, when it is this one.
+      const prevAt = this.at;
+      if (this.lastHashAt >= 0 && prev === this.lastHash) this.buf.copyWithin(prevAt, this.lastHashAt, this.lastHashAt + HEX_LENGTH);
+      else if (HEX.test(prev)) this.buf.write(prev, prevAt, HEX_LENGTH, "latin1");
+      else throw new LogError(`the previous hash ${JSON.stringify(prev)} is not 64 hex digits`);
+      this.at = prevAt + HEX_LENGTH;
+      this.bytes(AGENT);
       this.string(e.agent);
-      this.ascii(',"data":');
+      this.bytes(DATA);
       // Positions are kept relative to the record: room() may move it to a new arena.
       const dataFrom = this.at - this.start;
       data = this.data(e.data) as { [key: string]: JsonValue };
       if (!this.plain) data = JSON.parse(this.buf.toString("utf8", this.start + dataFrom, this.at)) as { [key: string]: JsonValue };
-      this.ascii(',"pid":');
-      this.ascii("" + e.pid);
-      this.ascii(',"prev":"');
-      this.ascii(prev);
-      this.ascii('","runId":');
+      this.bytes(PID);
+      this.integer(e.pid);
+      this.bytes(PREV);
+      this.room(HEX_LENGTH);
+      // (prev is at the start of the record: room() moves it along)
+      this.buf.copyWithin(this.at, this.start, this.start + HEX_LENGTH);
+      this.at += HEX_LENGTH;
+      this.bytes(RUN_ID);
       this.string(e.runId);
-      this.ascii(',"seq":');
-      this.ascii("" + seq);
-      this.ascii(',"time":');
-      this.ascii(Number.isFinite(time) ? "" + time : "null");
-      this.ascii(',"type":"');
+      this.bytes(SEQ);
+      this.integer(seq);
+      this.bytes(TIME);
+      if (Number.isSafeInteger(time)) this.integer(time);
+      else this.ascii(Number.isFinite(time) ? "" + time : "null");
+      this.bytes(TYPE);
       this.ascii(e.type);
-      this.ascii('"}');
+      this.bytes(END);
     } catch (err) {
       this.at = this.start;
       throw err;
@@ -81,9 +108,29 @@ export class RecordWriter {
     const start = this.start;
     const end = this.at;
     const hash = sha256Hex(buf.subarray(start, end));
-    buf.write(hash, start + 1, "latin1");
-    const event: LoggedEvent = { agent: e.agent, data, pid: e.pid, prev, runId: e.runId, seq, time, type: e.type, hash };
-    return { event, record: buf.subarray(start + 1, end) };
+    buf.write(hash, start + 1, HEX_LENGTH, "latin1");
+    this.lastHash = hash;
+    this.lastHashAt = start + 1;
+    this.arena = buf;
+    this.recordFrom = start + 1;
+    this.recordTo = end;
+    return { agent: e.agent, data, pid: e.pid, prev, runId: e.runId, seq, time, type: e.type, hash };
+  }
+
+  /** The last sealed record (a view into the arena). */
+  lastRecord(): Uint8Array {
+    return this.arena.subarray(this.recordFrom, this.recordTo);
+  }
+
+  /**
+   * Starts the arena over: the caller has copied out every record sealed so far (their views
+   * would see the next records' bytes).
+   */
+  recycle(): void {
+    if (this.buf.length > ARENA_BYTES) this.buf = Buffer.allocUnsafe(ARENA_BYTES);
+    this.at = 0;
+    this.start = 0;
+    this.lastHashAt = -1;
   }
 
   /** Makes room for `n` more bytes, moving the record being written to a new arena if needed. */
@@ -93,6 +140,7 @@ export class RecordWriter {
     const next = Buffer.allocUnsafe(Math.max(ARENA_BYTES, 2 * (written + n)));
     this.buf.copy(next, 0, this.start, this.at);
     this.buf = next;
+    this.lastHashAt = -1;
     this.start = 0;
     this.at = written;
   }
@@ -107,6 +155,50 @@ export class RecordWriter {
     this.at = at;
   }
 
+  private bytes(b: Uint8Array): void {
+    this.room(b.length);
+    const buf = this.buf;
+    let at = this.at;
+    for (let i = 0; i < b.length; i++) buf[at++] = b[i];
+    this.at = at;
+  }
+
+  /** A safe integer, in decimal, as `"" + n` writes it. */
+  private integer(n: number): void {
+    this.room(17);
+    const buf = this.buf;
+    let at = this.at;
+    if (n < 0) {
+      buf[at++] = 45; // -
+      n = -n;
+    }
+    if (n < 10) {
+      buf[at++] = 48 + n;
+      this.at = at;
+      return;
+    }
+    // Digits from the right, the low eight and the rest in int32 arithmetic.
+    let digits = 1;
+    for (let p = 10; p <= n && digits < 16; p *= 10) digits++;
+    let i = at + digits;
+    this.at = i;
+    let high = Math.floor(n / 1e8);
+    let low = n - high * 1e8;
+    if (high > 0) {
+      for (let k = 0; k < 8; k++) {
+        const q = (low / 10) | 0;
+        buf[--i] = 48 + low - q * 10;
+        low = q;
+      }
+      low = high;
+    }
+    while (i > at) {
+      const q = (low / 10) | 0;
+      buf[--i] = 48 + low - q * 10;
+      low = q;
+    }
+  }
+
   /** Text as UTF-8, as it is (already JSON). */
   private utf8(text: string): void {
     this.room(text.length * 3);
@@ -116,6 +208,18 @@ export class RecordWriter {
   /** A JSON string: ASCII without escapes byte by byte, anything else as JSON.stringify writes it. */
   private string(text: string): void {
     const n = text.length;
+    if (n > LONG_STRING) {
+      // Checked by the regular expression and written by Buffer, both native, rather than char by char.
+      if (NEEDS_ESCAPE.test(text)) this.utf8(JSON.stringify(text));
+      else {
+        this.room(3 * n + 2);
+        const buf = this.buf;
+        buf[this.at++] = 34;
+        this.at += buf.write(text, this.at, "utf8");
+        buf[this.at++] = 34;
+      }
+      return;
+    }
     this.room(n + 2);
     const buf = this.buf;
     const from = this.at;
@@ -131,20 +235,6 @@ export class RecordWriter {
       buf[at++] = c;
     }
     buf[at++] = 34;
-    this.at = at;
-  }
-
-  private key(k: string): void {
-    let bytes = this.keys.get(k);
-    if (bytes === undefined) {
-      bytes = Buffer.from((NEEDS_ESCAPE.test(k) ? JSON.stringify(k) : '"' + k + '"') + ":", "utf8");
-      if (this.keys.size < MAX_CACHED_KEYS) this.keys.set(k, bytes);
-    }
-    const n = bytes.length;
-    this.room(n);
-    const buf = this.buf;
-    let at = this.at;
-    for (let i = 0; i < n; i++) buf[at++] = bytes[i];
     this.at = at;
   }
 
@@ -177,7 +267,8 @@ export class RecordWriter {
         this.string(v);
         return;
       case "number":
-        if (Number.isFinite(v)) this.ascii("" + v);
+        if (Number.isSafeInteger(v)) this.integer(v);
+        else if (Number.isFinite(v)) this.ascii("" + v);
         else {
           this.plain = false;
           this.ascii('{"$number":"' + v + '"}');
@@ -221,8 +312,9 @@ export class RecordWriter {
     const proto = Object.getPrototypeOf(v) as unknown;
     if (proto !== Object.prototype && proto !== null) throw NOT_DATA;
     const record = v as Record<string, unknown>;
-    const keys = Object.keys(record);
-    sortKeys(keys);
+    const shape = this.shapeOf(Object.keys(record));
+    const keys = shape.sorted;
+    const quoted = shape.quoted;
     const from = this.at - this.start;
     this.byte(123); // {
     let n = 0;
@@ -234,13 +326,13 @@ export class RecordWriter {
         this.plain = false;
         continue;
       }
-      if (k === "__proto__") this.plain = false;
       if (n++ > 0) this.byte(44);
       else only = k;
-      this.key(k);
+      this.bytes(quoted[i]);
       this.write(x, depth + 1);
     }
     this.byte(125); // }
+    if (shape.proto) this.plain = false;
     if (n === 1 && only.charCodeAt(0) === 36 /* $ */ && TAGS.has(only)) {
       // A plain object that looks like a tag is wrapped: {"$object":{...}}.
       this.plain = false;
@@ -251,7 +343,52 @@ export class RecordWriter {
       this.byte(125);
     }
   }
+
+  /**
+   * The keys of an object in canonical order, with their quoted bytes: remembered by the first
+   * key, for the objects of the same form that the kernel logs over and over (one key list per
+   * first key; a different list under the same first key takes its place).
+   */
+  private shapeOf(keys: string[]): Shape {
+    const n = keys.length;
+    if (n === 0) return EMPTY_SHAPE;
+    const first = keys[0];
+    const known = this.shapes.get(first);
+    if (known !== undefined && known.keys.length === n) {
+      const seen = known.keys;
+      let i = 1;
+      while (i < n && seen[i] === keys[i]) i++;
+      if (i === n) return known;
+    }
+    const sorted = keys.slice();
+    sortKeys(sorted);
+    const shape: Shape = { keys, sorted, quoted: sorted.map((k) => this.quotedKey(k)), proto: keys.includes("__proto__") };
+    if (n <= MAX_SHAPE_KEYS && (known !== undefined || this.shapes.size < MAX_SHAPES)) this.shapes.set(first, shape);
+    return shape;
+  }
+
+  private quotedKey(k: string): Uint8Array {
+    let bytes = this.keys.get(k);
+    if (bytes === undefined) {
+      bytes = Buffer.from((NEEDS_ESCAPE.test(k) ? JSON.stringify(k) : '"' + k + '"') + ":", "utf8");
+      if (this.keys.size < MAX_CACHED_KEYS) this.keys.set(k, bytes);
+    }
+    return bytes;
+  }
 }
+
+/** An object's keys as Object.keys gives them, in canonical order, and quoted with their colon. */
+interface Shape {
+  keys: string[];
+  sorted: string[];
+  quoted: Uint8Array[];
+  /** Whether one is "__proto__" (its value is then not the object's own, for the encoded form). */
+  proto: boolean;
+}
+
+const EMPTY_SHAPE: Shape = { keys: [], sorted: [], quoted: [], proto: false };
+const MAX_SHAPES = 1024;
+const MAX_SHAPE_KEYS = 64;
 
 /** Sorts keys by UTF-16 code units, as Array.prototype.sort does: in place, by insertion for the usual handful. */
 function sortKeys(keys: string[]): void {

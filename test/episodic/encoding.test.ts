@@ -90,15 +90,24 @@ describe("encodeCanonical (the log's one-walk writer)", () => {
 
 describe("RecordWriter (events sealed straight into bytes)", () => {
   const key = fc.oneof(fc.string(), fc.constantFrom("__proto__", "0", "10", "$bigint", "$bytes", "$number", "$object", "é", "a\"b"));
-  const text = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" }), fc.constantFrom("", "tab\there", "quote\"", "back\\slash", "\ud800 lone"));
-  const leaf = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.bigInt(), fc.uint8Array());
+  const long = (unit: "grapheme-ascii" | "grapheme" | "binary") => fc.string({ unit, minLength: 60, maxLength: 300 });
+  const text = fc.oneof(
+    fc.string(),
+    fc.string({ unit: "grapheme" }),
+    fc.string({ unit: "binary" }),
+    long("grapheme-ascii"),
+    long("grapheme"),
+    long("binary"),
+    fc.constantFrom("", "tab\there", "quote\"", "back\\slash", "\ud800 lone", "x".repeat(64) + '"', "y".repeat(65) + "é"),
+  );
+  const leaf = fc.oneof(text, fc.integer(), fc.maxSafeInteger(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.bigInt(), fc.uint8Array());
   const value = fc.letrec((tie) => ({
     node: fc.oneof({ depthSize: "small" }, leaf, fc.array(tie("node")), fc.dictionary(key, tie("node"), { noNullPrototype: false })),
   })).node;
   const event = fc.record({
     type: fc.constantFrom("spawn", "call", "result", "signal", "vote", "checkpoint", "exit"),
     runId: text,
-    pid: fc.integer({ min: 0, max: 1 << 30 }),
+    pid: fc.oneof(fc.integer({ min: 0, max: 1 << 30 }), fc.maxSafeInteger()),
     agent: text,
     data: fc.dictionary(key, value, { noNullPrototype: false }),
   });
@@ -108,11 +117,11 @@ describe("RecordWriter (events sealed straight into bytes)", () => {
     let prev = GENESIS;
     let seq = 0;
     fc.assert(
-      fc.property(event, fc.integer({ min: 0, max: 2 ** 48 }), (e, time) => {
+      fc.property(event, fc.oneof(fc.integer({ min: 0, max: 2 ** 48 }), fc.maxSafeInteger(), fc.double({ noNaN: true, noDefaultInfinity: true })), (e, time) => {
         seq++;
         const expected = sealEvent(e as never, seq, time, prev);
-        const { event: sealed, record } = writer.seal(e as never, seq, time, prev);
-        expect(Buffer.from(record).toString("utf8")).toBe(toRecord(expected));
+        const sealed = writer.seal(e as never, seq, time, prev);
+        expect(Buffer.from(writer.lastRecord()).toString("utf8")).toBe(toRecord(expected));
         expect(sealed.hash).toBe(expected.event.hash);
         expect(canonicalJson(sealed.data)).toBe(canonicalJson(expected.event.data));
         prev = sealed.hash;
@@ -121,17 +130,37 @@ describe("RecordWriter (events sealed straight into bytes)", () => {
     );
   });
 
+  it("starts its arena over when told, and copies the previous hash from where it wrote it", () => {
+    const writer = new RecordWriter();
+    const e = (i: number) => ({ type: "call" as const, runId: "r", pid: -i, agent: "a", data: { i, big: 2 ** 53 - 1 - i, neg: -i, s: "z".repeat(i) } });
+    let prev = GENESIS;
+    for (let i = 1; i <= 300; i++) {
+      const time = 1_700_000_000_000 + i;
+      const sealed = writer.seal(e(i), i, time, prev);
+      const expected = sealEvent(e(i), i, time, prev);
+      expect(sealed.hash).toBe(expected.event.hash);
+      expect(Buffer.from(writer.lastRecord()).toString("utf8")).toBe(toRecord(expected));
+      if (i % 7 === 0) writer.recycle();
+      prev = sealed.hash;
+    }
+    // A prev other than the last hash made (another chain) is written as given.
+    const other = "a".repeat(64);
+    expect(writer.seal(e(1), 1, 0, other).hash).toBe(sealEvent(e(1), 1, 0, other).event.hash);
+    expect(() => writer.seal(e(1), 1, 0, "A".repeat(64))).toThrow(/not 64 hex digits/);
+  });
+
   it("moves a record that outgrows its arena, and keeps earlier records intact", () => {
     const writer = new RecordWriter();
     const small = writer.seal({ type: "call", runId: "r", pid: 1, agent: "a", data: { x: "before" } }, 1, 0, GENESIS);
-    const copy = Buffer.from(small.record).toString("utf8");
+    const smallRecord = writer.lastRecord();
+    const copy = Buffer.from(smallRecord).toString("utf8");
     const big = { blob: "é".repeat(700_000), n: 1n, list: Array.from({ length: 2000 }, (_, i) => ({ i, s: "x".repeat(50) })) };
-    const sealed = writer.seal({ type: "call", runId: "r", pid: 1, agent: "a", data: big }, 2, 0, small.event.hash);
-    expect(Buffer.from(sealed.record).toString("utf8")).toBe(toRecord(sealEvent({ type: "call", runId: "r", pid: 1, agent: "a", data: big }, 2, 0, small.event.hash)));
-    expect(Buffer.from(small.record).toString("utf8")).toBe(copy);
-    expect(() => writer.seal({ type: "call", runId: "r", pid: 1, agent: "a", data: { f: () => 1 } }, 3, 0, sealed.event.hash)).toThrow(/value\.f: a function/);
-    const after = writer.seal({ type: "exit", runId: "r", pid: 1, agent: "a", data: {} }, 3, 0, sealed.event.hash);
-    expect(Buffer.from(after.record).toString("utf8")).toBe(toRecord(sealEvent({ type: "exit", runId: "r", pid: 1, agent: "a", data: {} }, 3, 0, sealed.event.hash)));
+    const sealed = writer.seal({ type: "call", runId: "r", pid: 1, agent: "a", data: big }, 2, 0, small.hash);
+    expect(Buffer.from(writer.lastRecord()).toString("utf8")).toBe(toRecord(sealEvent({ type: "call", runId: "r", pid: 1, agent: "a", data: big }, 2, 0, small.hash)));
+    expect(Buffer.from(smallRecord).toString("utf8")).toBe(copy);
+    expect(() => writer.seal({ type: "call", runId: "r", pid: 1, agent: "a", data: { f: () => 1 } }, 3, 0, sealed.hash)).toThrow(/value\.f: a function/);
+    const after = writer.seal({ type: "exit", runId: "r", pid: 1, agent: "a", data: {} }, 3, 0, sealed.hash);
+    expect(Buffer.from(writer.lastRecord()).toString("utf8")).toBe(toRecord(sealEvent({ type: "exit", runId: "r", pid: 1, agent: "a", data: {} }, 3, 0, sealed.hash)));
   });
 });
 
