@@ -36,13 +36,47 @@ const ON_PORT = -1;
 export const DEFAULT_PAYLOAD_BYTES = 256 * 1024;
 
 /**
- * How long each side polls before it sleeps. A futex wake-up (and, on the kernel's side, a
- * trip through the event loop) costs tens of microseconds; a cheap call's answer arrives in
- * a few, so a short poll first is far faster for the agents that make many calls.
+ * How long each side polls at most before it sleeps. A futex wake-up (and, on the kernel's
+ * side, a trip through the event loop) costs tens of microseconds; a cheap call's answer
+ * arrives in a few, so on an idle core a short poll first is far faster for the agents that
+ * make many calls. On a busy machine it is the opposite: the poller holds a core that the
+ * other side needs to answer, so each side adapts (see SpinBudget).
  */
 const GUEST_SPIN_MS = 0.2;
 /** The kernel's poll is shorter: its thread serves every agent and the event loop. */
 const KERNEL_SPIN_MS = 0.05;
+
+/**
+ * Adaptive spinning: poll up to `max` while polls pay off; after a poll that ran out, poll a
+ * quarter as long, down to not at all, then try a full poll again every 64th time, so that a
+ * machine that becomes idle again is noticed. Measured under a load average of 4 on two cores:
+ * always polling gave 5,000 no-op calls/s, never polling 20,000.
+ */
+export class SpinBudget {
+  private ms: number;
+  private skipped = 0;
+
+  constructor(private readonly max: number) {
+    this.ms = max;
+  }
+
+  /** How long to poll this time, in ms (0: sleep at once). */
+  next(): number {
+    if (this.ms > 0) return this.ms;
+    return ++this.skipped % 64 === 0 ? this.max : 0;
+  }
+
+  /** The poll saw the answer. */
+  paid(): void {
+    this.ms = Math.min(this.max, Math.max(this.ms * 2, this.max / 16));
+  }
+
+  /** The poll ran out. */
+  wasted(): void {
+    const less = this.ms / 4;
+    this.ms = less < this.max / 64 ? 0 : less;
+  }
+}
 
 /**
  * The longest the kernel serves one agent's synchronous calls back to back before it lets the
@@ -118,6 +152,7 @@ class ChannelView {
 /** The worker's end: make calls, honour the control word, publish fuel. */
 export class GuestChannel extends ChannelView {
   private seq = 0;
+  private readonly spin = new SpinBudget(GUEST_SPIN_MS);
 
   /**
    * Sends a request and blocks until the kernel replies. Spins briefly first: a reply to a
@@ -128,7 +163,10 @@ export class GuestChannel extends ChannelView {
     const seq = ++this.seq;
     Atomics.store(this.header, REQ_SEQ, seq);
     Atomics.notify(this.header, REQ_SEQ);
-    if (!spinUntil(() => Atomics.load(this.header, RESP_SEQ) === seq, GUEST_SPIN_MS)) {
+    const spinMs = this.spin.next();
+    if (spinMs > 0 && spinUntil(() => Atomics.load(this.header, RESP_SEQ) === seq, spinMs)) this.spin.paid();
+    else {
+      if (spinMs > 0) this.spin.wasted();
       while (Atomics.load(this.header, RESP_SEQ) !== seq) Atomics.wait(this.header, RESP_SEQ, seq - 1, 50);
     }
     return this.read(RESP_LEN);
@@ -166,6 +204,7 @@ export class GuestChannel extends ChannelView {
 export class KernelChannel extends ChannelView {
   private served = 0;
   private closed = false;
+  private readonly spin = new SpinBudget(KERNEL_SPIN_MS);
 
   /**
    * Serves requests until `close()`: each request is handed to `handle`, whose result (or the
@@ -180,8 +219,10 @@ export class KernelChannel extends ChannelView {
     while (!this.closed) {
       if (Atomics.load(this.header, REQ_SEQ) === this.served) {
         // Only right after a reply: a chatty agent's next call is usually microseconds away.
-        if (justReplied && performance.now() - sliceStart < SERVE_SLICE_MS) {
-          spinUntil(() => Atomics.load(this.header, REQ_SEQ) !== this.served, KERNEL_SPIN_MS);
+        const spinMs = justReplied && performance.now() - sliceStart < SERVE_SLICE_MS ? this.spin.next() : 0;
+        if (spinMs > 0) {
+          if (spinUntil(() => Atomics.load(this.header, REQ_SEQ) !== this.served, spinMs)) this.spin.paid();
+          else this.spin.wasted();
         }
         justReplied = false;
         if (Atomics.load(this.header, REQ_SEQ) === this.served) {
