@@ -49,6 +49,8 @@ export class RecordWriter {
   private start = 0;
   private readonly keys = new Map<string, Uint8Array>();
   private readonly shapes = new Map<string, Shape>();
+  /** Whether Object.prototype has an enumerable key (someone added one): then `for...in` is not used. */
+  private inherited = false;
   private plain = true;
   /** The arena holding the last sealed record, and where the record is in it. */
   arena: Buffer = this.buf;
@@ -65,6 +67,7 @@ export class RecordWriter {
    */
   seal(e: NewEvent, seq: number, time: number, prev: string): LoggedEvent {
     checkNewEvent(e);
+    this.inherited = hasEnumerableKey(Object.prototype);
     this.start = this.at;
     let data: { [key: string]: JsonValue };
     try {
@@ -312,7 +315,7 @@ export class RecordWriter {
     const proto = Object.getPrototypeOf(v) as unknown;
     if (proto !== Object.prototype && proto !== null) throw NOT_DATA;
     const record = v as Record<string, unknown>;
-    const shape = this.shapeOf(Object.keys(record));
+    const shape = this.knownShape(record) ?? this.shapeOf(Object.keys(record));
     const keys = shape.sorted;
     const quoted = shape.quoted;
     const from = this.at - this.start;
@@ -342,6 +345,30 @@ export class RecordWriter {
       this.utf8(inner);
       this.byte(125);
     }
+  }
+
+  /**
+   * The remembered shape of an object whose keys (as `for...in` lists them, which allocates
+   * nothing) are those of a shape seen before; undefined otherwise. `for...in` also lists
+   * inherited enumerable keys: it is used only while Object.prototype has none (checked once per
+   * event), so that it lists exactly what Object.keys would.
+   */
+  private knownShape(record: Record<string, unknown>): Shape | undefined {
+    if (this.inherited) return undefined;
+    let shape: Shape | undefined;
+    let keys: string[] = EMPTY_SHAPE.keys;
+    let i = 0;
+    for (const k in record) {
+      if (i === 0) {
+        shape = this.shapes.get(k);
+        if (shape === undefined) return undefined;
+        keys = shape.keys;
+      }
+      if (i >= keys.length || keys[i] !== k) return undefined;
+      i++;
+    }
+    if (i === 0) return EMPTY_SHAPE;
+    return i === keys.length ? shape : undefined;
   }
 
   /**
@@ -375,6 +402,11 @@ export class RecordWriter {
     }
     return bytes;
   }
+}
+
+function hasEnumerableKey(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /** An object's keys as Object.keys gives them, in canonical order, and quoted with their colon. */

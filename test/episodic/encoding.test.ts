@@ -149,6 +149,24 @@ describe("RecordWriter (events sealed straight into bytes)", () => {
     expect(() => writer.seal(e(1), 1, 0, "A".repeat(64))).toThrow(/not 64 hex digits/);
   });
 
+  it("encodes own keys only, even with an enumerable key added to Object.prototype", () => {
+    const writer = new RecordWriter();
+    const e = () => ({ type: "call" as const, runId: "r", pid: 1, agent: "a", data: { b: 1, a: { d: 2, c: [3] } } });
+    // An object of the same first keys plus "polluted" of its own: its form is remembered.
+    const own = { type: "call" as const, runId: "r", pid: 1, agent: "a", data: { b: 1, a: { d: 2, c: [3], polluted: 0 }, polluted: 0 } };
+    const first = writer.seal(own, 1, 0, GENESIS);
+    expect(first.hash).toBe(sealEvent(own, 1, 0, GENESIS).event.hash);
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.polluted = "x";
+    try {
+      const sealed = writer.seal(e(), 2, 0, first.hash);
+      expect(sealed.hash).toBe(sealEvent(e(), 2, 0, first.hash).event.hash);
+      expect(Buffer.from(writer.lastRecord()).toString("utf8")).not.toContain("polluted");
+    } finally {
+      delete proto.polluted;
+    }
+  });
+
   it("moves a record that outgrows its arena, and keeps earlier records intact", () => {
     const writer = new RecordWriter();
     const small = writer.seal({ type: "call", runId: "r", pid: 1, agent: "a", data: { x: "before" } }, 1, 0, GENESIS);
