@@ -1,10 +1,15 @@
 /**
  * The in-memory backend (`openLog(false)`): the same records, chain and queries as LevelDB,
  * without durability. For tests and embedding.
+ *
+ * Records are kept as UTF-8 bytes, copied one after another into large buffers (outside the
+ * JavaScript heap, so that a long-running log costs the garbage collector nothing per event),
+ * and turned into text only when read.
  */
 import type { Batch, HeadRecord, LogBackend, PreparedWrite, RangeOptions, RawRecord } from "./backend.js";
 
 const CHUNK = 1000;
+const STORE_BYTES = 1 << 20;
 
 /**
  * Creates an empty in-memory backend.
@@ -18,22 +23,45 @@ export function createMemoryBackend(): LogBackend {
 class MemoryBackend implements LogBackend {
   readonly durable = false;
   readonly location = "memory";
-  /** records[seq - 1] is the record of event seq. */
-  private readonly records: string[] = [];
+  /** The buffers records are copied into; the last one is being filled up to `used`. */
+  private readonly stores: Buffer[] = [];
+  private store = Buffer.allocUnsafe(0);
+  private used = 0;
+  /** Record of event seq: in stores[place[3 * (seq - 1)]], from place[.. + 1] to place[.. + 2]. */
+  private readonly place: number[] = [];
+  private count = 0;
   private readonly runs = new Map<string, number>();
   private readonly blobs = new Map<string, Uint8Array>();
   private head: HeadRecord | undefined;
 
   prepare(batch: Batch): PreparedWrite {
-    // The records are copied now (as text): the log reuses their bytes once this returns.
+    // The records are copied now: the log reuses their bytes once this returns.
     const records = batch.records;
-    const texts: string[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) texts[i] = records[i].bytes.toString("utf8", records[i].from, records[i].to);
+    const at: number[] = new Array(3 * records.length);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      const n = r.to - r.from;
+      if (this.used + n > this.store.length) {
+        this.store = Buffer.allocUnsafe(Math.max(STORE_BYTES, n));
+        this.stores.push(this.store);
+        this.used = 0;
+      }
+      r.bytes.copy(this.store, this.used, r.from, r.to);
+      at[3 * i] = this.stores.length - 1;
+      at[3 * i + 1] = this.used;
+      at[3 * i + 2] = this.used + n;
+      this.used += n;
+    }
     return {
       commit: async () => {
+        const place = this.place;
         for (let i = 0; i < records.length; i++) {
           const r = records[i];
-          this.records[r.seq - 1] = texts[i];
+          const p = 3 * (r.seq - 1);
+          place[p] = at[3 * i];
+          place[p + 1] = at[3 * i + 1];
+          place[p + 2] = at[3 * i + 2];
+          if (r.seq > this.count) this.count = r.seq;
           if (!this.runs.has(r.runId)) this.runs.set(r.runId, r.seq);
         }
         for (const b of batch.blobs) this.blobs.set(b.hash, new Uint8Array(b.bytes));
@@ -43,28 +71,34 @@ class MemoryBackend implements LogBackend {
     };
   }
 
+  /** The stored text of event seq (1 ≤ seq ≤ count). */
+  private text(seq: number): string {
+    const p = 3 * (seq - 1);
+    return this.stores[this.place[p]].toString("utf8", this.place[p + 1], this.place[p + 2]);
+  }
+
   async readHead(): Promise<HeadRecord | undefined> {
     return this.head;
   }
 
   async last(): Promise<RawRecord | undefined> {
-    const n = this.records.length;
-    return n ? [n, this.records[n - 1]] : undefined;
+    const n = this.count;
+    return n ? [n, this.text(n)] : undefined;
   }
 
   async get(seq: number): Promise<string | undefined> {
-    return this.records[seq - 1];
+    return Number.isSafeInteger(seq) && seq >= 1 && seq <= this.count ? this.text(seq) : undefined;
   }
 
   async *range(options: RangeOptions): AsyncIterable<RawRecord[]> {
     const lo = Math.max(1, options.from);
-    const hi = Math.min(this.records.length, options.to);
+    const hi = Math.min(this.count, options.to);
     if (lo > hi) return;
     for (let start = 0; start <= hi - lo; start += CHUNK) {
       const chunk: RawRecord[] = [];
       for (let i = start; i < Math.min(start + CHUNK, hi - lo + 1); i++) {
         const seq = options.reverse ? hi - i : lo + i;
-        chunk.push([seq, this.records[seq - 1]]);
+        chunk.push([seq, this.text(seq)]);
       }
       yield chunk;
     }
