@@ -1,17 +1,20 @@
 /**
  * The episodic log's benchmarks: durable appends per second through the kernel's log beside
- * raw `level` batched puts of the same events with `sync: true`, and verification speed
- * beside a raw scan of the same records.
+ * raw `level` batched puts of the same events with `sync: true`, verification speed beside a
+ * raw scan of the same records, and the in-memory log's cost per gated host call (a call event
+ * and its result, staged on the kernel's thread as the gate does) beside sha256 of the same bytes.
  */
+import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Level } from "level";
-import { openLog } from "../runtime/episodic/index.js";
+import { eventBody, openLog } from "../runtime/episodic/index.js";
 import type { NewEvent } from "../runtime/types.js";
 import { median, type BenchRow, type BenchSuite } from "./harness.js";
 
 const EVENTS = 100_000;
+const PAIRS = 50_000;
 const SEQUENTIAL = 500;
 const ROUNDS = 3;
 
@@ -110,6 +113,57 @@ async function sequential(): Promise<{ ours: number; raw: number }> {
   return { ours, raw };
 }
 
+/** The call event and the result event the gate stages for one allowed fs.write. */
+function callPair(i: number, callSeq: number): [NewEvent, NewEvent] {
+  const path = `/workspace/out/file-${i}.txt`;
+  return [
+    {
+      type: "call",
+      runId: "run-1",
+      pid: 7,
+      agent: "writer",
+      data: {
+        op: "fs-write",
+        action: "fs.write",
+        resource: path,
+        args: [path, "hello, world"],
+        decision: { effect: "allow", rule: "workspace-write", reason: "writes inside the workspace", matched: ["workspace-write"] },
+      },
+    },
+    { type: "result", runId: "run-1", pid: 7, agent: "writer", data: { call: callSeq, ok: null } },
+  ];
+}
+
+/**
+ * The in-memory log (`log: false`), as the gate uses it: per host call, `stage` a call event and
+ * its result synchronously (sealed: encoded and hashed), letting the log's batches be written
+ * in between (the two event objects are built in the loop, as the gate builds them). Returns µs per pair, and µs for `createHash("sha256")` over the bytes each of the
+ * two events' hashes covers (the least any hash chain over them costs).
+ */
+async function memoryPairs(): Promise<{ pair: number; sha256: number }> {
+  const log = await openLog(false);
+  const t0 = performance.now();
+  for (let i = 0; i < PAIRS; i++) {
+    // Made here, as the gate makes them per call (made in advance, they would all outlive the
+    // young generation and the garbage collector's cost of moving them would count here).
+    const [call, result] = callPair(i, 2 * i + 1);
+    log.stage(call);
+    const staged = log.stage(result);
+    // The gate's replies go out between calls: the log's write runs on those turns.
+    if (i % 64 === 63) await staged.written;
+  }
+  await log.stage({ type: "checkpoint", runId: "run-1", pid: 7, agent: "writer", data: { label: "end" } }).written;
+  const pair = ((performance.now() - t0) * 1000) / PAIRS;
+  // What each event's hash covers: the previous hash, a newline, the canonical body.
+  const records: Buffer[] = [];
+  for await (const e of log.query({ toSeq: 2 * PAIRS })) records.push(Buffer.from(e.prev + "\n" + eventBody(e)));
+  await log.close();
+  const t1 = performance.now();
+  for (const r of records) createHash("sha256").update(r).digest("hex");
+  const sha256 = ((performance.now() - t1) * 1000) / PAIRS;
+  return { pair, sha256 };
+}
+
 export const logBench: BenchSuite = {
   title: "Episodic log (LevelDB, sync writes)",
   async run(): Promise<BenchRow[]> {
@@ -126,6 +180,12 @@ export const logBench: BenchSuite = {
       raw.scan.push(b.scan);
     }
     const seq = await sequential();
+    const pairs = { pair: [] as number[], sha256: [] as number[] };
+    for (let r = 0; r < ROUNDS; r++) {
+      const m = await memoryPairs();
+      pairs.pair.push(m.pair);
+      pairs.sha256.push(m.sha256);
+    }
     const append = median(ours.append);
     const rawAppend = median(raw.append);
     const verify = median(ours.verify);
@@ -152,6 +212,13 @@ export const logBench: BenchSuite = {
         better: "higher",
         baseline: { name: "raw level scan", value: median(raw.scan) },
         target: { text: "> 200,000/s", met: verify > 200_000 },
+      },
+      {
+        name: "in-memory log, a call + result event pair (staged as the gate does)",
+        value: median(pairs.pair),
+        unit: "µs",
+        better: "lower",
+        baseline: { name: "createHash(sha256) of the same bytes, ×2", value: median(pairs.sha256) },
       },
     ];
   },
