@@ -27,13 +27,17 @@ async function component(name: string, wat: string): Promise<string> {
   return file(`${name}.wasm`, await parse(wat));
 }
 
-/** A core module exporting a memory and `run(task)` that returns `result<string, string>` from offset 16. */
-const core = (body: string, text = "hand-made") => `
+/**
+ * A core module exporting a memory and `run(task)` that returns `result<string, string>` from
+ * offset 16, with more functions if given.
+ */
+const core = (body: string, text = "hand-made", functions = "") => `
   (core module $m
     (memory (export "memory") 1)
     (data (i32.const 16) "\\00\\00\\00\\00\\20\\00\\00\\00\\${text.length.toString(16).padStart(2, "0")}\\00\\00\\00")
     (data (i32.const 32) "${text}")
     (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 1024)
+    ${functions}
     (func (export "run") (param i32 i32) (result i32) ${body} i32.const 16))
   (core instance $i (instantiate $m))
   (func $run (param "task" string) (result (result string (error string)))
@@ -105,6 +109,35 @@ describe("a component from another toolchain", () => {
     expect(proc.usage.fuel).toBe(frozen);
     proc.signal("SIGCONT");
     expect(await proc.wait()).toMatchObject({ status: "killed", signal: "SIGXCPU", reason: "fuel" });
+  });
+
+  it("is metered in a recursion without a loop too: stopped, resumed and killed by fuel", async () => {
+    // fib(60) by plain recursion: about 10^12 calls, and not one loop header among them.
+    const fib = `(func $fib (param $n i32) (result i32)
+      (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
+        (then (local.get $n))
+        (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1))) (call $fib (i32.sub (local.get $n) (i32.const 2)))))))`;
+    const recursion = await kernel.load(await component("fib", `(component ${core("(drop (call $fib (i32.const 60)))", "hand-made", fib)})`));
+    const proc = kernel.spawn(recursion, "", { limits: { fuel: 50_000_000 } });
+    for (let t0 = Date.now(); proc.usage.fuel === 0 && Date.now() - t0 < 10_000; ) await sleep(5);
+    proc.signal("SIGSTOP");
+    expect(await proc.stopped(5000)).toBe(true);
+    const frozen = proc.usage.fuel;
+    await sleep(100);
+    expect(proc.usage.fuel).toBe(frozen);
+    proc.signal("SIGCONT");
+    expect(await proc.wait()).toMatchObject({ status: "killed", signal: "SIGXCPU", reason: "fuel" });
+  });
+
+  it("pays one unit a loop iteration and one for the call that loops, the same on every run", async () => {
+    // 1,000,000 iterations of a counted loop in run(), which the glue calls once.
+    const body = `(local $i i32) (local.set $i (i32.const 1000000)) (loop $l (br_if $l (local.tee $i (i32.sub (local.get $i) (i32.const 1)))))`;
+    const counted = await kernel.load(await component("counted", `(component ${core(body)})`));
+    for (let i = 0; i < 2; i++) {
+      const result = await kernel.execute(counted, "");
+      expect(result).toMatchObject({ status: "ok", output: "hand-made" });
+      expect(result.usage.fuel).toBe(1_000_001);
+    }
   });
 
   it("a trap fails the run and the kernel goes on", async () => {

@@ -6,7 +6,7 @@
 import type { WasmModule } from "./wasm.js";
 
 /** Bump when the instrumentation changes: cached results of another version are not used. */
-export const INSTRUMENTER_VERSION = "fuel-6";
+export const INSTRUMENTER_VERSION = "fuel-7";
 
 /** The import module of everything the engine itself supplies to an instrumented core module. */
 export const ENGINE_IMPORT = "agentos:engine";

@@ -2,14 +2,30 @@
  * Fuel and memory instrumentation of a component's core module, with binaryen.
  *
  * V8 has no fuel, so the code counts for itself: a mutable i32 global is decremented at every
- * function entry and every loop header, and when it goes below zero the code calls an imported
- * hook that hands out the next slice (or ends the run by throwing). A `while (true) {}` in the
- * guest is a loop in StarlingMonkey's interpreter, so the hook runs every slice whatever the
- * guest does, and the kernel can pause, resume or kill it there.
+ * loop header (one unit an iteration) and at the entry of every function that can loop or call
+ * (one unit a call), and when it goes below zero the code calls an imported hook that hands out
+ * the next slice (or ends the run by throwing). A `while (true) {}` in the guest is a loop in
+ * StarlingMonkey's interpreter, so the hook runs every slice whatever the guest does, and the
+ * kernel can pause, resume or kill it there.
  *
- * Two refinements keep the cost down without opening a hole: loop iterations are counted in a
- * local and paid 64 at a time, and a function that neither calls nor loops (straight-line code,
- * which ends by itself) is not charged at all. Every cycle in the code still passes a check.
+ * What keeps the cost down (measured on a compute-bound guest, see bench/component.ts):
+ * - The hot path of a check is `global.get; i32.sub; local.tee; global.set; br_if` on the
+ *   counter, never a call: the call to the hook is out of line. Inside a loop that matters most:
+ *   a call in a loop's body, even one that never runs, makes V8 keep the loop's values in memory
+ *   around it and stops it unrolling the loop. So each loop becomes
+ *
+ *       loop $retry                      ;; the original loop node, renamed
+ *         block $out                     ;; (with the loop's result carried past the hook)
+ *           loop $L                      ;; the original name: the body's branches land here
+ *             fuel -= 1; br_if $out (fuel < 0)
+ *             <the original body>
+ *         fuel = refuel(fuel) + 1        ;; $L's header charges that iteration again
+ *         br $retry                      ;; to $L's header, after the hook
+ *
+ *   The hook runs after the same iterations as if it were called in the loop, and every
+ *   iteration costs exactly one unit, whatever the size of the slices.
+ * - A function that neither calls nor loops (straight-line code, which ends by itself) is not
+ *   charged at entry. Every cycle in the code, a loop or a recursion, still passes a check.
  *
  * The module's memory becomes an import, so that each run supplies a memory whose maximum is
  * the run's limit: growth past it fails inside the guest (an out-of-memory error it can see)
@@ -20,9 +36,9 @@ import { AgentLoadError } from "../../errors.js";
 import { ENGINE_IMPORT, FUEL_EXPORT, MEMORY_IMPORT, REFUEL_IMPORT } from "./image.js";
 
 const FUEL_GLOBAL = "agentos$fuel";
-/** Loop iterations paid for at once (one unit each). */
-export const LOOP_BATCH = 64;
 const REFUEL_FUNCTION = "agentos$refuel";
+/** Prefix of the labels the instrumenter adds (the name section is stripped: no clash). */
+const LABEL = "agentos$";
 
 export interface Instrumented {
   bytes: Uint8Array;
@@ -141,7 +157,8 @@ export function instrumentModule(bytes: Uint8Array, name: string): Instrumented 
     // Collect first, rewrite afterwards: the walk never sees a node it created itself.
     const visitors = childVisitors();
     const loops: { loop: Expr; fn: number }[] = [];
-    const bodies: [number, Expr][] = [];
+    /** Every function with a body, and whether it calls or loops (then it is charged at entry). */
+    const bodies: { fn: number; body: Expr; charged: boolean }[] = [];
     const stack: Expr[] = [];
     const push = (child: Expr) => stack.push(child);
     const getBody = C._BinaryenFunctionGetBody;
@@ -155,15 +172,17 @@ export function instrumentModule(bytes: Uint8Array, name: string): Instrumented 
       const fn = module.getFunctionByIndex(i);
       const body = getBody(fn);
       if (!body) continue; // an import
-      bodies.push([fn, body]);
+      let charged = false;
       stack.push(body);
       while (stack.length > 0) {
         const expr = stack.pop()!;
         const id = getId(expr);
         const visit = visitorOf(id);
         if (id === binaryen.LoopId) loops.push({ loop: expr, fn });
+        if (id === binaryen.LoopId || id === binaryen.CallId || id === binaryen.CallIndirectId) charged = true;
         visit(expr, push);
       }
+      bodies.push({ fn, body, charged });
     }
 
     if (bodies.length === 0) return { bytes, initialPages: null, functions: 0, loops: 0 };
@@ -171,40 +190,57 @@ export function instrumentModule(bytes: Uint8Array, name: string): Instrumented 
     module.addGlobal(FUEL_GLOBAL, binaryen.i32, true, module.i32.const(0));
     module.addFunctionImport(REFUEL_FUNCTION, ENGINE_IMPORT, REFUEL_IMPORT, binaryen.i32, binaryen.i32);
     module.addGlobalExport(FUEL_GLOBAL, FUEL_EXPORT);
-    const fuel = () => module.global.get(FUEL_GLOBAL, binaryen.i32);
-    // fuel -= units; if (fuel < 0) fuel = refuel(fuel);
-    const charge = (units: number): Expr[] => [
-      module.global.set(FUEL_GLOBAL, module.i32.sub(fuel(), module.i32.const(units))),
-      module.if(module.i32.lt_s(fuel(), module.i32.const(0)), module.global.set(FUEL_GLOBAL, module.call(REFUEL_FUNCTION, [fuel()], binaryen.i32))),
-    ];
-    const prepend = (check: Expr[], body: Expr): Expr => module.block(null, [...check, body], binaryen.getExpressionType(body));
-    // Loop iterations are counted in a local (a register) and paid to the global counter
-    // LOOP_BATCH at a time: a global update on every iteration would cost a fifth of the time
-    // of an interpreter's dispatch loop. The local starts full at each call, so the iterations
-    // of a call beyond its last whole batch are not charged.
-    const batches = new Map<number, number>();
-    const batchLocal = (fn: number): number => {
-      let local = batches.get(fn);
+    const i32 = binaryen.i32;
+    const fuel = () => module.global.get(FUEL_GLOBAL, i32);
+    // A scratch local per function: the decremented counter, tested without reading the global again.
+    const scratches = new Map<number, number>();
+    const scratch = (fn: number): number => {
+      let local = scratches.get(fn);
       if (local === undefined) {
-        local = C._BinaryenFunctionAddVar(fn, binaryen.i32);
-        batches.set(fn, local);
+        local = C._BinaryenFunctionAddVar(fn, i32);
+        scratches.set(fn, local);
       }
       return local;
     };
-    // if (--batch == 0) { pay LOOP_BATCH; batch = LOOP_BATCH } (a test against zero: the
-    // decrement's own flags, two instructions an iteration once compiled).
-    const iteration = (local: number): Expr[] => [
-      module.if(
-        module.i32.eqz(module.local.tee(local, module.i32.sub(module.local.get(local, binaryen.i32), module.i32.const(1)), binaryen.i32)),
-        module.block(null, [...charge(LOOP_BATCH), module.local.set(local, module.i32.const(LOOP_BATCH))], binaryen.none),
-      ),
-    ];
-    for (const { loop, fn } of loops) C._BinaryenLoopSetBody(loop, prepend(iteration(batchLocal(fn)), C._BinaryenLoopGetBody(loop)));
+    // fuel -= 1, and whether that overdrew it: global.set(fuel, tee(t, fuel - 1)); t < 0
+    const spend = (fn: number): [Expr, Expr] => {
+      const t = scratch(fn);
+      return [module.global.set(FUEL_GLOBAL, module.local.tee(t, module.i32.sub(fuel(), module.i32.const(1)), i32)), module.i32.lt_s(module.local.get(t, i32), module.i32.const(0))];
+    };
+    // The hook takes the overdrawn counter and gives back the new one (or throws).
+    const refuel = () => module.global.set(FUEL_GLOBAL, module.call(REFUEL_FUNCTION, [fuel()], i32));
+    // After the hook a loop goes back through its header's check, which charges the iteration
+    // again: it gets that unit back first, so that every iteration costs exactly one.
+    const refuelRefunded = () => module.global.set(FUEL_GLOBAL, module.i32.add(module.call(REFUEL_FUNCTION, [fuel()], i32), module.i32.const(1)));
+
+    loops.forEach(({ loop, fn }, n) => {
+      const type = binaryen.getExpressionType(loop);
+      const retry = `${LABEL}retry${n}`;
+      const out = `${LABEL}out${n}`;
+      const done = `${LABEL}done${n}`;
+      const [pay, overdrawn] = spend(fn);
+      // The inner loop takes the original label (binaryen's interned name, passed as is).
+      const inner = C._BinaryenLoop(module.ptr, C._BinaryenLoopGetName(loop), module.block(null, [pay, module.br(out, overdrawn), C._BinaryenLoopGetBody(loop)], type));
+      const back = module.br(retry);
+      const hook = [refuelRefunded(), back];
+      let body: Expr;
+      if (type === binaryen.unreachable) {
+        // The loop never falls through: it is left by branches to labels outside, if at all.
+        body = module.block(null, [module.block(out, [inner], binaryen.none), ...hook], binaryen.unreachable);
+      } else if (type === binaryen.none) {
+        body = module.block(done, [module.block(out, [inner, module.br(done)], binaryen.none), ...hook], binaryen.none);
+      } else {
+        body = module.block(done, [module.block(out, [module.br(done, 0, inner)], binaryen.none), ...hook], type);
+      }
+      // The original node becomes the retry loop (the same interned name as the branch back to it).
+      C._BinaryenLoopSetName(loop, C._BinaryenBreakGetName(back));
+      C._BinaryenLoopSetBody(loop, body);
+    });
     // A function that calls nothing and has no loop ends by itself soon: it needs no check.
-    for (const [fn, body] of bodies) {
-      if (isLeaf(body, visitorOf)) continue;
-      const local = batches.get(fn);
-      C._BinaryenFunctionSetBody(fn, prepend([...charge(1), ...(local === undefined ? [] : [module.local.set(local, module.i32.const(LOOP_BATCH))])], body));
+    for (const { fn, body, charged } of bodies) {
+      if (!charged) continue;
+      const [pay, overdrawn] = spend(fn);
+      C._BinaryenFunctionSetBody(fn, module.block(null, [pay, module.if(overdrawn, refuel()), body], binaryen.getExpressionType(body)));
     }
 
     if (ownsMemory) module.addMemoryImport(memoryName(module, name), ENGINE_IMPORT, MEMORY_IMPORT);
@@ -212,19 +248,6 @@ export function instrumentModule(bytes: Uint8Array, name: string): Instrumented 
   } finally {
     module.dispose();
   }
-}
-
-/** Whether code calls nothing and holds no loop. */
-function isLeaf(body: Expr, visitorOf: (id: number) => ChildVisitor): boolean {
-  const stack = [body];
-  const push = (child: Expr) => stack.push(child);
-  while (stack.length > 0) {
-    const expr = stack.pop()!;
-    const id = C._BinaryenExpressionGetId(expr);
-    if (id === binaryen.CallId || id === binaryen.CallIndirectId || id === binaryen.LoopId) return false;
-    visitorOf(id)(expr, push);
-  }
-  return true;
 }
 
 /** The internal name of the (single) memory, found through its export. */

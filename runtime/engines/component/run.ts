@@ -13,9 +13,9 @@ import { PAGE_BYTES, Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, 
 import type { Finished, GuestBridge, Outcome, RunSpec } from "../engine.js";
 
 /**
- * One slice is 100,000 fuel units. A unit is one function entry or one loop iteration in the
- * component's compiled code (StarlingMonkey's interpreter, mostly); the iterations of a loop that
- * calls nothing are paid 64 at a time (see instrument.ts).
+ * One slice is 100,000 fuel units. A unit is one loop iteration, or one entry to a function that
+ * calls or loops, in the component's compiled code (StarlingMonkey's interpreter, mostly; see
+ * instrument.ts).
  */
 export const FUEL_PER_SLICE = 100_000;
 const MAX_PAGES = 65536;
