@@ -103,7 +103,7 @@ function refuseInvalid(run: GateRun, op: OpName, action: Action, args: unknown[]
 
 /** Logs the decided call, then carries it out (or not) as decided. */
 function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision): Reply | Promise<Reply> {
-  let staged: { event: LoggedEvent; written: Promise<void> };
+  let staged: { seq: number; written: Promise<void> };
   try {
     staged = run.log.stage({
       type: "call",
@@ -126,16 +126,16 @@ function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, d
     return LOG_UNWRITABLE;
   }
   // An in-memory log has nothing to wait for; a failed write there still fails every later call.
-  if (!run.log.durable) return afterLogged(run, op, args, request, decision, staged.event);
+  if (!run.log.durable) return afterLogged(run, op, args, request, decision, staged.seq);
   // A durable log: nothing is carried out (or answered) before the call event is on disk...
   const { written } = staged;
   if (!(EFFECT_FREE.has(op) && (decision.effect === "allow" || decision.effect === "audit"))) {
-    return written.then(() => afterLogged(run, op, args, request, decision, staged.event), () => LOG_UNWRITABLE);
+    return written.then(() => afterLogged(run, op, args, request, decision, staged.seq), () => LOG_UNWRITABLE);
   }
   // ...except an allowed call that changes nothing outside the log (a log line, a clock
   // reading, random bytes): it is answered at once and its result event staged right behind
   // the call event, so that one sync writes both; the reply still waits for both on disk.
-  const reply = afterLogged(run, op, args, request, decision, staged.event);
+  const reply = afterLogged(run, op, args, request, decision, staged.seq);
   return Promise.all([written, reply]).then(
     ([, answer]) => answer,
     () => LOG_UNWRITABLE,
@@ -148,21 +148,21 @@ const EFFECT_FREE: ReadonlySet<OpName> = new Set(["log.write", "clock.now", "clo
 // Nothing is carried out that the log did not record.
 const LOG_UNWRITABLE: Reply = { err: { tag: "denied", val: { reason: "the episodic log cannot be written" } } };
 
-function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision, call: LoggedEvent): Reply | Promise<Reply> {
+function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision, callSeq: number): Reply | Promise<Reply> {
   switch (decision.effect) {
     case "allow":
     case "audit":
       break;
     case "kill":
-      run.denials.push(denialOf(call.seq, request, decision));
+      run.denials.push(denialOf(callSeq, request, decision));
       run.kill(decision.reason);
       return { abort: "policy", message: decision.reason };
     case "stop":
       run.stop(decision.reason);
-      return deny(run, call.seq, request, decision);
+      return deny(run, callSeq, request, decision);
     default:
       if (run.terminating) return { err: { tag: "interrupted", val: decision.reason } };
-      return deny(run, call.seq, request, decision);
+      return deny(run, callSeq, request, decision);
   }
 
   run.decidedUrl = request.action === "http.fetch" ? request.resource : undefined;
@@ -170,22 +170,22 @@ function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request
   try {
     value = dispatch(op, args, run.capabilities);
   } catch (error) {
-    return logResult(run, call, { err: toWitError(error) });
+    return logResult(run, callSeq, { err: toWitError(error) });
   }
   if (value instanceof Promise) {
     return value.then(
-      (ok: unknown) => logResult(run, call, { ok }),
-      (error: unknown) => logResult(run, call, { err: toWitError(error) }),
+      (ok: unknown) => logResult(run, callSeq, { ok }),
+      (error: unknown) => logResult(run, callSeq, { err: toWitError(error) }),
     );
   }
-  return logResult(run, call, { ok: value });
+  return logResult(run, callSeq, { ok: value });
 }
 
 /**
  * Records what the call returned (what replay needs) and gives the reply: with a durable log,
  * once the result is on disk too, so that a reply the guest saw can always be replayed.
  */
-function logResult(run: GateRun, call: LoggedEvent, reply: { ok: unknown } | { err: WitError }): Reply | Promise<Reply> {
+function logResult(run: GateRun, callSeq: number, reply: { ok: unknown } | { err: WitError }): Reply | Promise<Reply> {
   let staged: { written: Promise<void> };
   try {
     staged = run.log.stage({
@@ -194,7 +194,7 @@ function logResult(run: GateRun, call: LoggedEvent, reply: { ok: unknown } | { e
       pid: run.pid,
       agent: run.agent,
       // A void result is recorded as null: the log's JSON has no undefined.
-      data: "ok" in reply ? { call: call.seq, ok: reply.ok ?? null } : { call: call.seq, err: reply.err },
+      data: "ok" in reply ? { call: callSeq, ok: reply.ok ?? null } : { call: callSeq, err: reply.err },
     });
   } catch {
     return RESULT_UNWRITABLE;

@@ -33,9 +33,11 @@ export interface KernelLog extends EventLog {
    * it: `written` resolves once it is durable (it is shared by the events of one batch, and
    * already has a rejection handler, so leaving it alone is safe). The gate uses it to reply
    * without a trip through the event loop when the log is not durable, and to wait when it is.
+   * It gives back the event's sequence number only: what the gate needs, and all that can be
+   * had without decoding the sealed record back into an event.
    * @throws LogError when the log is closed, has failed, or the event cannot be encoded.
    */
-  stage(event: NewEvent): { event: LoggedEvent; written: Promise<void> };
+  stage(event: NewEvent): { seq: number; written: Promise<void> };
   /** Appends several events as consecutive sequence numbers; resolves once all are durable. */
   appendMany(events: NewEvent[]): Promise<LoggedEvent[]>;
   /** Streams events matching the filter, oldest first unless `order: "newest"`. */
@@ -136,11 +138,11 @@ class ChainLog implements KernelLog {
     });
   }
 
-  stage(event: NewEvent): { event: LoggedEvent; written: Promise<void> } {
+  stage(event: NewEvent): { seq: number; written: Promise<void> } {
     this.checkWritable();
     this.sealQueued(Infinity);
-    const logged = this.seal(event);
-    return { event: logged, written: this.sharedWaiter() };
+    this.sealLean(event);
+    return { seq: this.last.seq, written: this.sharedWaiter() };
   }
 
   /**
@@ -212,16 +214,25 @@ class ChainLog implements KernelLog {
   }
 
   private seal(event: NewEvent): LoggedEvent {
+    return this.sealAs(event, false) as LoggedEvent;
+  }
+
+  /** seal, without decoding the record back into an event (for stage). */
+  private sealLean(event: NewEvent): void {
+    this.sealAs(event, true);
+  }
+
+  private sealAs(event: NewEvent, lean: boolean): LoggedEvent | { hash: string } {
     // Event times never go backwards, so a time range maps onto a range of sequence numbers.
     const now = this.now();
     if (!Number.isFinite(now)) throw new LogError(`the log's clock returned ${String(now)}, not a time`);
     const last = this.last;
     const time = now > last.time ? now : last.time;
     const seq = last.seq + 1;
-    let logged: LoggedEvent;
+    let logged: LoggedEvent | { hash: string };
     if (this.hexHead || HASH.test(last.hash)) {
       const writer = this.writer;
-      logged = writer.seal(event, seq, time, last.hash);
+      logged = lean ? writer.seal(event, seq, time, last.hash, true) : writer.seal(event, seq, time, last.hash);
       this.hexHead = true; // every hash the log makes is hex
       this.queue.records.push({ seq, runId: event.runId, hash: logged.hash, time, bytes: writer.arena, from: writer.recordFrom, to: writer.recordTo });
     } else {

@@ -65,7 +65,10 @@ export class RecordWriter {
    * must be 64 lower-case hex digits (every hash the log makes is).
    * @throws LogError when the event is malformed or its data cannot be encoded (nothing is kept).
    */
-  seal(e: NewEvent, seq: number, time: number, prev: string): LoggedEvent {
+  seal(e: NewEvent, seq: number, time: number, prev: string): LoggedEvent;
+  /** With `lean`, only the record and its hash are made: the event's `data` is not decoded back. */
+  seal(e: NewEvent, seq: number, time: number, prev: string, lean: true): { hash: string };
+  seal(e: NewEvent, seq: number, time: number, prev: string, lean = false): LoggedEvent | { hash: string } {
     checkNewEvent(e);
     this.inherited = hasEnumerableKey(Object.prototype);
     this.start = this.at;
@@ -85,7 +88,7 @@ export class RecordWriter {
       // Positions are kept relative to the record: room() may move it to a new arena.
       const dataFrom = this.at - this.start;
       data = this.data(e.data) as { [key: string]: JsonValue };
-      if (!this.plain) data = JSON.parse(this.buf.toString("utf8", this.start + dataFrom, this.at)) as { [key: string]: JsonValue };
+      if (!this.plain && !lean) data = JSON.parse(this.buf.toString("utf8", this.start + dataFrom, this.at)) as { [key: string]: JsonValue };
       this.bytes(PID);
       this.integer(e.pid);
       this.bytes(PREV);
@@ -117,6 +120,7 @@ export class RecordWriter {
     this.arena = buf;
     this.recordFrom = start + 1;
     this.recordTo = end;
+    if (lean) return { hash };
     return { agent: e.agent, data, pid: e.pid, prev, runId: e.runId, seq, time, type: e.type, hash };
   }
 
