@@ -469,14 +469,7 @@ async function readCapped(fh: FileHandle, cap: number, guest: string, expected: 
     if (bytesRead < buf.length) break;
     want = 64 * 1024;
   }
-  if (chunks.length === 1 && chunks[0].byteLength === chunks[0].buffer.byteLength) return chunks[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return joinChunks(chunks, size);
 }
 
 /**
@@ -496,6 +489,11 @@ function readCappedSync(fd: number, syncMax: number, cap: number, guest: string,
     if (bytesRead < buf.length) break;
     want = syncMax;
   }
+  return joinChunks(chunks, size);
+}
+
+/** The chunks of a read as one array (the only chunk itself when it fills its buffer). */
+function joinChunks(chunks: Uint8Array[], size: number): Uint8Array {
   if (chunks.length === 1 && chunks[0].byteLength === chunks[0].buffer.byteLength) return chunks[0];
   const out = new Uint8Array(size);
   let at = 0;

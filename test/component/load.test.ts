@@ -44,6 +44,18 @@ const core = (body: string, text = "hand-made", functions = "") => `
     (canon lift (core func $i "run") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
   (export "run" (func $run))`;
 
+/** A spinning process: SIGSTOP freezes its fuel, SIGCONT resumes it, and its fuel budget kills it. */
+async function expectStoppedResumedAndKilledByFuel(proc: ReturnType<KernelSpace["spawn"]>): Promise<void> {
+  for (let t0 = Date.now(); proc.usage.fuel === 0 && Date.now() - t0 < 10_000; ) await sleep(5);
+  proc.signal("SIGSTOP");
+  expect(await proc.stopped(5000)).toBe(true);
+  const frozen = proc.usage.fuel;
+  await sleep(100);
+  expect(proc.usage.fuel).toBe(frozen);
+  proc.signal("SIGCONT");
+  expect(await proc.wait()).toMatchObject({ status: "killed", signal: "SIGXCPU", reason: "fuel" });
+}
+
 async function refusal(path: string): Promise<string> {
   const error = await kernel.load(path).then(
     () => undefined,
@@ -100,15 +112,7 @@ describe("a component from another toolchain", () => {
     expect(await kernel.execute(ok, "task")).toMatchObject({ status: "ok", output: "hand-made" });
 
     const spin = await kernel.load(await component("spin", `(component ${core("(loop $l (br $l))")})`));
-    const proc = kernel.spawn(spin, "", { limits: { fuel: 50_000_000 } });
-    for (let t0 = Date.now(); proc.usage.fuel === 0 && Date.now() - t0 < 10_000; ) await sleep(5);
-    proc.signal("SIGSTOP");
-    expect(await proc.stopped(5000)).toBe(true);
-    const frozen = proc.usage.fuel;
-    await sleep(100);
-    expect(proc.usage.fuel).toBe(frozen);
-    proc.signal("SIGCONT");
-    expect(await proc.wait()).toMatchObject({ status: "killed", signal: "SIGXCPU", reason: "fuel" });
+    await expectStoppedResumedAndKilledByFuel(kernel.spawn(spin, "", { limits: { fuel: 50_000_000 } }));
   });
 
   it("is metered in a recursion without a loop too: stopped, resumed and killed by fuel", async () => {
@@ -118,15 +122,7 @@ describe("a component from another toolchain", () => {
         (then (local.get $n))
         (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1))) (call $fib (i32.sub (local.get $n) (i32.const 2)))))))`;
     const recursion = await kernel.load(await component("fib", `(component ${core("(drop (call $fib (i32.const 60)))", "hand-made", fib)})`));
-    const proc = kernel.spawn(recursion, "", { limits: { fuel: 50_000_000 } });
-    for (let t0 = Date.now(); proc.usage.fuel === 0 && Date.now() - t0 < 10_000; ) await sleep(5);
-    proc.signal("SIGSTOP");
-    expect(await proc.stopped(5000)).toBe(true);
-    const frozen = proc.usage.fuel;
-    await sleep(100);
-    expect(proc.usage.fuel).toBe(frozen);
-    proc.signal("SIGCONT");
-    expect(await proc.wait()).toMatchObject({ status: "killed", signal: "SIGXCPU", reason: "fuel" });
+    await expectStoppedResumedAndKilledByFuel(kernel.spawn(recursion, "", { limits: { fuel: 50_000_000 } }));
   });
 
   it("pays one unit a loop iteration and one for the call that loops, the same on every run", async () => {
