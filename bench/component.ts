@@ -13,7 +13,7 @@ import { ENGINE_IMPORT, FUEL_EXPORT, MEMORY_IMPORT, REFUEL_IMPORT } from "../run
 import { loadComponent } from "../runtime/engines/component/load.js";
 import { FUEL_PER_SLICE } from "../runtime/engines/component/run.js";
 import { Wasm, type WasmInstance, type WasmModule } from "../runtime/engines/component/wasm.js";
-import { median, type BenchRow, type BenchSuite } from "./harness.js";
+import { median, sigstopLatencies, type BenchRow, type BenchSuite } from "./harness.js";
 
 const AGENT = new URL("../../bench/agents/component.js", import.meta.url).pathname;
 const CACHE = ".agent-os/cache";
@@ -152,17 +152,11 @@ export const componentBench: BenchSuite = {
         const result = await kernel.execute(agent, `chatty ${SHORT_RUN}`);
         shortRates.push((SHORT_RUN - 1) / (Math.max(1, result.usage.wallMs - one.usage.wallMs) / 1000));
       }
-      const stops: number[] = [];
-      for (let i = 0; i < 20; i++) {
-        const proc = kernel.spawn(agent, "spin");
-        while (proc.usage.fuel === 0) await new Promise((r) => setTimeout(r, 2));
-        const start = performance.now();
-        proc.signal("SIGSTOP");
-        await proc.stopped(1000);
-        stops.push(performance.now() - start);
-        proc.signal("SIGKILL");
-        await proc.wait();
-      }
+      const stops = await sigstopLatencies(
+        20,
+        () => ((policy.firstCall = 0), kernel.spawn(agent, "spin")),
+        () => policy.firstCall !== 0,
+      );
 
       const spawnMs = median(spawns);
       const callRate = median(rates);

@@ -82,3 +82,34 @@ export function formatTable(title: string, rows: BenchRow[]): string {
   const row = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
   return [`\n${title}`, row(header), row(widths.map((w) => "-".repeat(w))), ...lines.map(row)].join("\n");
 }
+
+/** What the SIGSTOP measurement needs of a process (an AgentProcess). */
+export interface Stoppable {
+  readonly usage: { fuel: number };
+  signal(signal: "SIGSTOP" | "SIGKILL"): void;
+  stopped(timeoutMs?: number): Promise<boolean>;
+  wait(): Promise<unknown>;
+}
+
+/**
+ * Milliseconds from SIGSTOP to the guest's acknowledgement, `count` times: each process is
+ * spawned, `inLoop` is awaited (the agent has made the host call it makes on entering its
+ * spin loop), then the fuel counter must move once more, so that the signal lands in the loop
+ * and not while the engine still loads the agent (QuickJS does not interrupt compilation).
+ */
+export async function sigstopLatencies(count: number, spawn: () => Stoppable, inLoop: () => boolean): Promise<number[]> {
+  const stops: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const proc = spawn();
+    while (!inLoop()) await new Promise((r) => setTimeout(r, 1));
+    const fuel = proc.usage.fuel;
+    while (proc.usage.fuel === fuel) await new Promise((r) => setImmediate(r));
+    const t0 = performance.now();
+    proc.signal("SIGSTOP");
+    await proc.stopped(1000);
+    stops.push(performance.now() - t0);
+    proc.signal("SIGKILL");
+    await proc.wait();
+  }
+  return stops;
+}

@@ -4,7 +4,7 @@
  */
 import { newQuickJSWASMModule, RELEASE_SYNC } from "quickjs-emscripten";
 import { KernelSpace, type Agent, type Decision, type Policy, type Request } from "../runtime/index.js";
-import { median, type BenchRow, type BenchSuite } from "./harness.js";
+import { median, sigstopLatencies, type BenchRow, type BenchSuite } from "./harness.js";
 
 const CALLS = 50_000;
 
@@ -83,25 +83,13 @@ export const kernelBench: BenchSuite = {
         rates.push(CALLS / (result.usage.wallMs / 1000));
       }
 
-      // The spinner makes one call on entering run(), so that the bench knows it is in its
-      // loop: until then the isolate may still be compiling modules, which QuickJS does not
-      // interrupt (a SIGSTOP sent then lands when compilation ends, a few ms later).
+      // The spinner makes one call on entering run(), so that the bench knows it is in its loop.
       const spinner = agent("spinner", `import { write } from "agentos:kernel/log"; export function run() { write("info", "spinning", []); for (;;); }`);
-      const stops: number[] = [];
-      for (let i = 0; i < 20; i++) {
-        policy.firstCall = 0;
-        const proc = kernel.spawn(spinner, "");
-        while (policy.firstCall === 0) await new Promise((r) => setTimeout(r, 1));
-        // Then wait for the fuel counter to move: the guest is spinning in the loop.
-        const fuel = proc.usage.fuel;
-        while (proc.usage.fuel === fuel) await new Promise((r) => setImmediate(r));
-        const t0 = performance.now();
-        proc.signal("SIGSTOP");
-        await proc.stopped(1000);
-        stops.push(performance.now() - t0);
-        proc.signal("SIGKILL");
-        await proc.wait();
-      }
+      const stops = await sigstopLatencies(
+        20,
+        () => ((policy.firstCall = 0), kernel.spawn(spinner, "")),
+        () => policy.firstCall !== 0,
+      );
 
       const spawnMs = median(spawns);
       const callRate = median(rates);
