@@ -12,11 +12,16 @@
  * 2-3 µs of its compaction thread per event; this one moves every table as it is, at about
  * 1 µs per event (the thread's CPU time, from /proc).
  *
- * Keys of that keyspace:
- * - `e!<seq, 16 digits>` -> record (hash + canonical body): the chain, in numeric order;
+ * Keys of that keyspace (`<n>`: 16 digits), in sequence order:
+ * - `e!<first><last>` -> a segment: the records (hash + canonical body) of events first to
+ *   last, a newline between two, at most SEGMENT_EVENTS of them. A batch is stored as one
+ *   segment or a few: one LevelDB entry, not one per event, is what makes a durable append
+ *   cost less than a raw `level` put of the same event (the record writer leaves a batch's
+ *   records in its arena exactly so, and the segment is stored from there without a copy);
  * - `e!<seq>h` -> JSON {seq, hash, time}: the head after the batch whose last event is `seq`,
  *   written with it (the newest one detects a cut tail);
- * - `e!<seq>r` -> run id: event `seq` is the first of its run in this log.
+ * - `e!<seq>r` -> run id: event `seq` is the first of its run in this log;
+ * - `e!<seq>` -> one record: logs written before segments; read as a segment of one.
  *
  * A query by run finds the run's first event through the run index: a file beside the
  * database (`runs`, JSON lines `[seq, runId]`, and `[seq]` for "complete up to seq"), loaded
@@ -34,7 +39,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { Level } from "level";
 import { LogError } from "../errors.js";
-import type { Batch, HeadRecord, LogBackend, PreparedWrite, RangeOptions, RawRecord } from "./backend.js";
+import type { Batch, BatchRecord, HeadRecord, LogBackend, PreparedWrite, RangeOptions, RawRecord } from "./backend.js";
 
 type Db = Level<string, string>;
 
@@ -58,16 +63,40 @@ export function eventKey(seq: number): string {
   return "e!" + String(seq).padStart(16, "0");
 }
 
-/** The sequence number of an event key; -1 for a key that is not one (verify reports the gap). */
-function seqOfKey(key: string): number {
-  if (key.length !== 18) return -1;
+/**
+ * The key of a segment: the records of events `first` to `last` (at most SEGMENT_EVENTS),
+ * stored as one value, one record after another with a newline between (a canonical body
+ * holds no raw newline). It sorts right before the markers of `first`, after every key of the
+ * events before it.
+ */
+export function segmentKey(first: number, last: number): string {
+  return eventKey(first) + String(last).padStart(16, "0");
+}
+
+/** The most events one segment holds; a range read starts this many events early to find the segment holding its first. */
+export const SEGMENT_EVENTS = 64;
+/** A segment is closed before a record would take it past this many bytes (a larger record is a segment alone). */
+const SEGMENT_BYTES = 64 * 1024;
+
+/** The 16-digit number at `at` in a key; -1 when those are not 16 digits. */
+function digitsAt(key: string, at: number): number {
   let n = 0;
-  for (let i = 2; i < 18; i++) {
+  for (let i = at; i < at + 16; i++) {
     const d = key.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
+    if (!(d >= 0 && d <= 9)) return -1;
     n = n * 10 + d;
   }
   return n;
+}
+
+/** The sequence number of an event key (a single event, as logs written before segments hold them); -1 for a key that is not one. */
+function seqOfKey(key: string): number {
+  return key.length === 18 ? digitsAt(key, 2) : -1;
+}
+
+/** The last sequence number a key of the event keyspace holds (an event's or a segment's); -1 for any other key. */
+function lastOfKey(key: string): number {
+  return key.length === 34 && digitsAt(key, 2) >= 0 ? digitsAt(key, 18) : seqOfKey(key);
 }
 
 /** The key of the head marker written with the batch whose last event is `seq`: right after that event's key. */
@@ -157,7 +186,7 @@ class RunIndex {
     let last = complete;
     for await (const key of db.keys({ gt: eventKey(complete) + "~", lt: END_KEY })) {
       if (markOf(key) === RUN_MARK) markers.push(key);
-      else if (key.length === 18) last = Math.max(last, seqOfKey(key));
+      else last = Math.max(last, lastOfKey(key));
     }
     const found: Array<[number, string]> = [];
     const values = markers.length > 0 ? await db.getMany(markers) : [];
@@ -229,6 +258,63 @@ function noteRun(runs: Map<string, number>, runId: string, seq: number): void {
   if (known === undefined || seq < known) runs.set(runId, seq);
 }
 
+/** Where the segment starting with records[from] ends (exclusive): at most SEGMENT_EVENTS records and SEGMENT_BYTES bytes. */
+function segmentEnd(records: BatchRecord[], from: number): number {
+  let bytes = records[from].to - records[from].from;
+  let end = from + 1;
+  while (end < records.length && end - from < SEGMENT_EVENTS) {
+    const r = records[end];
+    bytes += r.to - r.from + 1;
+    if (bytes > SEGMENT_BYTES) break;
+    end++;
+  }
+  return end;
+}
+
+/**
+ * The stored value of the segment of records[from, end): a view of the arena when the records
+ * lie there one after another with a newline between (as the record writer leaves them),
+ * else the records copied together.
+ */
+function segmentBytes(records: BatchRecord[], from: number, end: number): Uint8Array {
+  const first = records[from];
+  const bytes = first.bytes;
+  let joined = true;
+  for (let i = from + 1; i < end && joined; i++) {
+    const r = records[i];
+    joined = r.bytes === bytes && r.from === records[i - 1].to + 1 && bytes[r.from - 1] === NEWLINE;
+  }
+  if (joined) return bytes.subarray(first.from, records[end - 1].to);
+  const parts: Uint8Array[] = [];
+  for (let i = from; i < end; i++) {
+    if (i > from) parts.push(NEWLINE_BYTES);
+    parts.push(records[i].bytes.subarray(records[i].from, records[i].to));
+  }
+  return Buffer.concat(parts);
+}
+
+const NEWLINE = 10;
+const NEWLINE_BYTES = Uint8Array.of(NEWLINE);
+
+/**
+ * Appends the records of a segment (events `first` on) that fall in [from, to] to `chunk`, in
+ * order or in reverse.
+ */
+function splitSegment(chunk: RawRecord[], first: number, value: string, from: number, to: number, reverse: boolean): void {
+  const records = value.split("\n");
+  if (reverse) {
+    for (let k = records.length - 1; k >= 0; k--) {
+      const seq = first + k;
+      if (seq >= from && seq <= to) chunk.push([seq, records[k]]);
+    }
+  } else {
+    for (let k = 0; k < records.length; k++) {
+      const seq = first + k;
+      if (seq >= from && seq <= to) chunk.push([seq, records[k]]);
+    }
+  }
+}
+
 /** A line of the run index: [seq, runId] or [seq]; undefined when it is neither. */
 function parseLine(line: string): [number, string | undefined] | undefined {
   if (line.length === 0) return undefined;
@@ -276,9 +362,15 @@ class LevelBackend implements LogBackend {
     const records = batch.records;
     const runs = this.index.runs;
     let found: Array<[number, string]> | undefined;
+    for (let i = 0; i < records.length; ) {
+      const end = segmentEnd(records, i);
+      const first = records[i];
+      const last = records[end - 1];
+      chained.put<string, Uint8Array>(segmentKey(first.seq, last.seq), segmentBytes(records, i, end), VIEW);
+      i = end;
+    }
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
-      chained.put<string, Uint8Array>(eventKey(r.seq), r.bytes.subarray(r.from, r.to), VIEW);
       if (!runs.has(r.runId)) {
         chained.put(runMarkKey(r.seq), r.runId);
         // Known from now on: a failed write leaves the log refusing appends anyway.
@@ -331,25 +423,49 @@ class LevelBackend implements LogBackend {
   }
 
   async last(): Promise<RawRecord | undefined> {
-    // The newest two keys are normally the last batch's last event and its marker.
-    for (const limit of [2, -1]) {
+    // The newest keys are normally the last batch's head marker, maybe a run marker, and its last segment.
+    for (const limit of [3, -1]) {
       for await (const chunk of this.range({ from: 0, to: Number.MAX_SAFE_INTEGER, reverse: true }, limit)) if (chunk.length > 0) return chunk[0];
     }
     return undefined;
   }
 
-  get(seq: number): Promise<string | undefined> {
-    return this.db.get(eventKey(seq));
+  /** One event: the value holding it is the first key at or before it, markers aside (one value read). */
+  async get(seq: number): Promise<string | undefined> {
+    const it = this.db.iterator({ gte: eventKey(Math.max(0, seq - (SEGMENT_EVENTS - 1))), lte: eventKey(seq) + "~", reverse: true });
+    try {
+      for (;;) {
+        const entries = await it.nextv(8);
+        if (entries.length === 0) return undefined;
+        for (const [key, value] of entries) {
+          if (key.length === 19 && markOf(key) !== 0) continue;
+          const records: RawRecord[] = [];
+          if (key.length === 34 && digitsAt(key, 2) >= 0) splitSegment(records, digitsAt(key, 2), value, seq, seq, false);
+          else if (seqOfKey(key) === seq) records.push([seq, value]);
+          return records.length > 0 ? records[0][1] : undefined;
+        }
+      }
+    } finally {
+      await it.close();
+    }
   }
 
-  /** Events in key order, without the head markers among them. */
+  /**
+   * Events in sequence order (or reverse), from [from, to], out of their segments (and the
+   * single-event keys of logs written before), without the markers among them. A key of the
+   * event keyspace that is neither gives one record with seq -1 (verify reports the gap). A
+   * segment gives its records the sequence numbers its key names, first on: a segment that
+   * holds more or fewer records than its key says shows as events out of place or missing.
+   */
   async *range(options: RangeOptions, limit = -1): AsyncIterable<RawRecord[]> {
+    const { from, to, reverse } = options;
     // classic-level stops a nextv at highWaterMarkBytes (16 KiB unless told): about 30 events.
     const it = this.db.iterator({
-      gte: eventKey(options.from),
-      // (up to the marker after event `to`: it is left out like the others)
-      lte: headKey(options.to),
-      reverse: options.reverse,
+      // (from the earliest segment that can hold event `from`)
+      gte: eventKey(Math.max(0, from - (SEGMENT_EVENTS - 1))),
+      // (up to the markers of event `to`: they are left out like the others)
+      lte: eventKey(to) + "~",
+      reverse,
       limit,
       highWaterMarkBytes: CHUNK_BYTES,
     });
@@ -360,19 +476,20 @@ class LevelBackend implements LogBackend {
         const entries = await next;
         if (entries.length === 0) return;
         next = it.nextv(CHUNK);
-        // Each entry becomes its record in place, [key, value] -> [seq, value], markers left out.
-        const chunk = entries as unknown as RawRecord[];
-        let n = 0;
+        const chunk: RawRecord[] = [];
         for (let i = 0; i < entries.length; i++) {
-          const entry = entries[i];
-          const key = entry[0];
-          if (key.length !== 18 && markOf(key) !== 0) continue;
-          const record = entry as unknown as RawRecord;
-          record[0] = seqOfKey(key);
-          chunk[n++] = record;
+          const [key, value] = entries[i];
+          if (key.length === 34) {
+            const first = digitsAt(key, 2);
+            if (first >= 0 && digitsAt(key, 18) >= 0) {
+              splitSegment(chunk, first, value, from, to, reverse);
+              continue;
+            }
+          } else if (key.length === 19 && markOf(key) !== 0) continue;
+          const seq = seqOfKey(key);
+          if (seq < 0 || (seq >= from && seq <= to)) chunk.push([seq, value]);
         }
-        chunk.length = n;
-        yield chunk;
+        if (chunk.length > 0) yield chunk;
       }
     } finally {
       await next.catch(() => undefined);

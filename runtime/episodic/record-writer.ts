@@ -2,7 +2,8 @@
  * The log's hot path: an event sealed straight into bytes. The text the hash covers,
  * `prev + "\n" + body`, is written as UTF-8 into an arena, hashed there, and the hash's hex
  * digits then overwrite `prev` and the newline (65 bytes: the hash goes in after the first),
- * which leaves the stored record, `hash + body`, in place for LevelDB to copy. No string is made
+ * which leaves the stored record, `hash + body`, in place for LevelDB to copy; the byte in
+ * front of it becomes a newline, so that consecutive records are already a stored segment. No string is made
  * for the text at all: ASCII is copied byte by byte, anything else goes through the same
  * `JSON.stringify` and UTF-8 conversion as the string encoder, so the bytes are the same (a
  * property test checks it against `canonicalJson(encodeValue(...))`).
@@ -115,6 +116,9 @@ export class RecordWriter {
     const end = this.at;
     const hash = sha256Hex(buf.subarray(start, end));
     buf.write(hash, start + 1, HEX_LENGTH, "latin1");
+    // The byte before the record (what is left of `prev`) becomes a newline: records sealed one
+    // after another lie in the arena as a segment is stored, and the backend stores them as they are.
+    buf[start] = 10;
     this.lastHash = hash;
     this.lastHashAt = start + 1;
     this.arena = buf;

@@ -1,4 +1,3 @@
-import { ClassicLevel } from "classic-level";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { logCommand, runLog, parseTime } from "../../dist/runtime/cli/log.js";
 import { verifyCommand } from "../../dist/runtime/cli/verify.js";
@@ -6,6 +5,7 @@ import type { CliIo } from "../../dist/runtime/cli/io.js";
 import { openLog, type KernelLog } from "../../dist/runtime/episodic/index.js";
 import type { LoggedEvent } from "../../dist/runtime/types.js";
 import { callEvent, tempDir } from "./helpers.js";
+import { segmentKey, withDb } from "./stored.js";
 
 function capture(): CliIo & { out: string; err: string } {
   const io = { out: "", err: "", isTTY: false, stdout: (t: string) => void (io.out += t), stderr: (t: string) => void (io.err += t) };
@@ -51,9 +51,8 @@ describe("agent-os verify", () => {
   });
 
   it("exits 1 naming the first bad event when tampered", async () => {
-    const db = new ClassicLevel<string, string>(tmp.dir);
-    await db.del("e!" + String(4).padStart(16, "0"));
-    await db.close();
+    // (each event was appended alone: a segment of one event each)
+    await withDb(tmp.dir, (db) => db.del(segmentKey(4, 4)));
     const io = capture();
     expect(await verifyCommand(["--log", tmp.dir], io)).toBe(1);
     expect(io.out).toMatch(/^TAMPERED at event 4: event 4 is missing \(3 events verified before it\)/);

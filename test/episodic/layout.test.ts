@@ -7,12 +7,12 @@
  */
 import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { ClassicLevel } from "classic-level";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openLog } from "../../dist/runtime/episodic/index.js";
-import { eventKey, headKey, RUN_INDEX_FILE, runMarkKey } from "../../dist/runtime/episodic/level.js";
+import { eventBody, openLog } from "../../dist/runtime/episodic/index.js";
+import { headKey, RUN_INDEX_FILE, runMarkKey, SEGMENT_EVENTS, segmentKey } from "../../dist/runtime/episodic/level.js";
 import type { LoggedEvent } from "../../dist/runtime/types.js";
 import { callEvent, tempDir } from "./helpers.js";
+import { singleKey, withDb, type Db } from "./stored.js";
 
 let tmp: { dir: string; remove: () => Promise<void> };
 beforeEach(async () => {
@@ -22,14 +22,26 @@ afterEach(async () => {
   await tmp.remove();
 });
 
-async function keysOf(dir: string): Promise<string[]> {
-  const db = new ClassicLevel<string, string>(dir);
-  await db.open();
-  try {
-    return await db.keys().all();
-  } finally {
-    await db.close();
-  }
+const keysOf = (dir: string): Promise<string[]> => withDb(dir, (db) => db.keys().all());
+
+/**
+ * Turns a log into the layout before segments and markers: one key per event, `m!head` (at
+ * the head, or at `headSeq`), `r!<run>!<seq>` for the runs' first events, no index file.
+ */
+async function toLegacyLayout(dir: string, events: LoggedEvent[], headSeq = events.length): Promise<void> {
+  await withDb(dir, async (db: Db) => {
+    const keys = (await db.keys({ gte: "e!", lt: 'e"' }).all());
+    const byRun = new Map<string, number>();
+    for (const e of events) if (!byRun.has(e.runId)) byRun.set(e.runId, e.seq);
+    const head = events[headSeq - 1];
+    await db.batch([
+      ...keys.map((key) => ({ type: "del" as const, key })),
+      ...events.map((e) => ({ type: "put" as const, key: singleKey(e.seq), value: e.hash + eventBody(e) })),
+      { type: "put", key: "m!head", value: JSON.stringify({ seq: head.seq, hash: head.hash, time: head.time }) },
+      ...[...byRun].map(([runId, seq]) => ({ type: "put" as const, key: `r!${runId}!${String(seq).padStart(16, "0")}`, value: "" })),
+    ]);
+  });
+  await rm(path.join(dir, RUN_INDEX_FILE));
 }
 
 async function runSeqs(dir: string, runId: string): Promise<number[]> {
@@ -55,11 +67,11 @@ async function writeBatches(dir: string): Promise<LoggedEvent[]> {
 }
 
 describe("the LevelDB log's layout", () => {
-  it("writes only the event keyspace: the events, a head marker per batch, a run marker per run", async () => {
+  it("writes only the event keyspace: a segment per batch, a head marker per batch, a run marker per run", async () => {
     const events = await writeBatches(tmp.dir);
     const keys = await keysOf(tmp.dir);
     const expected = [
-      ...events.map((e) => eventKey(e.seq)),
+      ...[1, 11, 21].map((first) => segmentKey(first, first + 9)),
       ...[10, 20, 30].map(headKey),
       ...[1, 2, 3].map(runMarkKey),
     ].sort();
@@ -117,49 +129,71 @@ describe("the LevelDB log's layout", () => {
     await expectRunsFound(events);
   });
 
-  it("still reads, verifies and extends a log written with a head key and run index keys", async () => {
+  it("still reads, verifies and extends a log written with a key per event, a head key and run index keys", async () => {
     const events = await writeBatches(tmp.dir);
-    // Turn it into the layout before markers: no markers, no index file, `m!head` and `r!<run>!<seq>`.
-    const db = new ClassicLevel<string, string>(tmp.dir);
-    await db.open();
-    const markers = (await db.keys().all()).filter((k) => k.length === 19);
+    await toLegacyLayout(tmp.dir, events);
+    expect((await keysOf(tmp.dir)).filter((k) => k.startsWith("e!"))).toEqual(events.map((e) => singleKey(e.seq)));
     const last = events[29];
-    await db.batch([
-      ...markers.map((key) => ({ type: "del" as const, key })),
-      { type: "put", key: "m!head", value: JSON.stringify({ seq: 30, hash: last.hash, time: last.time }) },
-      ...["run-0", "run-1", "run-2"].map((runId, i) => ({ type: "put" as const, key: `r!${runId}!${String(i + 1).padStart(16, "0")}`, value: "" })),
-    ]);
-    await db.close();
-    await rm(path.join(tmp.dir, RUN_INDEX_FILE));
 
     let log = await openLog({ dir: tmp.dir });
     expect(await log.verify()).toEqual({ ok: true, count: 30, head: last.hash });
+    expect(await log.get(17)).toEqual(events[16]);
     const more = await log.append(callEvent(0)); // run-0 again: its start stays event 1
     await log.close();
     expect(more.seq).toBe(31);
     const keys = await keysOf(tmp.dir);
     expect(keys).not.toContain("m!head");
+    expect(keys).toContain(segmentKey(31, 31));
     expect(keys).toContain(headKey(31));
     expect(await runSeqs(tmp.dir, "run-0")).toEqual([...events.filter((e) => e.runId === "run-0").map((e) => e.seq), 31]);
     log = await openLog({ dir: tmp.dir });
     expect(await log.verify()).toEqual({ ok: true, count: 31, head: more.hash });
+    const newest: number[] = [];
+    for await (const e of log.query({ order: "newest", limit: 3 })) newest.push(e.seq);
+    expect(newest).toEqual([31, 30, 29]);
     await log.close();
   });
 
   it("a legacy head names a cut tail", async () => {
     const events = await writeBatches(tmp.dir);
-    const db = new ClassicLevel<string, string>(tmp.dir);
-    await db.open();
-    const markers = (await db.keys().all()).filter((k) => k.length === 19 && k.endsWith("h"));
-    const last = events[29];
-    await db.batch([
-      ...markers.map((key) => ({ type: "del" as const, key })),
-      { type: "put", key: "m!head", value: JSON.stringify({ seq: 30, hash: last.hash, time: last.time }) },
-      { type: "del", key: eventKey(30) },
-    ]);
-    await db.close();
+    await toLegacyLayout(tmp.dir, events);
+    await withDb(tmp.dir, (db) => db.del(singleKey(30)));
     const log = await openLog({ dir: tmp.dir });
     expect(await log.verify()).toMatchObject({ ok: false, firstBad: 30, count: 29 });
     await log.close();
+  });
+
+  it("reads any event out of segments, forwards and backwards, across segment bounds", async () => {
+    const log = await openLog({ dir: tmp.dir });
+    // 150 events in one batch: segments of SEGMENT_EVENTS events.
+    const events = await Promise.all(Array.from({ length: 150 }, (_, i) => log.append(callEvent(i))));
+    await log.close();
+    const segments = (await keysOf(tmp.dir)).filter((k) => k.length === 34);
+    expect(segments).toEqual([segmentKey(1, SEGMENT_EVENTS), segmentKey(SEGMENT_EVENTS + 1, 2 * SEGMENT_EVENTS), segmentKey(2 * SEGMENT_EVENTS + 1, 150)]);
+    const again = await openLog({ dir: tmp.dir });
+    for (const seq of [1, SEGMENT_EVENTS, SEGMENT_EVENTS + 1, 100, 150]) expect(await again.get(seq)).toEqual(events[seq - 1]);
+    expect(await again.get(151)).toBeUndefined();
+    const window: number[] = [];
+    for await (const e of again.query({ fromSeq: 60, toSeq: 70, order: "newest" })) window.push(e.seq);
+    expect(window).toEqual(Array.from({ length: 11 }, (_, i) => 70 - i));
+    expect(await again.verify()).toEqual({ ok: true, count: 150, head: events[149].hash });
+    await again.close();
+  });
+
+  it("stores a batch that outgrows the writer's arena, and a record larger than a segment, and reads them back", async () => {
+    const log = await openLog({ dir: tmp.dir });
+    const big = "é".repeat(70_000); // over 64 KiB of UTF-8: a segment of its own
+    const pending = Array.from({ length: 3000 }, (_, i) =>
+      log.append(i === 1500 ? callEvent(i, { data: { note: big } }) : callEvent(i, { data: { note: "ü-" + "x".repeat(600) + i } })),
+    );
+    const events = await Promise.all(pending);
+    await log.close();
+    const segments = (await keysOf(tmp.dir)).filter((k) => k.length === 34);
+    expect(segments).toContain(segmentKey(1501, 1501));
+    expect(segments.length).toBeGreaterThan(3000 / SEGMENT_EVENTS);
+    const again = await openLog({ dir: tmp.dir });
+    expect(await again.verify()).toEqual({ ok: true, count: 3000, head: events[2999].hash });
+    for (const seq of [1, 1500, 1501, 1502, 2222, 3000]) expect(await again.get(seq)).toEqual(events[seq - 1]);
+    await again.close();
   });
 });

@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ClassicLevel } from "classic-level";
+import { editStored, withDb } from "./stored.js";
 
 export interface World {
   dir: string;
@@ -69,24 +69,10 @@ export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** The LevelDB key of an event. */
-export function eventKey(seq: number): string {
-  return "e!" + String(seq).padStart(16, "0");
-}
-
 /**
  * Changes one stored record of a closed log through a second LevelDB handle: the text of its
  * canonical body is edited in place, its stored hash left as it was (what a tamperer would do).
  */
 export async function editRecord(logDir: string, seq: number, edit: (body: string) => string): Promise<void> {
-  const db = new ClassicLevel<string, string>(logDir);
-  try {
-    const value = await db.get(eventKey(seq));
-    if (value === undefined) throw new Error(`no event ${seq}`);
-    const body = edit(value.slice(64));
-    if (body === value.slice(64)) throw new Error(`the edit changed nothing in event ${seq}`);
-    await db.put(eventKey(seq), value.slice(0, 64) + body);
-  } finally {
-    await db.close();
-  }
+  await withDb(logDir, (db) => editStored(db, seq, (record) => record.slice(0, 64) + edit(record.slice(64))));
 }
