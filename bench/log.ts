@@ -16,7 +16,7 @@ import { median, type BenchRow, type BenchSuite } from "./harness.js";
 const EVENTS = 100_000;
 const PAIRS = 50_000;
 const SEQUENTIAL = 500;
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 /** A call event of about 300 bytes, as the gate writes them. */
 function event(i: number): NewEvent {
