@@ -58,7 +58,10 @@ const RUN_MARK = 114; // r
 /** The run index file, in the log's directory (LevelDB leaves files it does not name alone). */
 export const RUN_INDEX_FILE = "runs";
 
-/** The key of an event: zero-padded so that key order is sequence order. */
+/**
+ * The prefix of every key about event `seq`, zero-padded so that key order is sequence order
+ * (and the key of the event itself in logs written before segments).
+ */
 export function eventKey(seq: number): string {
   return "e!" + String(seq).padStart(16, "0");
 }
