@@ -65,7 +65,11 @@ export interface LogBackend {
    * one at a time. The records' bytes are copied (the log reuses them once this returns).
    */
   prepare(batch: Batch): PreparedWrite;
-  /** The head written with the last batch, if any. */
+  /**
+   * The head written with the last batch, if any. A head record that is there but damaged
+   * comes back with its sequence number (when the key gives it) and an empty hash, which no
+   * event's hash matches: verify then reports the event it should name.
+   */
   readHead(): Promise<HeadRecord | undefined>;
   /** The record with the highest sequence number. */
   last(): Promise<RawRecord | undefined>;

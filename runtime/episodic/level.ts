@@ -404,7 +404,8 @@ class LevelBackend implements LogBackend {
 
   /**
    * The newest head marker (normally the newest key of all), else the head of a log written
-   * before markers; undefined when there is neither, or the one found is damaged.
+   * before markers; undefined when there is neither. A damaged one is its key's sequence
+   * number with an empty hash (see LogBackend.readHead).
    */
   async readHead(): Promise<HeadRecord | undefined> {
     let marker: string | undefined;
@@ -416,12 +417,15 @@ class LevelBackend implements LogBackend {
     }
     const text = await this.db.get(marker ?? LEGACY_HEAD_KEY);
     if (text === undefined) return undefined;
+    const seq = marker === undefined ? 0 : seqOfKey(marker.slice(0, 18));
+    const damaged: HeadRecord = { seq, hash: "", time: 0 };
     try {
-      const head = JSON.parse(text) as HeadRecord;
-      if (marker !== undefined && head.seq !== seqOfKey(marker.slice(0, 18))) return undefined;
-      return head;
+      const head = JSON.parse(text) as Partial<HeadRecord> | null;
+      const sound = head !== null && typeof head === "object" && Number.isSafeInteger(head.seq) && typeof head.hash === "string" && typeof head.time === "number";
+      if (!sound || (marker !== undefined && head.seq !== seq)) return damaged;
+      return head as HeadRecord;
     } catch {
-      return undefined;
+      return damaged;
     }
   }
 

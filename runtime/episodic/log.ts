@@ -84,8 +84,8 @@ export async function createChainLog(backend: LogBackend, options: ChainLogOptio
   const stored = await backend.readHead();
   const last = await backend.last();
   let head: HeadRecord = stored ?? { seq: 0, hash: GENESIS, time: 0 };
-  if (last && last[0] > head.seq) {
-    // The head record lags the newest record only if it was damaged: continue from the record.
+  if (last && (last[0] > head.seq || (last[0] === head.seq && !HASH.test(head.hash)))) {
+    // The head record lags the newest record, or is damaged: continue from the record.
     try {
       const event = parseRecord(last[1]);
       head = { seq: last[0], hash: event.hash, time: event.time };

@@ -240,4 +240,23 @@ describe("the LevelDB log's layout", () => {
     await level.close();
     await memory.close();
   });
+
+  it("a damaged head marker still names a cut tail, and alone is reported too; the chain goes on from the records", async () => {
+    const events = await writeBatches(tmp.dir);
+    await withDb(tmp.dir, (db) => db.put(headKey(30), "not a head"));
+    let log = await openLog({ dir: tmp.dir });
+    expect(await log.verify()).toMatchObject({ ok: false, firstBad: 30, count: 30, problem: expect.stringMatching(/not the event the log's head records/) });
+    const next = await log.append(callEvent(30));
+    expect(next).toMatchObject({ seq: 31, prev: events[29].hash });
+    expect(await log.verify()).toEqual({ ok: true, count: 31, head: next.hash });
+    await log.close();
+    // The newest marker damaged and the tail cut off with it.
+    await withDb(tmp.dir, async (db) => {
+      await db.put(headKey(31), "{}");
+      await db.del(segmentKey(31, 31));
+    });
+    log = await openLog({ dir: tmp.dir });
+    expect(await log.verify()).toMatchObject({ ok: false, firstBad: 31, count: 30 });
+    await log.close();
+  });
 });
