@@ -37,14 +37,19 @@ export interface Batch {
   head: HeadRecord;
 }
 
-/** A stored event as read back: its sequence number from the key, and the stored text. */
-export type RawRecord = [seq: number, value: string];
+/**
+ * A stored event as read back: its sequence number from the key, the stored text, and
+ * whether it is stored alone under its own key (LevelDB logs written before segments).
+ */
+export type RawRecord = [seq: number, value: string, alone?: boolean];
 
 export interface RangeOptions {
   /** Inclusive bounds on sequence numbers. */
   from: number;
   to: number;
   reverse: boolean;
+  /** Called with each run mark met among the records (backends that mark runs), in key order. */
+  onRunMark?: (seq: number, runId: string) => void;
 }
 
 /** A batch made ready to write (for LevelDB: every put done), not written yet. */
@@ -57,6 +62,12 @@ export interface PreparedWrite {
 
 export interface LogBackend {
   readonly durable: boolean;
+  /**
+   * Whether the run index is marks stored among the records (LevelDB logs written with
+   * segments), which a range read hands to `onRunMark` so that verify can check them, rather
+   * than kept by the backend itself (memory).
+   */
+  readonly marksRuns: boolean;
   /** Where the log lives, for messages: a directory or "memory". */
   readonly location: string;
   /**

@@ -346,6 +346,7 @@ function openError(dir: string, err: unknown): LogError {
 
 class LevelBackend implements LogBackend {
   readonly durable = true;
+  readonly marksRuns = true;
   /** The head after the last batch written by this handle (0: none). */
   private written = 0;
 
@@ -492,9 +493,13 @@ class LevelBackend implements LogBackend {
               splitSegment(chunk, first, value, from, to, reverse);
               continue;
             }
-          } else if (key.length === 19 && markOf(key) !== 0) continue;
+          } else if (key.length === 19) {
+            const mark = markOf(key);
+            if (mark === RUN_MARK) options.onRunMark?.(digitsAt(key, 2), value);
+            if (mark !== 0) continue;
+          }
           const seq = seqOfKey(key);
-          if (seq < 0 || (seq >= from && seq <= to)) chunk.push([seq, value]);
+          if (seq < 0 || (seq >= from && seq <= to)) chunk.push([seq, value, true]);
         }
         if (chunk.length > 0) yield chunk;
       }

@@ -22,6 +22,7 @@ export function createMemoryBackend(): LogBackend {
 
 class MemoryBackend implements LogBackend {
   readonly durable = false;
+  readonly marksRuns = false;
   readonly location = "memory";
   /** The buffers records are copied into; the last one is being filled up to `used`. */
   private readonly stores: Buffer[] = [];

@@ -13,19 +13,34 @@ import { GENESIS, sha256Hex } from "./encoding.js";
  * hash, or its content does not match its hash (changed). Each record is hashed over its stored
  * text, without re-encoding or (when it is sound) parsing.
  *
+ * Then, where the backend marks runs (LevelDB), the marks are checked against the chain: each
+ * names the first event of its run, and every run has one (but a run begun in the layout
+ * before segments, which had no marks). A query by run, and replay, start at the mark: one
+ * moved or taken away would hide events from them.
+ *
  * @example const report = await verifyChain(backend); if (!report.ok) console.log(report.firstBad);
  */
 export async function verifyChain(backend: LogBackend): Promise<VerifyReport> {
   let expected = 1;
   let prev = GENESIS;
   const hasher = new LinkHasher();
-  for await (const chunk of backend.range({ from: 1, to: Number.MAX_SAFE_INTEGER, reverse: false })) {
+  /** Each run's first event, by the run id's JSON text; and the runs whose first event is stored alone. */
+  const firstOf = new Map<string, number>();
+  const firstAlone = new Set<string>();
+  const marks: Array<[seq: number, runId: string]> = [];
+  const onRunMark = (seq: number, runId: string) => void marks.push([seq, runId]);
+  for await (const chunk of backend.range({ from: 1, to: Number.MAX_SAFE_INTEGER, reverse: false, onRunMark })) {
     for (let i = 0; i < chunk.length; i++) {
       const record = chunk[i];
       const seq = record[0];
       const value = record[1];
       if (seq !== expected) return bad(expected - 1, expected, `event ${expected} is missing`);
-      if (!linksTo(seq, value, prev, hasher)) return bad(expected - 1, seq, diagnose(seq, value.slice(HEX), prev));
+      const run = linkedRun(seq, value, prev, hasher);
+      if (run === undefined) return bad(expected - 1, seq, diagnose(seq, value.slice(HEX), prev));
+      if (!firstOf.has(run)) {
+        firstOf.set(run, seq);
+        if (record[2]) firstAlone.add(run);
+      }
       prev = value.slice(0, HEX);
       expected++;
     }
@@ -34,7 +49,37 @@ export async function verifyChain(backend: LogBackend): Promise<VerifyReport> {
   const head = await backend.readHead();
   if (head && head.seq > count) return bad(count, count + 1, `event ${count + 1} is missing (the log's head is event ${head.seq})`);
   if (head && head.seq === count && head.hash !== prev) return bad(count, count, `event ${count} is not the event the log's head records`);
+  if (backend.marksRuns) {
+    const wrong = checkRunMarks(marks, firstOf, firstAlone);
+    if (wrong) return bad(wrong.seq - 1, wrong.seq, wrong.problem);
+  }
   return { ok: true, count, head: prev };
+}
+
+/** The first (lowest) event whose run mark is wrong or missing, and what is wrong; undefined when all are right. */
+function checkRunMarks(
+  marks: Array<[seq: number, runId: string]>,
+  firstOf: Map<string, number>,
+  firstAlone: Set<string>,
+): { seq: number; problem: string } | undefined {
+  let wrong: { seq: number; problem: string } | undefined;
+  const note = (seq: number, problem: string) => {
+    if (wrong === undefined || seq < wrong.seq) wrong = { seq, problem };
+  };
+  const marked = new Set<string>();
+  for (const [seq, runId] of marks) {
+    const run = JSON.stringify(runId);
+    const first = firstOf.get(run);
+    marked.add(run);
+    // (a run begun before segments is marked where this layout took it up, after its first event)
+    if (first === seq || (first !== undefined && first < seq && firstAlone.has(run))) continue;
+    if (first !== undefined && first < seq) note(first, `event ${first} begins run ${run}, but the log's run index marks event ${seq} (the run index was changed)`);
+    else note(seq, `the log's run index marks event ${seq} as the first of run ${run}, which it is not (the run index was changed)`);
+  }
+  for (const [run, first] of firstOf) {
+    if (!marked.has(run) && !firstAlone.has(run)) note(first, `event ${first} begins run ${run}, which the log's run index does not mark (the run index was changed)`);
+  }
+  return wrong;
 }
 
 const HEX = 64;
@@ -45,19 +90,26 @@ function bad(count: number, firstBad: number, problem: string): VerifyReport {
 
 /**
  * Whether a stored record (hash + body) is the event `seq` that follows `prev`: its hash is
- * recomputed over `prev + "\n" + body`, and its body names `seq` and `prev`.
+ * recomputed over `prev + "\n" + body`, and its body names `seq` and `prev`. Gives the JSON
+ * text of the event's run id when it is, undefined when it is not.
  *
- * It does not parse: it reads `seq` and `prev` at their places near the end of the canonical
- * text (the keys after `data` are sorted and their values are a hash, numbers and strings,
- * inside which `"seq":` cannot occur unescaped). A record that fails is parsed by `diagnose`,
- * to say what is wrong with it.
+ * It does not parse: it reads `seq`, `runId` and `prev` at their places near the end of the
+ * canonical text (the keys after `data` are sorted, `prev` is 64 hex digits, and the values
+ * after it are a JSON string, numbers and a type name, inside which `"seq":` and `","runId":`
+ * cannot occur unescaped). A record that fails is parsed by `diagnose`, to say what is wrong
+ * with it.
  */
-function linksTo(seq: number, value: string, prev: string, hasher: LinkHasher): boolean {
-  if (!hasher.matches(prev, value)) return false;
+function linkedRun(seq: number, value: string, prev: string, hasher: LinkHasher): string | undefined {
+  if (!hasher.matches(prev, value)) return undefined;
   const s = value.lastIndexOf(',"seq":');
-  const p = value.lastIndexOf(',"prev":"', s);
-  return s > HEX && p > HEX && numberAt(value, s + 7) === seq && value.startsWith(prev, p + 9) && value.charCodeAt(p + 9 + prev.length) === 34;
+  const r = value.lastIndexOf(RUN_ID, s);
+  const p = r - HEX - PREV.length;
+  const sound = s > HEX && p > HEX && numberAt(value, s + 7) === seq && value.startsWith(PREV, p) && value.startsWith(prev, p + PREV.length);
+  return sound ? value.slice(r + RUN_ID.length, s) : undefined;
 }
+
+const PREV = ',"prev":"';
+const RUN_ID = '","runId":';
 
 /**
  * chainHash(prev, body) of a stored record `hash + body`, without making the string

@@ -259,4 +259,40 @@ describe("the LevelDB log's layout", () => {
     expect(await log.verify()).toMatchObject({ ok: false, firstBad: 31, count: 30 });
     await log.close();
   });
+
+  describe("verify checks the run index against the chain", () => {
+    // writeBatches: event i + 1 is of run-(i % 3), so run-0 begins at 1, run-1 at 2, run-2 at 3.
+    const tamperRuns = async (tamper: (db: Db) => Promise<void>) => {
+      await writeBatches(tmp.dir);
+      await withDb(tmp.dir, tamper);
+      const log = await openLog({ dir: tmp.dir });
+      try {
+        return await log.verify();
+      } finally {
+        await log.close();
+      }
+    };
+
+    it("a run mark moved to a later event of the run (which hides the events before it)", async () => {
+      const report = await tamperRuns(async (db) => {
+        await db.del(runMarkKey(1));
+        await db.put(runMarkKey(4), "run-0");
+      });
+      expect(report).toMatchObject({ ok: false, firstBad: 1, count: 0 });
+      if (!report.ok) expect(report.problem).toMatch(/event 1 begins run "run-0", but the log's run index marks event 4/);
+      // ...and it did hide them: a query by run starts at the mark.
+      expect(await runSeqs(tmp.dir, "run-0")).not.toContain(1);
+    });
+
+    it("a run mark taken away", async () => {
+      const report = await tamperRuns((db) => db.del(runMarkKey(2)));
+      expect(report).toMatchObject({ ok: false, firstBad: 2, count: 1 });
+      if (!report.ok) expect(report.problem).toMatch(/event 2 begins run "run-1", which the log's run index does not mark/);
+    });
+
+    it("a run mark naming another run", async () => {
+      const report = await tamperRuns((db) => db.put(runMarkKey(3), "run-9"));
+      expect(report).toMatchObject({ ok: false, firstBad: 3, count: 2 });
+    });
+  });
 });
