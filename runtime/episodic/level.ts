@@ -21,18 +21,20 @@
  * - `e!<seq>h` -> JSON {seq, hash, time}: the head after the batch whose last event is `seq`,
  *   written with it (the newest one detects a cut tail);
  * - `e!<seq>r` -> run id: event `seq` is the first of its run in this log;
+ * - `e!<seq>~<sha256 hex>` -> bytes: a blob (content-addressed), written with the batch whose
+ *   last event is `seq` (or after event `seq`, alone): after every other key of that batch;
  * - `e!<seq>` -> one record: logs written before segments; read as a segment of one.
  *
- * A query by run finds the run's first event through the run index: a file beside the
- * database (`runs`, JSON lines `[seq, runId]`, and `[seq]` for "complete up to seq"), loaded
- * at open into memory. It is derived from the `r` markers: written after the batch that
- * holds them (not synced: the markers are), and brought up to date at open from the markers
- * past what it holds, so that a lost or damaged line costs a scan of keys, not a run.
+ * A query by run finds the run's first event, and a blob is found by its hash, through the
+ * index: a file beside the database (`runs`, JSON lines `[seq, runId]`, `["blob", hash, seq]`
+ * and `[seq]` for "complete up to seq"), loaded at open into memory. It is derived from the
+ * keys: written after the batch that holds them (not synced: the keys are), and brought up to
+ * date at open from the keys past what it holds, so that a lost or damaged line costs a scan
+ * of keys, not a run or a blob.
  *
- * Outside that keyspace:
- * - `b!<sha256 hex>` -> bytes: content-addressed blobs;
- * - `m!head` and `r!<runId>!<seq>`: the head and the run index of logs written before; read
- *   when present (the first batch written to such a log deletes `m!head`).
+ * Outside that keyspace, only in logs written before: `m!head`, the run index
+ * `r!<runId>!<seq>` and blobs `b!<hash>`; read when present (the first batch written to such
+ * a log deletes `m!head`).
  */
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -112,6 +114,16 @@ export function runMarkKey(seq: number): string {
   return eventKey(seq) + "r";
 }
 
+/** The key of a blob stored with the batch whose last event is `seq` (or, alone, after it): after every other key of that event. */
+export function blobKey(seq: number, hash: string): string {
+  return eventKey(seq) + "~" + hash;
+}
+
+/** Whether a key of the event keyspace is a blob's. */
+function isBlobKey(key: string): boolean {
+  return key.length === 83 && key.charCodeAt(18) === 126 /* ~ */;
+}
+
 /** The marker kind of a key of the event keyspace (HEAD_MARK or RUN_MARK), or 0 for any other key. */
 function markOf(key: string): number {
   if (key.length !== 19) return 0;
@@ -146,14 +158,16 @@ export async function openLevelBackend(dir: string): Promise<LogBackend> {
 }
 
 /**
- * The run index: run id -> sequence number of the run's first event, in memory, kept in a file
- * of JSON lines. Loaded at open, then completed from the run markers past what the file holds.
- * A failed write to the file stops writing to it (the markers stay the truth; the next open
- * catches up from the last line that was written).
+ * The index: run id -> sequence number of the run's first event, and blob hash -> the
+ * sequence number its key is under; in memory, kept in a file of JSON lines. Loaded at open,
+ * then completed from the keys past what the file holds. A failed write to the file stops
+ * writing to it (the keys stay the truth; the next open catches up from the last line that
+ * was written).
  */
 class RunIndex {
   /** Runs whose start was read from the file and not yet checked against their marker. */
   readonly unchecked = new Set<string>();
+  readonly blobs = new Map<string, number>();
   /** The highest sequence number the file is complete up to, as far as this handle knows. */
   private complete: number;
   /** Events written since the file was last said complete. */
@@ -169,6 +183,7 @@ class RunIndex {
 
   static async open(db: Db, file: string): Promise<RunIndex> {
     const runs = new Map<string, number>();
+    const blobs = new Map<string, number>();
     let complete = 0;
     let text = "";
     try {
@@ -178,47 +193,61 @@ class RunIndex {
     }
     for (const line of text.split("\n")) {
       const entry = parseLine(line);
-      if (entry === undefined) continue; // (a line cut by a crash, or damaged: the markers make up for it)
-      const [seq, runId] = entry;
-      if (seq > complete) complete = seq;
-      if (runId !== undefined) noteRun(runs, runId, seq);
+      if (entry === undefined) continue; // (a line cut by a crash, or damaged: the keys make up for it)
+      if (entry.seq > complete) complete = entry.seq;
+      if (entry.runId !== undefined) noteRun(runs, entry.runId, entry.seq);
+      if (entry.blob !== undefined) blobs.set(entry.blob, entry.seq);
     }
     const fromFile = [...runs.keys()];
-    // The markers past the file's end: keys only, then the few run markers' values.
+    const index = new RunIndex(runs, openSync(file, "a"), complete);
+    for (const [hash, seq] of blobs) index.blobs.set(hash, seq);
+    const found = await index.scan(db, complete);
+    for (const runId of fromFile) index.unchecked.add(runId);
+    for (const line of found) if (typeof line[1] === "string" && runs.get(line[1]) === line[0]) index.unchecked.delete(line[1]);
+    return index;
+  }
+
+  /**
+   * Notes the runs and blobs whose keys lie past event `after` (keys only, then the few run
+   * markers' values) and, with `write`, writes them to the file, with the last event as
+   * "complete up to". Gives what it found.
+   */
+  async scan(db: Db, after: number, write = true): Promise<IndexLine[]> {
     const markers: string[] = [];
-    let last = complete;
-    for await (const key of db.keys({ gt: eventKey(complete) + "~", lt: END_KEY })) {
+    const found: IndexLine[] = [];
+    let last = after;
+    for await (const key of db.keys({ gt: eventKey(after) + "~", lt: END_KEY })) {
       if (markOf(key) === RUN_MARK) markers.push(key);
-      else last = Math.max(last, lastOfKey(key));
+      else if (isBlobKey(key)) {
+        const seq = digitsAt(key, 2);
+        this.blobs.set(key.slice(19), seq);
+        found.push(["blob", key.slice(19), seq]);
+      } else last = Math.max(last, lastOfKey(key));
     }
-    const found: Array<[number, string]> = [];
     const values = markers.length > 0 ? await db.getMany(markers) : [];
     for (let i = 0; i < markers.length; i++) {
       const runId = values[i];
       if (runId === undefined) continue;
       const seq = seqOfKey(markers[i].slice(0, 18));
-      noteRun(runs, runId, seq);
+      noteRun(this.runs, runId, seq);
       found.push([seq, runId]);
     }
-    const index = new RunIndex(runs, openSync(file, "a"), complete);
-    for (const runId of fromFile) index.unchecked.add(runId);
-    for (const [seq, runId] of found) if (runs.get(runId) === seq) index.unchecked.delete(runId);
-    index.write(found, last);
-    return index;
+    if (write) this.write(found, last);
+    return found;
   }
 
   /**
-   * Writes the runs first seen in a batch, once the batch (up to `seq`, `events` events) is
-   * durable; every INDEX_MARK_EVENTS events, a line saying the file is complete up to `seq`
-   * too, so that the scan at the next open after a crash stays short.
+   * Writes the runs first seen and the blobs stored in a batch, once the batch (up to `seq`,
+   * `events` events) is durable; every INDEX_MARK_EVENTS events, a line saying the file is
+   * complete up to `seq` too, so that the scan at the next open after a crash stays short.
    */
-  committed(found: Array<[number, string]> | undefined, seq: number, events: number): void {
+  committed(found: IndexLine[] | undefined, seq: number, events: number): void {
     this.sinceMark += events;
     if (found === undefined && this.sinceMark < INDEX_MARK_EVENTS) return;
     this.write(found ?? [], this.sinceMark >= INDEX_MARK_EVENTS ? seq : 0);
   }
 
-  private write(found: Array<[number, string]>, upTo: number): void {
+  private write(found: IndexLine[], upTo: number): void {
     if (this.fd < 0) return;
     let lines = "";
     for (const entry of found) lines += JSON.stringify(entry) + "\n";
@@ -248,10 +277,13 @@ class RunIndex {
     try {
       closeSync(fd);
     } catch {
-      // (nothing to lose: the markers are the truth)
+      // (nothing to lose: the keys are the truth)
     }
   }
 }
+
+/** A line of the index file: a run's first event, a blob's place, or (alone) "complete up to". */
+type IndexLine = [seq: number, runId: string] | ["blob", hash: string, seq: number];
 
 /** How many events between two "complete up to" lines of the run index. */
 const INDEX_MARK_EVENTS = 65_536;
@@ -318,14 +350,17 @@ function splitSegment(chunk: RawRecord[], first: number, value: string, from: nu
   }
 }
 
-/** A line of the run index: [seq, runId] or [seq]; undefined when it is neither. */
-function parseLine(line: string): [number, string | undefined] | undefined {
+/** A line of the index file, read: [seq, runId], ["blob", hash, seq] or [seq]; undefined when it is none of them. */
+function parseLine(line: string): { seq: number; runId?: string; blob?: string } | undefined {
   if (line.length === 0) return undefined;
   try {
     const v = JSON.parse(line) as unknown;
-    if (!Array.isArray(v) || !Number.isSafeInteger(v[0]) || (v[0] as number) < 1) return undefined;
-    if (v.length === 1) return [v[0] as number, undefined];
-    return v.length === 2 && typeof v[1] === "string" ? [v[0] as number, v[1]] : undefined;
+    if (!Array.isArray(v)) return undefined;
+    const sound = (seq: unknown): seq is number => Number.isSafeInteger(seq) && (seq as number) >= 0;
+    if (v[0] === "blob") return v.length === 3 && typeof v[1] === "string" && /^[0-9a-f]{64}$/.test(v[1]) && sound(v[2]) ? { seq: v[2], blob: v[1] } : undefined;
+    if (!sound(v[0]) || v[0] < 1) return undefined;
+    if (v.length === 1) return { seq: v[0] };
+    return v.length === 2 && typeof v[1] === "string" ? { seq: v[0], runId: v[1] } : undefined;
   } catch {
     return undefined;
   }
@@ -349,6 +384,8 @@ class LevelBackend implements LogBackend {
   readonly marksRuns = true;
   /** The head after the last batch written by this handle (0: none). */
   private written = 0;
+  /** Whether a blob lookup has brought the index up to date from every key already. */
+  private rescanned = false;
 
   constructor(
     private readonly db: Db,
@@ -365,7 +402,7 @@ class LevelBackend implements LogBackend {
     const chained = this.db.batch();
     const records = batch.records;
     const runs = this.index.runs;
-    let found: Array<[number, string]> | undefined;
+    let found: IndexLine[] | undefined;
     for (let i = 0; i < records.length; ) {
       const end = segmentEnd(records, i);
       const first = records[i];
@@ -382,8 +419,12 @@ class LevelBackend implements LogBackend {
         (found ??= []).push([r.seq, r.runId]);
       }
     }
-    for (const b of batch.blobs) chained.put<string, Uint8Array>("b!" + b.hash, b.bytes, { valueEncoding: "view" });
     const head = batch.head.seq;
+    for (const b of batch.blobs) {
+      chained.put<string, Uint8Array>(blobKey(head, b.hash), b.bytes, VIEW);
+      this.index.blobs.set(b.hash, head);
+      (found ??= []).push(["blob", b.hash, head]);
+    }
     if (records.length > 0) {
       chained.put(headKey(head), JSON.stringify(batch.head));
       if (this.legacyHead) {
@@ -395,8 +436,7 @@ class LevelBackend implements LogBackend {
     return {
       commit: async () => {
         await chained.write({ sync: true });
-        if (records.length === 0) return;
-        this.written = head;
+        if (records.length > 0) this.written = head;
         this.index.committed(found, head, records.length);
       },
       discard: () => void chained.close().catch(() => undefined),
@@ -446,7 +486,7 @@ class LevelBackend implements LogBackend {
         const entries = await it.nextv(8);
         if (entries.length === 0) return undefined;
         for (const [key, value] of entries) {
-          if (key.length === 19 && markOf(key) !== 0) continue;
+          if ((key.length === 19 && markOf(key) !== 0) || isBlobKey(key)) continue;
           const records: RawRecord[] = [];
           if (key.length === 34 && digitsAt(key, 2) >= 0) splitSegment(records, digitsAt(key, 2), value, seq, seq, false);
           else if (seqOfKey(key) === seq) records.push([seq, value]);
@@ -497,7 +537,7 @@ class LevelBackend implements LogBackend {
             const mark = markOf(key);
             if (mark === RUN_MARK) options.onRunMark?.(digitsAt(key, 2), value);
             if (mark !== 0) continue;
-          }
+          } else if (isBlobKey(key)) continue;
           const seq = seqOfKey(key);
           if (seq < 0 || (seq >= from && seq <= to)) chunk.push([seq, value, true]);
         }
@@ -539,9 +579,25 @@ class LevelBackend implements LogBackend {
     return undefined;
   }
 
+  /**
+   * A blob by its hash: where the index says it is, else under the key of logs written
+   * before; on a miss, the index is brought up to date from every key once (it is derived
+   * data: a damaged file must not lose a blob), and asked again.
+   */
   async getBlob(hash: string): Promise<Uint8Array | undefined> {
-    const bytes = await this.db.get<string, Uint8Array>("b!" + hash, { valueEncoding: "view" });
-    return bytes && new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (;;) {
+      const seq = this.index.blobs.get(hash);
+      const bytes = await this.db.get<string, Uint8Array>(seq === undefined ? "b!" + hash : blobKey(seq, hash), VIEW);
+      if (bytes !== undefined) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      if (seq !== undefined) {
+        const legacy = await this.db.get<string, Uint8Array>("b!" + hash, VIEW);
+        if (legacy !== undefined) return new Uint8Array(legacy.buffer, legacy.byteOffset, legacy.byteLength);
+      }
+      if (this.rescanned) return undefined;
+      this.rescanned = true;
+      this.index.blobs.clear();
+      await this.index.scan(this.db, 0, false);
+    }
   }
 
   async close(): Promise<void> {

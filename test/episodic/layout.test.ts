@@ -5,11 +5,12 @@
  * log written in the layout before (a head key and run index keys) still opens, verifies,
  * answers queries by run and takes appends.
  */
+import { createHash } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { eventBody, openLog } from "../../dist/runtime/episodic/index.js";
-import { headKey, RUN_INDEX_FILE, runMarkKey, SEGMENT_EVENTS, segmentKey } from "../../dist/runtime/episodic/level.js";
+import { blobKey, headKey, RUN_INDEX_FILE, runMarkKey, SEGMENT_EVENTS, segmentKey } from "../../dist/runtime/episodic/level.js";
 import type { LoggedEvent } from "../../dist/runtime/types.js";
 import { callEvent, tempDir } from "./helpers.js";
 import { singleKey, withDb, type Db } from "./stored.js";
@@ -23,6 +24,9 @@ afterEach(async () => {
 });
 
 const keysOf = (dir: string): Promise<string[]> => withDb(dir, (db) => db.keys().all());
+
+/** A blob as logs written before stored it (`b!<hash>`). */
+const LEGACY_BLOB = { text: "old agent source", hash: createHash("sha256").update("old agent source").digest("hex") };
 
 /**
  * Turns a log into the layout before segments and markers: one key per event, `m!head` (at
@@ -39,6 +43,7 @@ async function toLegacyLayout(dir: string, events: LoggedEvent[], headSeq = even
       ...events.map((e) => ({ type: "put" as const, key: singleKey(e.seq), value: e.hash + eventBody(e) })),
       { type: "put", key: "m!head", value: JSON.stringify({ seq: head.seq, hash: head.hash, time: head.time }) },
       ...[...byRun].map(([runId, seq]) => ({ type: "put" as const, key: `r!${runId}!${String(seq).padStart(16, "0")}`, value: "" })),
+      { type: "put", key: "b!" + LEGACY_BLOB.hash, value: LEGACY_BLOB.text },
     ]);
   });
   await rm(path.join(dir, RUN_INDEX_FILE));
@@ -138,6 +143,7 @@ describe("the LevelDB log's layout", () => {
     let log = await openLog({ dir: tmp.dir });
     expect(await log.verify()).toEqual({ ok: true, count: 30, head: last.hash });
     expect(await log.get(17)).toEqual(events[16]);
+    expect(Buffer.from((await log.getBlob(LEGACY_BLOB.hash))!).toString()).toBe(LEGACY_BLOB.text);
     const more = await log.append(callEvent(0)); // run-0 again: its start stays event 1
     await log.close();
     expect(more.seq).toBe(31);
@@ -209,6 +215,7 @@ describe("the LevelDB log's layout", () => {
     const levelNow = () => base + 3 * levelTicks++;
     let level = await openLog({ dir: tmp.dir, now: levelNow });
     let n = 0;
+    const blobs: string[] = [];
     for (let round = 0; round < 12; round++) {
       const size = 1 + pick(round % 3 === 0 ? 300 : 20);
       const batch = Array.from({ length: size }, () => {
@@ -216,8 +223,12 @@ describe("the LevelDB log's layout", () => {
         const note = pick(40) === 0 ? "ß".repeat(40_000) : "x".repeat(pick(2000));
         return callEvent(i, { runId: "run-" + pick(5), data: { i, note } });
       });
-      const expected = await Promise.all(batch.map((e) => memory.append(e)));
-      const stored = await Promise.all(batch.map((e) => level.append(e)));
+      const blob = pick(3) === 0 ? new TextEncoder().encode("blob " + round + " " + "y".repeat(pick(5000))) : undefined;
+      const [expected, stored] = await Promise.all([
+        Promise.all(batch.map((e) => memory.append(e))),
+        Promise.all(batch.map((e) => level.append(e))),
+        blob && Promise.all([memory.putBlob(blob), level.putBlob(blob)]).then(([m, l]) => blobs.push(m, l)),
+      ]);
       expect(stored.map((e) => e.hash)).toEqual(expected.map((e) => e.hash));
       if (pick(3) === 0) {
         await level.close();
@@ -237,6 +248,8 @@ describe("the LevelDB log's layout", () => {
       expect(await level.get(seq)).toEqual(await memory.get(seq));
     }
     expect(await level.verify()).toEqual(await memory.verify());
+    expect(blobs.length).toBeGreaterThan(0);
+    for (const hash of blobs) expect(await level.getBlob(hash)).toEqual(await memory.getBlob(hash));
     await level.close();
     await memory.close();
   });
@@ -294,5 +307,33 @@ describe("the LevelDB log's layout", () => {
       const report = await tamperRuns((db) => db.put(runMarkKey(3), "run-9"));
       expect(report).toMatchObject({ ok: false, firstBad: 3, count: 2 });
     });
+  });
+
+  it("stores a blob after its batch's other keys (or, alone, after the head), and finds it again, index file or not", async () => {
+    const text = (n: number) => new TextEncoder().encode(`agent source ${n}`);
+    let log = await openLog({ dir: tmp.dir });
+    const [a] = await Promise.all([log.putBlob(text(1)), ...Array.from({ length: 5 }, (_, i) => log.append(callEvent(i)))]);
+    const b = await log.putBlob(text(2)); // a batch of its own, after event 5
+    await log.append(callEvent(5));
+    await log.close();
+    const keys = await keysOf(tmp.dir);
+    expect(keys).toEqual([segmentKey(1, 5), headKey(5), blobKey(5, a), blobKey(5, b), runMarkKey(1), runMarkKey(2), runMarkKey(3), segmentKey(6, 6), headKey(6)].sort());
+    expect(keys.filter((k) => !k.startsWith("e!"))).toEqual([]);
+    // Every key of the first batch, and the lone blob, sort before every key of the next batch.
+    expect(blobKey(5, "f".repeat(64)) < segmentKey(6, 6)).toBe(true);
+    for (const lose of [false, true]) {
+      if (lose) await rm(path.join(tmp.dir, RUN_INDEX_FILE));
+      log = await openLog({ dir: tmp.dir });
+      expect(Buffer.from((await log.getBlob(a))!).toString()).toBe("agent source 1");
+      expect(Buffer.from((await log.getBlob(b))!).toString()).toBe("agent source 2");
+      expect(await log.getBlob("0".repeat(64))).toBeUndefined();
+      expect(await log.verify()).toMatchObject({ ok: true, count: 6 });
+      await log.close();
+    }
+    // An index file that names the wrong place: the blob is still found.
+    await writeFile(path.join(tmp.dir, RUN_INDEX_FILE), JSON.stringify(["blob", a, 3]) + "\n");
+    log = await openLog({ dir: tmp.dir });
+    expect(Buffer.from((await log.getBlob(a))!).toString()).toBe("agent source 1");
+    await log.close();
   });
 });

@@ -96,7 +96,10 @@ describe("verify names the first tampered event", () => {
     let log = await openLog({ dir: tmp.dir });
     const hash = await log.putBlob(new Uint8Array([1, 2, 3]));
     await log.close();
-    await withDb(tmp.dir, (db) => db.put("b!" + hash, "\u0001\u0002\u0004"));
+    await withDb(tmp.dir, async (db) => {
+      const [key] = (await db.keys().all()).filter((k) => k.endsWith("~" + hash));
+      await db.put(key, "\u0001\u0002\u0004");
+    });
     log = await openLog({ dir: tmp.dir });
     await expect(log.getBlob(hash)).rejects.toThrow(/was altered/);
     await log.close();
