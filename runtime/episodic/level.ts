@@ -26,7 +26,7 @@
  * - `e!<seq>` -> one record: logs written before segments; read as a segment of one.
  *
  * A query by run finds the run's first event, and a blob is found by its hash, through the
- * index: a file beside the database (`runs`, JSON lines `[seq, runId]`, `["blob", hash, seq]`
+ * index: a file beside the database (`index`, JSON lines `[seq, runId]`, `["blob", hash, seq]`
  * and `[seq]` for "complete up to seq"), loaded at open into memory. It is derived from the
  * keys: written after the batch that holds them (not synced: the keys are), and brought up to
  * date at open from the keys past what it holds, so that a lost or damaged line costs a scan
@@ -57,8 +57,8 @@ const END_KEY = 'e"';
 const HEAD_SCAN = 8192;
 const HEAD_MARK = 104; // h
 const RUN_MARK = 114; // r
-/** The run index file, in the log's directory (LevelDB leaves files it does not name alone). */
-export const RUN_INDEX_FILE = "runs";
+/** The index file (runs and blobs), in the log's directory (LevelDB leaves files it does not name alone). */
+export const INDEX_FILE = "index";
 
 /**
  * The prefix of every key about event `seq`, zero-padded so that key order is sequence order
@@ -149,7 +149,7 @@ export async function openLevelBackend(dir: string): Promise<LogBackend> {
     const legacyHead = (await db.get(LEGACY_HEAD_KEY)) !== undefined;
     let legacyRuns = false;
     for await (const _ of db.keys({ gt: "r!", lt: 'r"', limit: 1 })) legacyRuns = true;
-    const index = await RunIndex.open(db, path.join(dir, RUN_INDEX_FILE));
+    const index = await LogIndex.open(db, path.join(dir, INDEX_FILE));
     return new LevelBackend(db, dir, index, legacyHead, legacyRuns);
   } catch (err) {
     await db.close().catch(() => undefined);
@@ -164,7 +164,7 @@ export async function openLevelBackend(dir: string): Promise<LogBackend> {
  * writing to it (the keys stay the truth; the next open catches up from the last line that
  * was written).
  */
-class RunIndex {
+class LogIndex {
   /** Runs whose start was read from the file and not yet checked against their marker. */
   readonly unchecked = new Set<string>();
   readonly blobs = new Map<string, number>();
@@ -181,7 +181,7 @@ class RunIndex {
     this.complete = complete;
   }
 
-  static async open(db: Db, file: string): Promise<RunIndex> {
+  static async open(db: Db, file: string): Promise<LogIndex> {
     const runs = new Map<string, number>();
     const blobs = new Map<string, number>();
     let complete = 0;
@@ -199,7 +199,7 @@ class RunIndex {
       if (entry.blob !== undefined) blobs.set(entry.blob, entry.seq);
     }
     const fromFile = [...runs.keys()];
-    const index = new RunIndex(runs, openSync(file, "a"), complete);
+    const index = new LogIndex(runs, openSync(file, "a"), complete);
     for (const [hash, seq] of blobs) index.blobs.set(hash, seq);
     const found = await index.scan(db, complete);
     for (const runId of fromFile) index.unchecked.add(runId);
@@ -390,7 +390,7 @@ class LevelBackend implements LogBackend {
   constructor(
     private readonly db: Db,
     readonly location: string,
-    private readonly index: RunIndex,
+    private readonly index: LogIndex,
     /** Whether the log holds the head key of the format before markers (the next batch deletes it). */
     private legacyHead: boolean,
     /** Whether the log holds run index keys of the format before markers. */

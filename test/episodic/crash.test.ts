@@ -64,7 +64,7 @@ async function crashAndCheck(dir: string): Promise<void> {
   expect(missing).toEqual([]);
   if (report.ok) expect(report.count).toBeGreaterThanOrEqual(Math.max(...acked.keys()));
   // Each round was a run: a query by run finds every acknowledged event of it, although the
-  // run index file beside the database is written after each batch and the kill may cut it.
+  // index file beside the database is written after each batch and the kill may cut it.
   const lost: string[] = [];
   for (let round = 0; round < 20; round++) {
     const found = new Set<number>();

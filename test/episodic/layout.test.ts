@@ -10,7 +10,7 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { eventBody, openLog } from "../../dist/runtime/episodic/index.js";
-import { blobKey, headKey, RUN_INDEX_FILE, runMarkKey, SEGMENT_EVENTS, segmentKey } from "../../dist/runtime/episodic/level.js";
+import { blobKey, headKey, INDEX_FILE, runMarkKey, SEGMENT_EVENTS, segmentKey } from "../../dist/runtime/episodic/level.js";
 import type { LoggedEvent } from "../../dist/runtime/types.js";
 import { callEvent, tempDir } from "./helpers.js";
 import { singleKey, withDb, type Db } from "./stored.js";
@@ -46,7 +46,7 @@ async function toLegacyLayout(dir: string, events: LoggedEvent[], headSeq = even
       { type: "put", key: "b!" + LEGACY_BLOB.hash, value: LEGACY_BLOB.text },
     ]);
   });
-  await rm(path.join(dir, RUN_INDEX_FILE));
+  await rm(path.join(dir, INDEX_FILE));
 }
 
 async function runSeqs(dir: string, runId: string): Promise<number[]> {
@@ -108,17 +108,17 @@ describe("the LevelDB log's layout", () => {
     }
   };
 
-  it("rebuilds a lost run index file from the markers", async () => {
+  it("rebuilds a lost index file from the markers", async () => {
     const events = await writeBatches(tmp.dir);
-    await rm(path.join(tmp.dir, RUN_INDEX_FILE));
+    await rm(path.join(tmp.dir, INDEX_FILE));
     await expectRunsFound(events);
     // ...and writes it again.
-    expect(await readFile(path.join(tmp.dir, RUN_INDEX_FILE), "utf8")).toMatch(/\[1,"run-0"\]/);
+    expect(await readFile(path.join(tmp.dir, INDEX_FILE), "utf8")).toMatch(/\[1,"run-0"\]/);
   });
 
-  it("is not misled by a damaged or edited run index file", async () => {
+  it("is not misled by a damaged or edited index file", async () => {
     const events = await writeBatches(tmp.dir);
-    const file = path.join(tmp.dir, RUN_INDEX_FILE);
+    const file = path.join(tmp.dir, INDEX_FILE);
     const text = await readFile(file, "utf8");
     expect(text).toContain('[2,"run-1"]');
     // run-1 said to start at event 20 (it starts at 2), a cut line, and garbage.
@@ -128,7 +128,7 @@ describe("the LevelDB log's layout", () => {
 
   it("catches up with runs the file missed (a crash after the batch, before the file write)", async () => {
     const events = await writeBatches(tmp.dir);
-    const file = path.join(tmp.dir, RUN_INDEX_FILE);
+    const file = path.join(tmp.dir, INDEX_FILE);
     // What the file held before the batch that started run-2 was written.
     await writeFile(file, '[1,"run-0"]\n[2,"run-1"]\n');
     await expectRunsFound(events);
@@ -322,7 +322,7 @@ describe("the LevelDB log's layout", () => {
     // Every key of the first batch, and the lone blob, sort before every key of the next batch.
     expect(blobKey(5, "f".repeat(64)) < segmentKey(6, 6)).toBe(true);
     for (const lose of [false, true]) {
-      if (lose) await rm(path.join(tmp.dir, RUN_INDEX_FILE));
+      if (lose) await rm(path.join(tmp.dir, INDEX_FILE));
       log = await openLog({ dir: tmp.dir });
       expect(Buffer.from((await log.getBlob(a))!).toString()).toBe("agent source 1");
       expect(Buffer.from((await log.getBlob(b))!).toString()).toBe("agent source 2");
@@ -331,7 +331,7 @@ describe("the LevelDB log's layout", () => {
       await log.close();
     }
     // An index file that names the wrong place: the blob is still found.
-    await writeFile(path.join(tmp.dir, RUN_INDEX_FILE), JSON.stringify(["blob", a, 3]) + "\n");
+    await writeFile(path.join(tmp.dir, INDEX_FILE), JSON.stringify(["blob", a, 3]) + "\n");
     log = await openLog({ dir: tmp.dir });
     expect(Buffer.from((await log.getBlob(a))!).toString()).toBe("agent source 1");
     await log.close();
