@@ -471,8 +471,8 @@ class LevelBackend implements LogBackend {
   }
 
   async last(): Promise<RawRecord | undefined> {
-    // The newest keys are normally the last batch's head marker, maybe a run marker, and its last segment.
-    for (const limit of [3, -1]) {
+    // The newest keys are normally the last batch's blobs (rare), head marker, run markers and last segment.
+    for (const limit of [6, -1]) {
       for await (const chunk of this.range({ from: 0, to: Number.MAX_SAFE_INTEGER, reverse: true }, limit)) if (chunk.length > 0) return chunk[0];
     }
     return undefined;
