@@ -160,26 +160,24 @@ export async function openLevelBackend(dir: string): Promise<LogBackend> {
 /**
  * The index: run id -> sequence number of the run's first event, and blob hash -> the
  * sequence number its key is under; in memory, kept in a file of JSON lines. Loaded at open,
- * then completed from the keys past what the file holds. A failed write to the file stops
- * writing to it (the keys stay the truth; the next open catches up from the last line that
- * was written).
+ * then completed from the keys past what the file holds. The runs it reads are checked
+ * against their markers at once (the log writes a run's marker only for a run it does not
+ * know: a wrong entry would leave a run unmarked), and any that does not match has the whole
+ * file rebuilt from the keys. A blob in the wrong place is found by a rescan when it is asked
+ * for. A failed write to the file stops writing to it (the keys stay the truth; the next open
+ * catches up from the last line that was written).
  */
 class LogIndex {
-  /** Runs whose start was read from the file and not yet checked against their marker. */
-  readonly unchecked = new Set<string>();
+  readonly runs = new Map<string, number>();
   readonly blobs = new Map<string, number>();
-  /** The highest sequence number the file is complete up to, as far as this handle knows. */
-  private complete: number;
   /** Events written since the file was last said complete. */
   private sinceMark = 0;
 
   private constructor(
-    readonly runs: Map<string, number>,
     private fd: number,
-    complete: number,
-  ) {
-    this.complete = complete;
-  }
+    /** The highest sequence number the file is complete up to, as far as this handle knows. */
+    private complete: number,
+  ) {}
 
   static async open(db: Db, file: string): Promise<LogIndex> {
     const runs = new Map<string, number>();
@@ -198,12 +196,14 @@ class LogIndex {
       if (entry.runId !== undefined) noteRun(runs, entry.runId, entry.seq);
       if (entry.blob !== undefined) blobs.set(entry.blob, entry.seq);
     }
-    const fromFile = [...runs.keys()];
-    const index = new LogIndex(runs, openSync(file, "a"), complete);
-    for (const [hash, seq] of blobs) index.blobs.set(hash, seq);
-    const found = await index.scan(db, complete);
-    for (const runId of fromFile) index.unchecked.add(runId);
-    for (const line of found) if (typeof line[1] === "string" && runs.get(line[1]) === line[0]) index.unchecked.delete(line[1]);
+    const sound = await marksMatch(db, runs);
+    // A file that names a run where its marker is not is rebuilt from every key, from scratch.
+    const index = new LogIndex(openSync(file, sound ? "a" : "w"), sound ? complete : 0);
+    if (sound) {
+      for (const [runId, seq] of runs) index.runs.set(runId, seq);
+      for (const [hash, seq] of blobs) index.blobs.set(hash, seq);
+    }
+    await index.scan(db, index.complete);
     return index;
   }
 
@@ -284,6 +284,17 @@ class LogIndex {
 
 /** A line of the index file: a run's first event, a blob's place, or (alone) "complete up to". */
 type IndexLine = [seq: number, runId: string] | ["blob", hash: string, seq: number];
+
+/** Whether every run's start is where its marker is (one batched read of the markers). */
+async function marksMatch(db: Db, runs: Map<string, number>): Promise<boolean> {
+  const entries = [...runs];
+  for (let i = 0; i < entries.length; i += CHUNK) {
+    const part = entries.slice(i, i + CHUNK);
+    const values = await db.getMany(part.map(([, seq]) => runMarkKey(seq)));
+    for (let k = 0; k < part.length; k++) if (values[k] !== part[k][0]) return false;
+  }
+  return true;
+}
 
 /** How many events between two "complete up to" lines of the run index. */
 const INDEX_MARK_EVENTS = 65_536;
@@ -551,13 +562,6 @@ class LevelBackend implements LogBackend {
 
   async runStart(runId: string): Promise<number | undefined> {
     let start = this.index.runs.get(runId);
-    // The file is derived data: a start read from it is checked against its marker once, and
-    // looked up among the markers when it does not match (the file was damaged or edited).
-    if (start !== undefined && this.index.unchecked.delete(runId) && (await this.db.get(runMarkKey(start))) !== runId) {
-      start = await this.scanRunStart(runId);
-      if (start === undefined) this.index.runs.delete(runId);
-      else this.index.runs.set(runId, start);
-    }
     if (this.legacyRuns) {
       const prefix = "r!" + runId + "!";
       // The lowest indexed seq of the run; a key of a run whose id extends this one has other characters after the prefix.
@@ -569,14 +573,6 @@ class LevelBackend implements LogBackend {
       }
     }
     return start;
-  }
-
-  /** The first run marker of a run, by a scan of the keys (and the run markers' values). */
-  private async scanRunStart(runId: string): Promise<number | undefined> {
-    for await (const key of this.db.keys({ gte: FIRST_KEY, lt: END_KEY })) {
-      if (markOf(key) === RUN_MARK && (await this.db.get(key)) === runId) return seqOfKey(key.slice(0, 18));
-    }
-    return undefined;
   }
 
   /**

@@ -126,6 +126,19 @@ describe("the LevelDB log's layout", () => {
     await expectRunsFound(events);
   });
 
+  it("rebuilds an index file that claims a run the log does not mark, so that the run still gets its marker", async () => {
+    await writeBatches(tmp.dir);
+    const file = path.join(tmp.dir, INDEX_FILE);
+    await writeFile(file, (await readFile(file, "utf8")) + '[5,"run-new"]\n');
+    const log = await openLog({ dir: tmp.dir });
+    const first = await log.append(callEvent(99, { runId: "run-new" }));
+    expect(await log.verify()).toMatchObject({ ok: true, count: 31 });
+    await log.close();
+    expect(await keysOf(tmp.dir)).toContain(runMarkKey(first.seq));
+    expect(await runSeqs(tmp.dir, "run-new")).toEqual([31]);
+    expect(await readFile(file, "utf8")).not.toContain('[5,"run-new"]');
+  });
+
   it("catches up with runs the file missed (a crash after the batch, before the file write)", async () => {
     const events = await writeBatches(tmp.dir);
     const file = path.join(tmp.dir, INDEX_FILE);
