@@ -210,9 +210,9 @@ class LogIndex {
   /**
    * Notes the runs and blobs whose keys lie past event `after` (keys only, then the few run
    * markers' values) and, with `write`, writes them to the file, with the last event as
-   * "complete up to". Gives what it found.
+   * "complete up to".
    */
-  async scan(db: Db, after: number, write = true): Promise<IndexLine[]> {
+  async scan(db: Db, after: number, write = true): Promise<void> {
     const markers: string[] = [];
     const found: IndexLine[] = [];
     let last = after;
@@ -233,7 +233,6 @@ class LogIndex {
       found.push([seq, runId]);
     }
     if (write) this.write(found, last);
-    return found;
   }
 
   /**

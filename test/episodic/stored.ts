@@ -4,16 +4,14 @@
  * key (`e!<seq>`) in logs written before segments.
  */
 import { ClassicLevel } from "classic-level";
+import { eventKey, segmentKey } from "../../dist/runtime/episodic/level.js";
 
 export type Db = ClassicLevel<string, string>;
 
-const pad = (n: number) => String(n).padStart(16, "0");
-
 /** The key of a single stored event (the layout before segments). */
-export const singleKey = (seq: number): string => "e!" + pad(seq);
+export const singleKey = eventKey;
 
-/** The key of a segment holding events first to last. */
-export const segmentKey = (first: number, last: number): string => "e!" + pad(first) + pad(last);
+export { segmentKey };
 
 /** The stored value holding event `seq`: its key, the first event in it, and its records. */
 export async function holding(db: Db, seq: number): Promise<{ key: string; first: number; records: string[] }> {
