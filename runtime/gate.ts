@@ -27,6 +27,8 @@ export interface GateRun {
   runId: string;
   pid: number;
   agent: string;
+  /** Hex sha256 of the agent's code: requests carry it, so rate limits also count per code. */
+  code?: string;
   task: string;
   limits: Limits;
   policy: Policy;
@@ -276,9 +278,9 @@ function denialOf(seq: number, request: Request, decision: Decision): Denial {
 }
 
 /** The canonical request the policy sees. Throws GuestError for invalid arguments. */
-export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "capabilities">, op: OpName, args: unknown[]): Request {
+export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "capabilities" | "code">, op: OpName, args: unknown[]): Request {
   const action = OPS[op].action!;
-  const base = { action, agent: run.agent, pid: run.pid };
+  const base = run.code === undefined ? { action, agent: run.agent, pid: run.pid } : { action, agent: run.agent, pid: run.pid, code: run.code };
   switch (action) {
     case "fs.read":
     case "fs.write":

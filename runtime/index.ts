@@ -52,6 +52,7 @@ export {
   SIGNALS,
   type Action,
   type Decision,
+  type DecideOptions,
   type Denial,
   type Effect,
   type EventQuery,

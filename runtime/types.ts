@@ -56,6 +56,11 @@ export interface Request {
   method?: string;
   /** SQL facts (sql.query only). Absent when the statement could not be analyzed. */
   sql?: SqlFacts;
+  /**
+   * Hex sha256 of the agent's code, set by the gate. Rate limits count per agent name and per
+   * code, so that registering the same code under another name gets no fresh window.
+   */
+  code?: string;
 }
 
 /** Effects, weakest first. The strongest matching effect wins. */
@@ -117,6 +122,12 @@ export interface Limits {
   httpTimeout: number;
   /** Rows returned by one SQL query. */
   sqlRows: number;
+  /** Milliseconds one SQL statement may run (analysis and execution) before it is interrupted. */
+  sqlTimeout: number;
+  /** Bytes the run's SQL statements may grow its databases by, in all. */
+  sqlWriteBytes: number;
+  /** Bytes the run may write to the episodic log (its events, encoded). */
+  logBytes: number;
 }
 
 /** Limits as a policy file may give them (each optional). */
@@ -134,6 +145,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   httpBody: 8 * 1024 * 1024,
   httpTimeout: 10_000,
   sqlRows: 10_000,
+  sqlTimeout: 5_000,
+  sqlWriteBytes: 64 * 1024 * 1024,
+  logBytes: 64 * 1024 * 1024,
 });
 
 export const SIGNALS = ["SIGKILL", "SIGSTOP", "SIGCONT", "SIGTERM", "SIGXCPU"] as const;
@@ -247,5 +261,16 @@ export interface Policy {
   readonly limits: PolicyLimits;
   /** The policy's `verification:` block, when it has one. */
   readonly verification?: Partial<VerificationSettings>;
-  decide(request: Request): Decision;
+  /**
+   * Decides a request. With `{ count: false }` the decision is made as usual but not counted
+   * against rate limits (the gate uses it for the further resources of one call: the path a
+   * written path leads to, every entry of a recursive operation).
+   */
+  decide(request: Request, options?: DecideOptions): Decision;
+}
+
+/** Options of `Policy.decide`. */
+export interface DecideOptions {
+  /** Count the call against rate limits when it is allowed. Default: true. */
+  count?: boolean;
 }

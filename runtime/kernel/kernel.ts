@@ -348,6 +348,7 @@ export class KernelSpace {
       runId: proc.runId,
       pid: proc.pid,
       agent: proc.agent,
+      code: proc.codeHash,
       task,
       limits: proc.spec.limits,
       policy: this.policy,

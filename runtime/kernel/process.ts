@@ -72,6 +72,11 @@ export class AgentProcess {
     return this.spec.agent;
   }
 
+  /** Hex sha256 of the agent's code. */
+  get codeHash(): string {
+    return this.meta.codeHash;
+  }
+
   get state(): ProcessState {
     return this.currentState;
   }

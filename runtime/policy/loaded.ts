@@ -1,5 +1,5 @@
 /** LoadedPolicy: a compiled policy with its rate-limit state, deciding and explaining requests. */
-import type { Decision, Effect, Policy, PolicyLimits, Request, VerificationSettings } from "../types.js";
+import type { Decision, DecideOptions, Effect, Policy, PolicyLimits, Request, VerificationSettings } from "../types.js";
 import { compilePolicy, type CompiledPolicy } from "./compile.js";
 import { decideWith, failClosed } from "./decide.js";
 import { traceRules, type Explanation } from "./explain.js";
@@ -63,11 +63,13 @@ export class LoadedPolicy implements Policy {
    * Decides a request (canonical action and resource). Never throws: a malformed request or
    * any internal failure is a deny whose reason says so.
    *
+   * With `{ count: false }`, rate limits are checked but the call is not counted.
+   *
    * @example policy.decide(canonicalRequest("fs.write", "/prod/x")) // { effect: "deny", rule: "no-prod-writes", ... }
    */
-  decide(request: Request): Decision {
+  decide(request: Request, options?: DecideOptions): Decision {
     try {
-      return decideWith(this.#compiled, this.#rates, request, this.#now, true);
+      return decideWith(this.#compiled, this.#rates, request, this.#now, options?.count !== false);
     } catch (e) {
       return failClosed(`policy engine failure: ${message(e)}`);
     }

@@ -98,6 +98,9 @@ export const LIMIT_KINDS: Readonly<Record<keyof Limits, { kind: "size" | "durati
   httpBody: { kind: "size", min: 0 },
   httpTimeout: { kind: "duration", min: 1 },
   sqlRows: { kind: "count", min: 0 },
+  sqlTimeout: { kind: "duration", min: 1 },
+  sqlWriteBytes: { kind: "size", min: 0 },
+  logBytes: { kind: "size", min: 1 },
 };
 
 /** Parses one limit by its kind. */
