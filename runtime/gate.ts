@@ -11,10 +11,11 @@ import { canonicalPath, canonicalUrl } from "./canonical.js";
 import { dispatch, type RunCapabilities } from "./capabilities/index.js";
 import type { HopAuthorizer } from "./capabilities/types.js";
 import { GuestError, type WitError } from "./errors.js";
+import { decideFsCall, fsCallOf, fsRecord, planFsCall, type FsCall } from "./gate-fs.js";
 import type { Reply } from "./engines/engine.js";
 import { OPS, isOpName, type OpName } from "./kernel/ops.js";
 import type { KernelLog } from "./episodic/log.js";
-import type { Action, Decision, Denial, Limits, LoggedEvent, Policy, Request } from "./types.js";
+import type { Action, DecideOptions, Decision, Denial, Limits, LoggedEvent, Policy, Request } from "./types.js";
 
 /**
  * Asked for a decision with effect "verify"; resolves to the final decision (allow or deny).
@@ -76,9 +77,28 @@ export function handleCall(run: GateRun, message: unknown): Reply | Promise<Repl
   }
 
   if (run.terminating) return carryOut(run, op, args, request, FAIL_CLOSED("SIGTERM: the agent has been asked to finish"));
+  if (run.capabilities.fs && action.startsWith("fs.")) return handleFsCall(run, op, args, request);
   const decision = decide(run.policy, request);
   if (decision.effect === "verify") return verify(run, request, decision, { op, args }).then((verified) => carryOut(run, op, args, request, verified));
   return carryOut(run, op, args, request, decision);
+}
+
+/**
+ * An fs call: the policy decides every path it touches (the resolved one, the written one, each
+ * link, each entry of a recursive operation: see gate-fs.ts), then the capability acts on
+ * exactly the resolved target. A tree is planned only for a call its paths would let through.
+ */
+function handleFsCall(run: GateRun, op: OpName, args: unknown[], written: Request): Reply | Promise<Reply> {
+  const fs = run.capabilities.fs!;
+  const call = fsCallOf(fs, op, args, written);
+  const decideOne = (request: Request, count: boolean) => decide(run.policy, request, { count });
+  const go = (): Reply | Promise<Reply> => {
+    const { decision, request } = decideFsCall(call, decideOne);
+    if (decision.effect !== "verify") return carryOut(run, op, args, call.request, decision, call);
+    return verify(run, request, decision, { op, args }).then((verified) => carryOut(run, op, args, call.request, verified, call));
+  };
+  if (call.plan === null || ["deny", "stop", "kill"].includes(decideFsCall(call, decideOne, false).decision.effect)) return go();
+  return planFsCall(fs, call, decideOne).then(go);
 }
 
 /**
@@ -104,7 +124,7 @@ function refuseInvalid(run: GateRun, op: OpName, action: Action, args: unknown[]
 }
 
 /** Logs the decided call, then carries it out (or not) as decided. */
-function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision): Reply | Promise<Reply> {
+function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision, fsCall?: FsCall): Reply | Promise<Reply> {
   let staged: { seq: number; written: Promise<void> };
   try {
     staged = run.log.stage({
@@ -121,6 +141,7 @@ function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, d
         // What the policy saw of a statement (the schema may change later): counterfactual
         // replay and `policy suggest` decide on these without the database.
         ...(request.sql ? { sql: { operations: request.sql.operations, reads: request.sql.reads, writes: request.sql.writes } } : {}),
+        ...(fsCall ? fsRecord(fsCall) : {}),
         decision: { ...decision },
       },
     });
@@ -128,11 +149,11 @@ function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, d
     return LOG_UNWRITABLE;
   }
   // An in-memory log has nothing to wait for; a failed write there still fails every later call.
-  if (!run.log.durable) return afterLogged(run, op, args, request, decision, staged.seq);
+  if (!run.log.durable) return afterLogged(run, op, args, request, decision, staged.seq, fsCall);
   // A durable log: nothing is carried out (or answered) before the call event is on disk...
   const { written } = staged;
   if (!(EFFECT_FREE.has(op) && (decision.effect === "allow" || decision.effect === "audit"))) {
-    return written.then(() => afterLogged(run, op, args, request, decision, staged.seq), () => LOG_UNWRITABLE);
+    return written.then(() => afterLogged(run, op, args, request, decision, staged.seq, fsCall), () => LOG_UNWRITABLE);
   }
   // ...except an allowed call that changes nothing outside the log (a log line, a clock
   // reading, random bytes): it is answered at once and its result event staged right behind
@@ -150,7 +171,7 @@ const EFFECT_FREE: ReadonlySet<OpName> = new Set(["log.write", "clock.now", "clo
 // Nothing is carried out that the log did not record.
 const LOG_UNWRITABLE: Reply = { err: { tag: "denied", val: { reason: "the episodic log cannot be written" } } };
 
-function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision, callSeq: number): Reply | Promise<Reply> {
+function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision, callSeq: number, fsCall?: FsCall): Reply | Promise<Reply> {
   switch (decision.effect) {
     case "allow":
     case "audit":
@@ -170,7 +191,7 @@ function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request
   run.decidedUrl = request.action === "http.fetch" ? request.resource : undefined;
   let value: unknown;
   try {
-    value = dispatch(op, args, run.capabilities);
+    value = dispatch(op, args, run.capabilities, fsCall?.target);
   } catch (error) {
     return logResult(run, callSeq, { err: toWitError(error) });
   }
@@ -247,9 +268,9 @@ export function authorizeHop(run: GateRun): HopAuthorizer {
 }
 
 /** Decides under the policy; a policy that throws denies (it must not, but never fail open). */
-export function decide(policy: Policy, request: Request): Decision {
+export function decide(policy: Policy, request: Request, options?: DecideOptions): Decision {
   try {
-    const decision = policy.decide(request);
+    const decision = options === undefined ? policy.decide(request) : policy.decide(request, options);
     if (!decision || typeof decision.effect !== "string") return FAIL_CLOSED("the policy gave no decision");
     return decision;
   } catch (error) {

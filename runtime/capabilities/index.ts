@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { guestErrors } from "../errors.js";
 import type { OpName } from "../kernel/ops.js";
-import type { FsHost, HttpHost, HttpRequest, HopAuthorizer, SqlHost, SqlValue } from "./types.js";
+import type { FsHost, FsTarget, HttpHost, HttpRequest, HopAuthorizer, SqlHost, SqlValue } from "./types.js";
 
 /** The most random bytes one call may ask for (as Web Crypto's getRandomValues). */
 export const MAX_RANDOM_BYTES = 65536;
@@ -35,26 +35,28 @@ function fs(caps: RunCapabilities): FsHost {
 
 /**
  * Carries out one allowed call and returns its WIT result value, or a promise of it for a call
- * that does real I/O (or throws a GuestError / returns a rejected promise).
+ * that does real I/O (or throws a GuestError / returns a rejected promise). An fs call acts on
+ * `target`, the resolved (and planned) path the gate decided, when it is given.
  */
-export function dispatch(op: OpName, args: unknown[], caps: RunCapabilities): unknown {
+export function dispatch(op: OpName, args: unknown[], caps: RunCapabilities, target?: FsTarget): unknown {
+  const path = target ?? (args[0] as string);
   switch (op) {
     case "fs.read":
-      return fs(caps).read(args[0] as string);
+      return fs(caps).read(path);
     case "fs.read-text":
-      return fs(caps).readText(args[0] as string);
+      return fs(caps).readText(path);
     case "fs.write":
-      return fs(caps).write(args[0] as string, args[1] as Uint8Array, args[2] as boolean);
+      return fs(caps).write(path, args[1] as Uint8Array, args[2] as boolean);
     case "fs.write-text":
-      return fs(caps).writeText(args[0] as string, args[1] as string, args[2] as boolean);
+      return fs(caps).writeText(path, args[1] as string, args[2] as boolean);
     case "fs.list":
-      return fs(caps).list(args[0] as string);
+      return fs(caps).list(path);
     case "fs.remove":
-      return fs(caps).remove(args[0] as string, args[1] as boolean);
+      return fs(caps).remove(path, args[1] as boolean);
     case "fs.stat":
-      return fs(caps).stat(args[0] as string);
+      return fs(caps).stat(path);
     case "fs.mkdir":
-      return fs(caps).mkdir(args[0] as string, args[1] as boolean);
+      return fs(caps).mkdir(path, args[1] as boolean);
     case "http.fetch":
       if (!caps.http) throw guestErrors.denied(null, "this kernel has no network");
       return caps.http.fetch(args[0] as HttpRequest, caps.authorizeHop);

@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { dnsResolver } from "../capabilities/net-guard.js";
+import { mountSpecOf } from "../capabilities/fs-mounts.js";
 import { KernelSpace } from "../kernel/kernel.js";
 import { parseDuration, parseSize, parseCount } from "../policy/units.js";
 import { UsageError } from "../errors.js";
@@ -16,7 +17,7 @@ import { EXIT, type Subcommand } from "./io.js";
 const FLAGS: Record<string, FlagSpec> = {
   policy: { type: "string", value: "NAME|FILE", help: "built-in policy name or YAML file (default: strict)" },
   task: { type: "string", value: "TEXT", help: "the task given to the agent's run(task) (default: empty)" },
-  mount: { type: "list", value: "/GUEST=HOST[:ro]", help: "map a guest path onto a host directory (repeatable)" },
+  mount: { type: "list", value: "/GUEST=HOST[:ro|:rw][,hardlinks]", help: "map a guest path onto a host directory (repeatable); hardlinks: allow files with other hard links" },
   db: { type: "list", value: "NAME=FILE[:ro]", help: "name a SQLite database file (repeatable)" },
   "allow-private": { type: "list", value: "HOST|CIDR", help: "let agents reach this private or loopback address (repeatable)" },
   dns: { type: "list", value: "SERVER[:PORT]", help: "resolve agents' host names with this DNS server, not the system's (repeatable)" },
@@ -107,10 +108,7 @@ export const runCommand: Subcommand = async (argv, io) => {
   if (wallTime !== undefined) limits.wallTime = wallTime;
 
   const mounts = Object.fromEntries(
-    Object.entries(pairs(flags.mount, "mount", "HOST")).map(([guest, host]) => {
-      const { path, readOnly } = readOnlySuffix(host);
-      return [guest, { host: path, readOnly }];
-    }),
+    Object.entries(pairs(flags.mount, "mount", "HOST")).map(([guest, host]) => [guest, mountSpecOf(host, `${guest}=${host}`)]),
   );
   const databases = Object.fromEntries(
     Object.entries(pairs(flags.db, "db", "FILE")).map(([name, file]) => {

@@ -7,6 +7,7 @@
  */
 import { GuestError } from "../errors.js";
 import { decide } from "../gate.js";
+import { decideAll, recordedFurther } from "../gate-fs.js";
 import { resolvePolicy } from "../policy/resolve.js";
 import type { Action, Policy, Request, SqlFacts } from "../types.js";
 import type { KernelLog } from "./log.js";
@@ -84,7 +85,9 @@ export async function redecideRun(
       else withoutSqlFacts = true;
     }
     const before = (d.decision ?? {}) as { effect?: unknown; rule?: unknown };
-    const after = decide(loaded, request);
+    // An fs call was decided on its resolved path and every further path it touched: so again.
+    const further = request.action.startsWith("fs.") ? recordedFurther(d) : [];
+    const after = decideAll(request, further, (r, count) => decide(loaded, r, { count })).decision;
     if (after.effect === before.effect) continue;
     changes.push({
       seq: e.seq,

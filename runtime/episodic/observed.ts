@@ -3,6 +3,7 @@
  * was carried out (allowed or audited), with the policy each run was recorded under.
  */
 import { GuestError } from "../errors.js";
+import { recordedFurther } from "../gate-fs.js";
 import type { ObservedCall } from "../policy/least-privilege.js";
 import type { SqlFacts } from "../types.js";
 import type { KernelLog } from "./log.js";
@@ -60,6 +61,8 @@ export async function observeRuns(log: KernelLog, runIds: string[], options: Obs
         if (facts) call.sql = facts;
       }
       calls.push(call);
+      // An fs call was decided on every path it touched (as written, each link, each entry): a suggestion allows them all.
+      if (call.action.startsWith("fs.")) for (const p of recordedFurther(d)) calls.push({ action: call.action, resource: p.resource });
     }
     runs.push(info);
   }

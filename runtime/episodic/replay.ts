@@ -321,7 +321,8 @@ function recordedSummary(call: LoggedEvent): CallSummary {
   return {
     op: str(d.op),
     action: str(d.action),
-    resource: str(d.resource),
+    // An fs call's resource is where its path led; the agent wrote `path` (recorded when they differ).
+    resource: str(str(d.action).startsWith("fs.") && typeof d.path === "string" ? d.path : d.resource),
     ...(typeof d.method === "string" ? { method: d.method } : {}),
     args: (d.args ?? null) as JsonValue,
   };

@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import type { RunCapabilities } from "../capabilities/index.js";
-import { createFs, normalizeMounts } from "../capabilities/fs.js";
+import { createFs, normalizeMounts, type MountSpec } from "../capabilities/fs.js";
 import { createHttp } from "../capabilities/http.js";
 import { parseAllowPrivate, systemResolver, type Resolver } from "../capabilities/net-guard.js";
 import { createSql } from "../capabilities/sql.js";
@@ -18,8 +18,8 @@ import { authorizeHop, type GateRun } from "../gate.js";
  * databases, no private network targets.
  */
 export interface CapabilityOptions {
-  /** Guest path -> host directory (`"./ws"`, or `{ host: "./ws", readOnly: true }`). */
-  mounts?: Record<string, string | { host: string; readOnly?: boolean }>;
+  /** Guest path -> host directory (`"./ws"`, or `{ host: "./ws", readOnly: true, allowHardLinks: true }`). */
+  mounts?: Record<string, string | MountSpec>;
   /** Database name -> SQLite file (`"./app.db"`, or `{ file: "./app.db", readOnly: true }`). */
   databases?: Record<string, string | { file: string; readOnly?: boolean }>;
   /** Private, loopback or link-local hosts or CIDRs that agents may reach anyway. */

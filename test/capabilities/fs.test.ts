@@ -275,18 +275,33 @@ describe("fs: mounts", () => {
     try {
       mkdirSync(join(tmp.path, "ws"));
       symlinkSync("ws", join(tmp.path, "ws-link"));
-      expect(parseMount("/workspace=./ws", tmp.path)).toEqual({ guest: "/workspace", host: join(tmp.path, "ws"), readOnly: false });
-      expect(parseMount("/data//x/=ws-link:ro", tmp.path)).toEqual({ guest: "/data/x", host: join(tmp.path, "ws"), readOnly: true });
+      const ws = join(tmp.path, "ws");
+      const plain = { host: ws, readOnly: false, allowHardLinks: false };
+      expect(parseMount("/workspace=./ws", tmp.path)).toEqual({ guest: "/workspace", ...plain });
+      expect(parseMount("/data//x/=ws-link:ro", tmp.path)).toEqual({ guest: "/data/x", ...plain, readOnly: true });
+      expect(parseMount("/w=./ws:rw", tmp.path)).toEqual({ guest: "/w", ...plain });
+      expect(parseMount("/w=./ws:hardlinks", tmp.path)).toEqual({ guest: "/w", ...plain, allowHardLinks: true });
+      expect(parseMount("/w=./ws:ro,hardlinks", tmp.path)).toEqual({ guest: "/w", ...plain, readOnly: true, allowHardLinks: true });
+      expect(parseMount("/w=./ws:hardlinks,rw", tmp.path)).toEqual({ guest: "/w", ...plain, allowHardLinks: true });
+      // A suffix that is not a list of options is part of the directory's name.
+      mkdirSync(join(tmp.path, "a:b"));
+      expect(parseMount("/w=./a:b", tmp.path)).toEqual({ guest: "/w", ...plain, host: join(tmp.path, "a:b") });
+      expect(parseMount("/w=./a:b:ro", tmp.path)).toEqual({ guest: "/w", ...plain, host: join(tmp.path, "a:b"), readOnly: true });
+      expect(() => parseMount("/w=./ws:ro,rw", tmp.path)).toThrow(/ro or rw, not both/);
+      expect(() => parseMount("/w=./ws:ro,ro", tmp.path)).toThrow(/given twice/);
+      expect(() => parseMount("/w=./ws:ro,hardlink", tmp.path)).toThrow(/mount options after ":" are ro, rw, hardlinks/);
       expect(() => parseMount("/w=./missing", tmp.path)).toThrow(UsageError);
       writeFileSync(join(tmp.path, "file"), "");
       expect(() => parseMount("/w=./file", tmp.path)).toThrow(UsageError);
       expect(() => parseMount("workspace=./ws", tmp.path)).toThrow(UsageError);
       expect(() => parseMount("./ws", tmp.path)).toThrow(UsageError);
-      const mounts = normalizeMounts({ "/a": join(tmp.path, "ws"), "/b": { host: join(tmp.path, "ws"), readOnly: true } });
+      const mounts = normalizeMounts({ "/a": ws, "/b": { host: ws, readOnly: true }, "/c": { host: ws, allowHardLinks: true } });
       expect(mounts).toEqual([
-        { guest: "/a", host: join(tmp.path, "ws"), readOnly: false },
-        { guest: "/b", host: join(tmp.path, "ws"), readOnly: true },
+        { guest: "/a", ...plain },
+        { guest: "/b", ...plain, readOnly: true },
+        { guest: "/c", ...plain, allowHardLinks: true },
       ]);
+      expect(() => normalizeMounts({ "/a": { host: ws, allowHardLinks: "yes" as unknown as boolean } })).toThrow(/allowHardLinks must be true or false/);
       expect(() => normalizeMounts({ "/a": join(tmp.path, "nope") })).toThrow(UsageError);
     } finally {
       tmp.cleanup();
