@@ -38,15 +38,7 @@ export function parseMount(spec: string, cwd: string = process.cwd()): Mount {
   const eq = spec.indexOf("=");
   if (eq <= 0) throw new UsageError(`--mount expects /guest=hostdir[:ro|:rw][,hardlinks], got ${JSON.stringify(spec)}`);
   const { host, readOnly, allowHardLinks } = mountSpecOf(spec.slice(eq + 1), spec);
-  try {
-    return makeMount(spec.slice(0, eq), host, { readOnly: readOnly === true, allowHardLinks: allowHardLinks === true }, cwd);
-  } catch (error) {
-    // A mistyped option reads as part of the directory's name: say which options exist.
-    if (error instanceof UsageError && /:[a-z,]+$/.test(host)) {
-      throw new UsageError(`${error.message} (mount options after ":" are ${MOUNT_OPTIONS.join(", ")})`);
-    }
-    throw error;
-  }
+  return makeMount(spec.slice(0, eq), host, { readOnly: readOnly === true, allowHardLinks: allowHardLinks === true }, cwd);
 }
 
 /**
@@ -107,7 +99,9 @@ function makeMount(guestSpec: string, hostSpec: string, flags: { readOnly: boole
   if (hostSpec === "") throw new UsageError(`mount ${guest}: the host directory is empty`);
   const abs = resolveHostPath(cwd, hostSpec);
   if (!existsSync(abs) || !statSync(abs).isDirectory()) {
-    throw new UsageError(`mount ${guest}: ${abs} does not exist or is not a directory`);
+    // A mistyped option reads as part of the directory's name: say which options exist.
+    const hint = /:[a-z,]+$/.test(hostSpec) ? ` (mount options after ":" are ${MOUNT_OPTIONS.join(", ")})` : "";
+    throw new UsageError(`mount ${guest}: ${abs} does not exist or is not a directory${hint}`);
   }
   return { guest, host: realpathSync(abs), ...flags };
 }
