@@ -14,7 +14,6 @@
  */
 import { constants, promises as fsp, readlinkSync } from "node:fs";
 import type { Dirent } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
 import { isWithin } from "../canonical.js";
 import { guestErrors } from "../errors.js";
 import { kindOf, mapError } from "./fs-io.js";
@@ -109,30 +108,38 @@ export async function removeAt(place: Place, plan: FsEntry[] | null): Promise<vo
   }
 }
 
-/** Removes the planned entries, deepest first (the plan lists parents first). */
+/** How many entries of one directory are removed at a time (the thread pool works on several). */
+const REMOVE_BATCH = 16;
+
+/**
+ * Removes the planned entries, deepest first (the plan lists parents first, breadth first, so
+ * read backwards the entries of one directory come together and after everything below them).
+ */
 async function removePlanned(mount: RealMount, plan: FsEntry[]): Promise<void> {
-  let open: { segments: string; dir: FileHandle } | undefined;
-  try {
-    for (let i = plan.length - 1; i >= 0; i--) {
-      const { path, kind } = plan[i];
-      const segments = path.slice(mount.guest === "/" ? 1 : mount.guest.length + 1).split("/");
-      const name = segments.pop()!;
-      const key = segments.join("/");
-      if (open?.segments !== key) {
-        await open?.dir.close();
-        open = undefined;
-        const dir = await openExact({ mount, segments, guest: guestOf(mount, segments) }, O_RDONLY | O_DIRECTORY).catch((error: unknown) => {
-          // A planned directory already gone takes its planned entries with it: nothing left to do there.
-          if ((error as { error?: { tag?: string } }).error?.tag === "not-found") return undefined;
-          throw error;
-        });
-        if (dir === undefined) continue;
-        open = { segments: key, dir };
+  const below = (path: string) => path.slice(mount.guest === "/" ? 1 : mount.guest.length + 1).split("/");
+  for (let end = plan.length; end > 0; ) {
+    const parent = below(plan[end - 1].path).slice(0, -1);
+    const key = parent.join("/");
+    let start = end - 1;
+    while (start > 0 && below(plan[start - 1].path).slice(0, -1).join("/") === key) start--;
+    const group = plan.slice(start, end).reverse();
+    end = start;
+    const dir = await openExact({ mount, segments: parent, guest: guestOf(mount, parent) }, O_RDONLY | O_DIRECTORY).catch((error: unknown) => {
+      // A planned directory already gone took its planned entries with it: nothing left to do there.
+      if ((error as { error?: { tag?: string } }).error?.tag === "not-found") return undefined;
+      throw error;
+    });
+    if (dir === undefined) continue;
+    try {
+      for (let i = 0; i < group.length; i += REMOVE_BATCH) {
+        // Every removal settles before the descriptor closes: its number, reused, could name another directory.
+        const settled = await Promise.allSettled(group.slice(i, i + REMOVE_BATCH).map((e) => removeOne(`${PROC_FD}/${dir.fd}/${e.path.slice(e.path.lastIndexOf("/") + 1)}`, e.path, e.kind)));
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        if (failed) throw failed.reason;
       }
-      await removeOne(`${PROC_FD}/${open.dir.fd}/${name}`, path, kind);
+    } finally {
+      await dir.close();
     }
-  } finally {
-    await open?.dir.close();
   }
 }
 
