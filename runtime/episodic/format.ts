@@ -28,7 +28,9 @@ function describe(type: string, d: Record<string, unknown>): string {
     case "call": {
       const decision = rec(d.decision);
       const rule = decision.rule === null ? "(default)" : str(decision.rule);
-      return [str(d.action), str(d.resource), str(decision.effect), rule].filter(Boolean).join("  ");
+      // An fs call whose path led elsewhere (through links): where it led, then what the agent wrote.
+      const written = typeof d.path === "string" ? `(as ${d.path})` : "";
+      return [str(d.action), str(d.resource), written, str(decision.effect), rule].filter(Boolean).join("  ");
     }
     case "result": {
       const callSeq = d.call ?? d.callSeq;
