@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { KernelSpace, openLog, redecideRun, observeRuns, suggestPolicy, loadPolicy, type KernelLog, type RunResult } from "../../dist/runtime/index.js";
 import { createFs, parseMount } from "../../dist/runtime/capabilities/fs.js";
+import { formatEvent } from "../../dist/runtime/episodic/format.js";
 import type { FsTarget } from "../../dist/runtime/capabilities/types.js";
 import { attacker, type Call, type Told } from "./attacker.js";
 import { guestError, makeQuota, snapshotTree, tempDir } from "./helpers.js";
@@ -205,7 +206,13 @@ describe("fs links: a link inside the mount does not defeat a deny rule", () => 
     ]);
     const log = await kernel.log;
     const calls = [];
-    for await (const e of log.query({ runId: result.runId, type: "call" })) if (String(e.data.action).startsWith("fs.")) calls.push(e.data);
+    const lines: string[] = [];
+    for await (const e of log.query({ runId: result.runId, type: "call" })) {
+      if (!String(e.data.action).startsWith("fs.")) continue;
+      calls.push(e.data);
+      lines.push(formatEvent(e));
+    }
+    expect(lines[0]).toMatch(/call {2}fs\.read {2}\/workspace\/secret\/key\.txt {2}\(as \/workspace\/chain\/key\.txt\) {2}deny {2}no-secret$/);
     expect(calls[0]).toMatchObject({
       resource: "/workspace/secret/key.txt",
       path: "/workspace/chain/key.txt",
