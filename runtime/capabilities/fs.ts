@@ -88,9 +88,8 @@ export function createFs(options: FsOptions): FsHost {
   function read(path: string | FsTarget): Uint8Array | Promise<Uint8Array> {
     const place = placeFor(path, "follow");
     const fd = openExactSync(place, O_RDONLY | O_NONBLOCK);
-    let info: Stats;
     try {
-      info = fstatSync(fd);
+      const info = fstatSync(fd);
       if (info.isDirectory()) throw guestErrors.invalid(`${place.guest} is a directory`);
       if (!info.isFile()) throw guestErrors.invalid(`${place.guest} is not a regular file`);
       refuseHardLinks(place, info, "reading");
@@ -98,11 +97,10 @@ export function createFs(options: FsOptions): FsHost {
       if (info.size > cap) throw guestErrors.limit(`${place.guest} is ${info.size} bytes, more than the read limit of ${cap}`);
       if (info.size <= SYNC_READ_BYTES) return readCappedSync(fd, Math.min(cap, SYNC_READ_BYTES), cap, place.guest, info.size);
     } catch (error) {
-      closeSync(fd);
       throw mapError(error, place.guest);
+    } finally {
+      closeSync(fd);
     }
-    // Only a large file gets here (every other way out returned or threw above).
-    closeSync(fd);
     return readLarge(place);
   }
 

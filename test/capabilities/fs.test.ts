@@ -235,6 +235,34 @@ describe("fs: operations", () => {
   });
 });
 
+describe("fs: descriptors", () => {
+  it("no operation leaves a descriptor open, whether it succeeds or fails", async () => {
+    const fx = makeFixture();
+    try {
+      const open = () => readdirSync("/proc/self/fd").length;
+      writeFileSync(join(fx.ws, "large.bin"), Buffer.alloc(SYNC_READ_BYTES * 2, 0x61));
+      mkdirSync(join(fx.ws, "tree", "sub"), { recursive: true });
+      const before = open();
+      for (let i = 0; i < 100; i++) {
+        await fx.fs.read("/workspace/inner.txt");
+        await fx.fs.read("/workspace/large.bin");
+        await outcome(() => fx.fs.read("/workspace/dir"));
+        await outcome(() => fx.fs.read("/workspace/link-out/secret.txt"));
+        fx.fs.stat("/workspace/inner.txt");
+        await fx.fs.list("/workspace/tree");
+        await fx.fs.writeText("/workspace/w.txt", "x", false);
+        await fx.fs.writeText("/workspace/w.txt", "y", true);
+        await fx.fs.mkdir("/workspace/tree/sub/a/b", true);
+        await fx.fs.remove("/workspace/tree/sub/a", true);
+        await outcome(() => fx.fs.remove("/workspace/tree", false));
+      }
+      expect(open()).toBeLessThanOrEqual(before + 2);
+    } finally {
+      fx.cleanup();
+    }
+  });
+});
+
 describe("fs: quotas", () => {
   it("caps bytes written per run, files created per run and the largest read", async () => {
     const fx = makeFixture({ fsWriteBytes: 10, fsFilesCreated: 2, fsReadBytes: 8 });
