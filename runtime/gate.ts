@@ -90,7 +90,12 @@ export function handleCall(run: GateRun, message: unknown): Reply | Promise<Repl
  */
 function handleFsCall(run: GateRun, op: OpName, args: unknown[], written: Request): Reply | Promise<Reply> {
   const fs = run.capabilities.fs!;
-  const call = fsCallOf(fs, op, args, written);
+  let call: FsCall;
+  try {
+    call = fsCallOf(fs, op, args, written);
+  } catch {
+    return carryOut(run, op, args, written, FAIL_CLOSED("the path could not be resolved"));
+  }
   const decideOne = (request: Request, count: boolean) => decide(run.policy, request, { count });
   const go = (): Reply | Promise<Reply> => {
     const { decision, request } = decideFsCall(call, decideOne);

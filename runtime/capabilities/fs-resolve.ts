@@ -24,6 +24,9 @@ const { O_NOFOLLOW } = constants;
 /** The longest chain of links a path may go through (as Linux's own limit). */
 export const MAX_LINKS = 40;
 
+/** The most segments one walk looks up: link targets full of `d/..` cannot hold the kernel's thread. */
+const MAX_STEPS = 4096;
+
 export const PROC_FD = "/proc/self/fd";
 
 /** A mount with its host root resolved to a real path once, at creation. */
@@ -90,6 +93,7 @@ export function resolveIn(mounts: readonly RealMount[], path: string, last: Foll
   // Segments still to walk, the next one last; the bottom `fromPath` of them are the written path's.
   const pending = segmentsBelow(mount, written).reverse();
   let fromPath = pending.length;
+  let steps = 0;
   try {
     while (pending.length > 0) {
       const isWritten = pending.length <= fromPath;
@@ -101,6 +105,7 @@ export function resolveIn(mounts: readonly RealMount[], path: string, last: Foll
         stack.pop();
         continue;
       }
+      if (++steps > MAX_STEPS) return nowhere(guestErrors.notFound(`${written} (its links name more than ${MAX_STEPS} segments)`));
       stack.push(name);
       if (mount.nested.length > 0 && mount.nested.some((n) => isWithin(guestOf(mount, stack), n))) return nowhere(guestErrors.notFound(written));
       const info = lstatSync(hostOf(mount, stack), { throwIfNoEntry: false });

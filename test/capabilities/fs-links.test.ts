@@ -433,6 +433,20 @@ describe("fs links: what was decided is what is done (capability level)", () => 
     });
   });
 
+  it("a walk follows at most 40 links and looks up at most 4096 segments", async () => {
+    const fs = createFs({ mounts: [parseMount(`/workspace=${tree.ws}`)], quota: makeQuota() });
+    mkdirSync(join(tree.ws, "hops", "d"), { recursive: true });
+    writeFileSync(join(tree.ws, "hops", "end.txt"), "end");
+    for (let i = 0; i < 41; i++) symlinkSync(i === 40 ? "end.txt" : `l${i + 1}`, join(tree.ws, "hops", `l${i}`));
+    expect(await fs.readText("/workspace/hops/l1")).toBe("end"); // 40 links
+    expect((await guestError(() => fs.readText("/workspace/hops/l0"))).error).toEqual({ tag: "not-found", val: "/workspace/hops/l0 (more than 40 links)" });
+    // Six links whose targets climb in and out of d/ 800 times each: 4,800 lookups for one path.
+    const climb = "d/../".repeat(800);
+    for (let i = 0; i < 6; i++) symlinkSync(`${climb}${i === 5 ? "end.txt" : `c${i + 1}`}`, join(tree.ws, "hops", `c${i}`));
+    expect(await fs.readText("/workspace/hops/c5")).toBe("end");
+    expect((await guestError(() => fs.readText("/workspace/hops/c0"))).error).toEqual({ tag: "not-found", val: "/workspace/hops/c0 (its links name more than 4096 segments)" });
+  });
+
   it("a link swapped in after the path was resolved is refused by every operation", async () => {
     const fs = createFs({ mounts: [parseMount(`/workspace=${tree.ws}`)], quota: makeQuota() });
     const ops: [string, "follow" | "keep", string, (target: FsTarget) => unknown][] = [
