@@ -174,11 +174,11 @@ export async function run() {
     );
     const policy = join(host.root, "policy.yaml");
     writeFileSync(policy, "version: 1\nname: cli\ndefault: deny\nrules:\n  - id: ws\n    action: fs.*\n    resource: /ws/**\n    effect: allow\n");
-    const r = spawnSync(process.execPath, [bin, "run", agent, "--policy", policy, "--mount", `/ws=${host.ws}${suffix}`, "--no-log"], { cwd: host.root, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(process.execPath, [bin, "run", agent, "--policy", policy, "--mount", `/ws=${host.ws}${suffix}`, "--no-log"], { cwd: host.root, encoding: "utf8", timeout: 120_000 });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
-  it("refuses by default, goes through with :hardlinks or :rw,hardlinks, and :ro,hardlinks reads but does not append", () => {
+  it("refuses by default, goes through with :rw,hardlinks, and :ro,hardlinks reads but does not append; a mistyped option exits 2", () => {
     const plain = runWith("");
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stdout).toMatch(/^PermissionDenied \/ws\/hl\.txt has 4 hard links.*\nPermissionDenied \/ws\/hl\.txt has 4 hard links/);
@@ -186,13 +186,11 @@ export async function run() {
     const readOnly = runWith(":ro,hardlinks");
     expect(readOnly.stdout).toMatch(new RegExp(`^ok ${VICTIM}\nPermissionDenied mount /ws is read-only`));
     expect(readFileSync(host.victim, "utf8")).toBe(VICTIM);
-    for (const suffix of [":hardlinks", ":rw,hardlinks"]) {
-      const allowed = runWith(suffix);
-      expect(allowed.stdout, allowed.stderr).toMatch(/^ok VICTIM-outside-the-mount(\+cli)*\nok \n$/);
-    }
-    expect(readFileSync(host.victim, "utf8")).toBe(`${VICTIM}+cli+cli`);
+    const allowed = runWith(":rw,hardlinks");
+    expect(allowed.stdout, allowed.stderr).toBe(`ok ${VICTIM}\nok \n`);
+    expect(readFileSync(host.victim, "utf8")).toBe(`${VICTIM}+cli`);
     const typo = runWith(":ro,hardlink");
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain('mount options after ":" are ro, rw, hardlinks');
-  });
+  }, 240_000); // four agent-os processes, one after the other, on a machine that may be busy
 });

@@ -170,7 +170,7 @@ describe("fs trees: every entry is decided before any is touched", () => {
     expect(told[2]).toEqual({ tag: "ok", value: "file" });
     for (let i = 0; i <= MAX_PLAN_ENTRIES; i += 1000) expect(existsSync(join(big, "d", `f${i}`))).toBe(true);
     expect(existsSync(join(big, "d", `f${MAX_PLAN_ENTRIES}`))).toBe(true);
-  });
+  }, 180_000); // ten thousand files to create and walk, on a machine that may be busy
 });
 
 describe("fs trees: counterfactual replay decides the recorded entries", () => {
