@@ -398,6 +398,7 @@ describe("fs links: links created or swapped while the agent runs", () => {
       await kernel.close();
     }
   }, 180_000); // 1,200 calls against a busy host process
+});
 
 describe("fs links: what was decided is what is done (capability level)", () => {
   let tree: Tree;
