@@ -1,0 +1,90 @@
+/**
+ * URL paths whose meaning depends on the server. The policy decides on the path as the URL
+ * spells it, but servers decode and normalize paths in different ways before they serve one:
+ * Python's http.server and many proxies decode `%2f` and then resolve `..`; Tomcat, Jetty and
+ * Spring drop `;` path parameters before they resolve `..`; some decode twice, map fullwidth or
+ * overlong-UTF-8 dots to `.`, strip trailing spaces, or collapse `//`. A path that any of them
+ * would read as another path is refused, so that the policy never sees a path other than the
+ * one a server may serve.
+ *
+ * The query string is not checked: servers split it off before they decode the path and never
+ * resolve dot segments in it, and encoded slashes there are everyday data (a URL as a parameter).
+ */
+import { GuestError } from "./errors.js";
+
+/** Decoding rounds looked through (`%252e` is two); a path encoded more deeply is refused. */
+const MAX_LAYERS = 8;
+const ESCAPE = /%[0-9A-Fa-f]{2}/;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+/**
+ * Refuses a URL path (as the WHATWG parser serializes it: `.` and `..` already resolved, `\`
+ * already `/`) whose meaning depends on the server. Refused, in every segment:
+ * - a `%` that does not start a `%XX` escape, and IIS-style `%uXXXX` escapes, at any depth;
+ * - a raw `;` (path parameters: Tomcat and Spring drop them, so `/admin;x/k` is `/admin/k` there;
+ *   a literal semicolon is `%3B`);
+ * - an empty segment inside the path (`//`, which many servers collapse);
+ * - after decoding once, twice or more: `/` or `\`, a control character, bytes that are not
+ *   UTF-8 (overlong `%c0%ae` is `.` to lenient decoders), or a segment made only of dots and
+ *   spaces (`..`, `.%2e`, `%252e%252e`, `.. `), also before a `;` (`..;x`) and after Unicode
+ *   compatibility folding (fullwidth `．．`, `‥`, fullwidth `／` and `＼`).
+ *
+ * @example assertServerIndependentPath("/allowed/a%20b") // passes
+ * @example assertServerIndependentPath("/allowed/..%2fsecret") // throws: an encoded "/"
+ * @throws GuestError `invalid` naming the segment and why.
+ */
+export function assertServerIndependentPath(pathname: string): void {
+  const segments = pathname.split("/").slice(1);
+  segments.forEach((segment, i) => {
+    if (segment === "" && i < segments.length - 1) refuse(segment, "an empty segment (//), which many servers collapse");
+    if (/%(?![0-9A-Fa-f]{2})/.test(segment)) refuse(segment, "a % that is not a %XX escape");
+    if (segment.includes(";")) refuse(segment, 'a ";", which starts path parameters that Tomcat and Spring drop (send %3B for a literal semicolon)');
+    checkLayer(segment, segment);
+    let layer = segment;
+    for (let depth = 1; ESCAPE.test(layer); depth++) {
+      if (depth > MAX_LAYERS) refuse(segment, `percent-encoded more than ${MAX_LAYERS} times`);
+      layer = decodeOnce(layer, segment);
+      if (/[/\\]/.test(layer)) refuse(segment, `an encoded "${layer.includes("/") ? "/" : "\\"}", which servers that decode it read as a separator`);
+      if (/[\x00-\x1f\x7f]/.test(layer)) refuse(segment, "an encoded control character");
+      checkLayer(layer, segment);
+    }
+  });
+}
+
+/** The checks every spelling of a segment must pass: as given and as each decoding gives it. */
+function checkLayer(layer: string, segment: string): void {
+  if (/%u[0-9A-Fa-f]{4}/.test(layer)) refuse(segment, "a %uXXXX escape, which IIS decodes");
+  for (const form of [layer, layer.normalize("NFKC")]) {
+    if (form !== layer && /[/\\]/.test(form)) refuse(segment, 'a character that Unicode folding turns into "/" or "\\"');
+    const base = form.split(";")[0];
+    if (/^[.\s]*\.[.\s]*$/.test(base)) refuse(segment, "only dots once decoded (a . or .. segment), which servers resolve");
+  }
+}
+
+/** Decodes the `%XX` escapes of one layer, as bytes; refuses bytes that are not UTF-8. */
+function decodeOnce(text: string, segment: string): string {
+  const bytes = encoder.encode(text);
+  const out = new Uint8Array(bytes.length);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x25 && i + 2 < bytes.length && isHex(bytes[i + 1]) && isHex(bytes[i + 2])) {
+      out[n++] = parseInt(String.fromCharCode(bytes[i + 1], bytes[i + 2]), 16);
+      i += 2;
+    } else out[n++] = bytes[i];
+  }
+  try {
+    return utf8.decode(out.subarray(0, n));
+  } catch {
+    return refuse(segment, "escapes that are not UTF-8 (overlong or malformed: lenient decoders read %c0%ae as \".\")");
+  }
+}
+
+function isHex(byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66);
+}
+
+function refuse(segment: string, why: string): never {
+  const shown = segment.length > 80 ? `${segment.slice(0, 80)}…` : segment;
+  throw new GuestError({ tag: "invalid", val: `a URL path whose meaning depends on the server: segment ${JSON.stringify(shown)}: ${why}` });
+}
