@@ -56,7 +56,18 @@ const JSON_UNSAFE = /[\u007f-\u009f\p{Cf}\u2028\u2029]/gu;
  * @example JSON.parse(safeJson({ path: "/a\u202eb" })).path === "/a\u202eb"
  */
 export function safeJson(value: unknown, space?: number): string {
-  const text = JSON.stringify(value, null, space) ?? "null";
+  return escapeQuoted(JSON.stringify(value, null, space) ?? "null");
+}
+
+/**
+ * Rewrites the terminal-active characters that JSON.stringify leaves raw as `\uXXXX` escapes,
+ * in text whose strings are all JSON-quoted (JSON, or YAML written with JSON-quoted scalars, as
+ * `policy suggest` writes it): inside such strings the escape means the same character; outside
+ * them (YAML comments) the text only becomes visible.
+ *
+ * @example escapeQuoted('"a\u202eb"') === '"a\\u202eb"'
+ */
+export function escapeQuoted(text: string): string {
   return text.replace(JSON_UNSAFE, (ch) => {
     const code = ch.codePointAt(0)!;
     if (code <= 0xffff) return `\\u${code.toString(16).padStart(4, "0")}`;

@@ -5,7 +5,7 @@
  * AGENT_OS_DEBUG is set.
  */
 import { AgentLoadError, AgentOsError, PolicyError, ReplayError, UsageError } from "../errors.js";
-import { escapeLines } from "./escape.js";
+import { escapeLines, escapeText } from "./escape.js";
 import { EXIT, type CliIo } from "./io.js";
 
 /** Error types that mean the operator's input or configuration is wrong: exit 2. */
@@ -34,7 +34,8 @@ export function reportFailure(error: unknown, io: CliIo, prefix = "agent-os"): n
   else if (error instanceof AgentOsError || isSystemError(error)) io.stderr(`${prefix}: ${escapeLines((error as Error).message)}\n`);
   else {
     const text = error instanceof Error ? (process.env.AGENT_OS_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
-    io.stderr(`${prefix}: internal error: ${escapeLines(text)}\n${process.env.AGENT_OS_DEBUG ? "" : "(set AGENT_OS_DEBUG=1 for the stack trace)\n"}`);
+    const shown = process.env.AGENT_OS_DEBUG ? escapeLines(text) : escapeText(text);
+    io.stderr(`${prefix}: internal error: ${shown}\n${process.env.AGENT_OS_DEBUG ? "" : "(set AGENT_OS_DEBUG=1 for the stack trace)\n"}`);
   }
   return code;
 }

@@ -25,7 +25,7 @@ import { observeRuns } from "../episodic/observed.js";
 import { openLogReader } from "../episodic/reader.js";
 import { suggestPolicy } from "../policy/least-privilege.js";
 import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
-import { escapeLines, escapeText, safeJson } from "./escape.js";
+import { escapeLines, escapeQuoted, escapeText, safeJson } from "./escape.js";
 import { reportFailure } from "./failure.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
 import { readOnlyDatabases, sqlAnalyzer } from "./replay.js";
@@ -226,22 +226,24 @@ async function suggest(argv: string[], io: CliIo): Promise<number> {
     return EXIT.usage;
   }
   const agents = [...new Set(observed.runs.map((r) => r.agent))];
+  // Comment lines: a line break in a name from the log would end the comment and write YAML.
   const header = [
     `Suggested by agent-os policy suggest from ${observed.runs.length} recorded run${observed.runs.length === 1 ? "" : "s"}:`,
     ...observed.runs.map((r) => `  ${r.runId}  agent ${r.agent}, ${new Date(r.time).toISOString()}, policy ${r.policy}, ${r.calls} calls` + (r.refused ? ` (${r.refused} refused, not included)` : "")),
     "It allows exactly what these runs did and denies everything else. Review it before use.",
     "",
-  ];
+  ].map(escapeText);
   const { yaml, rules } = suggestPolicy(observed.calls, {
     name: values.name ?? `suggested-${agents.join("-")}`,
     description: `Least privilege for ${agents.join(", ")}, from ${observed.runs.length} recorded run${observed.runs.length === 1 ? "" : "s"}`,
     collapseAbove: collapse,
     header,
   });
-  if (values.output === undefined) io.stdout(yaml);
+  // Agent text is in JSON-quoted scalars: escaped there, the policy means exactly the same.
+  if (values.output === undefined) io.stdout(escapeQuoted(yaml));
   else {
     try {
-      writeFileSync(values.output, yaml);
+      writeFileSync(values.output, escapeQuoted(yaml));
     } catch (error) {
       throw new UsageError(`-o ${values.output}: cannot write it (${(error as NodeJS.ErrnoException).code ?? "error"})`, { cause: error });
     }
