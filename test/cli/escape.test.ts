@@ -9,6 +9,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadPolicy } from "../../dist/runtime/policy/index.js";
 import { agentOs, scratch } from "./helpers.js";
 
 const FORGED_LINE = "2025-01-01T00:00:00.000Z  #99  pid 1  trusted-agent  call  fs.write  /prod/db  allow  ops-approved";
@@ -146,5 +147,21 @@ describe("agent text reaches the terminal escaped", () => {
     expect(lines[0]).toMatch(/^run .* decided again under strict: \d+ of \d+ decisions would change$/);
     for (const line of lines.slice(1)) expect(line).toMatch(/^  #\d+  [a-z.-]+ .* -> (deny|allow|audit|verify|stop|kill) by /);
     expect(r.stdout).toContain(`fs.read /w/${NAME_SHOWN}  allow by workspace -> deny by`);
+  });
+
+  it("policy suggest: the YAML on the terminal is inert, and means exactly the forged path", async () => {
+    // ESC c resets the terminal; no glob characters here (suggest writes names as globs).
+    const name = `y${RAW.forged}\x1bc${RAW.csi}${RAW.bidi}${RAW.ls}\x7f`;
+    dir.file("reader.js", `import { fs } from "agent-os/guest";\nexport async function run() { try { await fs.readText(${JSON.stringify(`/w/${name}`)}); } catch {} return "done"; }\n`);
+    const ran = await agentOs(dir.path, "run", "reader.js", "--policy", "audit", "--mount", "/w=ws", "--log", "S");
+    expect(ran.code, ran.stderr).toBe(0);
+    const spawned = await agentOs(dir.path, "log", "--log", "S", "--type", "spawn", "--json");
+    const r = await agentOs(dir.path, "policy", "suggest", (JSON.parse(spawned.stdout) as { runId: string }).runId, "--log", "S");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expectInert(r.stdout, "policy suggest");
+    const decide = (resource: string) => loadPolicy(r.stdout).decide({ action: "fs.read", resource, agent: "reader", pid: 1 }).effect;
+    expect(decide(`/w/${name}`)).toBe("allow");
+    expect(decide("/w/y")).toBe("deny");
   });
 });
