@@ -13,6 +13,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentOs, scratch } from "./helpers.js";
 
+/** Each test spawns the command a few times: on a loaded machine that takes long, which must not fail it. */
+const SLOW_MS = 300_000;
+
 const POLICY = `version: 1
 name: db-and-net
 default: deny
@@ -84,7 +87,7 @@ afterAll(async () => {
 
 const run = (task: string, ...flags: string[]) => agentOs(dir.path, "run", "agent.js", "--policy", "policy.yaml", "--no-log", "--task", task, ...flags);
 
-describe("agent-os run --db", () => {
+describe("agent-os run --db", { timeout: SLOW_MS }, () => {
   it("the agent's query runs against the named SQLite file, and a write changes it", async () => {
     const read = await run("read", "--db", "main=app.db");
     expect(read.stderr).toBe("");
@@ -111,7 +114,7 @@ describe("agent-os run --db", () => {
   });
 });
 
-describe("agent-os run --allow-private", () => {
+describe("agent-os run --allow-private", { timeout: SLOW_MS }, () => {
   it("without it, the address guard refuses 127.0.0.1 and the server sees no request", async () => {
     const r = await run(`fetch ${url}`);
     expect(r.stdout).toMatch(/^refused denied address guard: 127\.0\.0\.1 is loopback/);

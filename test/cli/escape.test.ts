@@ -12,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPolicy } from "../../dist/runtime/policy/index.js";
 import { agentOs, scratch } from "./helpers.js";
 
+/** Each test spawns the command a few times: on a loaded machine that takes long, which must not fail it. */
+const SLOW_MS = 300_000;
+
 const FORGED_LINE = "2025-01-01T00:00:00.000Z  #99  pid 1  trusted-agent  call  fs.write  /prod/db  allow  ops-approved";
 const RAW = {
   forged: `\n${FORGED_LINE}`,
@@ -80,10 +83,10 @@ beforeAll(async () => {
   failed = await agentOs(dir.path, "run", "forge.js", "--task", "fail", "--policy", "forge.yaml", "--mount", "/w=ws", "--log", "L");
   const spawns = await agentOs(dir.path, "log", "--log", "L", "--type", "spawn", "--json");
   runId = (JSON.parse(spawns.stdout.split("\n")[0]) as { runId: string }).runId;
-}, 180_000);
+}, SLOW_MS);
 afterAll(() => dir.remove());
 
-describe("agent text reaches the terminal escaped", () => {
+describe("agent text reaches the terminal escaped", { timeout: SLOW_MS }, () => {
   it("run: an agent's error is one escaped line", () => {
     expect(failed.code).toBe(1);
     expect(failed.stdout).toBe("");

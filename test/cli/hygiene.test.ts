@@ -15,6 +15,9 @@ import { AgentLoadError, LogError, PolicyError, ReplayError, UsageError } from "
 import { KernelSpace } from "../../dist/runtime/index.js";
 import { BIN, agentOs, scratch } from "./helpers.js";
 
+/** Each test spawns the command a few times: on a loaded machine that takes long, which must not fail it. */
+const SLOW_MS = 300_000;
+
 function capture(): CliIo & { out: string; err: string } {
   const io = { out: "", err: "", isTTY: false, stdout: (t: string) => void (io.out += t), stderr: (t: string) => void (io.err += t) };
   return io;
@@ -40,7 +43,7 @@ beforeAll(async () => {
     );
   }
   await log.close();
-}, 120_000);
+}, SLOW_MS);
 afterAll(() => dir.remove());
 
 /** `agent-os <args> | head -1` in a real shell: what head printed, and agent-os's exit status and stderr. */
@@ -60,7 +63,7 @@ function pipedToHead(...args: string[]): Promise<{ first: string; status: number
   });
 }
 
-describe("a reader that goes away (agent-os log | head -1)", () => {
+describe("a reader that goes away (agent-os log | head -1)", { timeout: SLOW_MS }, () => {
   it.each([[[]], [["--json"]], [["--follow"]]])("log %j: the first line, then a quiet exit 0", async (extra) => {
     const r = await pipedToHead("log", "--log", "big", ...extra);
     expect(r.stderr).toBe("");
@@ -69,7 +72,7 @@ describe("a reader that goes away (agent-os log | head -1)", () => {
   });
 });
 
-describe("run: one strict parser for --db and --mount", () => {
+describe("run: one strict parser for --db and --mount", { timeout: SLOW_MS }, () => {
   it("a read-only database that does not exist is a usage error (exit 2), and nothing is created", async () => {
     const r = await inProcess("run", join(dir.path, "ok.js"), "--db", `main=${join(dir.path, "missing.db")}:ro`, "--no-log");
     expect(r.code).toBe(2);
@@ -105,7 +108,7 @@ describe("run: one strict parser for --db and --mount", () => {
   });
 });
 
-describe("exit codes by error type, 1 or 2, never 70", () => {
+describe("exit codes by error type, 1 or 2, never 70", { timeout: SLOW_MS }, () => {
   it("the type decides, not the words", () => {
     for (const error of [new UsageError("x"), new PolicyError([{ message: "x" }]), new AgentLoadError("x"), new ReplayError("x")]) expect(exitCodeFor(error)).toBe(2);
     for (const error of [new LogError("there is no log at x"), new Error("usage: unknown option"), Object.assign(new Error("ENOENT"), { code: "ENOENT", syscall: "open" })]) {
@@ -133,7 +136,7 @@ describe("exit codes by error type, 1 or 2, never 70", () => {
   });
 });
 
-describe("--help documents every flag of every command", () => {
+describe("--help documents every flag of every command", { timeout: SLOW_MS }, () => {
   const FLAGS: Record<string, string[]> = {
     run: ["policy", "task", "mount", "db", "allow-private", "dns", "fuel", "memory", "timeout", "stop-timeout", "engine", "verifier", "threshold", "verifier-timeout", "log", "no-log", "json", "help"],
     log: ["log", "run", "agent", "action", "effect", "type", "since", "until", "limit", "newest", "json", "follow", "help"],

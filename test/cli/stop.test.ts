@@ -7,6 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentOs, finished, scratch, start, waitForStderr } from "./helpers.js";
 
+/** Each test spawns the command a few times: on a loaded machine that takes long, which must not fail it. */
+const SLOW_MS = 300_000;
+
 const POLICY = `version: 1
 name: stopper
 default: deny
@@ -44,7 +47,7 @@ async function verifiedEvents(log: string): Promise<{ type: string; data: Record
   return events.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
 }
 
-describe("agent-os run and a policy that stops the agent", () => {
+describe("agent-os run and a policy that stops the agent", { timeout: SLOW_MS }, () => {
   it.each([
     ["SIGINT", 130],
     ["SIGTERM", 143],
