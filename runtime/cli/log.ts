@@ -38,7 +38,7 @@ export const LOG_HELP = `Usage: agent-os log [options]
 Prints the episodic log as a timeline (time, seq, pid, agent, event, action, resource, effect,
 rule; verification votes indented just above the call they decided: model, verdict,
 confidence, latency, reason) or as JSON lines. What agents wrote (paths, URLs, labels) is
-printed with control characters, line breaks and bidi controls escaped (\n, \x1b, \u202e);
+printed with control characters, line breaks and bidi controls escaped (\\n, \\x1b, \\u202e);
 --json prints it exactly (as JSON escapes).
 
 Options:

@@ -57,7 +57,7 @@ their policy decided on, so the counterfactual needs --db only for logs written 
 replay uses it to analyze a statement the agent sends where the log recorded another.
 
 What the agent wrote (paths, URLs, labels, its output) is printed with control characters,
-line breaks and bidi controls escaped (\n, \x1b, \u202e); --json prints it exactly.
+line breaks and bidi controls escaped (\\n, \\x1b, \\u202e); --json prints it exactly.
 
 Exit codes: 0 identical (or stopped at the checkpoint; with --policy: no decision changes),
 1 diverged (with --policy: some decisions change), 2 usage or configuration error (no log, an

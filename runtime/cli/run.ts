@@ -68,7 +68,7 @@ nothing on the command line can. The run then ends after --stop-timeout (killed,
 exit 137), or at once with Ctrl-C.
 
 Output: the agent's output is printed as it is, one line per line, but with every other
-control character, escape sequence and bidi control escaped (\x1b, \r, \u202e); errors are
+control character, escape sequence and bidi control escaped (\\x1b, \\r, \\u202e); errors are
 printed on one line. --json prints the RunResult exactly.
 
 Exit codes: 0 the agent returned, 1 the agent failed, 2 usage or configuration error,

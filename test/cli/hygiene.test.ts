@@ -146,10 +146,11 @@ describe("--help documents every flag of every command", { timeout: SLOW_MS }, (
     inspect: ["json", "help"],
     policy: ["action", "resource", "method", "sql", "operations", "tables", "agent", "json", "log", "output", "db", "name", "collapse", "any-policy", "help"],
   };
-  it.each(Object.entries(FLAGS))("%s --help and -h", async (command, flags) => {
+  it.each(Object.entries(FLAGS))("%s --help and -h: every flag, and nothing a terminal acts on", async (command, flags) => {
     for (const help of ["--help", "-h"]) {
       const r = await inProcess(command, help);
       expect(r.code, `${command} ${help}: ${r.err}`).toBe(0);
+      expect(r.out, `${command} ${help} prints no control or bidi character`).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
       for (const flag of flags) expect(r.out, `${command} ${help}: --${flag}`).toMatch(new RegExp(`(^|[\\s,\\[])--${flag}\\b`));
     }
   });
