@@ -3,6 +3,7 @@
  * capability then uses. Two spellings of the same thing must decide the same.
  */
 import { GuestError } from "./errors.js";
+import { assertServerIndependentPath } from "./url-path.js";
 
 /** The longest guest path accepted, in bytes. */
 export const MAX_PATH_BYTES = 4096;
@@ -43,10 +44,13 @@ const UNRESERVED = /%([0-9A-Fa-f]{2})/g;
  * dotted decimal (the WHATWG parser turns `0x7f.1`, `2130706433` and `0177.0.0.1` into
  * `127.0.0.1`), the default port dropped, an empty path as `/`, no fragment, percent-encoding
  * of unreserved characters decoded and of the rest in upper case, and `.`/`..` resolved.
- * User info is refused: it has no business in an agent's request and hides the real host.
+ * User info is refused: it has no business in an agent's request and hides the real host. A path
+ * whose meaning depends on the server (an encoded `/` or `\`, a dot segment once decoded or
+ * before `;` parameters, `//`, overlong UTF-8: see url-path.ts) is refused too.
  *
  * @example canonicalUrl("HTTPS://Example.COM:443/a/../%7euser") === "https://example.com/~user"
- * @throws GuestError `invalid` for anything that is not an absolute http or https URL.
+ * @throws GuestError `invalid` for anything that is not an absolute http or https URL, or for a
+ * path that a server may read as another path.
  */
 export function canonicalUrl(input: string): string {
   if (typeof input !== "string") throw invalid("a URL must be a string");
@@ -63,6 +67,7 @@ export function canonicalUrl(input: string): string {
   if (url.username !== "" || url.password !== "") throw invalid("a URL must not carry user info");
   if (url.hostname === "") throw invalid("a URL must name a host");
   url.hash = "";
+  assertServerIndependentPath(url.pathname);
   const path = url.pathname.replace(UNRESERVED, normalizeEscape);
   const search = url.search.replace(UNRESERVED, normalizeEscape);
   const host = url.hostname.endsWith(".") ? url.hostname.slice(0, -1) : url.hostname;

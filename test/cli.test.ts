@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { tempDir } from "./kernel/helpers.js";
 
+/** Each test spawns the command a few times: on a loaded machine that takes long, which must not fail it. */
+const SLOW_MS = 300_000;
+
 const bin = new URL("../dist/runtime/cli/bin.js", import.meta.url).pathname;
 const dir = tempDir();
 afterAll(() => dir.remove());
@@ -20,7 +23,7 @@ function agent(name: string, source: string): string {
   return file;
 }
 
-describe("agent-os run", () => {
+describe("agent-os run", { timeout: SLOW_MS }, () => {
   it("prints the agent's output and exits 0", () => {
     const r = agentOs("run", agent("ok", `export function run(task) { return "done: " + task; }`), "--policy", "strict", "--task", "x", "--no-log");
     expect(r).toMatchObject({ code: 0, stdout: "done: x\n" });

@@ -2,9 +2,11 @@
  * The kernel's address guard: which IP addresses an agent's HTTP request may reach.
  *
  * Deny by default: loopback, private, link-local, unique-local, CGNAT, cloud-metadata,
- * IPv4-mapped and -translated IPv6, unspecified, multicast, broadcast and reserved ranges are
- * refused **after DNS resolution**, unless the operator allowed them (`--allow-private`, per
- * host or CIDR). `resolveChecked` returns the very address it checked, so that the connection
+ * unspecified, multicast, broadcast and reserved ranges are refused **after DNS resolution**,
+ * unless the operator allowed them (`--allow-private`, per host or CIDR). IPv6 addresses that
+ * carry an IPv4 address are refused whole where the host itself may connect to that IPv4
+ * address (IPv4-mapped, IPv4-compatible, IPv4-translated, local-use NAT64), and by the IPv4
+ * address they carry where a translator or relay does (NAT64 `64:ff9b::/96`, 6to4, Teredo). `resolveChecked` returns the very address it checked, so that the connection
  * goes there and nowhere else (no second lookup: DNS rebinding fails).
  *
  * The guard is the kernel's own rule, not a policy rule: its refusals are `denied` without a
@@ -28,6 +30,7 @@ export type AddressKind =
   | "broadcast"
   | "reserved"
   | "ipv4-mapped"
+  | "ipv4-compatible"
   | "ipv4-translated";
 
 /** One DNS answer, as `dns.promises.lookup(host, { all: true })` gives it. */
@@ -111,12 +114,6 @@ const V6_RANGES: [string, AddressKind][] = [
   ["fd00:ec2::254/128", "cloud-metadata"],
   ["::/128", "unspecified"],
   ["::1/128", "loopback"],
-  ["::ffff:0:0/96", "ipv4-mapped"],
-  ["::/96", "ipv4-mapped"], // IPv4-compatible (deprecated), e.g. ::127.0.0.1
-  ["64:ff9b::/96", "ipv4-translated"],
-  ["64:ff9b:1::/48", "ipv4-translated"],
-  ["2002::/16", "ipv4-translated"], // 6to4
-  ["2001::/32", "ipv4-translated"], // Teredo
   ["100::/64", "reserved"],
   ["2001:db8::/32", "reserved"],
   ["fc00::/7", "unique-local"],
@@ -125,8 +122,38 @@ const V6_RANGES: [string, AddressKind][] = [
   ["ff00::/8", "multicast"],
 ];
 
+/**
+ * IPv6 forms that carry IPv4 addresses. `whole`: refused whatever they carry, because the host
+ * itself may connect to the IPv4 address (the kernel's dual-stack sockets turn `::ffff:a.b.c.d`
+ * into a.b.c.d; an SIIT translator serves `::ffff:0:a.b.c.d`), because the form has no business
+ * on the wire (IPv4-compatible), or because where the address sits depends on the operator
+ * (local-use NAT64, RFC 8215). The others reach the IPv4 address through a translator or relay,
+ * and are refused when any IPv4 address they carry would be.
+ */
+const EMBEDDINGS: { cidr: string; name: string; kind: AddressKind; whole?: boolean; carries(bytes: Uint8Array): Uint8Array[] }[] = [
+  { cidr: "::ffff:0:0/96", name: "IPv4-mapped", kind: "ipv4-mapped", whole: true, carries: (b) => [b.slice(12)] },
+  { cidr: "::ffff:0:0:0/96", name: "IPv4-translated (SIIT)", kind: "ipv4-translated", whole: true, carries: (b) => [b.slice(12)] },
+  { cidr: "::/96", name: "IPv4-compatible", kind: "ipv4-compatible", whole: true, carries: (b) => [b.slice(12)] },
+  { cidr: "64:ff9b:1::/48", name: "local-use NAT64", kind: "ipv4-translated", whole: true, carries: () => [] },
+  { cidr: "64:ff9b::/96", name: "NAT64", kind: "ipv4-translated", carries: (b) => [b.slice(12)] },
+  { cidr: "2002::/16", name: "6to4", kind: "ipv4-translated", carries: (b) => [b.slice(2, 6)] },
+  // Teredo: the server at bits 32-63, the client at bits 96-127 with every bit inverted.
+  { cidr: "2001::/32", name: "Teredo", kind: "ipv4-translated", carries: (b) => [b.slice(4, 8), b.slice(12).map((x) => x ^ 0xff)] },
+];
+
+/** IPv6 ranges decided before the embedded forms: `::`, `::1` and the metadata address lie inside them. */
+const V6_FIRST = new Set(["unspecified", "loopback", "cloud-metadata"]);
+
 const V4_TABLE = V4_RANGES.map(([cidr, kind]) => [parseCidr(cidr), kind] as const);
 const V6_TABLE = V6_RANGES.map(([cidr, kind]) => [parseCidr(cidr), kind] as const);
+const EMBEDDING_TABLE = EMBEDDINGS.map((e) => ({ ...e, range: parseCidr(e.cidr) }));
+
+/** What an address is, and for an IPv6 form that carries IPv4 addresses, which and how. */
+export interface AddressClass {
+  kind: AddressKind;
+  /** The IPv6 form ("NAT64", "6to4", ...) and the IPv4 addresses it carries, dotted. */
+  embeds?: { form: string; ipv4: string[] };
+}
 
 /**
  * Classifies an IP address (v4 dotted decimal or any v6 spelling, brackets allowed).
@@ -135,9 +162,31 @@ const V6_TABLE = V6_RANGES.map(([cidr, kind]) => [parseCidr(cidr), kind] as cons
  * @throws UsageError when `address` is not an IP address.
  */
 export function classifyAddress(address: string): AddressKind {
+  return describeAddress(address).kind;
+}
+
+/**
+ * Classifies an address like {@link classifyAddress}, and names the IPv4 addresses an IPv6
+ * form carries (in every spelling: compressed, zero-padded, upper case, dotted or hex tail).
+ *
+ * @example describeAddress("64:ff9b::7f00:1") // { kind: "ipv4-translated", embeds: { form: "NAT64", ipv4: ["127.0.0.1"] } }
+ * @throws UsageError when `address` is not an IP address.
+ */
+export function describeAddress(address: string): AddressClass {
   const bytes = parseIp(address);
   if (bytes === null) throw new UsageError(`not an IP address: ${address}`);
-  const table = bytes.length === 4 ? V4_TABLE : V6_TABLE;
+  if (bytes.length === 4) return { kind: lookup(V4_TABLE, bytes) };
+  const first = lookup(V6_TABLE, bytes);
+  if (V6_FIRST.has(first)) return { kind: first };
+  const embedding = EMBEDDING_TABLE.find((e) => inCidr(bytes, e.range));
+  if (!embedding) return { kind: first };
+  const carried = embedding.carries(bytes);
+  const embeds = { form: embedding.name, ipv4: carried.map((v4) => v4.join(".")) };
+  const refused = embedding.whole || carried.some((v4) => lookup(V4_TABLE, v4) !== "public");
+  return { kind: refused ? embedding.kind : first, embeds };
+}
+
+function lookup(table: readonly (readonly [Cidr, AddressKind])[], bytes: Uint8Array): AddressKind {
   for (const [cidr, kind] of table) if (inCidr(bytes, cidr)) return kind;
   return "public";
 }
@@ -194,10 +243,12 @@ export async function resolveChecked(host: string, allow: AllowPrivate, resolver
   for (const answer of answers) {
     const address = String(answer.address);
     if (parseIp(address) === null) throw guestErrors.io(`host ${bare} resolved to a malformed address`);
-    const kind = classifyAddress(address);
+    const { kind, embeds } = describeAddress(address);
     if (kind !== "public" && !isAllowedPrivate(allow, bare, address)) {
       const via = address === bare ? "" : ` (resolved from ${bare})`;
-      throw guestErrors.denied(null, `address guard: ${address}${via} is ${kind}; the kernel refuses private targets unless allowed (--allow-private)`);
+      const carried = embeds && embeds.ipv4.length > 0 ? ` carrying ${embeds.ipv4.map((v4) => `${v4} (${classifyAddress(v4)})`).join(" and ")}` : "";
+      const what = embeds ? `${kind}: ${embeds.form}${carried}` : kind;
+      throw guestErrors.denied(null, `address guard: ${address}${via} is ${what}; the kernel refuses private targets unless allowed (--allow-private)`);
     }
   }
   const first = answers[0];

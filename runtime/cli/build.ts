@@ -7,14 +7,15 @@ import { writeFile } from "node:fs/promises";
 import { buildComponent, type BuildStep } from "../engines/component/build.js";
 import { AgentLoadError, UsageError } from "../errors.js";
 import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
+import { escapeLines } from "./escape.js";
 import { EXIT, type Subcommand } from "./io.js";
 
 const FLAGS: Record<string, FlagSpec> = {
-  output: { type: "string", value: "FILE", help: "where to write the component (also -o)" },
+  output: { type: "string", short: "o", value: "FILE", help: "where to write the component" },
   quiet: { type: "boolean", help: "print nothing but errors (also the default when stdout is not a terminal)" },
   cache: { type: "string", value: "DIR", help: "the build cache (default .agent-os/cache)" },
   "no-cache": { type: "boolean", help: "build from scratch and keep nothing" },
-  help: { type: "boolean", help: "show this help" },
+  help: { type: "boolean", short: "h", help: "show this help" },
 };
 
 export const BUILD_HELP = `Usage: agent-os build <agent.js|agent.ts> -o <agent.wasm> [options]
@@ -46,11 +47,7 @@ const STEPS: Record<BuildStep, string> = {
 };
 
 export const buildCommand: Subcommand = async (argv, io) => {
-  const { flags, positionals } = parseArgs(
-    argv.map((a) => (a === "-o" ? "--output" : a)),
-    FLAGS,
-    "build",
-  );
+  const { flags, positionals } = parseArgs(argv, FLAGS, "build");
   if (flags.help) {
     io.stdout(BUILD_HELP);
     return EXIT.ok;
@@ -67,12 +64,16 @@ export const buildCommand: Subcommand = async (argv, io) => {
       cache: flags["no-cache"] ? false : { dir: (flags.cache as string | undefined) ?? ".agent-os/cache" },
       progress: (step, detail) => say(step === "done" && detail ? `${STEPS.done} in ${(detail.ms / 1000).toFixed(1)} s` : STEPS[step]),
     });
-    await writeFile(output, built.component);
+    try {
+      await writeFile(output, built.component);
+    } catch (error) {
+      throw new UsageError(`build: -o ${output}: cannot write it (${(error as NodeJS.ErrnoException).code ?? "error"})`, { cause: error });
+    }
     say(`wrote ${output}: ${formatSize(built.component.length)}, sha256 ${built.hash}`);
     return EXIT.ok;
   } catch (error) {
     if (!(error instanceof AgentLoadError)) throw error;
-    io.stderr(`agent-os build: ${error.message}\n`);
+    io.stderr(`agent-os build: ${escapeLines(error.message)}\n`);
     return EXIT.failure;
   }
 };

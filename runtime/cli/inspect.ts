@@ -8,11 +8,12 @@ import { inspectComponent } from "../engines/component/inspect.js";
 import { AgentLoadError, UsageError } from "../errors.js";
 import { formatSize } from "./build.js";
 import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
+import { escapeLines, escapeText, safeJson } from "./escape.js";
 import { EXIT, type Subcommand } from "./io.js";
 
 const FLAGS: Record<string, FlagSpec> = {
   json: { type: "boolean", help: "print the report as JSON" },
-  help: { type: "boolean", help: "show this help" },
+  help: { type: "boolean", short: "h", help: "show this help" },
 };
 
 export const INSPECT_HELP = `Usage: agent-os inspect <agent.wasm> [--json]
@@ -46,23 +47,24 @@ export const inspectCommand: Subcommand = async (argv, io) => {
     report = await inspectComponent(bytes, file);
   } catch (error) {
     if (!(error instanceof AgentLoadError)) throw error;
-    io.stderr(`agent-os inspect: ${error.message}\n`);
+    io.stderr(`agent-os inspect: ${escapeLines(error.message)}\n`);
     return EXIT.failure;
   }
   if (flags.json) {
-    io.stdout(JSON.stringify({ file, ...report }, null, 2) + "\n");
+    io.stdout(safeJson({ file, ...report }, 2) + "\n");
   } else {
-    const list = (items: string[]) => (items.length ? items.map((i) => `  ${i}`).join("\n") : "  (none)");
+    // Names, producers and the WIT come from the component's own bytes: untrusted text.
+    const list = (items: string[]) => (items.length ? items.map((i) => `  ${escapeText(i)}`).join("\n") : "  (none)");
     io.stdout(
       [
-        `file:      ${file}`,
+        `file:      ${escapeText(file)}`,
         `size:      ${formatSize(report.size)} (${report.size} bytes)`,
         `sha256:    ${report.hash}`,
-        `producers: ${report.producers.join(", ") || "(none recorded)"}`,
-        `kernel:    ${report.fits.ok ? "fits the agent world (agentos:kernel@0.1.0)" : `does not fit: ${report.fits.reason}`}`,
+        `producers: ${escapeText(report.producers.join(", ")) || "(none recorded)"}`,
+        `kernel:    ${report.fits.ok ? "fits the agent world (agentos:kernel@0.1.0)" : `does not fit: ${escapeText(report.fits.reason)}`}`,
         `imports:\n${list(report.imports)}`,
         `exports:\n${list(report.exports)}`,
-        `world:\n${report.wit.replace(/^/gm, "  ")}`,
+        `world:\n${escapeLines(report.wit).replace(/^/gm, "  ")}`,
         "",
       ].join("\n"),
     );

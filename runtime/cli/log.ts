@@ -1,39 +1,52 @@
 /**
  * `agent-os log [filters] [--json] [--follow]`: the episodic log as a readable timeline or
- * JSON lines. Exit 0, or 2 for a usage error or a missing log.
+ * JSON lines. Exit 0, 1 when the log cannot be read, 2 for a usage error or a missing log.
+ * Every line of the timeline is escaped (agent text never reaches the terminal raw); --json
+ * prints the stored events exactly.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
-import { LogError } from "../errors.js";
-import { openLogReader } from "../episodic/reader.js";
+import { UsageError } from "../errors.js";
+import { logExists, openLogReader } from "../episodic/reader.js";
 import { EFFECTS, type Effect, type EventQuery, type EventType, type LoggedEvent } from "../types.js";
+import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
+import { escapeText, safeJson } from "./escape.js";
+import { reportFailure } from "./failure.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
 import { formatEvent } from "../episodic/format.js";
+
+const TYPES = ["spawn", "call", "result", "signal", "vote", "checkpoint", "exit"];
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+const FLAGS: Record<string, FlagSpec> = {
+  log: { type: "string", value: "DIR", help: "the log directory (default .agent-os/log)" },
+  run: { type: "string", value: "ID", help: "only events of this run" },
+  agent: { type: "string", value: "NAME", help: "only events of this agent" },
+  action: { type: "string", value: "GLOB", help: "only call and result events whose action matches, e.g. 'fs.*'" },
+  effect: { type: "string", value: "EFFECT", help: `only call events with this effect (${EFFECTS.join(", ")})` },
+  type: { type: "string", value: "TYPE", help: `only events of this type (${TYPES.join(", ")})` },
+  since: { type: "string", value: "TIME", help: "only events at or after TIME: an ISO time, or a duration ago like 10m, 2h, 1d" },
+  until: { type: "string", value: "TIME", help: "only events at or before TIME (same forms)" },
+  limit: { type: "string", value: "N", help: "at most N events (with --follow: the last N, then new ones)" },
+  newest: { type: "boolean", help: "newest first" },
+  json: { type: "boolean", help: "one JSON object per line (the stored event, as hashed)" },
+  follow: { type: "boolean", help: "keep printing new events until interrupted (Ctrl-C)" },
+  help: { type: "boolean", short: "h", help: "show this help" },
+};
 
 export const LOG_HELP = `Usage: agent-os log [options]
 
 Prints the episodic log as a timeline (time, seq, pid, agent, event, action, resource, effect,
 rule; verification votes indented just above the call they decided: model, verdict,
-confidence, latency, reason) or as JSON lines.
+confidence, latency, reason) or as JSON lines. What agents wrote (paths, URLs, labels) is
+printed with control characters, line breaks and bidi controls escaped (\\n, \\x1b, \\u202e);
+--json prints it exactly (as JSON escapes).
 
 Options:
-  --log DIR        the log directory (default .agent-os/log)
-  --run ID         only events of this run
-  --agent NAME     only events of this agent
-  --action GLOB    only call and result events whose action matches, e.g. 'fs.*'
-  --effect EFFECT  only call events with this effect (${EFFECTS.join(", ")})
-  --type TYPE      only events of this type (spawn, call, result, signal, vote, checkpoint, exit)
-  --since TIME     only events at or after TIME: an ISO time, or a duration ago like 10m, 2h, 1d
-  --until TIME     only events at or before TIME (same forms)
-  --limit N        at most N events (with --follow: the last N, then new ones)
-  --newest         newest first
-  --json           one JSON object per line (the stored event, as hashed)
-  --follow         keep printing new events until interrupted (Ctrl-C)
-  -h, --help       show this help
-`;
+${formatFlags(FLAGS)}
 
-const TYPES = ["spawn", "call", "result", "signal", "vote", "checkpoint", "exit"];
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+Exit codes: 0 printed (also when the reader of the output went away, as with | head), 1 the
+log cannot be read, 2 usage error or no log.
+`;
 
 /** Options for {@link runLog}. Defaults: no signal (stops only at the end, or never with --follow); `pollMs` 500. */
 export interface LogRunOptions {
@@ -66,47 +79,40 @@ interface Parsed {
 }
 
 function parse(argv: string[], now: () => number): Parsed | "help" {
-  const { values } = parseArgs({
-    args: argv,
-    allowPositionals: false,
-    options: {
-      log: { type: "string" },
-      run: { type: "string" },
-      agent: { type: "string" },
-      action: { type: "string" },
-      effect: { type: "string" },
-      type: { type: "string" },
-      since: { type: "string" },
-      until: { type: "string" },
-      limit: { type: "string" },
-      newest: { type: "boolean" },
-      json: { type: "boolean" },
-      follow: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) return "help";
+  const { flags, positionals } = parseArgs(argv, FLAGS, "log");
+  if (flags.help) return "help";
+  const values = flags as Record<string, string | undefined>;
+  if (positionals.length > 0) throw new UsageError(`log: unexpected argument ${escapeText(JSON.stringify(positionals[0]))} (see agent-os log --help)`);
   if (values.effect !== undefined && !(EFFECTS as readonly string[]).includes(values.effect)) {
-    throw new Error(`unknown effect ${JSON.stringify(values.effect)}; expected one of ${EFFECTS.join(", ")}`);
+    throw new UsageError(`log: unknown effect ${JSON.stringify(values.effect)}; expected one of ${EFFECTS.join(", ")}`);
   }
   if (values.type !== undefined && !TYPES.includes(values.type)) {
-    throw new Error(`unknown event type ${JSON.stringify(values.type)}; expected one of ${TYPES.join(", ")}`);
+    throw new UsageError(`log: unknown event type ${JSON.stringify(values.type)}; expected one of ${TYPES.join(", ")}`);
   }
-  const limit = values.limit === undefined ? undefined : Number(values.limit);
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw new Error(`--limit needs a whole number, not ${JSON.stringify(values.limit)}`);
-  if (values.follow && values.newest) throw new Error("--follow prints oldest first; it cannot be combined with --newest");
+  const limit = values.limit === undefined ? undefined : /^\d+$/.test(values.limit) ? Number(values.limit) : NaN;
+  if (limit !== undefined && !Number.isSafeInteger(limit)) throw new UsageError(`log: --limit needs a whole number, not ${JSON.stringify(values.limit)}`);
+  if (flags.follow && flags.newest) throw new UsageError("log: --follow prints oldest first; it cannot be combined with --newest");
+  const time = (flag: "since" | "until") => {
+    const text = values[flag];
+    if (text === undefined) return undefined;
+    try {
+      return parseTime(text, now);
+    } catch (error) {
+      throw new UsageError(`log: --${flag}: ${(error as Error).message}`);
+    }
+  };
   const query: EventQuery = {
     runId: values.run,
     agent: values.agent,
     action: values.action,
     effect: values.effect as Effect | undefined,
     type: values.type as EventType | undefined,
-    since: values.since === undefined ? undefined : parseTime(values.since, now),
-    until: values.until === undefined ? undefined : parseTime(values.until, now),
+    since: time("since"),
+    until: time("until"),
     limit,
-    order: values.newest ? "newest" : "oldest",
+    order: flags.newest ? "newest" : "oldest",
   };
-  return { dir: values.log ?? ".agent-os/log", query, json: Boolean(values.json), follow: Boolean(values.follow) };
+  return { dir: values.log ?? ".agent-os/log", query, json: Boolean(flags.json), follow: Boolean(flags.follow) };
 }
 
 /**
@@ -116,34 +122,31 @@ function parse(argv: string[], now: () => number): Parsed | "help" {
  * @example await runLog(["--effect", "deny", "--follow"], processIo, { signal: AbortSignal.timeout(5000) })
  */
 export async function runLog(argv: string[], io: CliIo, options: LogRunOptions = {}): Promise<number> {
-  let parsed: Parsed | "help";
   try {
-    parsed = parse(argv, options.now ?? Date.now);
-  } catch (err) {
-    io.stderr(`agent-os log: ${(err as Error).message}\n\n${LOG_HELP}`);
-    return EXIT.usage;
-  }
-  if (parsed === "help") {
-    io.stdout(LOG_HELP);
-    return EXIT.ok;
-  }
-  const print = (e: LoggedEvent) => io.stdout((parsed.json ? JSON.stringify(e) : formatEvent(e)) + "\n");
-  try {
-    let last = await printOnce(parsed, print);
-    while (parsed.follow && !options.signal?.aborted) {
-      await sleep(options.pollMs ?? 500, undefined, { signal: options.signal }).catch(() => undefined);
-      if (options.signal?.aborted) break;
-      last = await printOnce({ ...parsed, query: { ...parsed.query, fromSeq: last + 1, limit: undefined, order: "oldest" } }, print);
+    const parsed = parse(argv, options.now ?? Date.now);
+    if (parsed === "help") {
+      io.stdout(LOG_HELP);
+      return EXIT.ok;
+    }
+    if (!(await logExists(parsed.dir))) throw new UsageError(`log: there is no log at ${parsed.dir}`);
+    const stop = AbortSignal.any([options.signal, io.outputClosed].filter((s): s is AbortSignal => s !== undefined));
+    const print = (e: LoggedEvent) => {
+      if (!stop.aborted) io.stdout((parsed.json ? safeJson(e) : escapeText(formatEvent(e))) + "\n");
+    };
+    let last = await printOnce(parsed, print, stop);
+    while (parsed.follow && !stop.aborted) {
+      await sleep(options.pollMs ?? 500, undefined, { signal: stop }).catch(() => undefined);
+      if (stop.aborted) break;
+      last = await printOnce({ ...parsed, query: { ...parsed.query, fromSeq: last + 1, limit: undefined, order: "oldest" } }, print, stop);
     }
     return EXIT.ok;
-  } catch (err) {
-    io.stderr(`agent-os log: ${(err as Error).message}\n`);
-    return err instanceof LogError && /there is no log/.test(err.message) ? EXIT.usage : EXIT.failure;
+  } catch (error) {
+    return reportFailure(error, io, "agent-os");
   }
 }
 
-/** Prints the matching events once; returns the log's head sequence number at that moment. */
-async function printOnce(p: Parsed, print: (e: LoggedEvent) => void): Promise<number> {
+/** Prints the matching events once (until `stop`); returns the log's head sequence number at that moment. */
+async function printOnce(p: Parsed, print: (e: LoggedEvent) => void, stop: AbortSignal): Promise<number> {
   const log = await openLogReader(p.dir);
   try {
     if (p.follow && p.query.limit !== undefined) {
@@ -152,7 +155,10 @@ async function printOnce(p: Parsed, print: (e: LoggedEvent) => void): Promise<nu
       for await (const e of log.query({ ...p.query, order: "newest" })) lastN.push(e);
       lastN.reverse().forEach(print);
     } else {
-      for await (const e of log.query(p.query)) print(e);
+      for await (const e of log.query(p.query)) {
+        if (stop.aborted) break; // the reader went away (| head): stop reading too
+        print(e);
+      }
     }
     return log.head().seq;
   } finally {

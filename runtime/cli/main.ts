@@ -1,9 +1,10 @@
 /**
  * The agent-os command. Each subcommand lives in its own file; this one dispatches and turns
- * configuration errors into exit code 2 with a message that names what and where.
+ * errors into an exit code by their type (failure.ts) with a message that names what and where.
  */
-import { AgentLoadError, LogError, PolicyError, UsageError } from "../errors.js";
 import { buildCommand } from "./build.js";
+import { escapeText } from "./escape.js";
+import { reportFailure } from "./failure.js";
 import { inspectCommand } from "./inspect.js";
 import { EXIT, processIo, type CliIo, type Subcommand } from "./io.js";
 import { logCommand } from "./log.js";
@@ -33,12 +34,18 @@ ${Object.entries(COMMANDS)
   .join("\n")}
 
 Run "agent-os <command> --help" for a command's options.
-Exit codes: 0 ok, 1 failure (agent error, failed check, tampered log), 2 usage or
-configuration error, 137 agent killed.
+Exit codes: 0 ok, 1 failure (agent error, failed check, tampered log, anything that went
+wrong), 2 usage or configuration error, 137 agent killed; agent-os run also 130 (Ctrl-C) and
+143 (SIGTERM).
 `;
 
-/** Runs the command with `argv` (without "node" and the script); returns the exit code. */
-export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+/**
+ * Runs the command with `argv` (without "node" and the script); returns the exit code. Never
+ * throws: every error becomes a message and exit code 1 or 2 (failure.ts).
+ *
+ * @example process.exitCode = await main(["verify", "--log", ".agent-os/log"]);
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     io.stdout(HELP);
@@ -46,21 +53,13 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.stderr(`agent-os: unknown command ${JSON.stringify(name)}\n\n${HELP}`);
+    io.stderr(`agent-os: unknown command ${escapeText(JSON.stringify(name))}\n\n${HELP}`);
     return EXIT.usage;
   }
   try {
     return await command.run(rest, io);
   } catch (error) {
-    if (error instanceof PolicyError) {
-      io.stderr(`agent-os: the policy does not load:\n${error.message}\n`);
-      return EXIT.usage;
-    }
-    if (error instanceof UsageError || error instanceof AgentLoadError || error instanceof LogError) {
-      io.stderr(`agent-os: ${error.message}\n`);
-      return EXIT.usage;
-    }
-    throw error;
+    return reportFailure(error, io);
   }
 }
 

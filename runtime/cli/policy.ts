@@ -10,8 +10,7 @@
  * 2 a policy or cases file that does not load, or bad arguments.
  */
 import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { AgentOsError, GuestError, PolicyError } from "../errors.js";
+import { GuestError, PolicyError, UsageError } from "../errors.js";
 import {
   canonicalRequest,
   formatExplanation,
@@ -25,27 +24,57 @@ import {
 import { observeRuns } from "../episodic/observed.js";
 import { openLogReader } from "../episodic/reader.js";
 import { suggestPolicy } from "../policy/least-privilege.js";
+import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
+import { escapeLines, escapeQuoted, escapeText, safeJson } from "./escape.js";
+import { reportFailure } from "./failure.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
 import { readOnlyDatabases, sqlAnalyzer } from "./replay.js";
+
+const HELP_FLAG: FlagSpec = { type: "boolean", short: "h", help: "show this help" };
+
+const EXPLAIN_FLAGS: Record<string, FlagSpec> = {
+  action: { type: "string", value: "ACTION", help: "the action to decide, e.g. fs.write (required)" },
+  resource: { type: "string", value: "RESOURCE", help: "the path, URL or database name" },
+  method: { type: "string", value: "METHOD", help: "the HTTP method, for http.fetch" },
+  sql: { type: "string", value: "STATEMENT", help: "the SQL statement, for sql.query" },
+  operations: { type: "string", value: "OPS", help: "the statement's operations, comma-separated (instead of guessing them)" },
+  tables: { type: "string", value: "TABLES", help: "the tables it reads, comma-separated" },
+  agent: { type: "string", value: "NAME", help: "the agent's name" },
+  json: { type: "boolean", help: "print the explanation as JSON" },
+  help: HELP_FLAG,
+};
+
+const SUGGEST_FLAGS: Record<string, FlagSpec> = {
+  log: { type: "string", value: "DIR", help: "the log directory (default .agent-os/log)" },
+  output: { type: "string", short: "o", value: "FILE", help: "write the policy there instead of printing it" },
+  db: { type: "list", value: "NAME=FILE", help: "analyze statements recorded without SQL facts against this database, read-only (repeatable)" },
+  name: { type: "string", value: "NAME", help: "the policy's name (default suggested-<agents>)" },
+  collapse: { type: "string", value: "N", help: "more than N files in one directory become dir/* (default 3)" },
+  "any-policy": { type: "boolean", help: "use runs recorded under policies other than audit too" },
+  help: HELP_FLAG,
+};
+
+const PLAIN_FLAGS: Record<string, FlagSpec> = { help: HELP_FLAG };
 
 const USAGE = `usage:
   agent-os policy check <policy>...
       Load each policy (a file or a built-in name), print every problem; exit 2 on any.
-  agent-os policy explain <policy> --action <action> --resource <resource>
-                          [--method GET] [--sql "<statement>"] [--operations select,drop]
-                          [--tables a,b] [--agent <name>] [--json]
+  agent-os policy explain <policy> --action <action> --resource <resource> [options]
       Decide one request and show the deciding rule and every rule that matched.
+${formatFlags(EXPLAIN_FLAGS).replace(/^/gm, "    ")}
   agent-os policy test <policy> <cases.yaml>
       Run a table of requests with expected effects; exit 1 if any case fails.
-  agent-os policy suggest <runId>... [--log DIR] [-o FILE] [--db NAME=FILE]
-                          [--name NAME] [--collapse N] [--any-policy]
+  agent-os policy suggest <runId>... [options]
       Write the least-privilege policy that allows exactly the calls the runs made (recorded
       under the audit profile; --any-policy takes runs recorded under others too), for review.
       More than N files (default 3) in one directory become dir/*; URL hosts stay exact; SQL
       rules by database, operations and tables, from the facts recorded with each call (--db
       main=app.db analyzes statements recorded without them).
+${formatFlags(SUGGEST_FLAGS).replace(/^/gm, "    ")}
 
 built-in policies: strict, standard, readonly, permissive, audit (and base, for extends)
+exit codes: 0 ok, 1 a test case failed (or the command could not do its work), 2 a policy or
+cases file that does not load, or bad arguments
 `;
 
 /** Entry point: `argv` is what follows the word "policy". */
@@ -55,32 +84,32 @@ export const policyCommand: Subcommand = async (argv, io) => {
     io.stdout(USAGE);
     return sub === undefined ? EXIT.usage : EXIT.ok;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
-    io.stdout(USAGE);
-    return EXIT.ok;
-  }
   try {
     if (sub === "check") return check(rest, io);
     if (sub === "explain") return explain(rest, io);
     if (sub === "test") return test(rest, io);
     if (sub === "suggest") return await suggest(rest, io);
-    io.stderr(`agent-os policy: unknown subcommand "${sub}"\n${USAGE}`);
+    io.stderr(`agent-os policy: unknown subcommand ${escapeText(JSON.stringify(sub))}\n${USAGE}`);
     return EXIT.usage;
   } catch (e) {
-    if (e instanceof AgentOsError || e instanceof GuestError || (e instanceof TypeError && "code" in e)) {
-      io.stderr(`agent-os policy ${sub}: ${e.message}\n`);
-      return EXIT.usage;
-    }
-    throw e;
+    return reportFailure(e, io, `agent-os policy ${sub}`);
   }
 };
+
+/** Parses a subcommand's flags; --help prints the usage. */
+function flagsOf(argv: string[], spec: Record<string, FlagSpec>, sub: string, io: CliIo): ReturnType<typeof parseArgs> | undefined {
+  const parsed = parseArgs(argv, spec, `policy ${sub}`);
+  if (!parsed.flags.help) return parsed;
+  io.stdout(USAGE);
+  return undefined;
+}
 
 function loadOrReport(spec: string, io: CliIo): LoadedPolicy | undefined {
   try {
     return resolvePolicy(spec);
   } catch (e) {
     if (!(e instanceof PolicyError)) throw e;
-    io.stderr(`${spec}: the policy does not load (${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}):\n${indent(e.message)}\n`);
+    io.stderr(escapeLines(`${spec}: the policy does not load (${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}):\n${indent(e.message)}`) + "\n");
     return undefined;
   }
 }
@@ -89,7 +118,10 @@ function indent(text: string): string {
   return text.split("\n").map((l) => `  ${l}`).join("\n");
 }
 
-function check(files: string[], io: CliIo): number {
+function check(argv: string[], io: CliIo): number {
+  const parsed = flagsOf(argv, PLAIN_FLAGS, "check", io);
+  if (!parsed) return EXIT.ok;
+  const files = parsed.positionals;
   if (files.length === 0) {
     io.stderr(`agent-os policy check: name at least one policy file\n${USAGE}`);
     return EXIT.usage;
@@ -99,27 +131,17 @@ function check(files: string[], io: CliIo): number {
     const policy = loadOrReport(file, io);
     if (!policy) failed++;
     else {
-      io.stdout(`ok ${file}: ${policy.name}, ${policy.rules.length} rules, default ${policy.defaultEffect}\n`);
+      io.stdout(escapeText(`ok ${file}: ${policy.name}, ${policy.rules.length} rules, default ${policy.defaultEffect}`) + "\n");
     }
   }
   return failed ? EXIT.usage : EXIT.ok;
 }
 
 function explain(argv: string[], io: CliIo): number {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      action: { type: "string" },
-      resource: { type: "string" },
-      method: { type: "string" },
-      sql: { type: "string" },
-      operations: { type: "string" },
-      tables: { type: "string" },
-      agent: { type: "string" },
-      json: { type: "boolean" },
-    },
-  });
+  const parsed = flagsOf(argv, EXPLAIN_FLAGS, "explain", io);
+  if (!parsed) return EXIT.ok;
+  const values = parsed.flags as Record<string, string | undefined>;
+  const { positionals } = parsed;
   if (positionals.length !== 1 || values.action === undefined) {
     io.stderr(`agent-os policy explain: give one policy and --action (and usually --resource)\n${USAGE}`);
     return EXIT.usage;
@@ -129,19 +151,30 @@ function explain(argv: string[], io: CliIo): number {
   const split = (s: string | undefined) => (s === undefined ? undefined : s.split(",").map((x) => x.trim()).filter(Boolean));
   const operations = split(values.operations);
   const sql = values.sql === undefined ? undefined : sqlFactsFromText(values.sql, { operations, reads: split(values.tables) });
-  const request = canonicalRequest(values.action, values.resource ?? "", { method: values.method, sql, agent: values.agent });
+  let request;
+  try {
+    request = canonicalRequest(values.action, values.resource ?? "", { method: values.method, sql, agent: values.agent });
+  } catch (e) {
+    // A resource the gate would refuse before any policy sees it: the operator's input is wrong.
+    if (e instanceof GuestError) throw new UsageError(`--resource ${JSON.stringify(values.resource ?? "")}: ${e.message}`);
+    throw e;
+  }
   const explanation = policy.explain(request);
-  if (values.json) io.stdout(JSON.stringify(explanation, null, 2) + "\n");
+  if (parsed.flags.json) io.stdout(safeJson(explanation, 2) + "\n");
   else {
-    io.stdout(formatExplanation(explanation));
+    // Operator text (the policy's reasons, the request given here): line breaks kept, controls escaped.
+    io.stdout(escapeLines(formatExplanation(explanation)));
     if (sql && operations === undefined) {
-      io.stdout(`\nnote: operations [${sql.operations.join(", ")}] were guessed from the statement's first words; the kernel gets them from SQLite's own compiler. Give --operations to be exact.\n`);
+      io.stdout(`\nnote: operations [${escapeText(sql.operations.join(", "))}] were guessed from the statement's first words; the kernel gets them from SQLite's own compiler. Give --operations to be exact.\n`);
     }
   }
   return EXIT.ok;
 }
 
-function test(argv: string[], io: CliIo): number {
+function test(args: string[], io: CliIo): number {
+  const parsed = flagsOf(args, PLAIN_FLAGS, "test", io);
+  if (!parsed) return EXIT.ok;
+  const argv = parsed.positionals;
   if (argv.length !== 2) {
     io.stderr(`agent-os policy test: give a policy and a cases file\n${USAGE}`);
     return EXIT.usage;
@@ -153,28 +186,20 @@ function test(argv: string[], io: CliIo): number {
     results = runCases(policy, readCases(argv[1]));
   } catch (e) {
     if (!(e instanceof PolicyError)) throw e;
-    io.stderr(`${argv[1]}: the cases file is not valid:\n${indent(e.message)}\n`);
+    io.stderr(escapeLines(`${argv[1]}: the cases file is not valid:\n${indent(e.message)}`) + "\n");
     return EXIT.usage;
   }
-  io.stdout(formatResults(results));
+  io.stdout(escapeLines(formatResults(results)));
   const failed = results.filter((r) => !r.passed).length;
   io.stdout(`\n${results.length - failed} passed, ${failed} failed\n`);
   return failed ? EXIT.failure : EXIT.ok;
 }
 
 async function suggest(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      log: { type: "string" },
-      output: { type: "string", short: "o" },
-      db: { type: "string", multiple: true },
-      name: { type: "string" },
-      collapse: { type: "string" },
-      "any-policy": { type: "boolean" },
-    },
-  });
+  const parsed = flagsOf(argv, SUGGEST_FLAGS, "suggest", io);
+  if (!parsed) return EXIT.ok;
+  const { positionals } = parsed;
+  const values = parsed.flags as { log?: string; output?: string; db?: string[]; name?: string; collapse?: string; "any-policy"?: boolean };
   if (positionals.length === 0) {
     io.stderr(`agent-os policy suggest: name at least one run id (agent-os log --type spawn lists them)\n${USAGE}`);
     return EXIT.usage;
@@ -197,26 +222,32 @@ async function suggest(argv: string[], io: CliIo): Promise<number> {
   const notAudit = observed.runs.filter((r) => r.policy !== "audit");
   if (notAudit.length > 0 && !values["any-policy"]) {
     const list = notAudit.map((r) => `${r.runId} (policy ${r.policy || "unknown"})`).join(", ");
-    io.stderr(`agent-os policy suggest: ${list} ${notAudit.length === 1 ? "was" : "were"} not recorded under the audit profile; record with --policy audit, or pass --any-policy to use ${notAudit.length === 1 ? "it" : "them"} anyway\n`);
+    io.stderr(escapeText(`agent-os policy suggest: ${list} ${notAudit.length === 1 ? "was" : "were"} not recorded under the audit profile; record with --policy audit, or pass --any-policy to use ${notAudit.length === 1 ? "it" : "them"} anyway`) + "\n");
     return EXIT.usage;
   }
   const agents = [...new Set(observed.runs.map((r) => r.agent))];
+  // Comment lines: a line break in a name from the log would end the comment and write YAML.
   const header = [
     `Suggested by agent-os policy suggest from ${observed.runs.length} recorded run${observed.runs.length === 1 ? "" : "s"}:`,
     ...observed.runs.map((r) => `  ${r.runId}  agent ${r.agent}, ${new Date(r.time).toISOString()}, policy ${r.policy}, ${r.calls} calls` + (r.refused ? ` (${r.refused} refused, not included)` : "")),
     "It allows exactly what these runs did and denies everything else. Review it before use.",
     "",
-  ];
+  ].map(escapeText);
   const { yaml, rules } = suggestPolicy(observed.calls, {
     name: values.name ?? `suggested-${agents.join("-")}`,
     description: `Least privilege for ${agents.join(", ")}, from ${observed.runs.length} recorded run${observed.runs.length === 1 ? "" : "s"}`,
     collapseAbove: collapse,
     header,
   });
-  if (values.output === undefined) io.stdout(yaml);
+  // Agent text is in JSON-quoted scalars: escaped there, the policy means exactly the same.
+  if (values.output === undefined) io.stdout(escapeQuoted(yaml));
   else {
-    writeFileSync(values.output, yaml);
-    io.stderr(`wrote ${values.output}: ${rules} rules from ${observed.calls.length} calls of ${observed.runs.length} run${observed.runs.length === 1 ? "" : "s"}\n`);
+    try {
+      writeFileSync(values.output, escapeQuoted(yaml));
+    } catch (error) {
+      throw new UsageError(`-o ${values.output}: cannot write it (${(error as NodeJS.ErrnoException).code ?? "error"})`, { cause: error });
+    }
+    io.stderr(escapeText(`wrote ${values.output}: ${rules} rules from ${observed.calls.length} calls of ${observed.runs.length} run${observed.runs.length === 1 ? "" : "s"}`) + "\n");
   }
   return EXIT.ok;
 }

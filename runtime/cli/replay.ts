@@ -9,16 +9,18 @@
  * errors (unknown run, changed agent code, no log, a policy that does not load).
  */
 import { existsSync } from "node:fs";
-import { createSql, parseDatabase } from "../capabilities/sql.js";
+import { createSql } from "../capabilities/sql.js";
 import { redecideRun, type CounterfactualReport } from "../episodic/counterfactual.js";
 import { encodeValue } from "../episodic/encoding.js";
-import { openLogReader } from "../episodic/reader.js";
+import { logExists, openLogReader } from "../episodic/reader.js";
 import type { CallSummary, EndSummary, ReplayResult } from "../episodic/replay.js";
-import { ReplayError, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import { KernelSpace } from "../kernel/kernel.js";
 import { DEFAULT_LIMITS, type SqlFacts } from "../types.js";
 import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
+import { escapeText, safeJson } from "./escape.js";
 import { EXIT, type Subcommand } from "./io.js";
+import { databasesFrom } from "./run-options.js";
 
 const FLAGS: Record<string, FlagSpec> = {
   checkpoint: { type: "string", value: "SEQ|LABEL|TIME", help: "stop there: an event sequence number, a checkpoint label, or an ISO time" },
@@ -27,7 +29,7 @@ const FLAGS: Record<string, FlagSpec> = {
   db: { type: "list", value: "NAME=FILE", help: "a database the run used, opened read-only to analyze its statements (repeatable)" },
   log: { type: "string", value: "DIR", help: "episodic log directory (default: .agent-os/log)" },
   json: { type: "boolean", help: "print the report as JSON" },
-  help: { type: "boolean", help: "show this help" },
+  help: { type: "boolean", short: "h", help: "show this help" },
 };
 
 export const REPLAY_HELP = `Usage: agent-os replay <runId> [options]
@@ -54,8 +56,12 @@ Databases (--db) are only read, to learn what a statement does. Calls record the
 their policy decided on, so the counterfactual needs --db only for logs written before they did;
 replay uses it to analyze a statement the agent sends where the log recorded another.
 
+What the agent wrote (paths, URLs, labels, its output) is printed with control characters,
+line breaks and bidi controls escaped (\\n, \\x1b, \\u202e); --json prints it exactly.
+
 Exit codes: 0 identical (or stopped at the checkpoint; with --policy: no decision changes),
-1 diverged (with --policy: some decisions change), 2 usage or configuration error.
+1 diverged (with --policy: some decisions change), 2 usage or configuration error (no log, an
+unknown run, changed agent code, a policy that does not load).
 `;
 
 /**
@@ -63,16 +69,7 @@ Exit codes: 0 identical (or stopped at the checkpoint; with --policy: no decisio
  *
  * @example await replayCommand(["0b6c...", "--log", ".agent-os/log"], processIo) // 0 when identical
  */
-export const replayCommand: Subcommand = async (argv, io) => {
-  try {
-    return await replay(argv, io);
-  } catch (error) {
-    // A run that cannot be replayed is a configuration error: the message says what and why.
-    if (!(error instanceof ReplayError)) throw error;
-    io.stderr(`agent-os: ${error.message}\n`);
-    return EXIT.usage;
-  }
-};
+export const replayCommand: Subcommand = async (argv, io) => replay(argv, io);
 
 const replay: Subcommand = async (argv, io) => {
   const { flags, positionals } = parseArgs(argv, FLAGS, "replay");
@@ -93,13 +90,15 @@ const replay: Subcommand = async (argv, io) => {
   if (agentFile !== undefined && !existsSync(agentFile)) throw new UsageError(`replay: --agent ${agentFile}: no such file`);
   const databases = readOnlyDatabases(flags.db as string[] | undefined, "replay");
 
-  const log = await openLogReader((flags.log as string | undefined) ?? ".agent-os/log");
+  const dir = (flags.log as string | undefined) ?? ".agent-os/log";
+  if (!(await logExists(dir))) throw new UsageError(`replay: there is no log at ${dir}`);
+  const log = await openLogReader(dir);
   try {
     if (policy !== undefined) {
       const analyzer = sqlAnalyzer(databases);
       try {
         const report = await redecideRun(log, runId!, policy, analyzer ? { analyzeSql: analyzer.analyze } : {});
-        io.stdout(flags.json ? JSON.stringify(report, null, 2) + "\n" : formatCounterfactual(report));
+        io.stdout(flags.json ? safeJson(report, 2) + "\n" : formatCounterfactual(report));
         return report.changes.length > 0 ? EXIT.failure : EXIT.ok;
       } finally {
         analyzer?.close();
@@ -113,7 +112,7 @@ const replay: Subcommand = async (argv, io) => {
     } finally {
       await kernel.close();
     }
-    io.stdout(flags.json ? JSON.stringify(report, null, 2) + "\n" : formatReplay(report));
+    io.stdout(flags.json ? safeJson(report, 2) + "\n" : formatReplay(report));
     return report.status === "diverged" ? EXIT.failure : EXIT.ok;
   } finally {
     await log.close();
@@ -121,15 +120,15 @@ const replay: Subcommand = async (argv, io) => {
 };
 
 /**
- * `--db NAME=FILE` flags as read-only databases (the file must exist).
+ * `--db NAME=FILE` flags as read-only databases (the file must exist), parsed as `run` parses
+ * them: a name given twice or one like `__proto__` is refused.
  *
  * @example readOnlyDatabases(["main=./app.db"], "replay") // { main: { file: "/abs/app.db", readOnly: true } }
  * @throws UsageError naming a malformed flag or a missing file.
  */
 export function readOnlyDatabases(flags: string[] | undefined, command: string): Record<string, { file: string; readOnly: true }> {
-  const out: Record<string, { file: string; readOnly: true }> = {};
-  for (const spec of flags ?? []) {
-    const [name, db] = parseDatabase(spec);
+  const out: Record<string, { file: string; readOnly: true }> = Object.create(null) as Record<string, { file: string; readOnly: true }>;
+  for (const [name, db] of Object.entries(databasesFrom(flags, command))) {
     if (!existsSync(db.file)) throw new UsageError(`${command}: --db ${name}: ${db.file} does not exist`);
     out[name] = { file: db.file, readOnly: true };
   }
@@ -181,7 +180,8 @@ export function formatReplay(r: ReplayResult): string {
     if (!r.pending.matches) lines.push(`  but the replayed agent asked for: ${formatCall(r.pending.actual)}`);
   }
   if (r.output !== undefined) lines.push(`output: ${r.output}`);
-  return lines.join("\n") + "\n";
+  // Each entry is one line; whatever the agent put in it (a newline, an ESC) is escaped.
+  return lines.map(escapeText).join("\n") + "\n";
 }
 
 /**
@@ -201,5 +201,5 @@ export function formatCounterfactual(r: CounterfactualReport): string {
         (c.withoutSqlFacts ? "  (recorded without SQL facts: give --db)" : ""),
     );
   }
-  return lines.join("\n") + "\n";
+  return lines.map(escapeText).join("\n") + "\n";
 }

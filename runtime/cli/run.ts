@@ -1,29 +1,36 @@
 /**
  * `agent-os run <agent.js> --policy <name|file> --task <text> [...]`: runs one agent and prints
  * its output, or its RunResult as JSON. Exit codes: 0 ok, 1 agent error, 2 usage or
- * configuration error, 137 killed.
+ * configuration error, 137 killed, 130 / 143 ended by Ctrl-C / SIGTERM.
  */
 import { existsSync } from "node:fs";
 import { dnsResolver } from "../capabilities/net-guard.js";
-import { mountSpecOf } from "../capabilities/fs-mounts.js";
 import { KernelSpace } from "../kernel/kernel.js";
-import { parseDuration, parseSize, parseCount } from "../policy/units.js";
-import { UsageError } from "../errors.js";
-import type { Limits, ModelSpec, RunResult } from "../types.js";
+import { parseDuration } from "../policy/units.js";
+import { LogError, UsageError } from "../errors.js";
+import type { ModelSpec, RunResult } from "../types.js";
 import type { VerificationOptions } from "../verify/settings.js";
 import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
-import { EXIT, type Subcommand } from "./io.js";
+import { escapeLines, escapeText, safeJson } from "./escape.js";
+import { EXIT, type CliIo, type Subcommand } from "./io.js";
+import { DEFAULT_STOP_TIMEOUT_MS, databasesFrom, limitFlag, limitsFrom, mountsFrom, stopTimeoutFrom } from "./run-options.js";
+import { onProcessSignals, superviseRun, type ProcessSignal, type SupervisedEnd } from "./run-supervise.js";
 
 const FLAGS: Record<string, FlagSpec> = {
   policy: { type: "string", value: "NAME|FILE", help: "built-in policy name or YAML file (default: strict)" },
   task: { type: "string", value: "TEXT", help: "the task given to the agent's run(task) (default: empty)" },
-  mount: { type: "list", value: "/GUEST=HOST[:ro|:rw][,hardlinks]", help: "map a guest path onto a host directory (repeatable); hardlinks: allow files with other hard links" },
-  db: { type: "list", value: "NAME=FILE[:ro]", help: "name a SQLite database file (repeatable)" },
+  mount: { type: "list", value: "/GUEST=HOST[:ro|:rw][,hardlinks]", help: "map a guest path onto a host directory (repeatable, each guest path once); hardlinks: allow files with other hard links" },
+  db: { type: "list", value: "NAME=FILE[:ro]", help: "name a SQLite database file; a :ro file must exist (repeatable, each name once)" },
   "allow-private": { type: "list", value: "HOST|CIDR", help: "let agents reach this private or loopback address (repeatable)" },
   dns: { type: "list", value: "SERVER[:PORT]", help: "resolve agents' host names with this DNS server, not the system's (repeatable)" },
   fuel: { type: "string", value: "N", help: "fuel budget (overrides the policy)" },
-  memory: { type: "string", value: "SIZE", help: "guest heap limit, e.g. 64MiB (overrides the policy)" },
-  timeout: { type: "string", value: "DURATION", help: "wall-time limit, e.g. 30s (overrides the policy)" },
+  memory: { type: "string", value: "SIZE", help: "guest heap limit, e.g. 64MiB or plain bytes, at most 1GiB (overrides the policy)" },
+  timeout: { type: "string", value: "DURATION", help: "wall-time limit, e.g. 30s or plain milliseconds (overrides the policy); stopped time does not count" },
+  "stop-timeout": {
+    type: "string",
+    value: "DURATION",
+    help: `end the run when the agent has been stopped (a policy's stop) this long; 0 at once (default ${DEFAULT_STOP_TIMEOUT_MS / 1000}s)`,
+  },
   engine: { type: "string", value: "quickjs|component", help: "the engine for a source file (default quickjs; a .wasm file is a component)" },
   verifier: {
     type: "list",
@@ -35,7 +42,7 @@ const FLAGS: Record<string, FlagSpec> = {
   log: { type: "string", value: "DIR", help: "episodic log directory (default: .agent-os/log)" },
   "no-log": { type: "boolean", help: "keep the episodic log in memory only" },
   json: { type: "boolean", help: "print the RunResult as JSON" },
-  help: { type: "boolean", help: "show this help" },
+  help: { type: "boolean", short: "h", help: "show this help" },
 };
 
 export const RUN_HELP = `Usage: agent-os run <agent.js|agent.wasm> [options]
@@ -56,33 +63,21 @@ policy's verification models) and allows the call only when the share that appro
   --verifier openai:llama3@http://127.0.0.1:11434/v1   any OpenAI-compatible server, no key
 Other key variables are named with apiKeyEnv in the policy's verification: block.
 
+Stopping: a rule with effect stop pauses the agent (SIGSTOP) until someone continues it, and
+nothing on the command line can. The run then ends after --stop-timeout (killed, reason policy,
+exit 137), or at once with Ctrl-C.
+
+Output: the agent's output is printed as it is, one line per line, but with every other
+control character, escape sequence and bidi control escaped (\\x1b, \\r, \\u202e); errors are
+printed on one line. --json prints the RunResult exactly.
+
 Exit codes: 0 the agent returned, 1 the agent failed, 2 usage or configuration error,
-137 the agent was killed (signal, fuel, deadline, policy).
+137 the agent was killed (signal, fuel, deadline, policy, stop timeout), 130 Ctrl-C (SIGINT)
+and 143 SIGTERM: the agent was killed, its end recorded and the log closed.
 
 Example:
   agent-os run examples/summarize/agent.js --policy standard --mount /workspace=./ws --task /workspace/notes.txt
 `;
-
-function limitFlag(value: unknown, parse: typeof parseSize, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const parsed = parse(value, 1);
-  if (!parsed.ok) throw new UsageError(`run: --${flag} ${String(value)}: expected ${parsed.expected}`);
-  return parsed.value;
-}
-
-function pairs(list: unknown, flag: string, valueName: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of (list as string[] | undefined) ?? []) {
-    const eq = item.indexOf("=");
-    if (eq <= 0 || eq === item.length - 1) throw new UsageError(`run: --${flag} ${item}: expected NAME=${valueName}`);
-    out[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return out;
-}
-
-function readOnlySuffix(value: string): { path: string; readOnly: boolean } {
-  return value.endsWith(":ro") ? { path: value.slice(0, -3), readOnly: true } : { path: value.replace(/:rw$/, ""), readOnly: false };
-}
 
 export const runCommand: Subcommand = async (argv, io) => {
   const { flags, positionals } = parseArgs(argv, FLAGS, "run");
@@ -97,51 +92,70 @@ export const runCommand: Subcommand = async (argv, io) => {
   if (engine !== undefined && engine !== "quickjs" && engine !== "component") {
     throw new UsageError(`run: --engine ${engine}: expected quickjs or component`);
   }
-
-  const limits: Partial<Limits> = {};
-  const fuelText = flags.fuel as string | undefined;
-  const fuel = limitFlag(fuelText !== undefined && /^\d+$/.test(fuelText) ? Number(fuelText) : fuelText, parseCount, "fuel");
-  const memory = limitFlag(flags.memory, parseSize, "memory");
-  const wallTime = limitFlag(flags.timeout, parseDuration, "timeout");
-  if (fuel !== undefined) limits.fuel = fuel;
-  if (memory !== undefined) limits.memory = memory;
-  if (wallTime !== undefined) limits.wallTime = wallTime;
-
-  const mounts = Object.fromEntries(
-    Object.entries(pairs(flags.mount, "mount", "HOST")).map(([guest, host]) => [guest, mountSpecOf(host, `${guest}=${host}`)]),
-  );
-  const databases = Object.fromEntries(
-    Object.entries(pairs(flags.db, "db", "FILE")).map(([name, file]) => {
-      const { path, readOnly } = readOnlySuffix(file);
-      return [name, { file: path, readOnly }];
-    }),
-  );
-
   if (flags.log !== undefined && flags["no-log"]) throw new UsageError("run: --log and --no-log cannot go together");
+  const stopTimeoutMs = stopTimeoutFrom(flags["stop-timeout"]);
   const kernel = new KernelSpace({
     policy: (flags.policy as string | undefined) ?? "strict",
-    mounts,
-    databases,
+    mounts: mountsFrom(flags.mount as string[] | undefined),
+    databases: databasesFrom(flags.db as string[] | undefined),
     allowPrivate: (flags["allow-private"] as string[] | undefined) ?? [],
     ...(flags.dns !== undefined ? { resolver: dnsResolver(flags.dns as string[]) } : {}),
-    limits,
+    limits: limitsFrom(flags),
     log: flags["no-log"] ? false : { dir: (flags.log as string | undefined) ?? ".agent-os/log" },
     pool: { warm: 1 },
     ...verificationFlags(flags),
   });
-  let result: RunResult;
+  let interrupted: ProcessSignal | undefined;
+  let interrupt: ((signal: ProcessSignal) => void) | undefined;
+  const release = onProcessSignals((signal) => {
+    if (interrupted !== undefined) process.exit(signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated); // asked twice: go now
+    interrupted = signal;
+    io.stderr(`agent-os: ${signal}: ending the run and closing the log\n`);
+    interrupt?.(signal);
+  });
+  let end: SupervisedEnd | undefined;
   try {
-    await kernel.log; // a log that cannot be opened is a configuration error
+    await openedLog(kernel);
     const agent = await kernel.load(file, engine ? { engine } : {});
-    result = await kernel.execute(agent, (flags.task as string | undefined) ?? "");
+    if (interrupted === undefined) {
+      const run = superviseRun(kernel, agent, (flags.task as string | undefined) ?? "", { stopTimeoutMs, io });
+      interrupt = run.interrupt;
+      end = await run.done;
+    }
   } finally {
     await kernel.close();
+    release();
   }
-  if (flags.json) io.stdout(JSON.stringify(result, null, 2) + "\n");
-  else if (result.status === "ok") io.stdout((result.output ?? "") + (result.output?.endsWith("\n") ? "" : "\n"));
-  else io.stderr(`agent-os: ${result.agent} (pid ${result.pid}) ${describeEnd(result)}\n`);
-  return result.status === "ok" ? EXIT.ok : result.status === "killed" ? EXIT.killed : EXIT.failure;
+  return report(end, interrupted, Boolean(flags.json), io);
 };
+
+/** A log that cannot be opened is a configuration error (a bad --log, a log in use). */
+async function openedLog(kernel: KernelSpace): Promise<void> {
+  try {
+    await kernel.log;
+  } catch (error) {
+    if (error instanceof LogError) throw new UsageError(error.message, { cause: error });
+    throw error;
+  }
+}
+
+/** Prints how the run ended and returns the exit code. */
+function report(end: SupervisedEnd | undefined, interrupted: ProcessSignal | undefined, json: boolean, io: CliIo): number {
+  const code = interrupted === "SIGINT" ? EXIT.interrupted : interrupted === "SIGTERM" ? EXIT.terminated : undefined;
+  if (end === undefined) {
+    io.stderr(`agent-os: interrupted (${interrupted}) before the agent started\n`);
+    return code ?? EXIT.failure;
+  }
+  const { result } = end;
+  if (json) io.stdout(safeJson(result, 2) + "\n");
+  if (code !== undefined) {
+    io.stderr(escapeText(`agent-os: interrupted (${interrupted}): ${result.agent} (pid ${result.pid}) ${result.status === "killed" ? "was killed" : `had already ended (${result.status})`}; its end is in the log, which is closed`) + "\n");
+    return code;
+  }
+  if (!json && result.status === "ok") io.stdout(escapeLines(result.output ?? "") + (result.output?.endsWith("\n") ? "" : "\n"));
+  else if (!json || result.status !== "ok") io.stderr(escapeText(`agent-os: ${result.agent} (pid ${result.pid}) ${describeEnd(result)}`) + "\n");
+  return result.status === "ok" ? EXIT.ok : result.status === "killed" ? EXIT.killed : EXIT.failure;
+}
 
 const VERIFIER = /^(openai|anthropic):([^@\s]+)(?:@(https?:\/\/\S+))?$/;
 

@@ -1,11 +1,19 @@
 /**
  * `agent-os verify [--log DIR] [--json]`: recompute the log's hash chain.
- * Exit 0 when it verifies, 1 when tampered, 2 for a usage error or a missing log.
+ * Exit 0 when it verifies, 1 when tampered (or unreadable), 2 for a usage error or a missing log.
  */
-import { parseArgs } from "node:util";
-import { LogError } from "../errors.js";
-import { openLogReader } from "../episodic/reader.js";
+import { UsageError } from "../errors.js";
+import { logExists, openLogReader } from "../episodic/reader.js";
+import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
+import { escapeText, safeJson } from "./escape.js";
+import { reportFailure } from "./failure.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
+
+const FLAGS: Record<string, FlagSpec> = {
+  log: { type: "string", value: "DIR", help: "the log directory (default .agent-os/log)" },
+  json: { type: "boolean", help: "print the report as JSON" },
+  help: { type: "boolean", short: "h", help: "show this help" },
+};
 
 export const VERIFY_HELP = `Usage: agent-os verify [--log DIR] [--json]
 
@@ -13,49 +21,37 @@ Recomputes the hash chain of the episodic log and reports "ok" with the number o
 the head hash, or the first event that does not match (changed, missing or out of place).
 
 Options:
-  --log DIR   the log directory (default .agent-os/log)
-  --json      print the report as JSON
-  -h, --help  show this help
+${formatFlags(FLAGS)}
 
-Exit status: 0 verified, 1 tampered, 2 usage error or no log.
+Exit status: 0 verified, 1 tampered or unreadable, 2 usage error or no log.
 `;
 
 /**
  * The `verify` subcommand.
  *
- * @example await verifyCommand(["--log", ".agent-os/log"], processIo) // 0 when the chain is intact
+ * @example await verifyCommand(["--log", ".agent-os/log"], processIo()) // 0 when the chain is intact
  */
 export const verifyCommand: Subcommand = async (argv: string[], io: CliIo): Promise<number> => {
-  let values: { log?: string; json?: boolean; help?: boolean };
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { log: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    io.stderr(`agent-os verify: ${(err as Error).message}\n\n${VERIFY_HELP}`);
-    return EXIT.usage;
-  }
-  if (values.help) {
-    io.stdout(VERIFY_HELP);
-    return EXIT.ok;
-  }
-  const dir = values.log ?? ".agent-os/log";
-  let log;
-  try {
-    log = await openLogReader(dir);
-  } catch (err) {
-    io.stderr(`agent-os verify: ${(err as Error).message}\n`);
-    return err instanceof LogError && /there is no log/.test(err.message) ? EXIT.usage : EXIT.failure;
-  }
-  try {
-    const report = await log.verify();
-    if (values.json) io.stdout(JSON.stringify(report) + "\n");
-    else if (report.ok) io.stdout(`ok: ${report.count} events, head ${report.head}\n`);
-    else io.stdout(`TAMPERED at event ${report.firstBad}: ${report.problem} (${report.count} events verified before it)\n`);
-    return report.ok ? EXIT.ok : EXIT.failure;
-  } finally {
-    await log.close();
+    const { flags, positionals } = parseArgs(argv, FLAGS, "verify");
+    if (flags.help) {
+      io.stdout(VERIFY_HELP);
+      return EXIT.ok;
+    }
+    if (positionals.length > 0) throw new UsageError(`verify: unexpected argument ${escapeText(JSON.stringify(positionals[0]))} (see agent-os verify --help)`);
+    const dir = (flags.log as string | undefined) ?? ".agent-os/log";
+    if (!(await logExists(dir))) throw new UsageError(`verify: there is no log at ${dir}`);
+    const log = await openLogReader(dir);
+    try {
+      const report = await log.verify();
+      if (flags.json) io.stdout(safeJson(report) + "\n");
+      else if (report.ok) io.stdout(`ok: ${report.count} events, head ${report.head}\n`);
+      else io.stdout(escapeText(`TAMPERED at event ${report.firstBad}: ${report.problem} (${report.count} events verified before it)`) + "\n");
+      return report.ok ? EXIT.ok : EXIT.failure;
+    } finally {
+      await log.close();
+    }
+  } catch (error) {
+    return reportFailure(error, io);
   }
 };

@@ -1,0 +1,114 @@
+/**
+ * The flags of `agent-os run` turned into kernel options, strictly: one parser per kind of
+ * value (the library's own for databases), plain numbers accepted where a unit is optional, a
+ * name given twice or a name every JavaScript object already has refused, a limit above what
+ * the kernel can give refused rather than clamped.
+ */
+import { mountSpecOf, type MountSpec } from "../capabilities/fs-mounts.js";
+import { parseDatabase } from "../capabilities/sql.js";
+import { UsageError } from "../errors.js";
+import { DEFAULT_MAX_HEAP_BYTES } from "../kernel/pool.js";
+import { parseCount, parseDuration, parseSize, type Parsed } from "../policy/units.js";
+import type { Limits } from "../types.js";
+
+/** A plain number of the flag's base unit (`30000` ms, `67108864` bytes) as a number; anything else as given. */
+function numeric(value: string): string | number {
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+/**
+ * A limit flag's value: a whole number of the base unit, or a string with a unit.
+ *
+ * @example limitFlag("30000", parseDuration, "timeout") === 30000
+ * @throws UsageError naming the flag and what it expects.
+ */
+export function limitFlag(value: unknown, parse: (v: unknown, min?: number) => Parsed<number>, flag: string, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parse(numeric(String(value)), min);
+  if (!parsed.ok) throw new UsageError(`run: --${flag} ${String(value)}: expected ${parsed.expected}`);
+  return parsed.value;
+}
+
+/**
+ * `--fuel`, `--memory` and `--timeout` as limits. `--memory` above the worker pool's heap cap
+ * (`maxHeapBytes`, 1 GiB) is refused: the kernel could not give it.
+ *
+ * @example limitsFrom({ timeout: "30000", memory: "64MiB" }) // { wallTime: 30000, memory: 67108864 }
+ * @throws UsageError for a malformed value or a memory limit above the cap.
+ */
+export function limitsFrom(flags: Record<string, unknown>): Partial<Limits> {
+  const limits: Partial<Limits> = {};
+  const fuel = limitFlag(flags.fuel, parseCount, "fuel");
+  const memory = limitFlag(flags.memory, parseSize, "memory");
+  const wallTime = limitFlag(flags.timeout, parseDuration, "timeout");
+  if (memory !== undefined && memory > DEFAULT_MAX_HEAP_BYTES) {
+    throw new UsageError(`run: --memory ${String(flags.memory)}: more than the kernel's heap cap of ${DEFAULT_MAX_HEAP_BYTES / 2 ** 30} GiB (${DEFAULT_MAX_HEAP_BYTES} bytes, the worker pool's maxHeapBytes)`);
+  }
+  if (fuel !== undefined) limits.fuel = fuel;
+  if (memory !== undefined) limits.memory = memory;
+  if (wallTime !== undefined) limits.wallTime = wallTime;
+  return limits;
+}
+
+/** A key every JavaScript object already has (`__proto__`, `constructor`, ...): never a name. */
+function inheritedName(name: string): boolean {
+  return name in Object.prototype;
+}
+
+/**
+ * `--mount /GUEST=HOST[:ro|:rw][,hardlinks]` flags as mounts (options as `mountSpecOf` reads them). The same guest path twice is refused (the kernel
+ * also refuses two spellings of one path).
+ *
+ * @example mountsFrom(["/workspace=./ws", "/data=./data:ro"]) // { "/workspace": { host: "./ws", readOnly: false }, ... }
+ * @throws UsageError for a malformed flag or a guest path given twice.
+ */
+export function mountsFrom(list: string[] | undefined): Record<string, MountSpec> {
+  const out: Record<string, MountSpec> = Object.create(null) as Record<string, MountSpec>;
+  for (const item of list ?? []) {
+    const eq = item.indexOf("=");
+    if (eq <= 0 || eq === item.length - 1) throw new UsageError(`run: --mount ${item}: expected /GUEST=HOST[:ro|:rw][,hardlinks]`);
+    const guest = item.slice(0, eq);
+    if (Object.hasOwn(out, guest)) throw new UsageError(`run: --mount ${guest} is given twice`);
+    out[guest] = mountSpecOf(item.slice(eq + 1), item);
+  }
+  return out;
+}
+
+/**
+ * `--db NAME=FILE[:ro]` flags as databases, through the library's parser (`parseDatabase`: the
+ * name's form, a read-only file that must exist). A name given twice, or one like `__proto__`,
+ * is refused.
+ *
+ * @example databasesFrom(["main=./app.db", "ref=./ref.db:ro"]) // { main: { file: "/abs/app.db", readOnly: false }, ... }
+ * @throws UsageError naming the flag and what is wrong with it.
+ */
+export function databasesFrom(list: string[] | undefined, command = "run"): Record<string, { file: string; readOnly: boolean }> {
+  const out: Record<string, { file: string; readOnly: boolean }> = Object.create(null) as Record<string, { file: string; readOnly: boolean }>;
+  for (const spec of list ?? []) {
+    const name = spec.slice(0, Math.max(0, spec.indexOf("=")));
+    if (inheritedName(name)) throw new UsageError(`${command}: --db ${spec}: ${JSON.stringify(name)} cannot name a database (every JavaScript object has it)`);
+    let parsed: ReturnType<typeof parseDatabase>;
+    try {
+      parsed = parseDatabase(spec);
+    } catch (error) {
+      if (error instanceof UsageError) throw new UsageError(`${command}: ${error.message}`, { cause: error });
+      throw error;
+    }
+    if (Object.hasOwn(out, parsed[0])) throw new UsageError(`${command}: --db ${parsed[0]} is given twice`);
+    out[parsed[0]] = parsed[1];
+  }
+  return out;
+}
+
+/**
+ * `--stop-timeout`: how long a run may stay stopped (by a policy's `stop`, which nobody can
+ * continue from the command line) before it is ended. Default 30 s; 0 ends it at once.
+ *
+ * @example stopTimeoutFrom("2s") === 2000
+ */
+export function stopTimeoutFrom(value: unknown): number {
+  return limitFlag(value, parseDuration, "stop-timeout", 0) ?? DEFAULT_STOP_TIMEOUT_MS;
+}
+
+/** The default of `--stop-timeout`. */
+export const DEFAULT_STOP_TIMEOUT_MS = 30_000;
