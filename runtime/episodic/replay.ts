@@ -14,6 +14,7 @@ import { OPS, isOpName, type OpName } from "../kernel/ops.js";
 import { DEFAULT_LIMITS, type Limits, type LoggedEvent, type Policy, type Request, type RunResult } from "../types.js";
 import { canonicalJson, decodeValue, encodeValue, sha256Hex, type JsonValue } from "./encoding.js";
 import type { KernelLog } from "./log.js";
+import { asRecorded, checkResourceArgs, checkResourceSize, recordArgs } from "./args.js";
 import type { RecordedCall, RecordedRun, StopPoint } from "./recording.js";
 
 /** One host call as replay compares it: the call as the gate records it. */
@@ -22,7 +23,7 @@ export interface CallSummary {
   action: string;
   resource: string;
   method?: string;
-  /** The arguments as the log records them (byte strings over 4096 bytes by size only). */
+  /** The arguments as the log records them (large ones by size and sha256: see args.ts). */
   args: JsonValue;
 }
 
@@ -152,11 +153,14 @@ export class Replayer {
     let request: Request | undefined;
     let invalid: WitError | undefined;
     try {
+      checkResourceArgs(op, args);
       request = buildRequest({ agent: gate.agent, pid: gate.pid, capabilities: NO_CAPABILITIES }, op, args);
+      checkResourceSize(request);
     } catch (error) {
       invalid = toWitError(error);
     }
-    const actual = summarize(op, request, args);
+    // Compared in the recorded form: what the recording summarized, by the same summary.
+    const actual = summarize(op, request, asRecorded(args, recorded?.call.data.args as JsonValue | undefined));
     let same = expected !== undefined && (recordedInvalid ? sameInvalidCall(expected, actual) : invalid === undefined && sameCall(expected, actual));
     if (op === "sql.query" && invalid === undefined && (recordedInvalid || !same)) {
       invalid = this.refusedByAnalyzer(args);
@@ -166,24 +170,26 @@ export class Replayer {
     if (!same && invalid && !recordedInvalid) return { err: invalid };
     const hint = !same && op === "sql.query" && !this.options.analyzeSql ? " (a statement the gate refused before deciding is in the log only since the gate records refused calls: give the databases so that replay can tell)" : "";
     if (!recorded || !expected) {
-      if (this.run.exit && !EXTERNAL_ENDINGS.has(str(this.run.exit.data.reason))) {
-        this.diverge(this.run.exit.seq, null, actual, `the recorded run ended here; the replayed agent made another call${hint}`);
+      const exit = this.run.exit;
+      if (exit && !EXTERNAL_ENDINGS.has(str(exit.data.reason))) {
+        this.diverge(exit.seq, null, shown(op, request, args, invalid !== undefined), `the recorded run ended here; the replayed agent made another call${hint}`);
       } else this.recordingEnded = true;
       return END;
     }
     const stop = this.options.stop;
     // A checkpoint at a call event stops at that call, like a breakpoint: it is the pending one.
+    const refused = recordedInvalid || invalid !== undefined || !carriedOut(recorded.call);
     if (stop && recorded.call.seq >= stop.seq) {
-      this.pending = { seq: recorded.call.seq, expected, actual, matches: same };
+      this.pending = { seq: recorded.call.seq, expected, actual: same ? actual : shown(op, request, args, refused), matches: same };
       return END;
     }
     if (!same) {
-      this.diverge(recorded.call.seq, expected, actual, `the replayed agent made another call than the recorded one${hint}`);
+      this.diverge(recorded.call.seq, expected, shown(op, request, args, refused), `the replayed agent made another call than the recorded one${hint}`);
       return END;
     }
     this.next++;
     this.passSignals(recorded.call.seq);
-    const reply: Reply = recordedInvalid ? { err: invalid ?? { tag: "invalid", val: str(recorded.call.data.invalid) } } : this.replyFor(recorded);
+    const reply: Reply = recordedInvalid ? { err: invalid ?? recordedRefusal(recorded.call) } : this.replyFor(recorded);
     const decision = (recorded.call.data.decision ?? {}) as { effect?: unknown; rule?: unknown };
     this.events.push({
       seq: recorded.call.seq,
@@ -294,15 +300,29 @@ function denied(rule: unknown, reason: string): Reply {
   return { err: { tag: "denied", val: typeof rule === "string" ? { rule, reason } : { reason } } };
 }
 
-/** Arguments as the gate records them: byte strings over 4096 bytes by size (as runtime/gate.ts). */
-function recordedArgs(args: unknown[]): unknown[] {
-  return args.map((arg) => (arg instanceof Uint8Array && arg.length > 4096 ? { bytes: arg.length } : arg));
+/** The error a call refused before any decision was answered with, as the gate recorded it. */
+function recordedRefusal(call: LoggedEvent): WitError {
+  const tag = call.data.invalidTag;
+  const why = str(call.data.invalid);
+  if (tag === "denied") return { tag, val: { reason: why } };
+  return { tag: tag === "not-found" || tag === "io" || tag === "limit" || tag === "interrupted" ? tag : "invalid", val: why };
 }
 
-function summarize(op: OpName, request: Request | undefined, args: unknown[]): CallSummary {
+/** Whether a recorded call was carried out (allowed or audited). */
+function carriedOut(call: LoggedEvent): boolean {
+  const effect = (call.data.decision as { effect?: unknown } | undefined)?.effect;
+  return effect === "allow" || effect === "audit";
+}
+
+/** A replayed call that differs from the recorded one, shown with its arguments as the gate would record them. */
+function shown(op: OpName, request: Request | undefined, args: unknown[], refused: boolean): CallSummary {
+  return summarize(op, request, recordArgs(op, args, refused));
+}
+
+function summarize(op: OpName, request: Request | undefined, args: unknown): CallSummary {
   let encoded: JsonValue;
   try {
-    encoded = encodeValue(recordedArgs(args));
+    encoded = encodeValue(args);
   } catch {
     encoded = null;
   }
