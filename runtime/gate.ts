@@ -68,6 +68,8 @@ export function handleCall(run: GateRun, message: unknown): Reply | Promise<Repl
   }
   const action = OPS[op].action;
   if (action === null) return { ok: undefined };
+  // The call that crossed the quota was logged whole; the next one ends the run (its exit is logged).
+  if (run.log.runBytes(run.runId) >= run.limits.logBytes) return { abort: "limit", message: logQuotaReached(run.limits.logBytes) };
 
   let request: Request;
   try {
@@ -317,6 +319,11 @@ export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "capabilities"
 /** Whether a decision lets the call be carried out (its arguments are then recorded in more detail). */
 function carriedOut(decision: Decision): boolean {
   return decision.effect === "allow" || decision.effect === "audit";
+}
+
+/** The error a run ends with when its events reach `limits.logBytes`. */
+function logQuotaReached(bytes: number): string {
+  return `log quota of ${bytes} bytes reached (limits.logBytes)`;
 }
 
 /** Turns anything a capability threw into a WIT error with no host detail in it. */

@@ -171,6 +171,11 @@ export class Replayer {
     const hint = !same && op === "sql.query" && !this.options.analyzeSql ? " (a statement the gate refused before deciding is in the log only since the gate records refused calls: give the databases so that replay can tell)" : "";
     if (!recorded || !expected) {
       const exit = this.run.exit;
+      // A limit the replay does not count (the log quota) ended the run at its next call, whatever it was.
+      if (exit && exit.data.status === "killed" && exit.data.reason === "limit") {
+        this.recordingEnded = true;
+        return { abort: "limit", message: str(exit.data.error) };
+      }
       if (exit && !EXTERNAL_ENDINGS.has(str(exit.data.reason))) {
         this.diverge(exit.seq, null, shown(op, request, args, invalid !== undefined), `the recorded run ended here; the replayed agent made another call${hint}`);
       } else this.recordingEnded = true;
