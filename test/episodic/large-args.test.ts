@@ -17,7 +17,7 @@ import { editRecord, makeWorld, sha256, type World } from "./world.js";
 
 const MiB = 1024 * 1024;
 
-/** 20 refused calls, each with an argument of 8 MiB made from the seed file's first character; then two allowed ones. */
+/** 20 refused calls, each with an argument of 8 MiB made from the seed file's first character; then a refused 8 KB statement and two allowed calls. */
 async function bigArgs(origin: string, { fs, http, sql, log, process }: any) {
   const seed = (await fs.readText("/workspace/seed.txt")).trim();
   const big = seed.repeat(8 * 1024 * 1024);
@@ -54,6 +54,12 @@ async function bigArgs(origin: string, { fs, http, sql, log, process }: any) {
     } catch (e: any) {
       outcomes.push(name + ": " + (e.name === "PermissionDenied" ? "denied" : e.kind ?? e.message));
     }
+  }
+  // A statement under 64 KiB is kept whole, refused or not: counterfactual replay reads its facts.
+  try {
+    await sql.query("main", "INSERT INTO users (name) VALUES ('" + seed.repeat(8000) + "')");
+  } catch (e: any) {
+    outcomes.push("an 8 KB statement: " + (e.name === "PermissionDenied" ? "denied" : e.kind ?? e.message));
   }
   // Allowed under strict, and recorded by size and hash all the same.
   await log.info(big);
@@ -113,22 +119,22 @@ describe("large arguments are recorded by size and hash", () => {
   it("the agent's 20 calls were all refused, and nothing reached the host", () => {
     expect(run, JSON.stringify({ ...run, output: run.output?.slice(0, 500) })).toMatchObject({ status: "ok" });
     const { outcomes, selected } = JSON.parse(run.output!) as { outcomes: string[]; selected: number };
-    expect(outcomes).toHaveLength(20);
+    expect(outcomes).toHaveLength(21);
     for (const o of outcomes) expect(o).toMatch(/: (denied|invalid|not-found)$/);
     expect(selected).toBe(8 * MiB);
     expect(world.hits()).toBe(0);
     expect(readdirSync(world.workspace)).toEqual(["notes.txt", "seed.txt"]);
   });
 
-  it("the log directory grew by far less than one argument (under 1 MiB for all 22 calls)", () => {
+  it("the log directory grew by far less than one argument (under 1 MiB for all 23 calls)", () => {
     expect(grew).toBeGreaterThan(0);
     expect(grew, `the log grew by ${grew} bytes`).toBeLessThan(MiB);
   });
 
   it("each call event is small, and holds each large argument as its size and sha256", () => {
     const calls = events.filter((e) => e.type === "call");
-    expect(calls.length).toBe(23);
-    for (const c of calls) expect(JSON.stringify(c).length).toBeLessThan(8 * 1024);
+    expect(calls.length).toBe(24);
+    for (const c of calls) expect(JSON.stringify(c).length).toBeLessThan(c.data.action === "sql.query" ? 20 * 1024 : 8 * 1024);
     const big = "a".repeat(8 * MiB);
     const writeText = calls.find((c) => c.data.op === "fs.write-text" && c.data.resource === "/workspace/a.txt")!;
     expect(writeText.data.args).toEqual(["/workspace/a.txt", { chars: 8 * MiB, sha256: sha256(big) }, false]);
@@ -164,7 +170,7 @@ describe("large arguments are recorded by size and hash", () => {
       const report = await replayer.replay({ runId: run.runId, log });
       expect(report.divergence, String(JSON.stringify(report.divergence)).slice(0, 3000)).toBeUndefined();
       expect(report).toMatchObject({ status: "identical", output: run.output });
-      expect(report.events).toHaveLength(23);
+      expect(report.events).toHaveLength(24);
     } finally {
       await log.close();
       await replayer.close();
@@ -200,9 +206,9 @@ describe("large arguments are recorded by size and hash", () => {
       const changed = report.changes.map((c) => `${c.action} ${c.resource.slice(0, 40)} ${c.before.effect}->${c.after.effect}`);
       expect(changed).toContain("fs.write /workspace/a.txt deny->allow");
       expect(changed).toContain("fs.write /workspace/b.bin deny->allow");
-      // The INSERTs (statement kept whole: its SQL facts were recorded) are allowed under standard.
+      // The INSERTs (statements kept whole: their SQL facts are used) are allowed under standard.
       const inserts = report.changes.filter((c) => c.action === "sql.query" && c.after.effect === "allow");
-      expect(inserts).toHaveLength(2);
+      expect(inserts).toHaveLength(3);
       for (const c of inserts) expect(c.withoutSqlFacts).toBeUndefined();
     } finally {
       await log.close();
