@@ -82,7 +82,7 @@ class ChainLog implements KernelLog {
   /** Whether the newest hash is known to be 64 hex digits (not so only after resuming a damaged head). */
   private hexHead = false;
   /** Bytes of each live run's records, from its spawn event to its exit event (see runBytes). */
-  private readonly liveRuns = new Map<string, number>();
+  private readonly liveRuns = new Map<string, { bytes: number }>();
 
   constructor(
     private readonly backend: LogBackend,
@@ -225,18 +225,17 @@ class ChainLog implements KernelLog {
   /** Adds a sealed record's bytes to its run's count (see runBytes). */
   private count(event: NewEvent, bytes: number): void {
     const runs = this.liveRuns;
-    if (event.type === "spawn") runs.set(event.runId, (runs.get(event.runId) ?? 0) + bytes);
-    else if (runs.size > 0) {
-      const sofar = runs.get(event.runId);
-      if (sofar === undefined) return;
-      if (event.type === "exit") runs.delete(event.runId);
-      else runs.set(event.runId, sofar + bytes);
-    }
+    if (runs.size === 0 && event.type !== "spawn") return;
+    const live = runs.get(event.runId);
+    if (live === undefined) {
+      if (event.type === "spawn") runs.set(event.runId, { bytes });
+    } else if (event.type === "exit") runs.delete(event.runId);
+    else live.bytes += bytes;
   }
 
   runBytes(runId: string): number {
     if (this.queuedCount > 0 && !this.failure) this.sealQueued(Infinity);
-    return this.liveRuns.get(runId) ?? 0;
+    return this.liveRuns.get(runId)?.bytes ?? 0;
   }
 
   putBlob(bytes: Uint8Array): Promise<string> {
