@@ -1,7 +1,7 @@
 /**
  * The episodic log's benchmarks: durable appends per second through the kernel's log beside
- * raw `level` batched puts of the same events with `sync: true`, verification speed beside a
- * raw scan of the same records, and the in-memory log's cost per gated host call (a call event
+ * raw `level` batched puts of the same events with `sync: true`, verification speed (the chain
+ * and the agents' sources stored as blobs) beside a raw scan of the same records, and the in-memory log's cost per gated host call (a call event
  * and its result, staged on the kernel's thread as the gate does) beside sha256 of the same bytes.
  */
 import { createHash } from "node:crypto";
@@ -18,8 +18,20 @@ const PAIRS = 50_000;
 const SEQUENTIAL = 500;
 const ROUNDS = 5;
 
-/** A call event of about 300 bytes, as the gate writes them. */
+/** 16 agents' sources of about 4 KiB: the log stores each as a blob, which verify checks. */
+const SOURCES = Array.from({ length: 16 }, (_, k) => Buffer.from(`export default async function agent${k}(task) {\n` + "  // ...\n".repeat(500) + "}\n"));
+const CODE_HASHES = SOURCES.map((s) => createHash("sha256").update(s).digest("hex"));
+const SPAWN_EVERY = EVENTS / 16;
+
+/**
+ * A call event of about 300 bytes, as the gate writes them; every SPAWN_EVERY events, a spawn
+ * event whose agent's code the log holds as a blob (so that verify checks the blobs too).
+ */
 function event(i: number): NewEvent {
+  if (i % SPAWN_EVERY === 0) {
+    const k = (i / SPAWN_EVERY) % 16;
+    return { type: "spawn", runId: "run-" + (i % 16), pid: i % 16, agent: "writer", data: { engine: "quickjs", codeHash: CODE_HASHES[k], codeStored: true, task: "", limits: {} } };
+  }
   return {
     type: "call",
     runId: "run-" + (i % 16),
@@ -50,7 +62,7 @@ async function kernelLog(events: NewEvent[]): Promise<{ append: number; verify: 
   return withDir(async (dir) => {
     const log = await openLog({ dir });
     const t0 = performance.now();
-    await Promise.all(events.map((e) => log.append(e)));
+    await Promise.all([...SOURCES.map((s) => log.putBlob(s)), ...events.map((e) => log.append(e))]);
     const append = perSecond(events.length, performance.now() - t0);
     await log.close();
     const reopened = await openLog({ dir });
@@ -89,6 +101,7 @@ async function rawLevel(events: NewEvent[]): Promise<{ append: number; scan: num
     for (let start = 0; start < events.length; start += 4096) {
       // A chained batch: the fastest way level offers.
       const batch = db.batch();
+      if (start === 0) SOURCES.forEach((s, k) => batch.put("e!0000000000000000~" + CODE_HASHES[k], s.toString("utf8")));
       const end = Math.min(events.length, start + 4096);
       for (let i = start; i < end; i++) batch.put("e!" + String(i + 1).padStart(16, "0"), JSON.stringify(events[i]));
       await batch.write({ sync: true });
@@ -239,7 +252,7 @@ export const logBench: BenchSuite = {
         baseline: { name: "raw level put, sync", value: seq.raw },
       },
       {
-        name: "verify (recompute the chain)",
+        name: "verify (recompute the chain, check the blobs)",
         value: verify,
         unit: "events/s",
         better: "higher",

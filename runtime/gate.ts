@@ -15,7 +15,8 @@ import { decideFsCall, fsCallOf, fsRecord, planFsCall, type FsCall } from "./gat
 import type { Reply } from "./engines/engine.js";
 import { OPS, isOpName, type OpName } from "./kernel/ops.js";
 import type { KernelLog } from "./episodic/log.js";
-import type { Action, DecideOptions, Decision, Denial, Limits, LoggedEvent, Policy, Request } from "./types.js";
+import { checkResourceArgs, checkResourceSize, clipReason, recordArgs } from "./episodic/args.js";
+import type { Action, DecideOptions, Decision, Denial, Limits, Policy, Request } from "./types.js";
 
 /**
  * Asked for a decision with effect "verify"; resolves to the final decision (allow or deny).
@@ -68,10 +69,15 @@ export function handleCall(run: GateRun, message: unknown): Reply | Promise<Repl
   }
   const action = OPS[op].action;
   if (action === null) return { ok: undefined };
+  // The call that crossed the quota was logged whole; the next one ends the run (its exit is logged).
+  if (run.log.runBytes(run.runId) >= run.limits.logBytes) return { abort: "limit", message: logQuotaReached(run.limits.logBytes) };
 
   let request: Request;
   try {
+    // (a resource too long to record whole is refused: checked before and after canonicalization)
+    checkResourceArgs(op, args);
     request = buildRequest(run, op, args);
+    checkResourceSize(request);
   } catch (error) {
     return refuseInvalid(run, op, action, args, toWitError(error));
   }
@@ -112,14 +118,15 @@ function handleFsCall(run: GateRun, op: OpName, args: unknown[], written: Reques
  * every attempt, with `invalid` saying why and a deny that names no rule.
  */
 function refuseInvalid(run: GateRun, op: OpName, action: Action, args: unknown[], error: WitError): Reply | Promise<Reply> {
-  const why = typeof error.val === "string" ? error.val : error.val.reason;
+  const why = clipReason(typeof error.val === "string" ? error.val : error.val.reason);
   try {
     const staged = run.log.stage({
       type: "call",
       runId: run.runId,
       pid: run.pid,
       agent: run.agent,
-      data: { op, action, resource: "", args: recordedArgs(op, args), invalid: why, decision: { effect: "deny", rule: null, reason: `invalid call: ${why}`, matched: [] } },
+      // (the error's tag too, when it is not `invalid`: replay answers with it)
+      data: { op, action, resource: "", args: recordArgs(op, args, true), invalid: why, ...(error.tag !== "invalid" ? { invalidTag: error.tag } : {}), decision: { effect: "deny", rule: null, reason: `invalid call: ${why}`, matched: [] } },
     });
     if (run.log.durable) return staged.written.then(() => ({ err: error }), () => LOG_UNWRITABLE);
   } catch {
@@ -141,7 +148,7 @@ function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, d
         op,
         action: request.action,
         resource: request.resource,
-        args: recordedArgs(op, args),
+        args: recordArgs(op, args, !carriedOut(decision)),
         ...(request.method ? { method: request.method } : {}),
         // What the policy saw of a statement (the schema may change later): counterfactual
         // replay and `policy suggest` decide on these without the database.
@@ -335,9 +342,14 @@ export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "capabilities"
   }
 }
 
-/** Arguments as the log records them: bodies and file contents by size, not content. */
-function recordedArgs(op: OpName, args: unknown[]): unknown[] {
-  return args.map((arg) => (arg instanceof Uint8Array && arg.length > 4096 ? { bytes: arg.length } : arg));
+/** Whether a decision lets the call be carried out (its arguments are then recorded in more detail). */
+function carriedOut(decision: Decision): boolean {
+  return decision.effect === "allow" || decision.effect === "audit";
+}
+
+/** The error a run ends with when its events reach `limits.logBytes`. */
+function logQuotaReached(bytes: number): string {
+  return `log quota of ${bytes} bytes reached (limits.logBytes)`;
 }
 
 /** Turns anything a capability threw into a WIT error with no host detail in it. */

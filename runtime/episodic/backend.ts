@@ -50,6 +50,18 @@ export interface RangeOptions {
   reverse: boolean;
   /** Called with each run mark met among the records (backends that mark runs), in key order. */
   onRunMark?: (seq: number, runId: string) => void;
+  /** Called with each blob met among the records (LevelDB keeps a batch's blobs after its records), in key order. */
+  onBlob?: (place: BlobPlace) => void;
+}
+
+/**
+ * Where one copy of a blob is stored: with the batch whose last event is `seq` (0 when the
+ * batch held no event), or, with `seq` -1, under the key of LevelDB logs written before
+ * segments (`b!<hash>`). A blob stored by two kernels is stored twice.
+ */
+export interface BlobPlace {
+  hash: string;
+  seq: number;
 }
 
 /** A batch made ready to write (for LevelDB: every put done), not written yet. */
@@ -90,6 +102,13 @@ export interface LogBackend {
   /** The sequence number of a run's first event, from the run index; undefined for an unknown run. */
   runStart(runId: string): Promise<number | undefined>;
   getBlob(hash: string): Promise<Uint8Array | undefined>;
+  /**
+   * The blobs that a range read does not meet (LevelDB: those stored under the keys of logs
+   * written before segments; memory: all of them), so that verify sees every stored blob.
+   */
+  blobsAside(): Promise<BlobPlace[]>;
+  /** The bytes stored at each place, in order; undefined where nothing is. */
+  readBlobs(places: BlobPlace[]): Promise<Array<Uint8Array | undefined>>;
   close(): Promise<void>;
 }
 

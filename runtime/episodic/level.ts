@@ -41,7 +41,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { Level } from "level";
 import { LogError } from "../errors.js";
-import type { Batch, BatchRecord, HeadRecord, LogBackend, PreparedWrite, RangeOptions, RawRecord } from "./backend.js";
+import type { Batch, BatchRecord, BlobPlace, HeadRecord, LogBackend, PreparedWrite, RangeOptions, RawRecord } from "./backend.js";
 
 type Db = Level<string, string>;
 
@@ -49,6 +49,9 @@ const CHUNK = 1000;
 /** How many bytes one read of a chunk may gather (events are mostly under 1 KiB). */
 const CHUNK_BYTES = 1 << 20;
 const LEGACY_HEAD_KEY = "m!head";
+/** The prefix of a blob's key in logs written before segments (`b!<hash>`), and the end of that range. */
+const LEGACY_BLOB = "b!";
+const LEGACY_BLOB_END = 'b"';
 const VIEW = { valueEncoding: "view" } as const;
 /** Every key of the event keyspace (events and markers) sorts in [FIRST_KEY, END_KEY). */
 const FIRST_KEY = "e!";
@@ -547,7 +550,10 @@ class LevelBackend implements LogBackend {
             const mark = markOf(key);
             if (mark === RUN_MARK) options.onRunMark?.(digitsAt(key, 2), value);
             if (mark !== 0) continue;
-          } else if (isBlobKey(key)) continue;
+          } else if (isBlobKey(key)) {
+            options.onBlob?.({ hash: key.slice(19), seq: digitsAt(key, 2) });
+            continue;
+          }
           const seq = seqOfKey(key);
           if (seq < 0 || (seq >= from && seq <= to)) chunk.push([seq, value, true]);
         }
@@ -582,10 +588,10 @@ class LevelBackend implements LogBackend {
   async getBlob(hash: string): Promise<Uint8Array | undefined> {
     for (;;) {
       const seq = this.index.blobs.get(hash);
-      const bytes = await this.db.get<string, Uint8Array>(seq === undefined ? "b!" + hash : blobKey(seq, hash), VIEW);
+      const bytes = await this.db.get<string, Uint8Array>(seq === undefined ? LEGACY_BLOB + hash : blobKey(seq, hash), VIEW);
       if (bytes !== undefined) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       if (seq !== undefined) {
-        const legacy = await this.db.get<string, Uint8Array>("b!" + hash, VIEW);
+        const legacy = await this.db.get<string, Uint8Array>(LEGACY_BLOB + hash, VIEW);
         if (legacy !== undefined) return new Uint8Array(legacy.buffer, legacy.byteOffset, legacy.byteLength);
       }
       if (this.rescanned) return undefined;
@@ -593,6 +599,19 @@ class LevelBackend implements LogBackend {
       this.index.blobs.clear();
       await this.index.scan(this.db, 0, false);
     }
+  }
+
+  async blobsAside(): Promise<BlobPlace[]> {
+    const places: BlobPlace[] = [];
+    for await (const key of this.db.keys({ gt: LEGACY_BLOB, lt: LEGACY_BLOB_END })) places.push({ hash: key.slice(LEGACY_BLOB.length), seq: -1 });
+    return places;
+  }
+
+  async readBlobs(places: BlobPlace[]): Promise<Array<Uint8Array | undefined>> {
+    if (places.length === 0) return [];
+    const keys = places.map((p) => (p.seq < 0 ? LEGACY_BLOB + p.hash : blobKey(p.seq, p.hash)));
+    const values = await this.db.getMany<string, Uint8Array>(keys, VIEW);
+    return values.map((v) => (v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.byteLength)));
   }
 
   async close(): Promise<void> {

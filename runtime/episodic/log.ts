@@ -15,46 +15,15 @@
  * refuses all further appends: fail closed, no hole in the chain.
  */
 import { LogError } from "../errors.js";
-import type { EventLog, EventQuery, LoggedEvent, NewEvent, VerifyReport } from "../types.js";
+import type { EventQuery, LoggedEvent, NewEvent, VerifyReport } from "../types.js";
 import { parseRecord, toRecord, type Batch, type HeadRecord, type LogBackend, type PreparedWrite } from "./backend.js";
 import { GENESIS, sealEvent, sha256Hex } from "./encoding.js";
 import { RecordWriter } from "./record-writer.js";
 import { queryEvents } from "./query.js";
 import { verifyChain } from "./verify.js";
+import type { KernelLog } from "./kernel-log.js";
 
-/** The log as the kernel holds it. */
-export interface KernelLog extends EventLog {
-  /** Whether an acknowledged append survives a crash (false for the in-memory log). */
-  readonly durable: boolean;
-  /** Resolves once the event is durable, with its sequence number, time and hash. */
-  append(event: NewEvent): Promise<LoggedEvent>;
-  /**
-   * Seals an event at once (its sequence number and hash are fixed, in call order) and queues
-   * it: `written` resolves once it is durable (it is shared by the events of one batch, and
-   * already has a rejection handler, so leaving it alone is safe). The gate uses it to reply
-   * without a trip through the event loop when the log is not durable, and to wait when it is.
-   * It gives back the event's sequence number only: what the gate needs, and all that can be
-   * had without decoding the sealed record back into an event.
-   * @throws LogError when the log is closed, has failed, or the event cannot be encoded.
-   */
-  stage(event: NewEvent): { seq: number; written: Promise<void> };
-  /** Appends several events as consecutive sequence numbers; resolves once all are durable. */
-  appendMany(events: NewEvent[]): Promise<LoggedEvent[]>;
-  /** Streams events matching the filter, oldest first unless `order: "newest"`. */
-  query(filter?: EventQuery): AsyncIterable<LoggedEvent>;
-  /** One event by sequence number; undefined when there is none. */
-  get(seq: number): Promise<LoggedEvent | undefined>;
-  /** The newest event's sequence number and hash (0 and the genesis hash when empty). */
-  head(): { seq: number; hash: string };
-  /** Recomputes the whole chain from the stored records. */
-  verify(): Promise<VerifyReport>;
-  /** Stores bytes under their sha256 (hex) and resolves with it once durable. */
-  putBlob(bytes: Uint8Array): Promise<string>;
-  /** The bytes stored under a hash; undefined when absent. Throws LogError if they were altered. */
-  getBlob(hash: string): Promise<Uint8Array | undefined>;
-  /** Waits for queued appends, then releases the directory. Idempotent. */
-  close(): Promise<void>;
-}
+export type { KernelLog } from "./kernel-log.js";
 
 /** Options of {@link createChainLog}. Defaults: `now` is `Date.now`; `maxBatch` 4096 events (the most one write takes: larger batches measured faster appends but slower reads of the log right after). */
 export interface ChainLogOptions {
@@ -112,6 +81,8 @@ class ChainLog implements KernelLog {
   private readonly writer = new RecordWriter();
   /** Whether the newest hash is known to be 64 hex digits (not so only after resuming a damaged head). */
   private hexHead = false;
+  /** Bytes of each live run's records, from its spawn event to its exit event (see runBytes). */
+  private readonly liveRuns = new Map<string, { bytes: number }>();
 
   constructor(
     private readonly backend: LogBackend,
@@ -245,7 +216,26 @@ class ChainLog implements KernelLog {
     last.seq = seq;
     last.hash = logged.hash;
     last.time = time;
+    const records = this.queue.records;
+    const sealed = records[records.length - 1];
+    this.count(event, sealed.to - sealed.from);
     return logged;
+  }
+
+  /** Adds a sealed record's bytes to its run's count (see runBytes). */
+  private count(event: NewEvent, bytes: number): void {
+    const runs = this.liveRuns;
+    if (runs.size === 0 && event.type !== "spawn") return;
+    const live = runs.get(event.runId);
+    if (live === undefined) {
+      if (event.type === "spawn") runs.set(event.runId, { bytes });
+    } else if (event.type === "exit") runs.delete(event.runId);
+    else live.bytes += bytes;
+  }
+
+  runBytes(runId: string): number {
+    if (this.queuedCount > 0 && !this.failure) this.sealQueued(Infinity);
+    return this.liveRuns.get(runId)?.bytes ?? 0;
   }
 
   putBlob(bytes: Uint8Array): Promise<string> {

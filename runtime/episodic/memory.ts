@@ -6,7 +6,7 @@
  * JavaScript heap, so that a long-running log costs the garbage collector nothing per event),
  * and turned into text only when read.
  */
-import type { Batch, HeadRecord, LogBackend, PreparedWrite, RangeOptions, RawRecord } from "./backend.js";
+import type { Batch, BlobPlace, HeadRecord, LogBackend, PreparedWrite, RangeOptions, RawRecord } from "./backend.js";
 
 const CHUNK = 1000;
 const STORE_BYTES = 1 << 20;
@@ -32,7 +32,8 @@ class MemoryBackend implements LogBackend {
   private readonly place: number[] = [];
   private count = 0;
   private readonly runs = new Map<string, number>();
-  private readonly blobs = new Map<string, Uint8Array>();
+  /** Blobs by hash, with the batch (its last event) they were stored with. */
+  private readonly blobs = new Map<string, { seq: number; bytes: Uint8Array }>();
   private head: HeadRecord | undefined;
 
   prepare(batch: Batch): PreparedWrite {
@@ -65,7 +66,7 @@ class MemoryBackend implements LogBackend {
           if (r.seq > this.count) this.count = r.seq;
           if (!this.runs.has(r.runId)) this.runs.set(r.runId, r.seq);
         }
-        for (const b of batch.blobs) this.blobs.set(b.hash, new Uint8Array(b.bytes));
+        for (const b of batch.blobs) this.blobs.set(b.hash, { seq: batch.head.seq, bytes: new Uint8Array(b.bytes) });
         this.head = { ...batch.head };
       },
       discard: () => undefined,
@@ -110,8 +111,16 @@ class MemoryBackend implements LogBackend {
   }
 
   async getBlob(hash: string): Promise<Uint8Array | undefined> {
-    const bytes = this.blobs.get(hash);
-    return bytes && new Uint8Array(bytes);
+    const blob = this.blobs.get(hash);
+    return blob && new Uint8Array(blob.bytes);
+  }
+
+  async blobsAside(): Promise<BlobPlace[]> {
+    return [...this.blobs].map(([hash, { seq }]) => ({ hash, seq }));
+  }
+
+  async readBlobs(places: BlobPlace[]): Promise<Array<Uint8Array | undefined>> {
+    return places.map((p) => this.blobs.get(p.hash)?.bytes);
   }
 
   async close(): Promise<void> {}

@@ -7,14 +7,16 @@
  * bytes are the recorded ones. The first call that differs, or a call the log does not hold,
  * ends the replay with the divergence.
  */
-import { GuestError, ReplayError, type WitError } from "../errors.js";
+import { GuestError, type WitError } from "../errors.js";
 import type { Reply } from "../engines/engine.js";
 import { buildRequest, toWitError, type GateRun } from "../gate.js";
 import { OPS, isOpName, type OpName } from "../kernel/ops.js";
-import { DEFAULT_LIMITS, type Limits, type LoggedEvent, type Policy, type Request, type RunResult } from "../types.js";
-import { canonicalJson, decodeValue, encodeValue, sha256Hex, type JsonValue } from "./encoding.js";
-import type { KernelLog } from "./log.js";
+import type { LoggedEvent, Request, RunResult } from "../types.js";
+import { canonicalJson, decodeValue, encodeValue, type JsonValue } from "./encoding.js";
+import { asRecorded, checkResourceArgs, checkResourceSize, recordArgs } from "./args.js";
 import type { RecordedCall, RecordedRun, StopPoint } from "./recording.js";
+
+export { recordedAgent, replayGateRun, spawnedWith, type ReplayAgent } from "./replay-setup.js";
 
 /** One host call as replay compares it: the call as the gate records it. */
 export interface CallSummary {
@@ -22,7 +24,7 @@ export interface CallSummary {
   action: string;
   resource: string;
   method?: string;
-  /** The arguments as the log records them (byte strings over 4096 bytes by size only). */
+  /** The arguments as the log records them (large ones by size and sha256: see args.ts). */
   args: JsonValue;
 }
 
@@ -152,11 +154,14 @@ export class Replayer {
     let request: Request | undefined;
     let invalid: WitError | undefined;
     try {
+      checkResourceArgs(op, args);
       request = buildRequest({ agent: gate.agent, pid: gate.pid, capabilities: NO_CAPABILITIES }, op, args);
+      checkResourceSize(request);
     } catch (error) {
       invalid = toWitError(error);
     }
-    const actual = summarize(op, request, args);
+    // Compared in the recorded form: what the recording summarized, by the same summary.
+    const actual = summarize(op, request, asRecorded(args, recorded?.call.data.args as JsonValue | undefined));
     let same = expected !== undefined && (recordedInvalid ? sameInvalidCall(expected, actual) : invalid === undefined && sameCall(expected, actual));
     if (op === "sql.query" && invalid === undefined && (recordedInvalid || !same)) {
       invalid = this.refusedByAnalyzer(args);
@@ -166,24 +171,31 @@ export class Replayer {
     if (!same && invalid && !recordedInvalid) return { err: invalid };
     const hint = !same && op === "sql.query" && !this.options.analyzeSql ? " (a statement the gate refused before deciding is in the log only since the gate records refused calls: give the databases so that replay can tell)" : "";
     if (!recorded || !expected) {
-      if (this.run.exit && !EXTERNAL_ENDINGS.has(str(this.run.exit.data.reason))) {
-        this.diverge(this.run.exit.seq, null, actual, `the recorded run ended here; the replayed agent made another call${hint}`);
+      const exit = this.run.exit;
+      // A limit the replay does not count (the log quota) ended the run at its next call, whatever it was.
+      if (exit && exit.data.status === "killed" && exit.data.reason === "limit") {
+        this.recordingEnded = true;
+        return { abort: "limit", message: str(exit.data.error) };
+      }
+      if (exit && !EXTERNAL_ENDINGS.has(str(exit.data.reason))) {
+        this.diverge(exit.seq, null, shown(op, request, args, invalid !== undefined), `the recorded run ended here; the replayed agent made another call${hint}`);
       } else this.recordingEnded = true;
       return END;
     }
     const stop = this.options.stop;
     // A checkpoint at a call event stops at that call, like a breakpoint: it is the pending one.
+    const refused = recordedInvalid || invalid !== undefined || !carriedOut(recorded.call);
     if (stop && recorded.call.seq >= stop.seq) {
-      this.pending = { seq: recorded.call.seq, expected, actual, matches: same };
+      this.pending = { seq: recorded.call.seq, expected, actual: same ? actual : shown(op, request, args, refused), matches: same };
       return END;
     }
     if (!same) {
-      this.diverge(recorded.call.seq, expected, actual, `the replayed agent made another call than the recorded one${hint}`);
+      this.diverge(recorded.call.seq, expected, shown(op, request, args, refused), `the replayed agent made another call than the recorded one${hint}`);
       return END;
     }
     this.next++;
     this.passSignals(recorded.call.seq);
-    const reply: Reply = recordedInvalid ? { err: invalid ?? { tag: "invalid", val: str(recorded.call.data.invalid) } } : this.replyFor(recorded);
+    const reply: Reply = recordedInvalid ? { err: invalid ?? recordedRefusal(recorded.call) } : this.replyFor(recorded);
     const decision = (recorded.call.data.decision ?? {}) as { effect?: unknown; rule?: unknown };
     this.events.push({
       seq: recorded.call.seq,
@@ -294,15 +306,29 @@ function denied(rule: unknown, reason: string): Reply {
   return { err: { tag: "denied", val: typeof rule === "string" ? { rule, reason } : { reason } } };
 }
 
-/** Arguments as the gate records them: byte strings over 4096 bytes by size (as runtime/gate.ts). */
-function recordedArgs(args: unknown[]): unknown[] {
-  return args.map((arg) => (arg instanceof Uint8Array && arg.length > 4096 ? { bytes: arg.length } : arg));
+/** The error a call refused before any decision was answered with, as the gate recorded it. */
+function recordedRefusal(call: LoggedEvent): WitError {
+  const tag = call.data.invalidTag;
+  const why = str(call.data.invalid);
+  if (tag === "denied") return { tag, val: { reason: why } };
+  return { tag: tag === "not-found" || tag === "io" || tag === "limit" || tag === "interrupted" ? tag : "invalid", val: why };
 }
 
-function summarize(op: OpName, request: Request | undefined, args: unknown[]): CallSummary {
+/** Whether a recorded call was carried out (allowed or audited). */
+function carriedOut(call: LoggedEvent): boolean {
+  const effect = (call.data.decision as { effect?: unknown } | undefined)?.effect;
+  return effect === "allow" || effect === "audit";
+}
+
+/** A replayed call that differs from the recorded one, shown with its arguments as the gate would record them. */
+function shown(op: OpName, request: Request | undefined, args: unknown[], refused: boolean): CallSummary {
+  return summarize(op, request, recordArgs(op, args, refused));
+}
+
+function summarize(op: OpName, request: Request | undefined, args: unknown): CallSummary {
   let encoded: JsonValue;
   try {
-    encoded = encodeValue(recordedArgs(args));
+    encoded = encodeValue(args);
   } catch {
     encoded = null;
   }
@@ -346,101 +372,4 @@ function sameEnding(recorded: EndSummary, replayed: EndSummary): boolean {
   if (recorded.status === "killed" && EXTERNAL_ENDINGS.has(recorded.reason ?? "")) return true;
   if (recorded.status !== replayed.status || recorded.output !== replayed.output) return false;
   return recorded.status === "ok" || recorded.reason === replayed.reason;
-}
-
-/** The agent code a replay runs: what the spawn event recorded, with the source. */
-export interface ReplayAgent {
-  name: string;
-  kind: "module" | "function";
-  engine: "quickjs" | "component";
-  source: string;
-  codeHash: string;
-}
-
-/**
- * The agent of a recorded run. A given agent must have the recorded content hash (sha256 of
- * its source); without one, the source is read from the log, where the kernel stores each
- * agent's code as a blob under its hash when it spawns it.
- *
- * @example const agent = await recordedAgent(log, run); agent.codeHash === run.spawn.data.codeHash
- * @throws ReplayError when the given agent's code differs from the recorded one, or the log
- *   does not hold the code and none is given.
- */
-export async function recordedAgent(log: KernelLog, run: RecordedRun, given?: { source: string; engine?: string; codeHash?: string }): Promise<ReplayAgent> {
-  const d = run.spawn.data;
-  const codeHash = str(d.codeHash);
-  const kind = d.kind === "function" ? "function" : "module";
-  const engine = d.engine === "component" ? "component" : "quickjs";
-  let source: string;
-  if (given !== undefined) {
-    if (typeof given?.source !== "string") throw new ReplayError("replay: the agent has no source text");
-    // A component's hash is over its bytes, which the kernel hashed when it loaded it.
-    const hash = given.engine === "component" && typeof given.codeHash === "string" ? given.codeHash : sha256Hex(given.source);
-    if (hash !== codeHash) {
-      throw new ReplayError(
-        `replay refused: the agent's code has changed since run ${run.runId} (its content hash is ${hash}; the run recorded ${codeHash || "none"})`,
-      );
-    }
-    source = given.source;
-  } else {
-    const bytes = /^[0-9a-f]{64}$/.test(codeHash) ? await log.getBlob(codeHash) : undefined;
-    if (!bytes) {
-      throw new ReplayError(
-        `replay: the log does not hold the code of run ${run.runId}'s agent ${run.spawn.agent} (content hash ${codeHash || "none"}); give the agent (--agent FILE)`,
-      );
-    }
-    source = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  }
-  return { name: run.spawn.agent, kind, engine, source, codeHash };
-}
-
-/**
- * The limits and task a run was spawned with (the kernel's defaults where the event is silent).
- *
- * @example spawnedWith(run).limits.fuel
- */
-export function spawnedWith(run: RecordedRun): { task: string; limits: Limits } {
-  const d = run.spawn.data;
-  const recorded = (d.limits !== null && typeof d.limits === "object" ? d.limits : {}) as Partial<Limits>;
-  const limits: Limits = { ...DEFAULT_LIMITS };
-  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
-    if (typeof recorded[key] === "number") limits[key] = recorded[key];
-  }
-  return { task: str(d.task), limits };
-}
-
-/**
- * The gate's view of a replayed run: no capabilities (nothing is carried out), an in-memory
- * log of its own, and stop/kill decisions that do nothing (the recorded replies stand).
- *
- * @example replayGateRun(proc, memoryLog, limits, task, policy)
- */
-export function replayGateRun(
-  proc: { runId: string; pid: number; agent: string },
-  log: KernelLog,
-  limits: Limits,
-  task: string,
-  policy: Policy,
-): GateRun {
-  return {
-    runId: proc.runId,
-    pid: proc.pid,
-    agent: proc.agent,
-    task,
-    limits,
-    policy,
-    log,
-    hostCalls: 0,
-    denials: [],
-    terminating: false,
-    capabilities: {
-      checkpoint: () => Promise.reject(new Error("replay carries nothing out")),
-      startedNs: 0n,
-      now: () => 0,
-      authorizeHop: async () => false,
-      close: () => undefined,
-    },
-    stop: () => undefined,
-    kill: () => undefined,
-  };
 }

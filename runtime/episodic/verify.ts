@@ -3,8 +3,9 @@
  * first event that does not match.
  */
 import type { VerifyReport } from "../types.js";
-import { type LogBackend } from "./backend.js";
+import type { BlobPlace, LogBackend } from "./backend.js";
 import { GENESIS, sha256Hex } from "./encoding.js";
+import { BlobReferences, checkBlobs } from "./verify-blobs.js";
 
 /**
  * Walks the chain from the first event. An event is bad when it is missing (a gap in the
@@ -18,6 +19,10 @@ import { GENESIS, sha256Hex } from "./encoding.js";
  * before segments, which had no marks). A query by run, and replay, start at the mark: one
  * moved or taken away would hide events from them.
  *
+ * And every stored blob is checked against its hash, and every blob a spawn event says the log
+ * holds for being there (see verify-blobs.ts): a changed or missing blob is reported at the
+ * event that refers to it.
+ *
  * @example const report = await verifyChain(backend); if (!report.ok) console.log(report.firstBad);
  */
 export async function verifyChain(backend: LogBackend): Promise<VerifyReport> {
@@ -29,7 +34,10 @@ export async function verifyChain(backend: LogBackend): Promise<VerifyReport> {
   const firstAlone = new Set<string>();
   const marks: Array<[seq: number, runId: string]> = [];
   const onRunMark = (seq: number, runId: string) => void marks.push([seq, runId]);
-  for await (const chunk of backend.range({ from: 1, to: Number.MAX_SAFE_INTEGER, reverse: false, onRunMark })) {
+  const blobs: BlobPlace[] = [];
+  const onBlob = (place: BlobPlace) => void blobs.push(place);
+  const refs = new BlobReferences();
+  for await (const chunk of backend.range({ from: 1, to: Number.MAX_SAFE_INTEGER, reverse: false, onRunMark, onBlob })) {
     for (let i = 0; i < chunk.length; i++) {
       const record = chunk[i];
       const seq = record[0];
@@ -41,6 +49,7 @@ export async function verifyChain(backend: LogBackend): Promise<VerifyReport> {
         firstOf.set(run, seq);
         if (record[2]) firstAlone.add(run);
       }
+      refs.note(seq, value);
       prev = value.slice(0, HEX);
       expected++;
     }
@@ -49,10 +58,10 @@ export async function verifyChain(backend: LogBackend): Promise<VerifyReport> {
   const head = await backend.readHead();
   if (head && head.seq > count) return bad(count, count + 1, `event ${count + 1} is missing (the log's head is event ${head.seq})`);
   if (head && head.seq === count && head.hash !== prev) return bad(count, count, `event ${count} is not the event the log's head records`);
-  if (backend.marksRuns) {
-    const wrong = checkRunMarks(marks, firstOf, firstAlone);
-    if (wrong) return bad(wrong.seq - 1, wrong.seq, wrong.problem);
-  }
+  const wrongMark = backend.marksRuns ? checkRunMarks(marks, firstOf, firstAlone) : undefined;
+  const wrongBlob = await checkBlobs(backend, blobs, refs, count);
+  const wrong = wrongMark && wrongBlob ? (wrongBlob.seq < wrongMark.seq ? wrongBlob : wrongMark) : wrongMark ?? wrongBlob;
+  if (wrong) return bad(wrong.seq - 1, wrong.seq, wrong.problem);
   return { ok: true, count, head: prev };
 }
 

@@ -209,7 +209,8 @@ export class KernelSpace {
       pid,
       runId,
       spec,
-      { codeHash: agent.codeHash, policyName: this.policy.name, policyHash: this.policy.hash },
+      // (the log holds the code when withCode stores it: verify then reports it missing or changed)
+      { codeHash: agent.codeHash, codeStored: sha256(agent.source) === agent.codeHash, policyName: this.policy.name, policyHash: this.policy.hash },
       {
         pool: this.pool,
         log: this.withCode(agent),

@@ -59,7 +59,7 @@ export class AgentProcess {
     readonly pid: number,
     readonly runId: string,
     readonly spec: RunSpec,
-    private readonly meta: { codeHash: string; policyName: string; policyHash: string },
+    private readonly meta: { codeHash: string; codeStored?: boolean; policyName: string; policyHash: string },
     private readonly deps: ProcessDeps,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -162,6 +162,7 @@ export class AgentProcess {
         engine: this.spec.engine,
         kind: this.spec.kind,
         codeHash: this.meta.codeHash,
+        ...(this.meta.codeStored ? { codeStored: true } : {}),
         task: this.spec.task,
         policy: { name: this.meta.policyName, hash: this.meta.policyHash },
         limits: { ...limits },
