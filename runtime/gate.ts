@@ -14,7 +14,7 @@ import { GuestError, type WitError } from "./errors.js";
 import type { Reply } from "./engines/engine.js";
 import { OPS, isOpName, type OpName } from "./kernel/ops.js";
 import type { KernelLog } from "./episodic/log.js";
-import type { Action, Decision, Denial, Limits, LoggedEvent, Policy, Request } from "./types.js";
+import { EFFECTS, type Action, type Decision, type Denial, type Effect, type Limits, type LoggedEvent, type Policy, type Request } from "./types.js";
 
 /**
  * Asked for a decision with effect "verify"; resolves to the final decision (allow or deny).
@@ -96,11 +96,16 @@ function refuseInvalid(run: GateRun, op: OpName, action: Action, args: unknown[]
       agent: run.agent,
       data: { op, action, resource: "", args: recordedArgs(op, args), invalid: why, decision: { effect: "deny", rule: null, reason: `invalid call: ${why}`, matched: [] } },
     });
-    if (run.log.durable) return staged.written.then(() => ({ err: error }), () => LOG_UNWRITABLE);
+    const denial: Denial = { seq: staged.seq, action, resource: "", rule: null, reason: `invalid call: ${why}`, kind: "invalid" };
+    const refused = (): Reply => {
+      run.denials.push(denial);
+      return { err: error };
+    };
+    if (run.log.durable) return staged.written.then(refused, () => LOG_UNWRITABLE);
+    return refused();
   } catch {
     return LOG_UNWRITABLE;
   }
-  return { err: error };
 }
 
 /** Logs the decided call, then carries it out (or not) as decided. */
@@ -163,24 +168,37 @@ function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request
       run.stop(decision.reason);
       return deny(run, callSeq, request, decision);
     default:
-      if (run.terminating) return { err: { tag: "interrupted", val: decision.reason } };
+      if (run.terminating) {
+        run.denials.push(denialOf(callSeq, request, decision, "interrupted"));
+        return { err: { tag: "interrupted", val: decision.reason } };
+      }
       return deny(run, callSeq, request, decision);
   }
 
   run.decidedUrl = request.action === "http.fetch" ? request.resource : undefined;
+  const denialsBefore = run.denials.length;
+  const failed = (error: unknown) => logResult(run, callSeq, refusedByCapability(run, denialsBefore, callSeq, request, { err: toWitError(error) }));
   let value: unknown;
   try {
     value = dispatch(op, args, run.capabilities);
   } catch (error) {
-    return logResult(run, callSeq, { err: toWitError(error) });
+    return failed(error);
   }
-  if (value instanceof Promise) {
-    return value.then(
-      (ok: unknown) => logResult(run, callSeq, { ok }),
-      (error: unknown) => logResult(run, callSeq, { err: toWitError(error) }),
-    );
-  }
+  if (value instanceof Promise) return value.then((ok: unknown) => logResult(run, callSeq, { ok }), failed);
   return logResult(run, callSeq, { ok: value });
+}
+
+/**
+ * A capability that refuses a call the policy allowed (a read-only mount, the address guard)
+ * makes it a denial too, unless the call already reported its own (a redirect hop the policy
+ * denied is one, with the hop's event): one denial per refused call.
+ */
+function refusedByCapability(run: GateRun, denialsBefore: number, seq: number, request: Request, reply: { err: WitError }): { err: WitError } {
+  const { err } = reply;
+  if (err.tag === "denied" && run.denials.length === denialsBefore) {
+    run.denials.push({ seq, action: request.action, resource: request.resource, rule: err.val.rule ?? null, reason: err.val.reason, kind: "capability" });
+  }
+  return reply;
 }
 
 /**
@@ -225,7 +243,8 @@ export function authorizeHop(run: GateRun): HopAuthorizer {
     }
     run.decidedUrl = undefined;
     const request: Request = { action: "http.fetch", resource, method: method.toUpperCase(), agent: run.agent, pid: run.pid };
-    let decision = run.terminating ? FAIL_CLOSED("SIGTERM: the agent has been asked to finish") : decide(run.policy, request);
+    const interrupted = run.terminating;
+    let decision = interrupted ? FAIL_CLOSED("SIGTERM: the agent has been asked to finish") : decide(run.policy, request);
     if (decision.effect === "verify") decision = await verify(run, request, decision);
     try {
       const call = await run.log.append({
@@ -236,7 +255,7 @@ export function authorizeHop(run: GateRun): HopAuthorizer {
         data: { op: "http.fetch", action: "http.fetch", resource, method: request.method, redirect: true, decision: { ...decision } },
       });
       if (decision.effect === "allow" || decision.effect === "audit") return true;
-      run.denials.push(denialOf(call.seq, request, decision));
+      run.denials.push(denialOf(call.seq, request, decision, interrupted ? "interrupted" : "policy"));
       if (decision.effect === "kill") run.kill(decision.reason);
       else if (decision.effect === "stop") run.stop(decision.reason);
       return false;
@@ -246,14 +265,42 @@ export function authorizeHop(run: GateRun): HopAuthorizer {
   };
 }
 
-/** Decides under the policy; a policy that throws denies (it must not, but never fail open). */
+/**
+ * Decides under the policy. A policy that throws, or answers anything but a well-formed
+ * decision (a custom Policy is host code the kernel cannot vouch for), denies: it must not,
+ * but never fail open.
+ */
 export function decide(policy: Policy, request: Request): Decision {
   try {
-    const decision = policy.decide(request);
-    if (!decision || typeof decision.effect !== "string") return FAIL_CLOSED("the policy gave no decision");
-    return decision;
+    return wellFormed(policy.decide(request)) ?? FAIL_CLOSED("the policy gave no decision");
   } catch (error) {
-    return FAIL_CLOSED(`the policy failed: ${error instanceof Error ? error.message : String(error)}`);
+    return FAIL_CLOSED(`the policy failed: ${errorText(error)}`);
+  }
+}
+
+/**
+ * A plain copy of a decision, each field read once (a getter cannot tell the log one effect
+ * and the gate another), or undefined for anything but a Decision: an effect not spelled
+ * exactly, a rule that is neither a string nor null, no reason, `matched` not a list of strings.
+ */
+function wellFormed(answer: unknown): Decision | undefined {
+  if (typeof answer !== "object" || answer === null) return undefined;
+  const { effect, rule, reason, matched, verify } = answer as Record<string, unknown>;
+  if (typeof effect !== "string" || !(EFFECTS as readonly string[]).includes(effect)) return undefined;
+  if ((rule !== null && typeof rule !== "string") || typeof reason !== "string" || !Array.isArray(matched)) return undefined;
+  const ids: unknown[] = Array.from(matched);
+  if (!ids.every((id) => typeof id === "string")) return undefined;
+  const decision: Decision = { effect: effect as Effect, rule, reason, matched: ids as string[] };
+  if (verify === undefined) return decision;
+  if (typeof verify !== "object" || verify === null) return undefined;
+  return { ...decision, verify: { ...verify } };
+}
+
+function errorText(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return "an error that cannot be read";
   }
 }
 
@@ -273,8 +320,8 @@ function deny(run: GateRun, seq: number, request: Request, decision: Decision): 
   return { err: { tag: "denied", val: decision.rule === null ? { reason: decision.reason } : { rule: decision.rule, reason: decision.reason } } };
 }
 
-function denialOf(seq: number, request: Request, decision: Decision): Denial {
-  return { seq, action: request.action, resource: request.resource, rule: decision.rule, reason: decision.reason };
+function denialOf(seq: number, request: Request, decision: Decision, kind: Denial["kind"] = "policy"): Denial {
+  return { seq, action: request.action, resource: request.resource, rule: decision.rule, reason: decision.reason, kind };
 }
 
 /** The canonical request the policy sees. Throws GuestError for invalid arguments. */
