@@ -10,8 +10,11 @@ import type { AddressInfo } from "node:net";
 export type Script =
   /** Answer with this message content (a verdict object is JSON-encoded; a string is sent as is). */
   | { content: string | { verdict: string; confidence: number; reason: string } }
-  /** Answer with this HTTP status and JSON body. */
-  | { status: number; body?: unknown }
+  /**
+   * Answer with this HTTP status and JSON body; with `hold`, the head and the body are sent but
+   * the response never ends, so that a client that reads the body waits until its deadline.
+   */
+  | { status: number; body?: unknown; hold?: boolean }
   /** Answer 200 with this raw body text. */
   | { raw: string }
   /** Never answer. */
@@ -80,7 +83,9 @@ export async function startModelServer(): Promise<ModelServer> {
         return;
       }
       if ("status" in behaviour) {
-        res.writeHead(behaviour.status, { "content-type": "application/json" }).end(JSON.stringify(behaviour.body ?? { error: { message: "scripted failure" } }));
+        const body = JSON.stringify(behaviour.body ?? { error: { message: "scripted failure" } });
+        if (behaviour.hold) res.writeHead(behaviour.status, { "content-type": "application/json" }).write(body);
+        else res.writeHead(behaviour.status, { "content-type": "application/json" }).end(body);
         return;
       }
       if ("raw" in behaviour) {
