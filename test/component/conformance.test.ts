@@ -174,7 +174,7 @@ describe.each(ENGINES)("$name engine", (engine) => {
     it("SIGSTOP freezes a spinning agent (its fuel stops moving) and SIGCONT resumes it to the right answer", async () => {
       const n = 3_000_000 * engine.speed;
       const proc = kernel.spawn(agents.conformance, `count ${n}`);
-      await fuelMoving(proc);
+      expect(await fuelMoving(proc)).toBeGreaterThan(0);
       proc.signal("SIGSTOP");
       expect(await proc.stopped(5000)).toBe(true);
       expect(proc.state).toBe("stopped");
@@ -191,7 +191,7 @@ describe.each(ENGINES)("$name engine", (engine) => {
 
     it("SIGTERM: the next host call reports interrupted, and the agent may finish cleanly", async () => {
       const proc = kernel.spawn(agents.conformance, "polite");
-      await fuelMoving(proc);
+      expect(await fuelMoving(proc)).toBeGreaterThan(0);
       proc.signal("SIGTERM");
       const result = await proc.wait();
       expect(result).toMatchObject({ status: "ok", output: "terminated: interrupted" });
@@ -201,7 +201,7 @@ describe.each(ENGINES)("$name engine", (engine) => {
       const k = kernelFor({ termGraceMs: 100 });
       try {
         const proc = k.spawn(await engine.load(k, AGENTS.conformance), "spin");
-        await fuelMoving(proc);
+        expect(await fuelMoving(proc)).toBeGreaterThan(0);
         proc.signal("SIGTERM");
         expect(await proc.wait()).toMatchObject({ status: "killed", signal: "SIGKILL" });
       } finally {

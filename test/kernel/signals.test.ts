@@ -17,6 +17,21 @@ const expectedSum = (n: number) => {
   return String(sum);
 };
 
+/** Checks for SIGTERM between slices of work; once it comes, tries one more call and reports what it was told. */
+const polite = moduleAgent(
+  "polite",
+  `import { log, signals } from "agent-os/guest";
+  export async function run() {
+    for (let i = 0; ; i++) {
+      if ((await signals.pending()) === "SIGTERM") {
+        try { await log.info("finishing"); return "logged after SIGTERM?!"; }
+        catch (e) { return "terminated: " + e.kind; }
+      }
+      for (let j = 0; j < 10000; j++);
+    }
+  }`,
+);
+
 async function fuelMoving(proc: { usage: { fuel: number } }): Promise<number> {
   const t0 = Date.now();
   while (proc.usage.fuel === 0 && Date.now() - t0 < 5000) await sleep(5);
@@ -24,21 +39,23 @@ async function fuelMoving(proc: { usage: { fuel: number } }): Promise<number> {
 }
 
 describe("signals", () => {
-  it("SIGKILL ends a spinning agent within 100 ms", async () => {
+  it("SIGKILL ends a spinning agent at once: killed when signal() returns, its fuel frozen there", async () => {
+    // How fast is for the benchmarks; here, that nothing waits on the guest.
     const proc = kernel.spawn(spinner, "");
     expect(await fuelMoving(proc)).toBeGreaterThan(0);
-    const t0 = performance.now();
     proc.signal("SIGKILL");
-    const result = await proc.wait();
-    expect(performance.now() - t0).toBeLessThan(100);
-    expect(result).toMatchObject({ status: "killed", signal: "SIGKILL", reason: "signal" });
     expect(proc.state).toBe("killed");
+    const fuel = proc.usage.fuel;
+    await sleep(100);
+    expect(proc.usage.fuel).toBe(fuel);
+    const result = await proc.wait();
+    expect(result).toMatchObject({ status: "killed", signal: "SIGKILL", reason: "signal", usage: { fuel } });
   });
 
   it("SIGSTOP freezes a spinning agent (its fuel stops moving) and SIGCONT resumes it to the right answer", async () => {
     const n = 3_000_000;
     const proc = kernel.spawn(counter, String(n));
-    await fuelMoving(proc);
+    expect(await fuelMoving(proc)).toBeGreaterThan(0);
     proc.signal("SIGSTOP");
     expect(await proc.stopped(2000)).toBe(true);
     expect(proc.state).toBe("stopped");
@@ -55,31 +72,31 @@ describe("signals", () => {
   });
 
   it("SIGTERM: the next host call reports interrupted, and the agent may finish cleanly", async () => {
-    const polite = moduleAgent(
-      "polite",
-      `import { log, signals } from "agent-os/guest";
-      export async function run() {
-        for (let i = 0; ; i++) {
-          if ((await signals.pending()) === "SIGTERM") {
-            try { await log.info("finishing"); return "logged after SIGTERM?!"; }
-            catch (e) { return "terminated: " + e.kind; }
-          }
-          for (let j = 0; j < 10000; j++);
-        }
-      }`,
-    );
     const proc = kernel.spawn(polite, "");
-    await fuelMoving(proc);
+    expect(await fuelMoving(proc)).toBeGreaterThan(0);
     proc.signal("SIGTERM");
     const result = await proc.wait();
     expect(result).toMatchObject({ status: "ok", output: "terminated: interrupted" });
+  });
+
+  it("SIGTERM sent before the run has started still reaches the agent", async () => {
+    // A grace period longer than the test: only the agent seeing SIGTERM can end the run in time.
+    const k = kernelFor({ termGraceMs: 60_000, pool: { warm: 0 } });
+    try {
+      const proc = k.spawn(polite, "");
+      proc.signal("SIGTERM");
+      expect(proc.usage.hostCalls).toBe(0);
+      expect(await proc.wait()).toMatchObject({ status: "ok", output: "terminated: interrupted" });
+    } finally {
+      await k.close();
+    }
   });
 
   it("SIGTERM is followed by SIGKILL after the grace period", async () => {
     const k = kernelFor({ termGraceMs: 100 });
     try {
       const proc = k.spawn(spinner, "");
-      await fuelMoving(proc);
+      expect(await fuelMoving(proc)).toBeGreaterThan(0);
       proc.signal("SIGTERM");
       const result = await proc.wait();
       expect(result).toMatchObject({ status: "killed", signal: "SIGKILL" });
