@@ -14,7 +14,8 @@ import { GuestError, type WitError } from "./errors.js";
 import type { Reply } from "./engines/engine.js";
 import { OPS, isOpName, type OpName } from "./kernel/ops.js";
 import type { KernelLog } from "./episodic/log.js";
-import { EFFECTS, type Action, type Decision, type Denial, type Effect, type Limits, type LoggedEvent, type Policy, type Request } from "./types.js";
+import { errorText, wellFormedDecision } from "./decision.js";
+import type { Action, Decision, Denial, Limits, LoggedEvent, Policy, Request } from "./types.js";
 
 /**
  * Asked for a decision with effect "verify"; resolves to the final decision (allow or deny).
@@ -272,35 +273,9 @@ export function authorizeHop(run: GateRun): HopAuthorizer {
  */
 export function decide(policy: Policy, request: Request): Decision {
   try {
-    return wellFormed(policy.decide(request)) ?? FAIL_CLOSED("the policy gave no decision");
+    return wellFormedDecision(policy.decide(request)) ?? FAIL_CLOSED("the policy gave no decision");
   } catch (error) {
     return FAIL_CLOSED(`the policy failed: ${errorText(error)}`);
-  }
-}
-
-/**
- * A plain copy of a decision, each field read once (a getter cannot tell the log one effect
- * and the gate another), or undefined for anything but a Decision: an effect not spelled
- * exactly, a rule that is neither a string nor null, no reason, `matched` not a list of strings.
- */
-function wellFormed(answer: unknown): Decision | undefined {
-  if (typeof answer !== "object" || answer === null) return undefined;
-  const { effect, rule, reason, matched, verify } = answer as Record<string, unknown>;
-  if (typeof effect !== "string" || !(EFFECTS as readonly string[]).includes(effect)) return undefined;
-  if ((rule !== null && typeof rule !== "string") || typeof reason !== "string" || !Array.isArray(matched)) return undefined;
-  const ids: unknown[] = Array.from(matched);
-  if (!ids.every((id) => typeof id === "string")) return undefined;
-  const decision: Decision = { effect: effect as Effect, rule, reason, matched: ids as string[] };
-  if (verify === undefined) return decision;
-  if (typeof verify !== "object" || verify === null) return undefined;
-  return { ...decision, verify: { ...verify } };
-}
-
-function errorText(error: unknown): string {
-  try {
-    return error instanceof Error ? String(error.message) : String(error);
-  } catch {
-    return "an error that cannot be read";
   }
 }
 
