@@ -88,6 +88,9 @@ async function main(): Promise<void> {
 
   const kernel = new KernelSpace({
     policy: "standard",
+    // Running time generous enough that even on a busy machine the runaway meets its fuel budget
+    // first, as the demo says it does.
+    limits: { wallTime: 10 * 60_000 },
     mounts: { "/workspace": workspace },
     databases: { main: dbFile },
     log: { dir: join(dir, "log") },
