@@ -7,10 +7,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KernelSpace, type Agent, type KernelOptions, type RunResult } from "../../dist/runtime/index.js";
 import { policyWith, sleep, tempDir } from "../kernel/helpers.js";
 import { AGENTS, BUILD_TIMEOUT_MS, CACHE_DIR, prebuild } from "./helpers.js";
+
+// Guests that count to millions on a shared two-core machine: slow under load is not wrong.
+vi.setConfig({ testTimeout: 180_000 });
 
 type EngineName = "quickjs" | "component";
 

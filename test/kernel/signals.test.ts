@@ -1,6 +1,9 @@
 /** Signals, limits and exit reasons, on real worker threads. */
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { kernelFor, moduleAgent, sleep } from "./helpers.js";
+
+// Guests that count to millions on a shared two-core machine: slow under load is not wrong.
+vi.setConfig({ testTimeout: 180_000 });
 
 const kernel = kernelFor();
 afterAll(() => kernel.close());
