@@ -69,6 +69,9 @@ describe.each(ENGINES)("$name engine", (engine) => {
       mounts: { "/workspace": workspace },
       databases: { main: dbFile },
       cache: { dir: CACHE_DIR },
+      // Ten minutes of running time: a run that should meet its fuel budget must not meet the
+      // default 30 s deadline first on a loaded machine (the deadline tests set their own).
+      limits: { wallTime: 10 * 60_000 },
       ...options,
     });
 
