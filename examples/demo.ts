@@ -9,11 +9,14 @@
  *   memory-bomb  allocates forever: stopped by its memory limit
  *
  * Then it verifies the log's hash chain.
+ *
+ * `node dist/examples/demo.js --dir DIR` works in DIR (created if missing) and leaves it there,
+ * so that what the demo says it did can be checked on the host afterwards.
  */
 import Database from "better-sqlite3";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KernelSpace, type LoggedEvent, type RunResult } from "../runtime/index.js";
 
@@ -56,8 +59,19 @@ function formatEvent(e: LoggedEvent): string {
   return dim(`    #${String(e.seq).padStart(3)} ${e.type.padEnd(6)} ${what}`);
 }
 
+/** The directory given with `--dir`, if any. */
+function keptDir(args: string[]): string | undefined {
+  const at = args.indexOf("--dir");
+  if (at < 0) return undefined;
+  const dir = args[at + 1];
+  if (!dir) throw new Error("--dir needs a directory");
+  mkdirSync(dir, { recursive: true });
+  return resolve(dir);
+}
+
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "agent-os-demo-"));
+  const kept = keptDir(process.argv.slice(2));
+  const dir = kept ?? mkdtempSync(join(tmpdir(), "agent-os-demo-"));
   const workspace = join(dir, "workspace");
   mkdirSync(workspace);
   writeFileSync(
@@ -74,6 +88,9 @@ async function main(): Promise<void> {
 
   const kernel = new KernelSpace({
     policy: "standard",
+    // Running time generous enough that even on a busy machine the runaway meets its fuel budget
+    // first, as the demo says it does.
+    limits: { wallTime: 10 * 60_000 },
     mounts: { "/workspace": workspace },
     databases: { main: dbFile },
     log: { dir: join(dir, "log") },
@@ -98,7 +115,10 @@ async function main(): Promise<void> {
       console.log(`    ${mark} ${attempt.name.padEnd(26)} ${attempt.outcome}: ${dim(attempt.detail)}`);
     }
     console.log(`  denials recorded by the kernel: ${attacked.denials.length}`);
-    for (const d of attacked.denials) console.log(dim(`    #${d.seq} ${d.action} ${d.resource} -> ${d.rule ?? "default"}: ${d.reason}`));
+    for (const d of attacked.denials) {
+      const by = d.kind === "policy" ? (d.rule ?? "default") : d.kind;
+      console.log(dim(`    #${d.seq} ${d.action} ${d.resource || '""'} -> ${by}: ${d.reason}`));
+    }
     const check = new Database(dbFile, { readonly: true });
     const users = (check.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
     check.close();
@@ -107,7 +127,8 @@ async function main(): Promise<void> {
     heading("3. runaway: while (true) {} under a fuel budget");
     const runaway = await kernel.load(join(root, "runaway/agent.js"));
     const proc = kernel.spawn(runaway, "", { limits: { fuel: 50_000_000 } });
-    await new Promise((r) => setTimeout(r, 50));
+    // Stopped once it is spinning (however long the worker takes to start on a busy machine).
+    for (let t0 = Date.now(); proc.usage.fuel === 0 && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 5));
     proc.signal("SIGSTOP");
     await proc.stopped();
     const frozen = proc.usage.fuel;
@@ -129,7 +150,7 @@ async function main(): Promise<void> {
     console.log(dim(`  (the kernel is still serving: ${kernel.ps().length} live processes, every agent ended)`));
   } finally {
     await kernel.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (kept === undefined) rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -16,6 +16,7 @@ import type { Reply } from "./engines/engine.js";
 import { OPS, isOpName, type OpName } from "./kernel/ops.js";
 import type { KernelLog } from "./episodic/log.js";
 import { checkResourceArgs, checkResourceSize, clipReason, recordArgs } from "./episodic/args.js";
+import { errorText, wellFormedDecision } from "./decision.js";
 import type { Action, DecideOptions, Decision, Denial, Limits, Policy, Request } from "./types.js";
 
 /**
@@ -128,11 +129,16 @@ function refuseInvalid(run: GateRun, op: OpName, action: Action, args: unknown[]
       // (the error's tag too, when it is not `invalid`: replay answers with it)
       data: { op, action, resource: "", args: recordArgs(op, args, true), invalid: why, ...(error.tag !== "invalid" ? { invalidTag: error.tag } : {}), decision: { effect: "deny", rule: null, reason: `invalid call: ${why}`, matched: [] } },
     });
-    if (run.log.durable) return staged.written.then(() => ({ err: error }), () => LOG_UNWRITABLE);
+    const denial: Denial = { seq: staged.seq, action, resource: "", rule: null, reason: `invalid call: ${why}`, kind: "invalid" };
+    const refused = (): Reply => {
+      run.denials.push(denial);
+      return { err: error };
+    };
+    if (run.log.durable) return staged.written.then(refused, () => LOG_UNWRITABLE);
+    return refused();
   } catch {
     return LOG_UNWRITABLE;
   }
-  return { err: error };
 }
 
 /** Logs the decided call, then carries it out (or not) as decided. */
@@ -196,24 +202,37 @@ function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request
       run.stop(decision.reason);
       return deny(run, callSeq, request, decision);
     default:
-      if (run.terminating) return { err: { tag: "interrupted", val: decision.reason } };
+      if (run.terminating) {
+        run.denials.push(denialOf(callSeq, request, decision, "interrupted"));
+        return { err: { tag: "interrupted", val: decision.reason } };
+      }
       return deny(run, callSeq, request, decision);
   }
 
   run.decidedUrl = request.action === "http.fetch" ? request.resource : undefined;
+  const denialsBefore = run.denials.length;
+  const failed = (error: unknown) => logResult(run, callSeq, refusedByCapability(run, denialsBefore, callSeq, request, { err: toWitError(error) }));
   let value: unknown;
   try {
     value = dispatch(op, args, run.capabilities, fsCall?.target);
   } catch (error) {
-    return logResult(run, callSeq, { err: toWitError(error) });
+    return failed(error);
   }
-  if (value instanceof Promise) {
-    return value.then(
-      (ok: unknown) => logResult(run, callSeq, { ok }),
-      (error: unknown) => logResult(run, callSeq, { err: toWitError(error) }),
-    );
-  }
+  if (value instanceof Promise) return value.then((ok: unknown) => logResult(run, callSeq, { ok }), failed);
   return logResult(run, callSeq, { ok: value });
+}
+
+/**
+ * A capability that refuses a call the policy allowed (a read-only mount, the address guard)
+ * makes it a denial too, unless the call already reported its own (a redirect hop the policy
+ * denied is one, with the hop's event): one denial per refused call.
+ */
+function refusedByCapability(run: GateRun, denialsBefore: number, seq: number, request: Request, reply: { err: WitError }): { err: WitError } {
+  const { err } = reply;
+  if (err.tag === "denied" && run.denials.length === denialsBefore) {
+    run.denials.push({ seq, action: request.action, resource: request.resource, rule: err.val.rule ?? null, reason: err.val.reason, kind: "capability" });
+  }
+  return reply;
 }
 
 /**
@@ -258,7 +277,8 @@ export function authorizeHop(run: GateRun): HopAuthorizer {
     }
     run.decidedUrl = undefined;
     const request: Request = { action: "http.fetch", resource, method: method.toUpperCase(), agent: run.agent, pid: run.pid };
-    let decision = run.terminating ? FAIL_CLOSED("SIGTERM: the agent has been asked to finish") : decide(run.policy, request);
+    const interrupted = run.terminating;
+    let decision = interrupted ? FAIL_CLOSED("SIGTERM: the agent has been asked to finish") : decide(run.policy, request);
     if (decision.effect === "verify") decision = await verify(run, request, decision);
     try {
       const call = await run.log.append({
@@ -269,7 +289,7 @@ export function authorizeHop(run: GateRun): HopAuthorizer {
         data: { op: "http.fetch", action: "http.fetch", resource, method: request.method, redirect: true, decision: { ...decision } },
       });
       if (decision.effect === "allow" || decision.effect === "audit") return true;
-      run.denials.push(denialOf(call.seq, request, decision));
+      run.denials.push(denialOf(call.seq, request, decision, interrupted ? "interrupted" : "policy"));
       if (decision.effect === "kill") run.kill(decision.reason);
       else if (decision.effect === "stop") run.stop(decision.reason);
       return false;
@@ -279,14 +299,17 @@ export function authorizeHop(run: GateRun): HopAuthorizer {
   };
 }
 
-/** Decides under the policy; a policy that throws denies (it must not, but never fail open). */
+/**
+ * Decides under the policy. A policy that throws, or answers anything but a well-formed
+ * decision (a custom Policy is host code the kernel cannot vouch for), denies: it must not,
+ * but never fail open.
+ */
 export function decide(policy: Policy, request: Request, options?: DecideOptions): Decision {
   try {
     const decision = options === undefined ? policy.decide(request) : policy.decide(request, options);
-    if (!decision || typeof decision.effect !== "string") return FAIL_CLOSED("the policy gave no decision");
-    return decision;
+    return wellFormedDecision(decision) ?? FAIL_CLOSED("the policy gave no decision");
   } catch (error) {
-    return FAIL_CLOSED(`the policy failed: ${error instanceof Error ? error.message : String(error)}`);
+    return FAIL_CLOSED(`the policy failed: ${errorText(error)}`);
   }
 }
 
@@ -306,8 +329,8 @@ function deny(run: GateRun, seq: number, request: Request, decision: Decision): 
   return { err: { tag: "denied", val: decision.rule === null ? { reason: decision.reason } : { rule: decision.rule, reason: decision.reason } } };
 }
 
-function denialOf(seq: number, request: Request, decision: Decision): Denial {
-  return { seq, action: request.action, resource: request.resource, rule: decision.rule, reason: decision.reason };
+function denialOf(seq: number, request: Request, decision: Decision, kind: Denial["kind"] = "policy"): Denial {
+  return { seq, action: request.action, resource: request.resource, rule: decision.rule, reason: decision.reason, kind };
 }
 
 /** The canonical request the policy sees. Throws GuestError for invalid arguments. */

@@ -165,13 +165,20 @@ export interface Usage {
   wallMs: number;
 }
 
-/** A denied host call, as the run result reports it. */
+/**
+ * A refused host call, as the run result reports it: `seq` is its call event in the log.
+ * `kind` says what refused it: the policy (a rule, or its default when `rule` is null), the
+ * gate before the policy (`invalid` arguments; `resource` is then ""), SIGTERM (answered
+ * `interrupted`), or a capability after the policy allowed the call (a read-only mount, the
+ * address guard, ...; `rule` is null).
+ */
 export interface Denial {
   seq: number;
   action: Action;
   resource: string;
   rule: string | null;
   reason: string;
+  kind: "policy" | "invalid" | "interrupted" | "capability";
 }
 
 /** What `execute` resolves to and `proc.wait()` returns. */

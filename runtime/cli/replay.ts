@@ -201,5 +201,7 @@ export function formatCounterfactual(r: CounterfactualReport): string {
         (c.withoutSqlFacts ? "  (recorded without SQL facts: give --db)" : ""),
     );
   }
+  const blind = r.withoutSqlFacts.length;
+  if (blind > 0) lines.push(`${blind} SQL decision${blind === 1 ? " was" : "s were"} made without the statement's facts (recorded before the kernel kept them), changed or not: give --db to decide ${blind === 1 ? "it" : "them"} on the statement`);
   return lines.map(escapeText).join("\n") + "\n";
 }

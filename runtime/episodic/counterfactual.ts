@@ -40,6 +40,12 @@ export interface CounterfactualReport {
   calls: number;
   /** Calls whose effect would differ, in order. */
   changes: DecisionChange[];
+  /**
+   * Sequence numbers of the sql.query calls decided without their statement's facts (recorded
+   * before the gate kept them, and no database given to analyze the statement): changed or not,
+   * those decisions are not the policy's on the statement, only on its action and resource.
+   */
+  withoutSqlFacts: number[];
 }
 
 /** Options of {@link redecideRun}. Default: no SQL analysis (see DecisionChange.withoutSqlFacts). */
@@ -69,6 +75,7 @@ export async function redecideRun(
   const loaded: Policy = resolvePolicy(policy, { now: () => now });
   const recorded = (run.spawn.data.policy ?? {}) as { name?: unknown; hash?: unknown };
   const changes: DecisionChange[] = [];
+  const undecided: number[] = [];
   let calls = 0;
   for (const e of run.events) {
     // A call refused as invalid never reached the policy: no policy decides it differently.
@@ -84,6 +91,7 @@ export async function redecideRun(
       if (facts) request.sql = facts;
       else withoutSqlFacts = true;
     }
+    if (withoutSqlFacts) undecided.push(e.seq);
     const before = (d.decision ?? {}) as { effect?: unknown; rule?: unknown };
     // An fs call was decided on its resolved path and every further path it touched: so again.
     const further = request.action.startsWith("fs.") ? recordedFurther(d) : [];
@@ -106,6 +114,7 @@ export async function redecideRun(
     policy: { name: loaded.name, hash: loaded.hash },
     calls,
     changes,
+    withoutSqlFacts: undecided,
   };
 }
 

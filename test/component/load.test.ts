@@ -47,6 +47,7 @@ const core = (body: string, text = "hand-made", functions = "") => `
 /** A spinning process: SIGSTOP freezes its fuel, SIGCONT resumes it, and its fuel budget kills it. */
 async function expectStoppedResumedAndKilledByFuel(proc: ReturnType<KernelSpace["spawn"]>): Promise<void> {
   for (let t0 = Date.now(); proc.usage.fuel === 0 && Date.now() - t0 < 10_000; ) await sleep(5);
+  expect(proc.usage.fuel).toBeGreaterThan(0);
   proc.signal("SIGSTOP");
   expect(await proc.stopped(5000)).toBe(true);
   const frozen = proc.usage.fuel;
@@ -136,11 +137,17 @@ describe("a component from another toolchain", () => {
     }
   });
 
-  it("a trap fails the run and the kernel goes on", async () => {
+  it("a trap fails the run (state failed), the trapped instance is never entered again, and the kernel goes on", async () => {
     const trap = await kernel.load(await component("trap", `(component ${core("unreachable")})`));
-    const result = await kernel.execute(trap, "");
-    expect(result).toMatchObject({ status: "error", reason: "trap" });
-    expect(result.error).toMatch(/the agent trapped: .*unreachable/);
+    // Twice: a second run that found the first one's instance would fail to enter it instead of trapping.
+    for (let i = 0; i < 2; i++) {
+      const proc = kernel.spawn(trap, "");
+      const result = await proc.wait();
+      expect(result).toMatchObject({ status: "error", reason: "trap" });
+      expect(result.error).toMatch(/the agent trapped: .*unreachable/);
+      expect(result.error).not.toMatch(/cannot enter component instance/);
+      expect(proc.state).toBe("failed");
+    }
     const ok = await kernel.load(join(dir.path, "ok.wasm"));
     expect(await kernel.execute(ok, "again")).toMatchObject({ status: "ok", output: "hand-made" });
   });

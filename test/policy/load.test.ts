@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PolicyError } from "../../dist/runtime/errors.js";
+import { KernelSpace } from "../../dist/runtime/index.js";
 import { BUILTIN_POLICIES, canonicalRequest, loadPolicy, resolvePolicy } from "../../dist/runtime/policy/index.js";
 import { FIXTURES, invalidFixtures } from "./fixtures.js";
 
@@ -183,21 +184,31 @@ describe("resolvePolicy", () => {
   });
 });
 
-describe("a policy file that changes to something invalid", () => {
-  it("fails closed: the reload throws and nothing permissive is produced", () => {
+describe("a policy file that changes after it was loaded", () => {
+  it("fails closed: the reload throws, no kernel starts on it, and the policy loaded before keeps its own decisions", () => {
     const dir = mkdtempSync(join(tmpdir(), "policy-"));
     const file = join(dir, "live.yaml");
     writeFileSync(file, "rules:\n  - action: fs.read\n    resource: /workspace/**\n    effect: allow\n");
     const before = loadPolicy(file);
-    expect(before.decide(canonicalRequest("fs.read", "/workspace/a")).effect).toBe("allow");
+    const read = canonicalRequest("fs.read", "/workspace/a");
+    const write = canonicalRequest("fs.write", "/workspace/a");
+    expect([before.decide(read).effect, before.decide(write).effect]).toEqual(["allow", "deny"]);
 
+    // Permissive and invalid: refused by every way to load it.
     writeFileSync(file, "default: allow\nrules:\n  - action: fs.read\n    effect: alow\n");
     expect(() => loadPolicy(file)).toThrow(PolicyError);
     expect(() => resolvePolicy(file)).toThrow(/live\.yaml:4:13: rules\[0\]\.effect: unknown effect "alow"/);
-    // The policy loaded earlier is unaffected: it does not re-read its file.
-    expect(before.decide(canonicalRequest("fs.write", "/workspace/a")).effect).toBe("deny");
+    expect(() => new KernelSpace({ policy: file, log: false, pool: { warm: 0 } })).toThrow(PolicyError);
+
+    // Permissive and valid: a new load allows the write...
+    writeFileSync(file, "default: allow\n");
+    expect(loadPolicy(file).decide(write).effect).toBe("allow");
+    // ...and the policy loaded earlier still decides as it did: it does not re-read its file
+    // (one that did would allow the write now, or deny the read while the file was invalid).
+    expect([before.decide(read).effect, before.decide(write).effect]).toEqual(["allow", "deny"]);
 
     writeFileSync(file, "rules: [");
     expect(() => loadPolicy(file)).toThrow(/invalid YAML/);
+    expect([before.decide(read).effect, before.decide(write).effect]).toEqual(["allow", "deny"]);
   });
 });

@@ -6,8 +6,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { approve, reject, startModelServer, type ModelServer } from "./model-server.js";
+
+// Each test starts several agent-os processes: on a loaded two-core machine that alone can take a minute.
+vi.setConfig({ testTimeout: 180_000 });
 
 const bin = new URL("../../dist/runtime/cli/bin.js", import.meta.url).pathname;
 const SECRET = "sk-ant-cli-secret-5e8d2c7b1a90";

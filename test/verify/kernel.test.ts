@@ -242,7 +242,9 @@ describe("a verify rule decided by the models", () => {
     expect(verdict).toMatchObject({ allowed: true, approvals: 2, asked: 3, threshold: 0.6, reason: "2 of 3 models approved (consensus 0.67, threshold 0.6)" });
     expect(verdict.consensus).toBeCloseTo(2 / 3);
     expect(verdict.votes.map((v) => v.verdict)).toEqual(["approve", "approve", "reject"]);
-    for (const seen of server.seen.filter((s) => s.prompt.includes("personal data"))) {
+    const asked = server.seen.filter((s) => s.prompt.includes("personal data"));
+    expect(asked.map((s) => s.model).sort()).toEqual(["judge-a", "judge-b", "judge-c"]);
+    for (const seen of asked) {
       expect(seen.prompt).toContain("The operator's question: Is this reply free of personal data?");
       expect(seen.prompt).toContain('"output": "Dear customer, your order ships Monday."');
     }

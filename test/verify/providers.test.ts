@@ -229,20 +229,34 @@ describe("consensus", () => {
   });
 
   it("asks the models in parallel (a slow model does not delay the others' requests)", async () => {
-    server.script("gpt-par-slow", { hang: true });
+    let release!: (script: ReturnType<typeof approve>) => void;
+    server.script("gpt-par-slow", { after: new Promise((resolve) => (release = resolve)) });
     server.script("gpt-par-fast", approve());
+    const done = consult(resolveSettings({ models: [openai("gpt-par-slow"), openai("gpt-par-fast")], threshold: 1, timeout: 60_000 }), prompt());
+    // Both requests reach the server while the slow one is still unanswered (it answers only when the test says).
     let seenBoth = false;
-    const cancel = new AbortController();
-    const done = consult(resolveSettings({ models: [openai("gpt-par-slow"), openai("gpt-par-fast")], threshold: 0.5, timeout: 60_000 }), prompt(), { signal: cancel.signal });
-    // Both requests reach the server while the slow one is still unanswered (its deadline is a minute away).
-    for (let i = 0; i < 1000 && !seenBoth; i++) {
+    for (let i = 0; i < 2000 && !seenBoth; i++) {
       await new Promise((r) => setTimeout(r, 10));
       seenBoth = server.seen.length === 2;
     }
     expect(seenBoth).toBe(true);
-    cancel.abort(); // what the kernel does when it closes
+    release(approve());
+    const result = await done;
+    expect(result.votes.map((v) => [v.model, v.verdict])).toEqual([
+      ["openai:gpt-par-slow", "approve"],
+      ["openai:gpt-par-fast", "approve"],
+    ]);
+  });
+
+  it("a verification in flight is cancelled by its signal (what the kernel does when it closes): the model rejects", async () => {
+    server.script("gpt-par-hang", { hang: true });
+    const cancel = new AbortController();
+    const done = consult(resolveSettings({ models: [openai("gpt-par-hang")], threshold: 1, timeout: 60_000 }), prompt(), { signal: cancel.signal });
+    for (let i = 0; i < 2000 && server.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(server.seen).toHaveLength(1);
+    cancel.abort();
     const result = await done;
     expect(result.votes[0]).toMatchObject({ verdict: "reject", failure: "timeout", reason: "cancelled: the kernel is closing" });
-    expect(result.votes[1]).toMatchObject({ verdict: "approve" });
+    expect(result.allowed).toBe(false);
   });
 });

@@ -53,6 +53,11 @@ export async function postJson(url: string, headers: Record<string, string>, bod
   } catch (error) {
     throw failureOf(error, signal, secrets);
   }
+  if (res.status === 401 || res.status === 403) {
+    // Never read: such a body may quote the key back, and a hostile endpoint may never end it.
+    await res.body?.cancel().catch(() => undefined);
+    throw new ProviderFailure("http", `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
+  }
   let text: string;
   try {
     text = await readBounded(res, MAX_RESPONSE_BYTES);
@@ -85,9 +90,8 @@ export function endpoint(baseUrl: string, path: string): string {
   return `${baseUrl.replace(/\/+$/, "")}${path}`;
 }
 
-/** A short error message from the body; none for 401/403, whose bodies may quote the key. */
+/** A short error message from the body (401 and 403 bodies are never read). */
 function errorDetail(status: number, body: string): string {
-  if (status === 401 || status === 403) return "";
   let message: unknown;
   try {
     const json = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
