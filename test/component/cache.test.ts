@@ -18,7 +18,6 @@ import { AGENTS, BUILD_TIMEOUT_MS, CACHE_DIR, ROOT, prebuild } from "./helpers.j
 
 const dir = tempDir("agent-os-cache-");
 const keyFile = join(dir.path, "config", "cache.key");
-const marker = join(dir.path, "PWNED");
 afterAll(() => dir.remove());
 
 const sha256 = (bytes: Uint8Array | string) => createHash("sha256").update(bytes).digest("hex");
@@ -84,9 +83,13 @@ describe("a prepared entry written by someone else is never used", () => {
       await kernel.close();
     }
     genuineGlue = readFileSync(join(entryOf(cacheDir, ok), "glue.mjs"), "utf8");
-    // The key file was made on first use, readable by its owner only.
-    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
   }, BUILD_TIMEOUT_MS);
+
+  it("the key file is made on first use, for its owner only, and each entry carries a MAC", () => {
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(keyFile).length).toBe(32);
+    expect(readMeta(entryOf(cacheDir, ok)).mac).toMatch(/^[0-9a-f]{64}$/);
+  });
 
   /** Loads `file` in a fresh kernel over the same cache, runs it once, and says what happened. */
   async function loadAndRun(file: string, limits = {}) {
@@ -98,25 +101,28 @@ describe("a prepared entry written by someone else is never used", () => {
     }
   }
 
-  const injected = `import { writeFileSync as __w } from "node:fs"; __w(${JSON.stringify(marker)}, "pwned");\n`;
+  let attackNumber = 0;
+  let marker = "";
+  /** Code that would leave a file on the host if it ever ran (one marker per attack). */
+  const injected = () => `import { writeFileSync as __w } from "node:fs"; __w(${JSON.stringify(marker)}, "pwned");\n`;
   /** What an attacker who knows the format but not the key can do: sign with a key of their own. */
   const resign = (entry: string, key: Uint8Array) => {
     const { mac: _old, ...meta } = readMeta(entry);
     writeMeta(entry, { ...meta, mac: createHmac("sha256", key).update("agent-os/prepared\n").update(JSON.stringify(meta)).digest("hex") });
   };
   const attacks: [string, (entry: string) => void | Promise<void>][] = [
-    ["a glue with its plain hash updated", (entry) => forge(entry, "glue.mjs", injected + genuineGlue)],
-    ["a glue signed with another key", (entry) => (forge(entry, "glue.mjs", injected + genuineGlue), resign(entry, randomBytes(32)))],
-    ["a glue and no MAC", (entry) => forge(entry, "glue.mjs", injected + genuineGlue, (meta) => delete meta.mac)],
+    ["a glue with its plain hash updated", (entry) => forge(entry, "glue.mjs", injected() + genuineGlue)],
+    ["a glue signed with another key", (entry) => (forge(entry, "glue.mjs", injected() + genuineGlue), resign(entry, randomBytes(32)))],
+    ["a glue and no MAC", (entry) => forge(entry, "glue.mjs", injected() + genuineGlue, (meta) => delete meta.mac)],
     [
       "a glue that is a link to a file elsewhere",
       (entry) => {
         const outside = join(dir.path, "evil-glue.mjs");
-        writeFileSync(outside, injected + genuineGlue);
+        writeFileSync(outside, injected() + genuineGlue);
         rmSync(join(entry, "glue.mjs"));
         symlinkSync(outside, join(entry, "glue.mjs"));
         const meta = readMeta(entry);
-        meta.files["glue.mjs"] = sha256(injected + genuineGlue);
+        meta.files["glue.mjs"] = sha256(injected() + genuineGlue);
         writeMeta(entry, meta);
       },
     ],
@@ -133,13 +139,14 @@ describe("a prepared entry written by someone else is never used", () => {
         }
         const their = entryOf(theirs, ok);
         for (const name of readdirSync(their)) copyFileSync(join(their, name), join(entry, name));
-        forge(entry, "glue.mjs", injected + genuineGlue);
+        forge(entry, "glue.mjs", injected() + genuineGlue);
         resign(entry, theirKey);
       },
     ],
   ];
 
   it.each(attacks)("%s: the kernel prepares it again, and the injected code never runs", async (_name, attack) => {
+    marker = join(dir.path, `PWNED-${++attackNumber}`);
     const entry = entryOf(cacheDir, ok);
     await attack(entry);
     const result = await loadAndRun(ok);
@@ -226,7 +233,8 @@ describe("a built component written by someone else is never used", () => {
       mkdirSync(join(cacheDir, "builds"), { recursive: true });
       const key = name!.slice(0, -".wasm".length);
       copyFileSync(join(CACHE_DIR, "builds", `${key}.wasm`), join(cacheDir, "builds", `${key}.wasm`));
-      copyFileSync(join(CACHE_DIR, "builds", `${key}.mac`), join(cacheDir, "builds", `${key}.mac`));
+      const mac = join(CACHE_DIR, "builds", `${key}.mac`);
+      if (existsSync(mac)) copyFileSync(mac, join(cacheDir, "builds", `${key}.mac`));
       expect(await buildComponent(AGENTS.hello, { cache: { dir: cacheDir } })).toMatchObject({ cached: true, hash: sha256(built) });
 
       const swapped = readFileSync(await component("swapped", "not hello"));

@@ -12,37 +12,36 @@ import { policyWith } from "./helpers.js";
 
 const MiB = 1024 * 1024;
 const SHAPES = ["promises", "closures", "async-functions", "rejected-promises", "awaiting-objects", "global-arrays"];
-const ENGINES = [
-  { engine: "quickjs", limits: [4 * MiB, 16 * MiB, 32 * MiB] },
-  { engine: "component", limits: [16 * MiB, 64 * MiB] },
-] as const;
+const LIMITS = { quickjs: [4 * MiB, 16 * MiB, 32 * MiB], component: [16 * MiB, 64 * MiB] } as const;
+type Engine = keyof typeof LIMITS;
 
-beforeAll(() => prebuild(["engines"]), BUILD_TIMEOUT_MS);
+let kernel: KernelSpace;
+const agents = {} as Record<Engine, Agent>;
 
-describe.each(ENGINES)("$engine engine", ({ engine, limits }) => {
-  let kernel: KernelSpace;
-  let agent: Agent;
+beforeAll(async () => {
+  await prebuild(["engines"]);
+  kernel = new KernelSpace({ policy: policyWith(), log: false, pool: { warm: 1 }, cache: { dir: CACHE_DIR } });
+  agents.quickjs = await kernel.load(AGENTS.engines);
+  agents.component = await kernel.load(join(CACHE_DIR, "test-components", "engines.wasm"));
+}, BUILD_TIMEOUT_MS);
 
-  beforeAll(async () => {
-    kernel = new KernelSpace({ policy: policyWith(), log: false, pool: { warm: 1 }, cache: { dir: CACHE_DIR } });
-    agent = engine === "quickjs" ? await kernel.load(AGENTS.engines) : await kernel.load(join(CACHE_DIR, "test-components", "engines.wasm"));
-  }, BUILD_TIMEOUT_MS);
+afterAll(() => kernel.close());
 
-  afterAll(() => kernel.close());
-
+describe("on both engines", () => {
   it.each(SHAPES)("running out of memory with %s ends with reason memory", async (shape) => {
-    for (const memory of limits) {
-      const result = await kernel.execute(agent, `oom ${shape}`, { limits: { memory } });
-      expect(result, `${shape} at ${memory / MiB} MiB`).toMatchObject({ status: "error", reason: "memory" });
-      expect(result.error).toMatch(/out of memory/);
+    for (const engine of ["quickjs", "component"] as const) {
+      for (const memory of LIMITS[engine]) {
+        const result = await kernel.execute(agents[engine], `oom ${shape}`, { limits: { memory } });
+        expect(result, `${engine}: ${shape} at ${memory / MiB} MiB`).toMatchObject({ status: "error", reason: "memory" });
+        expect(result.error).toMatch(/out of memory/);
+      }
+      // The kernel goes on serving.
+      expect(await kernel.execute(agents[engine], "echo still here")).toMatchObject({ status: "ok", output: "still here" });
     }
-    // The kernel goes on serving.
-    expect(await kernel.execute(agent, "echo still here")).toMatchObject({ status: "ok", output: "still here" });
   });
 
   it("an uncaught null: out of memory on QuickJS (nothing tells it from its own), thrown null on the component engine", async () => {
-    const result = await kernel.execute(agent, "throw null");
-    if (engine === "quickjs") expect(result).toMatchObject({ status: "error", reason: "memory" });
-    else expect(result).toMatchObject({ status: "error", error: "the agent threw null" });
+    expect(await kernel.execute(agents.quickjs, "throw null")).toMatchObject({ status: "error", reason: "memory" });
+    expect(await kernel.execute(agents.component, "throw null")).toMatchObject({ status: "error", error: "the agent threw null" });
   });
 });

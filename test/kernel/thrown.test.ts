@@ -27,34 +27,39 @@ const SHAPES: [shape: string, error: string][] = [
   ["number", "the agent threw a number"],
 ];
 
-beforeAll(() => prebuild(["engines"]), BUILD_TIMEOUT_MS);
+let kernel: KernelSpace;
+const agents = {} as Record<(typeof ENGINES)[number], Agent>;
 
-describe.each(ENGINES)("%s engine", (engine) => {
-  let kernel: KernelSpace;
-  let agent: Agent;
+beforeAll(async () => {
+  await prebuild(["engines"]);
+  kernel = new KernelSpace({ policy: policyWith(), log: false, pool: { warm: 1 }, cache: { dir: CACHE_DIR } });
+  agents.quickjs = await kernel.load(AGENTS.engines);
+  agents.component = await kernel.load(join(CACHE_DIR, "test-components", "engines.wasm"));
+}, BUILD_TIMEOUT_MS);
 
-  beforeAll(async () => {
-    kernel = new KernelSpace({ policy: policyWith(), log: false, pool: { warm: 1 }, cache: { dir: CACHE_DIR } });
-    agent = engine === "quickjs" ? await kernel.load(AGENTS.engines) : await kernel.load(join(CACHE_DIR, "test-components", "engines.wasm"));
-  }, BUILD_TIMEOUT_MS);
+afterAll(() => kernel.close());
 
-  afterAll(() => kernel.close());
+async function messages(result: RunResult): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const e of (await kernel.log).query({ runId: result.runId, type: "call" })) out.push((e.data as { args: unknown[] }).args[1]);
+  return out;
+}
 
-  async function messages(result: RunResult): Promise<unknown[]> {
-    const out: unknown[] = [];
-    for await (const e of (await kernel.log).query({ runId: result.runId, type: "call" })) out.push((e.data as { args: unknown[] }).args[1]);
-    return out;
-  }
-
-  it.each(SHAPES)("%s: reported as it is, with no host call after the run's end", async (shape, error) => {
-    for (const how of ["throw", "reject"]) {
-      const result = await kernel.execute(agent, `${how} ${shape}`);
-      expect(result.status, `${how} ${shape}`).toBe("error");
-      expect(result.error, `${how} ${shape}`).toBe(error);
-      expect(result.reason, `${how} ${shape}`).toBeUndefined();
-      // The one call the agent made before throwing, and nothing from formatting what it threw.
-      expect(await messages(result), `${how} ${shape}`).toEqual([`before ${shape}`]);
-      expect(result.usage.hostCalls).toBe(1);
+describe("on both engines", () => {
+  it("every shape, thrown or rejected, is reported as it is, with no host call after the run's end", async () => {
+    for (const engine of ENGINES) {
+      for (const [shape, error] of SHAPES) {
+        for (const how of ["throw", "reject"]) {
+          const where = `${engine}: ${how} ${shape}`;
+          const result = await kernel.execute(agents[engine], `${how} ${shape}`);
+          expect(result.status, where).toBe("error");
+          expect(result.error, where).toBe(error);
+          expect(result.reason, where).toBeUndefined();
+          // The one call the agent made before throwing, and nothing from formatting what it threw.
+          expect(await messages(result), where).toEqual([`before ${shape}`]);
+          expect(result.usage.hostCalls, where).toBe(1);
+        }
+      }
     }
   });
 });
