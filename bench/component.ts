@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { transpile } from "@bytecodealliance/jco";
 import { KernelSpace, buildComponent, type Decision, type Policy, type Request } from "../runtime/index.js";
-import { ENGINE_IMPORT, FUEL_EXPORT, MEMORY_IMPORT, REFUEL_IMPORT } from "../runtime/engines/component/image.js";
+import { ENGINE_IMPORT, FUEL_EXPORT, GROW_IMPORT, MEMORY_IMPORT, REFUEL_IMPORT } from "../runtime/engines/component/image.js";
 import { loadComponent } from "../runtime/engines/component/load.js";
 import { trustedCache } from "../runtime/engines/component/trust.js";
 import { FUEL_PER_SLICE } from "../runtime/engines/component/run.js";
@@ -48,7 +48,7 @@ function rawInstance(instantiate: Instantiate, modules: Record<string, WasmModul
   return instantiate((n) => modules[n], imports, (module, importObject) => {
     const name = Object.keys(modules).find((n) => modules[n] === module)!;
     if (!instrumented.includes(name)) return new Wasm.Instance(module, importObject);
-    const engine: Record<string, unknown> = { [REFUEL_IMPORT]: (counter: number) => FUEL_PER_SLICE + counter };
+    const engine: Record<string, unknown> = { [REFUEL_IMPORT]: (counter: number) => FUEL_PER_SLICE + counter, [GROW_IMPORT]: (pages: number) => pages };
     if (name === memoryModule) engine[MEMORY_IMPORT] = new Wasm.Memory({ initial: 145, maximum: 4096 });
     const instance = new Wasm.Instance(module, { ...importObject, [ENGINE_IMPORT]: engine });
     void instance.exports[FUEL_EXPORT];

@@ -43,6 +43,11 @@ export interface RunHooks {
   ended?: () => void;
 }
 
+/**
+ * Runs `spec` once in a fresh runtime of `module`, calling the host through `bridge`. Once the
+ * guest's run is over (returned, thrown, settled), no guest code runs and no host call is made:
+ * the kernel only reads the result. Default `hooks`: none.
+ */
 export function runQuickJs(module: QuickJSWASMModule, spec: RunSpec, bridge: GuestBridge, sdkSource: string, hooks: RunHooks = {}): Finished {
   const state = new RunState();
   let runtime: QuickJSRuntime | undefined;

@@ -24,13 +24,14 @@ const headers = new WeakMap<QuickJSContext, Uint8Array>();
  * guest code runs. @throws StringTransferError if the engine does not serialise strings as expected.
  */
 export function calibrateStrings(ctx: QuickJSContext): void {
-  const probe = ctx.newString("");
+  // "a" serialises as the header, then its length field (1 unit, 8-bit: 1 << 1 | 0 = 2), then "a".
+  const probe = ctx.newString("a");
   try {
-    const header = serialised(ctx, probe, (bytes) => bytes.slice(0, bytes.length - 1));
-    // An empty 8-bit string is the header, then its length field: a single 0.
-    if (header.length === 0 || serialised(ctx, probe, (bytes) => bytes[bytes.length - 1]) !== 0) {
-      throw new StringTransferError("kernel: QuickJS serialises strings in an unknown format");
-    }
+    const header = serialised(ctx, probe, (bytes) => {
+      const tail = bytes.subarray(bytes.length - 2);
+      return bytes.length > 2 && tail[0] === 2 && tail[1] === 0x61 ? bytes.slice(0, bytes.length - 2) : undefined;
+    });
+    if (!header) throw new StringTransferError("kernel: QuickJS serialises strings in an unknown format");
     headers.set(ctx, header);
   } finally {
     probe.dispose();
@@ -67,7 +68,9 @@ function decode(bytes: Uint8Array, header: Uint8Array): string {
   const wide = field % 2 === 1;
   if (bytes.length - at !== (wide ? 2 * length : length)) throw new StringTransferError("kernel: a guest string's length does not match its bytes");
   const body = Buffer.from(bytes.buffer, bytes.byteOffset + at, bytes.length - at);
-  return wide ? body.toString("utf16le").toWellFormed() : body.toString("latin1");
+  if (!wide) return body.toString("latin1");
+  const text = body.toString("utf16le");
+  return text.isWellFormed() ? text : text.toWellFormed();
 }
 
 /** Makes a guest string from a host string, NUL characters included. */
