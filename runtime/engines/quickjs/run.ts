@@ -14,7 +14,7 @@ import { HOST_GLOBAL, PRELUDE, functionModule, kernelModules } from "./guest-mod
 import { captureIntrinsics, releaseIntrinsics } from "./intrinsics.js";
 import { MarshalError, copyIn, copyOut } from "./marshal.js";
 import { StringTransferError, newString, readString } from "./strings.js";
-import { formatThrown, isOutOfMemory, readThrown } from "./thrown.js";
+import { formatThrown, isOutOfMemory, readThrown, type Thrown } from "./thrown.js";
 
 /**
  * QuickJS checks for interrupts every 10,000 interpreter steps (a loop iteration is about two
@@ -125,7 +125,7 @@ function runIn(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, brid
   });
   if (evaluated.error) return fail(evaluated.error);
   const settledModule = settle(ctx, runtime, evaluated.value);
-  if ("never" in settledModule) return never(end, "the agent's module");
+  if ("never" in settledModule) return never(end, "the agent's module never finishes loading (it awaits something nothing is left to settle)");
   if ("error" in settledModule) return fail(settledModule.error);
   settledModule.value.dispose();
 
@@ -144,7 +144,7 @@ function runIn(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, brid
   runFn.dispose();
   if (called.error) return fail(called.error);
   const settled = settle(ctx, runtime, called.value);
-  if ("never" in settled) return never(end, "run()");
+  if ("never" in settled) return never(end, "run() returned a promise that never settles (nothing is left that could settle it)");
   if ("error" in settled) return fail(settled.error);
   end();
   try {
@@ -190,9 +190,9 @@ function stringLength(ctx: QuickJSContext, handle: QuickJSHandle): number {
   }
 }
 
-function never(end: () => void, what: string): Outcome {
+function never(end: () => void, error: string): Outcome {
   end();
-  return { status: "error", error: `${what} returned a promise that never settles (nothing is left that could settle it)` };
+  return { status: "error", error };
 }
 
 type Settled = { value: QuickJSHandle } | { error: QuickJSHandle } | { never: true };
@@ -281,7 +281,7 @@ function failure(ctx: QuickJSContext, errorHandle: QuickJSHandle, spec: RunSpec,
     errorHandle.dispose();
     return { status: "killed", reason: state.abort.reason, error: state.abort.message };
   }
-  let thrown;
+  let thrown: Thrown;
   try {
     thrown = readThrown(ctx, errorHandle);
   } catch (error) {
