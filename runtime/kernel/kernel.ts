@@ -16,6 +16,7 @@ import type { RunCapabilities } from "../capabilities/index.js";
 import { createSql } from "../capabilities/sql.js";
 import type { ComponentImage } from "../engines/component/image.js";
 import type { LoadedComponent } from "../engines/component/load.js";
+import { checkCacheOutsideMounts, type CacheOptions } from "../engines/component/trust.js";
 import type { EngineName, RunSpec } from "../engines/engine.js";
 import { openLog, type KernelLog } from "../episodic/index.js";
 import { locateRun } from "../episodic/recording.js";
@@ -73,9 +74,11 @@ export interface KernelOptions extends CapabilityOptions {
   now?: () => number;
   /**
    * Where components are cached once built and prepared (transpiled, instrumented), by content
-   * hash. Default `{ dir: ".agent-os/cache" }`; `false` prepares them in memory on every load.
+   * hash, authenticated with a key kept outside the cache (see CacheOptions). Default
+   * `{ dir: ".agent-os/cache" }`; `false` prepares them in memory on every load. A cache inside
+   * a mount, a mount inside the cache, or the key file inside a mount is a UsageError.
    */
-  cache?: { dir: string } | false;
+  cache?: CacheOptions | false;
 }
 
 /**
@@ -125,6 +128,7 @@ export class KernelSpace {
     this.verification = mergeSettings(this.policy.verification, normalizeVerificationOptions(options.verification));
     this.verifier = options.verifier ?? createVerifier(this.verification, { signal: this.verifying.signal });
     this.capabilities = resolveCapabilityOptions(options);
+    checkCacheOutsideMounts(options.cache, this.capabilities.mounts);
     sdkSource ??= readFileSync(SDK_SOURCE_URL, "utf8");
     this.pool = new WorkerPool(sdkSource, options.pool);
     this.maxHeapBytes = options.pool?.maxHeapBytes ?? DEFAULT_MAX_HEAP_BYTES;

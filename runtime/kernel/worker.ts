@@ -78,7 +78,8 @@ function runComponent(spec: RunSpec, bridge: GuestBridge): Promise<Finished> {
 function runQuickJsGuest(spec: RunSpec, bridge: GuestBridge): Finished {
   heapBudget = heap.buffer.byteLength + spec.limits.memory;
   try {
-    return runQuickJs(quickjs, spec, bridge, sdkSource);
+    // Once the guest's run is over, the kernel's own reads of what it left may grow the heap.
+    return runQuickJs(quickjs, spec, bridge, sdkSource, { ended: () => (heapBudget = Infinity) });
   } finally {
     heapBudget = Infinity;
   }

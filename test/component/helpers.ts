@@ -25,6 +25,7 @@ export const AGENTS = {
   "memory-bomb": join(ROOT, "examples/memory-bomb/agent.js"),
   conformance: join(ROOT, "test/component/agents/conformance.js"),
   ambient: join(ROOT, "test/component/agents/ambient.js"),
+  engines: join(ROOT, "test/component/agents/engines.js"),
 } as const;
 
 export type AgentName = keyof typeof AGENTS;

@@ -1,6 +1,6 @@
 /**
  * How guest values become host data: bytes from genuine Uint8Arrays only (read through the
- * typed-array getters the isolate had before guest code ran), strings never cut at a NUL.
+ * typed-array getters the isolate had before guest code ran), strings whole, NUL included.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ describe("marshalling guest arguments", () => {
   });
 
   const run = async (body: string) => {
-    const agent = moduleAgent("marshal", `import { write } from "agentos:kernel/fs";
+    const agent = moduleAgent("marshal", `import { write, writeText } from "agentos:kernel/fs";
       function tag(f) { try { f(); return "ok"; } catch (e) { return e.payload ? e.payload.tag : String(e); } }
       export function run() { ${body} }`);
     const result = await kernel.execute(agent, "");
@@ -58,10 +58,14 @@ describe("marshalling guest arguments", () => {
     expect([...readFileSync(join(dir.path, "liar.bin"))]).toEqual([1, 2, 3, 4]);
   });
 
-  it("refuses a string with a NUL instead of cutting it", async () => {
+  it("carries a string with a NUL whole: such a path is refused as invalid, such a text is written whole", async () => {
     const told = await run(`
-      return JSON.stringify({ path: tag(() => write("/ws/a.txt\\0/../../escape", new Uint8Array([1]), false)) });`);
-    expect(told).toEqual({ path: "invalid" });
+      return JSON.stringify({
+        path: tag(() => write("/ws/a.txt\\0/../../escape", new Uint8Array([1]), false)),
+        text: tag(() => writeText("/ws/nul.txt", "a\\0b\\0\\u00e9\\0\\u{1F600}", false)),
+      });`);
+    expect(told).toEqual({ path: "invalid", text: "ok" });
     expect(existsSync(join(dir.path, "a.txt"))).toBe(false);
+    expect(readFileSync(join(dir.path, "nul.txt"), "utf8")).toBe("a\0b\0\u00e9\0\u{1F600}");
   });
 });

@@ -8,13 +8,14 @@ import { AgentLoadError } from "../../errors.js";
 import type { Agent } from "../../kernel/kernel.js";
 import type { EngineName } from "../engine.js";
 import { buildComponent } from "./build.js";
-import { DEFAULT_CACHE_DIR, sha256 } from "./cache.js";
+import { sha256 } from "./cache.js";
 import { loadComponent, type LoadedComponent } from "./load.js";
+import { trustedCache, type CacheOptions } from "./trust.js";
 
 export interface ComponentAgentOptions {
   name?: string;
   engine?: EngineName;
-  cache?: { dir: string } | false;
+  cache?: CacheOptions | false;
   /** Components this kernel has loaded, by content hash: loading one again costs nothing. */
   loaded: Map<string, Promise<LoadedComponent>>;
 }
@@ -31,13 +32,12 @@ export async function loadComponentAgent(path: string, options: ComponentAgentOp
       throw new AgentLoadError(`${path}: cannot read the component (${(error as NodeJS.ErrnoException).code ?? "error"})`, { cause: error });
     }
   } else {
-    bytes = (await buildComponent(file, { cache: options.cache ?? { dir: DEFAULT_CACHE_DIR } })).component;
+    bytes = (await buildComponent(file, { cache: options.cache })).component;
   }
   const hash = sha256(bytes);
   let loading = options.loaded.get(hash);
   if (!loading) {
-    const cacheDir = options.cache === false ? false : (options.cache?.dir ?? DEFAULT_CACHE_DIR);
-    loading = loadComponent(bytes, path, cacheDir);
+    loading = loadComponent(bytes, path, trustedCache(options.cache));
     options.loaded.set(hash, loading);
     loading.catch(() => options.loaded.delete(hash));
   }

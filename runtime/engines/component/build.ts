@@ -18,10 +18,11 @@ import { dirname, extname, isAbsolute, join, relative, resolve, sep } from "node
 import { fileURLToPath } from "node:url";
 import { AgentLoadError, UsageError } from "../../errors.js";
 import { INTERFACES } from "../../kernel/ops.js";
-import { readBuilt, writeBuilt, DEFAULT_CACHE_DIR } from "./cache.js";
+import { readBuilt, writeBuilt } from "./cache.js";
 import { DISABLED_FEATURES, WIT_DIR } from "./componentize.js";
 import { KERNEL_CALL, KERNEL_CALL_SPECIFIER, PRELUDE, PRELUDE_SPECIFIER, RAW_SUFFIX, entrySource, kernelInterface } from "./prelude.js";
 import { runTool } from "./tools.js";
+import { trustedCache, type CacheOptions } from "./trust.js";
 import { WIT_PACKAGE, WIT_VERSION } from "./world.js";
 
 /** Bump when the bundle or the componentize options change. */
@@ -33,11 +34,12 @@ const SOURCE_EXTENSIONS = [".js", ".mjs", ".ts", ".mts"];
 export type BuildStep = "bundling" | "componentizing" | "cached" | "done";
 
 /**
- * Options of buildComponent. Defaults: `cache` `{ dir: ".agent-os/cache" }` (false: build every
- * time, store nothing); no progress reports.
+ * Options of buildComponent. Defaults: `cache` `{ dir: ".agent-os/cache" }`, authenticated with
+ * the key in the user's config directory (see CacheOptions; false: build every time, store
+ * nothing); no progress reports.
  */
 export interface BuildOptions {
-  cache?: { dir: string } | false;
+  cache?: CacheOptions | false;
   /** Hears each step as it starts (and "done" with the component's size). */
   progress?: (step: BuildStep, detail?: { bytes: number; ms: number }) => void;
 }
@@ -66,12 +68,12 @@ export async function buildComponent(entry: string, options: BuildOptions = {}):
   if (!SOURCE_EXTENSIONS.includes(extname(file))) throw new UsageError(`${entry}: an agent source is a ${SOURCE_EXTENSIONS.join(", ")} file`);
   if (!existsSync(file)) throw new UsageError(`${entry}: no such file`);
   const progress = options.progress ?? (() => undefined);
-  const cacheDir = options.cache === false ? false : (options.cache?.dir ?? DEFAULT_CACHE_DIR);
+  const cache = trustedCache(options.cache);
 
   progress("bundling");
   const bundle = await bundleAgent(file, entry);
   const key = buildKey(bundle);
-  const cachedComponent = cacheDir === false ? undefined : await readBuilt(cacheDir, key);
+  const cachedComponent = cache === false ? undefined : await readBuilt(cache, key);
   if (cachedComponent) {
     progress("cached");
     const ms = performance.now() - started;
@@ -89,7 +91,7 @@ export async function buildComponent(entry: string, options: BuildOptions = {}):
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  if (cacheDir !== false) await writeBuilt(cacheDir, key, component);
+  if (cache !== false) await writeBuilt(cache, key, component);
   const ms = performance.now() - started;
   progress("done", { bytes: component.length, ms });
   return { component, hash: sha256(component), bundleBytes: bundle.length, cached: false, ms };

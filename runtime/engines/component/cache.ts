@@ -2,17 +2,23 @@
  * The component cache: built components (by bundle content) and prepared components (by the
  * component's content hash and the preparation format), under `.agent-os/cache` by default.
  *
+ * Every entry is authenticated with the cache's key, which the cache folder does not hold
+ * (trust.ts): a prepared entry's meta.json carries an HMAC over its fields and the sha256 of
+ * each of its files, a built component an HMAC over its bundle key and its sha256. An entry
+ * that does not check out is ignored (and rewritten): whoever can write the folder can cost the
+ * kernel time, never make it run code of theirs.
+ *
  * Writers never lock: each entry is written under a temporary name and renamed into place, so
  * a reader sees a whole entry or none, and two writers of the same entry both write the same
- * bytes. A prepared entry lists the sha256 of each of its files; an entry that does not match
- * is ignored (and rewritten), so a damaged cache costs time, never correctness.
+ * bytes.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ComponentMeta, PreparedComponent } from "./prepare.js";
+import { sign, verify, type TrustedCache } from "./trust.js";
 
-export const DEFAULT_CACHE_DIR = ".agent-os/cache";
+export { DEFAULT_CACHE_DIR } from "./trust.js";
 export const GLUE_FILE = "glue.mjs";
 const META_FILE = "meta.json";
 
@@ -20,24 +26,34 @@ export function sha256(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-function builtPath(dir: string, key: string): string {
-  return join(dir, "builds", `${key}.wasm`);
+function builtPath(dir: string, key: string, ext: "wasm" | "mac"): string {
+  return join(dir, "builds", `${key}.${ext}`);
 }
 
-export async function readBuilt(dir: string, key: string): Promise<Uint8Array | undefined> {
+function builtMac(cache: TrustedCache, key: string, component: Uint8Array): string {
+  return sign(cache, "build", `${key}\n${sha256(component)}`);
+}
+
+/** A built component from the cache, or undefined when there is none or it does not check out. */
+export async function readBuilt(cache: TrustedCache, key: string): Promise<Uint8Array | undefined> {
   try {
-    return new Uint8Array(await readFile(builtPath(dir, key)));
+    const [component, mac] = await Promise.all([readFile(builtPath(cache.dir, key, "wasm")), readFile(builtPath(cache.dir, key, "mac"), "utf8")]);
+    const bytes = new Uint8Array(component);
+    return verify(cache, "build", `${key}\n${sha256(bytes)}`, mac.trim()) ? bytes : undefined;
   } catch {
     return undefined;
   }
 }
 
-export async function writeBuilt(dir: string, key: string, component: Uint8Array): Promise<void> {
-  const path = builtPath(dir, key);
-  await mkdir(join(dir, "builds"), { recursive: true });
-  const temp = `${path}.${randomUUID()}.tmp`;
-  await writeFile(temp, component);
-  await rename(temp, path);
+export async function writeBuilt(cache: TrustedCache, key: string, component: Uint8Array): Promise<void> {
+  await mkdir(join(cache.dir, "builds"), { recursive: true });
+  const put = async (path: string, data: Uint8Array | string) => {
+    const temp = `${path}.${randomUUID()}.tmp`;
+    await writeFile(temp, data);
+    await rename(temp, path);
+  };
+  await put(builtPath(cache.dir, key, "wasm"), component);
+  await put(builtPath(cache.dir, key, "mac"), builtMac(cache, key, component));
 }
 
 export function preparedDir(dir: string, key: string): string {
@@ -50,12 +66,16 @@ export interface CachedComponent {
   modules: Record<string, Uint8Array>;
 }
 
-/** Reads a prepared entry, or undefined when there is none or it does not check out. */
-export async function readPrepared(dir: string, key: string, format: string): Promise<CachedComponent | undefined> {
-  const entry = preparedDir(dir, key);
+/**
+ * Reads a prepared entry, or undefined when there is none or it does not check out: its MAC
+ * (under the cache's key), its format, the component it was made from, and each file's hash.
+ */
+export async function readPrepared(cache: TrustedCache, key: string, format: string, hash: string): Promise<CachedComponent | undefined> {
+  const entry = preparedDir(cache.dir, key);
   try {
-    const meta = JSON.parse(await readFile(join(entry, META_FILE), "utf8")) as ComponentMeta;
-    if (meta.format !== format) return undefined;
+    const { mac, ...meta } = JSON.parse(await readFile(join(entry, META_FILE), "utf8")) as ComponentMeta & { mac?: unknown };
+    if (!verify(cache, "prepared", JSON.stringify(meta), mac)) return undefined;
+    if (meta.format !== format || meta.hash !== hash) return undefined;
     const read = async (name: string) => {
       const bytes = new Uint8Array(await readFile(join(entry, name)));
       if (sha256(bytes) !== meta.files[name]) throw new Error(`${name} does not match its hash`);
@@ -72,13 +92,13 @@ export async function readPrepared(dir: string, key: string, format: string): Pr
 
 /** Writes a prepared entry (whole, or not at all); returns its directory. */
 export async function writePrepared(
-  dir: string,
+  cache: TrustedCache,
   key: string,
   prepared: PreparedComponent,
   identity: Pick<ComponentMeta, "format" | "hash" | "size">,
 ): Promise<{ entry: string; meta: ComponentMeta }> {
-  const entry = preparedDir(dir, key);
-  const temp = join(dir, "components", `.${key}.${randomUUID()}.tmp`);
+  const entry = preparedDir(cache.dir, key);
+  const temp = join(cache.dir, "components", `.${key}.${randomUUID()}.tmp`);
   await mkdir(temp, { recursive: true });
   try {
     const files: Record<string, string> = {};
@@ -90,7 +110,8 @@ export async function writePrepared(
       files[m.name] = sha256(m.bytes);
     }
     const meta: ComponentMeta = { ...identity, ...prepared.meta, files };
-    await writeFile(join(temp, META_FILE), JSON.stringify(meta, null, 2));
+    const mac = sign(cache, "prepared", JSON.stringify(meta));
+    await writeFile(join(temp, META_FILE), JSON.stringify({ ...meta, mac }, null, 2));
     await rm(entry, { recursive: true, force: true });
     try {
       await rename(temp, entry);

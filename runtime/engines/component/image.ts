@@ -6,12 +6,17 @@
 import type { WasmModule } from "./wasm.js";
 
 /** Bump when the instrumentation changes: cached results of another version are not used. */
-export const INSTRUMENTER_VERSION = "fuel-7";
+export const INSTRUMENTER_VERSION = "fuel-8";
 
 /** The import module of everything the engine itself supplies to an instrumented core module. */
 export const ENGINE_IMPORT = "agentos:engine";
 /** `(i32) -> i32`: called with the counter once it is below zero (what was overspent); returns the new counter. */
 export const REFUEL_IMPORT = "refuel";
+/**
+ * `(i32) -> i32`: called with the pages every `memory.grow` asks for, just before it asks;
+ * returns them unchanged. It tells the engine when a growth was refused at the run's limit.
+ */
+export const GROW_IMPORT = "grow";
 /** The memory of the module that had one: imported, so that each run sets its maximum. */
 export const MEMORY_IMPORT = "memory";
 /** The exported counter: units left in the current slice (-1 right after the last one ran out). */

@@ -29,14 +29,17 @@
  *
  * The module's memory becomes an import, so that each run supplies a memory whose maximum is
  * the run's limit: growth past it fails inside the guest (an out-of-memory error it can see)
- * instead of taking the host with it.
+ * instead of taking the host with it. Every `memory.grow` first passes the pages it asks for to
+ * an imported hook, so that the engine knows a growth was refused when the guest then traps
+ * (StarlingMonkey aborts on some allocations that fail): that trap is out of memory.
  */
 import binaryen from "binaryen";
 import { AgentLoadError } from "../../errors.js";
-import { ENGINE_IMPORT, FUEL_EXPORT, MEMORY_IMPORT, REFUEL_IMPORT } from "./image.js";
+import { ENGINE_IMPORT, FUEL_EXPORT, GROW_IMPORT, MEMORY_IMPORT, REFUEL_IMPORT } from "./image.js";
 
 const FUEL_GLOBAL = "agentos$fuel";
 const REFUEL_FUNCTION = "agentos$refuel";
+const GROW_FUNCTION = "agentos$grow";
 /** Prefix of the labels the instrumenter adds (the name section is stripped: no clash). */
 const LABEL = "agentos$";
 
@@ -157,6 +160,7 @@ export function instrumentModule(bytes: Uint8Array, name: string): Instrumented 
     // Collect first, rewrite afterwards: the walk never sees a node it created itself.
     const visitors = childVisitors();
     const loops: { loop: Expr; fn: number }[] = [];
+    const grows: Expr[] = [];
     /** Every function with a body, and whether it calls or loops (then it is charged at entry). */
     const bodies: { fn: number; body: Expr; charged: boolean }[] = [];
     const stack: Expr[] = [];
@@ -179,6 +183,7 @@ export function instrumentModule(bytes: Uint8Array, name: string): Instrumented 
         const id = getId(expr);
         const visit = visitorOf(id);
         if (id === binaryen.LoopId) loops.push({ loop: expr, fn });
+        if (id === binaryen.MemoryGrowId) grows.push(expr);
         if (id === binaryen.LoopId || id === binaryen.CallId || id === binaryen.CallIndirectId) charged = true;
         visit(expr, push);
       }
@@ -243,6 +248,10 @@ export function instrumentModule(bytes: Uint8Array, name: string): Instrumented 
       C._BinaryenFunctionSetBody(fn, module.block(null, [pay, module.if(overdrawn, refuel()), body], binaryen.getExpressionType(body)));
     }
 
+    if (grows.length > 0) {
+      module.addFunctionImport(GROW_FUNCTION, ENGINE_IMPORT, GROW_IMPORT, i32, i32);
+      for (const grow of grows) C._BinaryenMemoryGrowSetDelta(grow, module.call(GROW_FUNCTION, [C._BinaryenMemoryGrowGetDelta(grow)], i32));
+    }
     if (ownsMemory) module.addMemoryImport(memoryName(module, name), ENGINE_IMPORT, MEMORY_IMPORT);
     return { bytes: module.emitBinary(), initialPages: ownsMemory ? memory.initial : null, functions: bodies.length, loops: loops.length };
   } finally {

@@ -10,6 +10,7 @@ import { readPrepared, sha256, writePrepared } from "./cache.js";
 import { INSTRUMENTER_VERSION, type ComponentImage } from "./image.js";
 import type { ComponentMeta } from "./prepare.js";
 import { runTool } from "./tools.js";
+import type { TrustedCache } from "./trust.js";
 import { Wasm, type WasmModule } from "./wasm.js";
 
 export interface LoadedComponent {
@@ -34,15 +35,17 @@ export function preparedFormat(): string {
 
 /**
  * @param where how to name the component in messages (its path as given)
- * @param cacheDir the cache directory, or false to prepare in memory every time
+ * @param cache the cache (see trustedCache), or false to prepare in memory every time
  * @throws AgentLoadError when the component does not fit the kernel's world
  */
-export async function loadComponent(bytes: Uint8Array, where: string, cacheDir: string | false, progress?: (step: string) => void): Promise<LoadedComponent> {
+export async function loadComponent(bytes: Uint8Array, where: string, cache: TrustedCache | false, progress?: (step: string) => void): Promise<LoadedComponent> {
   const hash = sha256(bytes);
   const fmt = preparedFormat();
   const key = `${hash}-${fmt}`;
-  if (cacheDir !== false) {
-    const hit = await readPrepared(cacheDir, key, fmt);
+  if (cache !== false) {
+    // Only an entry authenticated with the cache's key is used: its glue runs in the kernel's
+    // workers, and its modules carry the fuel checks and the memory cap.
+    const hit = await readPrepared(cache, key, fmt, hash);
     if (hit) {
       try {
         return { image: await imageOf(key, dataUrl(hit.glue), hit.modules, hit.meta), meta: hit.meta, cached: true };
@@ -55,11 +58,11 @@ export async function loadComponent(bytes: Uint8Array, where: string, cacheDir: 
   const identity = { format: fmt, hash, size: bytes.length };
   const modules = Object.fromEntries(prepared.modules.map((m) => [m.name, m.bytes]));
   const glue = dataUrl(new TextEncoder().encode(prepared.glue));
-  if (cacheDir === false) {
+  if (cache === false) {
     const meta: ComponentMeta = { ...identity, ...prepared.meta, files: {} };
     return { image: await imageOf(key, glue, modules, meta), meta, cached: false };
   }
-  const { meta } = await writePrepared(cacheDir, key, prepared, identity);
+  const { meta } = await writePrepared(cache, key, prepared, identity);
   return { image: await imageOf(key, glue, modules, meta), meta, cached: false };
 }
 

@@ -9,7 +9,7 @@
  * log), or removes it: the same agent makes the same host calls on both engines.
  */
 import { OPS, camelCase } from "../../kernel/ops.js";
-import { KERNEL_TIME_AND_RANDOM } from "../kernel-globals.js";
+import { KERNEL_TIME_AND_RANDOM, MAX_THROWN_TEXT, describeThrownSource } from "../kernel-globals.js";
 import { WIT_PACKAGE, WIT_VERSION } from "./world.js";
 
 export const PRELUDE_SPECIFIER = "agentos:prelude";
@@ -54,6 +54,7 @@ export const NO_RUN = "\u0000agentos:no-run";
 /** What the wrapper throws for SpiderMonkey's out-of-memory (a bare string there). */
 export const OUT_OF_MEMORY = "InternalError: out of memory";
 
+
 export const PRELUDE = `
 import { now, monotonicNow } from "agentos:kernel/clock@${WIT_VERSION}";
 import { bytes as randomBytes } from "agentos:kernel/random@${WIT_VERSION}";
@@ -85,24 +86,29 @@ Object.defineProperty(globalThis, "performance", { value: performance, writable:
 for (const name of ["fetch", "Request", "Response", "Headers", "setTimeout", "setInterval", "clearTimeout", "clearInterval"]) {
   delete globalThis[name];
 }
+
+// Made here, before the agent's module runs: the agent cannot replace what it uses.
+export const describeThrown = ${describeThrownSource(MAX_THROWN_TEXT)};
 `;
 
 /** The bundle's entry: the prelude first, then the agent, wrapped as the world's `run` export. */
 export function entrySource(agentPath: string): string {
-  return `import ${JSON.stringify(PRELUDE_SPECIFIER)};
+  return `import { describeThrown } from ${JSON.stringify(PRELUDE_SPECIFIER)};
 import * as agent from ${JSON.stringify(agentPath)};
 
-function read(object, key) {
-  try { const value = object[key]; return typeof value === "string" ? value : ""; } catch { return ""; }
-}
-// The run's error, as the QuickJS engine describes it: the WIT export's err is a string.
+// The run's error, as the QuickJS engine describes it (the WIT export's err is a string), read
+// without running any of the agent's code: no getter, no Proxy trap, no toString.
 function describe(error) {
-  if (typeof error === "string") return error === "out of memory" ? ${JSON.stringify(OUT_OF_MEMORY)} : error;
-  if (error === null) return "the agent threw an object";
-  if (typeof error !== "object") return "the agent threw a " + typeof error;
-  const name = read(error, "name");
-  const message = read(error, "message") || "the agent threw an object";
-  return name ? name + ": " + message : message;
+  const d = describeThrown(error);
+  const kind = d[0], name = d[1], message = d[2];
+  if (kind === "string") return message === "out of memory" ? ${JSON.stringify(OUT_OF_MEMORY)} : message;
+  if (kind === "error") {
+    if (d[3] && (message === "out of memory" || typeof message !== "string")) return ${JSON.stringify(OUT_OF_MEMORY)};
+    const text = message || "the agent threw an Error without a plain message";
+    return typeof name === "string" && name !== "" ? name + ": " + text : text;
+  }
+  if (kind === "object") return "the agent threw an object that is not an Error";
+  return "the agent threw " + (kind === "undefined" || kind === "null" ? kind : "a " + kind);
 }
 
 export async function run(task) {

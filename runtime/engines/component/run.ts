@@ -7,7 +7,7 @@
  * slices. After a trap or an abort the instance is never entered again.
  */
 import { OUT_OF_MEMORY, NO_RUN } from "./prelude.js";
-import { ENGINE_IMPORT, FUEL_EXPORT, MEMORY_IMPORT, REFUEL_IMPORT, type ComponentImage } from "./image.js";
+import { ENGINE_IMPORT, FUEL_EXPORT, GROW_IMPORT, MEMORY_IMPORT, REFUEL_IMPORT, type ComponentImage } from "./image.js";
 import { EngineAbort, kernelImports, type RunState } from "./host.js";
 import { PAGE_BYTES, Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmModule } from "./wasm.js";
 import type { Finished, GuestBridge, Outcome, RunSpec } from "../engine.js";
@@ -81,6 +81,12 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
   // heap may: the component's own startup state is not the agent's to pay for.
   const maximum = Math.min(MAX_PAGES, image.initialPages + Math.ceil(spec.limits.memory / PAGE_BYTES));
   const memory: WasmMemory = new Wasm.Memory({ initial: image.initialPages, maximum });
+  // Whether a memory.grow asked for more than the run's limit leaves (see instrument.ts).
+  let growthRefused = false;
+  const grow = (pages: number): number => {
+    if (memory.buffer.byteLength / PAGE_BYTES + (pages >>> 0) > maximum) growthRefused = true;
+    return pages;
+  };
   const names = new Map<WasmModule, string>(Object.entries(image.modules).map(([name, module]) => [module, name]));
   const finish = (outcome: Outcome, reusable: boolean): Finished => ({
     outcome,
@@ -101,7 +107,7 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
       (module, imports) => {
         const name = names.get(module);
         if (name === undefined || !image.instrumented.includes(name)) return new Wasm.Instance(module, imports);
-        const engine: Record<string, unknown> = { [REFUEL_IMPORT]: refuel };
+        const engine: Record<string, unknown> = { [REFUEL_IMPORT]: refuel, [GROW_IMPORT]: grow };
         if (name === image.memoryModule) engine[MEMORY_IMPORT] = memory;
         const instance = new Wasm.Instance(module, { ...imports, [ENGINE_IMPORT]: engine });
         counters.push(instance.exports[FUEL_EXPORT] as WasmGlobal);
@@ -120,9 +126,8 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
     if (state.abort) return finish({ status: "killed", reason: state.abort.reason, error: state.abort.message }, false);
     const payload = errPayload(error);
     if (payload !== undefined) return finish(guestError(payload, spec), true);
-    // A trap: the instance is dead. At the memory cap, it was the memory that ran out.
-    const atCap = memory.buffer.byteLength + PAGE_BYTES > maximum * PAGE_BYTES;
-    if (atCap) return finish({ status: "error", reason: "memory", error: `${OUT_OF_MEMORY} (limit ${spec.limits.memory} bytes; the component trapped)` }, false);
+    // A trap: the instance is dead. After a growth the limit refused, it was the memory that ran out.
+    if (growthRefused) return finish({ status: "error", reason: "memory", error: `${OUT_OF_MEMORY} (limit ${spec.limits.memory} bytes; the component trapped)` }, false);
     return finish({ status: "error", reason: "trap", error: `the agent trapped: ${describe(error)}` }, false);
   }
   if (state.abort) return finish({ status: "killed", reason: state.abort.reason, error: state.abort.message }, false);

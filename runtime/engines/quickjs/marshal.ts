@@ -4,9 +4,12 @@
  * Guest arguments are read exactly once, by their WIT type, into plain host data: a getter or
  * a Proxy that answers differently on a second read gets no second read, and nothing that is
  * not of the declared type gets through (no coercion, so no guest `toString` or `toJSON` runs).
+ * Strings go by length both ways (strings.ts): a NUL is carried, never a cut-off point.
  */
 import type { QuickJSContext, QuickJSHandle } from "quickjs-emscripten";
 import type { WitType } from "../../kernel/ops.js";
+import { intrinsics } from "./intrinsics.js";
+import { StringTransferError, newString, readString } from "./strings.js";
 
 /** Thrown for a guest argument that does not match its WIT type; becomes `invalid`. */
 export class MarshalError extends Error {}
@@ -74,13 +77,12 @@ function copyScalar(ctx: QuickJSContext, handle: QuickJSHandle, type: string, wh
   switch (type) {
     case "string": {
       if (kind !== "string") throw new MarshalError(`${where} must be a string`);
-      const text = ctx.getString(handle);
-      // The engine hands strings over NUL-terminated: a string that comes out shorter than it
-      // is would be a different string on the host (a path cut at a NUL). Refuse, never cut.
-      if (text.length !== guestLength(ctx, handle)) {
-        throw new MarshalError(`${where} contains a NUL character or an unpaired surrogate (send such data as bytes)`);
+      try {
+        return readString(ctx, handle);
+      } catch (error) {
+        if (error instanceof StringTransferError) throw new MarshalError(`${where}: ${error.message}`);
+        throw error;
       }
-      return text;
     }
     case "bool":
       if (kind !== "boolean") throw new MarshalError(`${where} must be a boolean`);
@@ -108,15 +110,6 @@ function copyScalar(ctx: QuickJSContext, handle: QuickJSHandle, type: string, wh
       return copyBytes(ctx, handle, where);
     default:
       throw new MarshalError(`${where}: unsupported type ${type}`);
-  }
-}
-
-function guestLength(ctx: QuickJSContext, handle: QuickJSHandle): number {
-  const length = ctx.getProp(handle, "length"); // a string primitive's own, unchangeable length
-  try {
-    return ctx.getNumber(length);
-  } finally {
-    length.dispose();
   }
 }
 
@@ -215,53 +208,6 @@ function requireArray(ctx: QuickJSContext, handle: QuickJSHandle, where: string)
   if (!arrayCheck(ctx, handle)) throw new MarshalError(`${where} must be an array`);
 }
 
-interface Intrinsics {
-  isArray: QuickJSHandle;
-  /** (v) => [buffer, byteOffset, byteLength] for a genuine Uint8Array, else null. */
-  uint8Parts: QuickJSHandle;
-}
-
-const captured = new WeakMap<QuickJSContext, Intrinsics>();
-
-const UINT8_PARTS = `(() => {
-  const apply = Reflect.apply;
-  const proto = Object.getPrototypeOf(Uint8Array.prototype);
-  const getter = (key) => Object.getOwnPropertyDescriptor(proto, key).get;
-  const tag = getter(Symbol.toStringTag), buffer = getter("buffer"), offset = getter("byteOffset"), length = getter("byteLength");
-  return (v) => apply(tag, v, []) === "Uint8Array" ? [apply(buffer, v, []), apply(offset, v, []), apply(length, v, [])] : null;
-})()`;
-
-/**
- * Registers the pristine intrinsics of a context (`Array.isArray`, the typed-array getters),
- * captured before any guest code runs: the guest may replace the globals afterwards.
- */
-export function captureIntrinsics(ctx: QuickJSContext): void {
-  const array = ctx.getProp(ctx.global, "Array");
-  const isArray = ctx.getProp(array, "isArray");
-  array.dispose();
-  const parts = ctx.evalCode(UINT8_PARTS, "kernel:intrinsics.js");
-  if (parts.error) {
-    parts.error.dispose();
-    isArray.dispose();
-    throw new MarshalError("kernel: the typed-array intrinsics could not be captured");
-  }
-  captured.set(ctx, { isArray, uint8Parts: parts.value });
-}
-
-/** Frees what captureIntrinsics kept. */
-export function releaseIntrinsics(ctx: QuickJSContext): void {
-  const held = captured.get(ctx);
-  held?.isArray.dispose();
-  held?.uint8Parts.dispose();
-  captured.delete(ctx);
-}
-
-function intrinsics(ctx: QuickJSContext): Intrinsics {
-  const held = captured.get(ctx);
-  if (!held) throw new MarshalError("kernel: intrinsics were not captured");
-  return held;
-}
-
 function arrayCheck(ctx: QuickJSContext, handle: QuickJSHandle): boolean {
   const result = ctx.callFunction(intrinsics(ctx).isArray, ctx.undefined, handle);
   if (result.error) {
@@ -283,7 +229,7 @@ export function copyOut(ctx: QuickJSContext, value: unknown): QuickJSHandle {
     case "number":
       return ctx.newNumber(value);
     case "string":
-      return ctx.newString(value);
+      return newString(ctx, value);
     case "bigint":
       return ctx.newBigInt(value);
     case "object": {

@@ -11,7 +11,10 @@ import type { WitError } from "../../errors.js";
 import { OPS, type OpName } from "../../kernel/ops.js";
 import type { AbortReason, Finished, GuestBridge, Outcome, RunSpec } from "../engine.js";
 import { HOST_GLOBAL, PRELUDE, functionModule, kernelModules } from "./guest-modules.js";
-import { MarshalError, captureIntrinsics, copyIn, copyOut, releaseIntrinsics } from "./marshal.js";
+import { captureIntrinsics, releaseIntrinsics } from "./intrinsics.js";
+import { MarshalError, copyIn, copyOut } from "./marshal.js";
+import { StringTransferError, newString, readString } from "./strings.js";
+import { formatThrown, isOutOfMemory, readThrown, type Thrown } from "./thrown.js";
 
 /**
  * QuickJS checks for interrupts every 10,000 interpreter steps (a loop iteration is about two
@@ -27,9 +30,25 @@ class RunState {
   slices = 0;
   hostCalls = 0;
   abort: { reason: AbortReason; message: string } | null = null;
+  /**
+   * Set once the guest's run is over (it returned, threw, or its promise settled): from then on
+   * the kernel only reads what is left, no guest code runs, and no host call is made.
+   */
+  ended = false;
 }
 
-export function runQuickJs(module: QuickJSWASMModule, spec: RunSpec, bridge: GuestBridge, sdkSource: string): Finished {
+/** What the worker does around a run. */
+export interface RunHooks {
+  /** Called once the guest's run is over, before the kernel reads its result (lifts the heap's budget). */
+  ended?: () => void;
+}
+
+/**
+ * Runs `spec` once in a fresh runtime of `module`, calling the host through `bridge`. Once the
+ * guest's run is over (returned, thrown, settled), no guest code runs and no host call is made:
+ * the kernel only reads the result. Default `hooks`: none.
+ */
+export function runQuickJs(module: QuickJSWASMModule, spec: RunSpec, bridge: GuestBridge, sdkSource: string, hooks: RunHooks = {}): Finished {
   const state = new RunState();
   let runtime: QuickJSRuntime | undefined;
   let ctx: QuickJSContext | undefined;
@@ -41,6 +60,7 @@ export function runQuickJs(module: QuickJSWASMModule, spec: RunSpec, bridge: Gue
     runtime.setMaxStackSize(MAX_STACK_BYTES);
     runtime.setInterruptHandler(() => {
       if (state.abort) return true;
+      if (state.ended) return false; // only the kernel's own readers run now
       state.slices++;
       const fuel = state.slices * FUEL_PER_SLICE;
       if (fuel > spec.limits.fuel) {
@@ -63,7 +83,14 @@ export function runQuickJs(module: QuickJSWASMModule, spec: RunSpec, bridge: Gue
       (_base, requested) => requested,
     );
     ctx = runtime.newContext();
-    outcome = runIn(ctx, runtime, spec, bridge, state);
+    const rt = runtime;
+    const end = () => {
+      state.ended = true;
+      // The kernel's reads (the output, the error) need room of their own, even in a full heap.
+      rt.setMemoryLimit(-1);
+      hooks.ended?.();
+    };
+    outcome = runIn(ctx, runtime, spec, bridge, state, end);
   } catch (error) {
     // A failure of the engine itself (an emscripten abort): never the guest's fault to see.
     reusable = false;
@@ -81,20 +108,25 @@ export function runQuickJs(module: QuickJSWASMModule, spec: RunSpec, bridge: Gue
   return { outcome, fuel: state.slices * FUEL_PER_SLICE, hostCalls: state.hostCalls, reusable };
 }
 
-function runIn(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, bridge: GuestBridge, state: RunState): Outcome {
+function runIn(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, bridge: GuestBridge, state: RunState, end: () => void): Outcome {
   captureIntrinsics(ctx);
   installHost(ctx, bridge, state);
+  const fail = (error: QuickJSHandle): Outcome => {
+    end();
+    return failure(ctx, error, spec, state);
+  };
 
   const prelude = ctx.evalCode(PRELUDE, "prelude", { type: "module", strict: true });
-  if (prelude.error) return failure(ctx, prelude.error, spec, state);
+  if (prelude.error) return fail(prelude.error);
   prelude.value.dispose();
 
   const evaluated = ctx.evalCode(`import * as agent from "${ENTRY}"; globalThis.__agentos_exports = agent;`, spec.filename, {
     type: "module",
   });
-  if (evaluated.error) return failure(ctx, evaluated.error, spec, state);
+  if (evaluated.error) return fail(evaluated.error);
   const settledModule = settle(ctx, runtime, evaluated.value);
-  if ("error" in settledModule) return failure(ctx, settledModule.error, spec, state);
+  if ("never" in settledModule) return never(end, "the agent's module never finishes loading (it awaits something nothing is left to settle)");
+  if ("error" in settledModule) return fail(settledModule.error);
   settledModule.value.dispose();
 
   const exportsHandle = ctx.getProp(ctx.global, "__agentos_exports");
@@ -103,34 +135,70 @@ function runIn(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, brid
   disposeResult(ctx.evalCode("delete globalThis.__agentos_exports"));
   if (ctx.typeof(runFn) !== "function") {
     runFn.dispose();
+    end();
     return { status: "error", error: `the agent must export a function run(task); ${spec.filename} does not` };
   }
-  const taskHandle = ctx.newString(spec.task);
+  const taskHandle = newString(ctx, spec.task);
   const called = ctx.callFunction(runFn, ctx.undefined, taskHandle);
   taskHandle.dispose();
   runFn.dispose();
-  if (called.error) return failure(ctx, called.error, spec, state);
+  if (called.error) return fail(called.error);
   const settled = settle(ctx, runtime, called.value);
-  if ("error" in settled) return failure(ctx, settled.error, spec, state);
-  const value = settled.value;
+  if ("never" in settled) return never(end, "run() returned a promise that never settles (nothing is left that could settle it)");
+  if ("error" in settled) return fail(settled.error);
+  end();
   try {
-    if (state.abort) return failure(ctx, ctx.undefined, spec, state);
-    if (ctx.typeof(value) !== "string") {
-      return { status: "error", error: `run() must return a string (or a promise of one), not ${ctx.typeof(value)}` };
-    }
-    const output = ctx.getString(value);
-    const bytes = Buffer.byteLength(output);
-    if (bytes > spec.limits.output) {
-      return { status: "error", reason: "limit", error: `the output has ${bytes} bytes, over the limit of ${spec.limits.output}` };
-    }
-    return { status: "ok", output };
+    return result(ctx, settled.value, spec, state);
   } finally {
-    value.dispose();
+    settled.value.dispose();
   }
 }
 
+/** The run's result: its output string, read whole, within the output limit. */
+function result(ctx: QuickJSContext, value: QuickJSHandle, spec: RunSpec, state: RunState): Outcome {
+  if (state.abort) return { status: "killed", reason: state.abort.reason, error: state.abort.message };
+  if (ctx.typeof(value) !== "string") {
+    return { status: "error", error: `run() must return a string (or a promise of one), not ${ctx.typeof(value)}` };
+  }
+  const overLimit = (bytes: number | string) => ({
+    status: "error" as const,
+    reason: "limit" as const,
+    error: `the output has ${bytes} bytes, over the limit of ${spec.limits.output}`,
+  });
+  // Every UTF-16 unit is at least one byte of UTF-8: a longer string is over the limit unread.
+  const units = stringLength(ctx, value);
+  if (units > spec.limits.output) return overLimit(`at least ${units}`);
+  let output: string;
+  try {
+    output = readString(ctx, value);
+  } catch (error) {
+    if (!(error instanceof StringTransferError)) throw error;
+    return { status: "error", reason: "trap", error: `the output could not be read: ${error.message}` };
+  }
+  const bytes = Buffer.byteLength(output);
+  if (bytes > spec.limits.output) return overLimit(bytes);
+  return { status: "ok", output };
+}
+
+/** The length of a guest string primitive (its own, unchangeable `length`). */
+function stringLength(ctx: QuickJSContext, handle: QuickJSHandle): number {
+  const length = ctx.getProp(handle, "length");
+  try {
+    return ctx.getNumber(length);
+  } finally {
+    length.dispose();
+  }
+}
+
+function never(end: () => void, error: string): Outcome {
+  end();
+  return { status: "error", error };
+}
+
+type Settled = { value: QuickJSHandle } | { error: QuickJSHandle } | { never: true };
+
 /** Runs pending jobs until `handle` (maybe a promise) settles; consumes `handle`. */
-function settle(ctx: QuickJSContext, runtime: QuickJSRuntime, handle: QuickJSHandle): { value: QuickJSHandle } | { error: QuickJSHandle } {
+function settle(ctx: QuickJSContext, runtime: QuickJSRuntime, handle: QuickJSHandle): Settled {
   for (;;) {
     const state = ctx.getPromiseState(handle);
     if (state.type === "fulfilled") {
@@ -149,7 +217,7 @@ function settle(ctx: QuickJSContext, runtime: QuickJSRuntime, handle: QuickJSHan
     }
     if (jobs.value === 0 && ctx.getPromiseState(handle).type === "pending") {
       handle.dispose();
-      return { error: ctx.newError("run() returned a promise that never settles (nothing is left that could settle it)") };
+      return { never: true };
     }
   }
 }
@@ -159,6 +227,8 @@ function installHost(ctx: QuickJSContext, bridge: GuestBridge, state: RunState):
   for (const op of Object.keys(OPS) as OpName[]) {
     const params = OPS[op].params;
     const fn = ctx.newFunction(op, (...argHandles) => {
+      // After the run's end no guest code should run at all; if some did, it reaches nothing.
+      if (state.ended) return { error: ctx.undefined };
       if (state.abort) return { error: ctx.newError("interrupted") };
       if (op === "process.pending-signal") {
         const signal = bridge.pendingSignal();
@@ -193,20 +263,37 @@ function installHost(ctx: QuickJSContext, bridge: GuestBridge, state: RunState):
 /** A WIT error as the guest sees it: an Error whose `payload` is the variant, as jco does. */
 function witError(ctx: QuickJSContext, error: WitError): QuickJSHandle {
   const message = typeof error.val === "string" ? error.val : error.val.reason;
-  const handle = ctx.newError({ name: "ComponentError", message: `${error.tag}: ${message}` });
+  const handle = ctx.newError();
+  for (const [key, text] of [["name", "ComponentError"], ["message", `${error.tag}: ${message}`]]) {
+    const value = newString(ctx, text); // whole, NUL characters included
+    ctx.setProp(handle, key, value);
+    value.dispose();
+  }
   const payload = copyOut(ctx, error);
   ctx.setProp(handle, "payload", payload);
   payload.dispose();
   return handle;
 }
 
+/** The outcome of a run that threw (or rejected) `errorHandle`; consumes it. The run has ended. */
 function failure(ctx: QuickJSContext, errorHandle: QuickJSHandle, spec: RunSpec, state: RunState): Outcome {
-  const { name, message } = describeGuestError(ctx, errorHandle);
-  errorHandle.dispose();
-  if (state.abort) return { status: "killed", reason: state.abort.reason, error: state.abort.message };
-  if (name === "InternalError" && message === "out of memory") {
+  if (state.abort) {
+    errorHandle.dispose();
+    return { status: "killed", reason: state.abort.reason, error: state.abort.message };
+  }
+  let thrown: Thrown;
+  try {
+    thrown = readThrown(ctx, errorHandle);
+  } catch (error) {
+    if (!(error instanceof StringTransferError)) throw error;
+    thrown = { kind: "object", internalError: false };
+  } finally {
+    errorHandle.dispose();
+  }
+  if (isOutOfMemory(thrown)) {
     return { status: "error", reason: "memory", error: `InternalError: out of memory (limit ${spec.limits.memory} bytes)` };
   }
+  const { name, message } = formatThrown(thrown);
   if (spec.kind === "function" && name === "ReferenceError") {
     const missing = /^'?([^' ]+)'? is not defined/.exec(message)?.[1] ?? "a variable";
     return {
@@ -218,26 +305,6 @@ function failure(ctx: QuickJSContext, errorHandle: QuickJSHandle, spec: RunSpec,
     };
   }
   return { status: "error", error: name ? `${name}: ${message}` : message };
-}
-
-/** Reads an error's name and message without running guest code that could lie twice. */
-function describeGuestError(ctx: QuickJSContext, handle: QuickJSHandle): { name: string; message: string } {
-  const kind = ctx.typeof(handle);
-  if (kind === "string") return { name: "", message: clip(ctx.getString(handle)) };
-  if (kind !== "object") return { name: "", message: `the agent threw a ${kind}` };
-  const read = (key: string): string => {
-    try {
-      const h = ctx.getProp(handle, key);
-      const text = ctx.typeof(h) === "string" ? ctx.getString(h) : "";
-      h.dispose();
-      return text;
-    } catch {
-      return "";
-    }
-  };
-  const name = read("name");
-  const message = read("message");
-  return { name: clip(name), message: clip(message || "the agent threw an object") };
 }
 
 function disposeResult(result: ReturnType<QuickJSContext["evalCode"]>): void {
