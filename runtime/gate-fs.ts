@@ -114,7 +114,8 @@ export function decideAll(main: Request, further: readonly FurtherPath[], decide
     const decision = decideOne(request, false);
     if (best === undefined || rank(decision) > rank(best.decision)) best = { decision, request, path };
   }
-  const own = decideOne(main, count);
+  // A call another of its paths refuses is not counted against rate limits (denied calls never are).
+  const own = decideOne(main, count && (best === undefined || rank(best.decision) <= EFFECTS.indexOf("audit")));
   if (best === undefined || rank(best.decision) <= rank(own)) return { decision: own, request: main };
   const { decision, request, path } = best;
   return { decision: { ...decision, reason: `on ${path.resource} (${ROLE[path.role]}): ${decision.reason}` }, request, decidedOn: path.resource };
