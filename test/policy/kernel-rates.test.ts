@@ -81,7 +81,7 @@ describe("rate windows survive a kernel restart", () => {
     const second = await kernelRun(shared, ["fetcher", "fetcher"]);
     expect([...first, ...second].map((r) => r.output)).toEqual(["ok 200", "ok 200", expect.stringMatching(/rate-limit/)]);
     expect(served).toBe(4);
-  });
+  }, 180_000);
 
   it("the same code under another name shares the window, in one kernel and after a restart", async () => {
     const before = await kernelRun(policyWith([apiRule()]), ["one", "two", "three"]);
@@ -96,7 +96,7 @@ describe("rate windows survive a kernel restart", () => {
     const fresh = await kernelRun(policyWith([apiRule()]), ["five"], other as typeof fetcher);
     expect(fresh[0].output).toBe("other 200");
     expect(served).toBe(3);
-  });
+  }, 180_000);
 
   it("three back-to-back agent-os run processes share one window", async () => {
     const agent = join(dir.path, "fetcher.js");
@@ -111,7 +111,7 @@ describe("rate windows survive a kernel restart", () => {
     for (let i = 0; i < 3; i++) {
       const { stdout } = await promisify(execFile)(process.execPath, [bin, "run", agent, "--policy", policy, "--task", `${origin}/items`, "--log", logDir, "--allow-private", "127.0.0.1", "--json"], {
         cwd: dir.path,
-        timeout: 60_000,
+        timeout: 90_000,
       });
       const result = JSON.parse(stdout) as RunResult;
       outputs.push(result.output);
@@ -119,5 +119,5 @@ describe("rate windows survive a kernel restart", () => {
     }
     expect(outputs).toEqual(["ok 200", "ok 200", expect.stringMatching(/^PermissionDenied denied by rule api: rate-limit/)]);
     expect(served).toBe(2);
-  });
+  }, 300_000);
 });

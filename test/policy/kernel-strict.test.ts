@@ -103,7 +103,7 @@ describe("audit and verify rules let a statement through only when they cover al
       expect(denials).toHaveLength(MIXED.length);
       for (const d of denials) expect(d).toMatchObject({ rule: null, reason: "no rule matched; default deny" });
       expect(hostState()).toEqual(UNTOUCHED);
-    });
+    }, 120_000);
   }
 
   it("audit on operations [insert]: a statement that also deletes or updates is denied", async () => {
@@ -116,7 +116,7 @@ describe("audit and verify rules let a statement through only when they cover al
     expect(outcomes[0]).toBe("ok []");
     outcomes.slice(1).forEach((o, i) => expect(o, more[i]).toMatch(/^denied /));
     expect(hostState()).toEqual({ ...UNTOUCHED, public: [...UNTOUCHED.public, { id: 3, v: "new" }] });
-  });
+  }, 120_000);
 
   it("audit on a pattern: a statement too long for pattern matching is denied", async () => {
     const pad = "x".repeat(70_000);
@@ -125,7 +125,7 @@ describe("audit and verify rules let a statement through only when they cover al
     expect(outcomes[0]).toMatch(/^ok /);
     expect(outcomes.slice(1).every((o) => o.startsWith("denied "))).toBe(true);
     expect(hostState()).toEqual(UNTOUCHED);
-  });
+  }, 120_000);
 
   it("a loosely matching audit rule tightens a call another rule lets through, and lets through nothing on its own", async () => {
     const kernel = new KernelSpace({
@@ -155,5 +155,5 @@ describe("audit and verify rules let a statement through only when they cover al
     } finally {
       await kernel.close();
     }
-  });
+  }, 120_000);
 });

@@ -123,7 +123,7 @@ describe("properties of rules that let calls through (issue 13, items 9 and 10)"
       }),
       { numRuns: 1500 },
     );
-  });
+  }, 120_000);
 
   it("a rule that lets a call through matches it strictly: every operation and table listed, nothing unknown", () => {
     fc.assert(
@@ -141,7 +141,7 @@ describe("properties of rules that let calls through (issue 13, items 9 and 10)"
       }),
       { numRuns: 1500 },
     );
-  });
+  }, 120_000);
 
   it("no rule with a rate lets more calls through in any window than its rate, whatever other rules the policy has", () => {
     const window = 1000;
@@ -172,5 +172,5 @@ describe("properties of rules that let calls through (issue 13, items 9 and 10)"
       }),
       { numRuns: 1500 },
     );
-  });
+  }, 120_000);
 });
