@@ -10,7 +10,7 @@
 import { canonicalPath, canonicalUrl } from "../canonical.js";
 import { GuestError } from "../errors.js";
 import type { Action, Request } from "../types.js";
-import { canonicalAction, resourceKind } from "./actions.js";
+import { ACTION_NAMES, canonicalAction, resourceKind, type ResourceKind } from "./actions.js";
 
 /**
  * The canonical form of `request` (the same object when it already is canonical), or a string
@@ -21,36 +21,50 @@ import { canonicalAction, resourceKind } from "./actions.js";
 export function canonicalizeRequest(request: Request): Request | string {
   if (typeof request !== "object" || request === null) return "not an object";
   const given = request.action;
-  const action: Action | undefined = typeof given === "string" ? canonicalAction(given) : undefined;
-  if (action === undefined) return `unknown action ${String(JSON.stringify(given))}`;
+  const known = typeof given === "string" ? ACTIONS_BY_NAME.get(given) : undefined;
+  if (known === undefined) return `unknown action ${String(JSON.stringify(given))}`;
   const resource = request.resource;
   if (typeof resource !== "string") return "the resource is not a string";
   const method = request.method;
   if (method !== undefined && typeof method !== "string") return "the method is not a string";
 
   let canonical = resource;
-  const kind = resourceKind(action);
-  if (kind === "path" && !isCanonicalPath(resource)) {
+  if (known.kind === "path" && !isCanonicalPath(resource)) {
     try {
       canonical = canonicalPath(resource);
     } catch (error) {
       return `the path cannot be made canonical (${why(error)})`;
     }
-  } else if (kind === "url" && !isCanonicalUrl(resource)) {
+  } else if (known.kind === "url" && !isCanonicalUrl(resource)) {
     try {
       canonical = canonicalUrl(resource);
     } catch (error) {
       return `the URL cannot be made canonical (${why(error)})`;
     }
   }
-  const upper = method !== undefined && !UPPER.test(method) ? method.toUpperCase() : method;
-  if (action === given && canonical === resource && upper === method) return request;
-  const copy: Request = { ...request, action, resource: canonical };
+  const upper = method !== undefined && !isUpperCase(method) ? method.toUpperCase() : method;
+  if (known.action === given && canonical === resource && upper === method) return request;
+  const copy: Request = { ...request, action: known.action, resource: canonical };
   if (upper !== undefined) copy.method = upper;
   return copy;
 }
 
-const UPPER = /^[A-Z]*$/;
+/** Every action name a request may carry (canonical names and aliases): its canonical action and resource kind. */
+const ACTIONS_BY_NAME: ReadonlyMap<string, { action: Action; kind: ResourceKind }> = new Map(
+  ACTION_NAMES.map((name) => {
+    const action = canonicalAction(name)!;
+    return [name, { action, kind: resourceKind(action) }];
+  }),
+);
+
+function isUpperCase(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x61 && c <= 0x7a) return false;
+    if (c > 0x7f) return text === text.toUpperCase();
+  }
+  return true;
+}
 
 function why(error: unknown): string {
   if (error instanceof GuestError) return typeof error.error.val === "string" ? error.error.val : error.error.val.reason;
@@ -69,7 +83,14 @@ export function isCanonicalPath(path: string): boolean {
   const n = path.length;
   if (n === 0 || n > SHORT_PATH || path.charCodeAt(0) !== 0x2f) return false;
   if (n > 1 && path.charCodeAt(n - 1) === 0x2f) return false;
-  return !path.includes("//") && !path.includes("/.") && !path.includes("\\") && !path.includes("\0");
+  for (let i = 0; i < n; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 0x2f) {
+      const next = path.charCodeAt(i + 1);
+      if (next === 0x2f || next === 0x2e) return false;
+    } else if (c === 0x5c || c === 0) return false;
+  }
+  return true;
 }
 
 // Characters no URL parser encodes or decodes in a path (bit 1) or a query (bit 2): no `%`,

@@ -50,7 +50,7 @@ export function decideWith(policy: CompiledPolicy, rates: RateBook, given: Reque
  * The rules that take part in the decision (policy order) and the one that decides (null for
  * the default), or null when none takes part.
  */
-export function matchingRules(policy: CompiledPolicy, request: Request): { decider: CompiledRule | null; matched: CompiledRule[] } | null {
+function matchingRules(policy: CompiledPolicy, request: Request): { decider: CompiledRule | null; matched: CompiledRule[] } | null {
   let best: CompiledRule | null = null;
   let matched: CompiledRule[] | null = null;
   let loose: CompiledRule[] | null = null;
