@@ -83,15 +83,11 @@ export function isCanonicalPath(path: string): boolean {
   const n = path.length;
   if (n === 0 || n > SHORT_PATH || path.charCodeAt(0) !== 0x2f) return false;
   if (n > 1 && path.charCodeAt(n - 1) === 0x2f) return false;
-  for (let i = 0; i < n; i++) {
-    const c = path.charCodeAt(i);
-    if (c === 0x2f) {
-      const next = path.charCodeAt(i + 1);
-      if (next === 0x2f || next === 0x2e) return false;
-    } else if (c === 0x5c || c === 0) return false;
-  }
-  return true;
+  return !NOT_CANONICAL_PATH.test(path);
 }
+
+/** `//`, a segment starting with a dot, a backslash, a NUL. */
+const NOT_CANONICAL_PATH = /\/[/.]|[\\\0]/;
 
 // Characters no URL parser encodes or decodes in a path (bit 1) or a query (bit 2): no `%`,
 // `;`, quotes, spaces, `#`, backslash, controls or non-ASCII.
