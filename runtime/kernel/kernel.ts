@@ -24,6 +24,7 @@ import { Replayer, recordedAgent, replayGateRun, spawnedWith, type ReplayResult 
 import { AgentLoadError, KernelClosedError, UsageError } from "../errors.js";
 import type { GateRun, Verifier } from "../gate.js";
 import { resolvePolicy } from "../policy/index.js";
+import { primeRates } from "../policy/prime.js";
 import { DEFAULT_LIMITS, type Limits, type Policy, type RunResult, type Signal, type VerificationSettings } from "../types.js";
 import { createVerifier, verifyOutput } from "../verify/verifier.js";
 import type { VerificationResult } from "../verify/consensus.js";
@@ -133,7 +134,8 @@ export class KernelSpace {
     this.pool = new WorkerPool(sdkSource, options.pool);
     this.maxHeapBytes = options.pool?.maxHeapBytes ?? DEFAULT_MAX_HEAP_BYTES;
     const logOption = options.log === undefined ? { dir: ".agent-os/log" } : options.log;
-    this.logPromise = openLog(logOption === false ? false : { dir: logOption.dir, now: options.now });
+    // Rate limits count from the durable log, so that a restart does not reset them.
+    this.logPromise = openLog(logOption === false ? false : { dir: logOption.dir, now: options.now }).then((log) => primeRates(this.policy, log));
     this.logPromise.catch(() => undefined);
   }
 

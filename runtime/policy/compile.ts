@@ -27,10 +27,11 @@ export interface CompiledRule {
   readonly tables: GlobMatcher | null;
   readonly needsSql: boolean;
   /**
-   * An allow rule: a condition it cannot evaluate (no SQL facts, no method) makes it not match.
-   * Every other effect matches on such a condition, so that missing facts never widen access.
+   * A rule that can let a call through (allow, audit, verify): it lets a call through only when
+   * every condition holds strictly (see match.ts). A denying rule (deny, stop, kill) matches
+   * whenever a condition may hold, so that missing facts never widen access.
    */
-  readonly strict: boolean;
+  readonly allowing: boolean;
   readonly rate: Readonly<Rate> | null;
   /** Index into the policy's rate-limit state, or -1. */
   readonly rateSlot: number;
@@ -50,9 +51,17 @@ export interface CompiledPolicy {
   /** Canonical actions to their rules in policy order (for explain). */
   readonly byAction: ReadonlyMap<Action, readonly CompiledRule[]>;
   readonly defaultEffect: Effect;
+  readonly defaultRank: number;
   readonly defaultReason: string;
   readonly rateSlots: number;
+  /** The rules with a `rate`, in policy order. */
+  readonly rateRules: readonly CompiledRule[];
+  /** The longest window of any rule's rate, in milliseconds (0 without rates). */
+  readonly longestWindowMs: number;
 }
+
+/** The rank of `deny`: every weaker effect can let a call through. */
+export const DENY_RANK = EFFECTS.indexOf("deny");
 
 const VERBS: Readonly<Record<Effect, string>> = {
   allow: "allows",
@@ -97,7 +106,7 @@ export function compilePolicy(policy: MergedPolicy): CompiledPolicy {
       operations: spec.operations ? new Set(spec.operations) : null,
       tables: spec.tables ? compileGlobs(spec.tables, { nocase: true }) : null,
       needsSql: spec.pattern !== undefined || spec.operations !== undefined || spec.tables !== undefined,
-      strict: spec.effect === "allow",
+      allowing: EFFECTS.indexOf(spec.effect) < DENY_RANK,
       rate: spec.rate ?? null,
       rateSlot: spec.rate ? rateSlots++ : -1,
       reason: spec.reason ?? generatedReason(spec),
@@ -111,13 +120,17 @@ export function compilePolicy(policy: MergedPolicy): CompiledPolicy {
     index.set(action, buildIndex(mine));
   }
   for (const [alias, action] of Object.entries(ACTION_ALIASES)) index.set(alias, index.get(action)!);
+  const rateRules = rules.filter((r) => r.rate !== null);
   return {
     rules,
     index,
     byAction,
     defaultEffect: policy.defaultEffect,
+    defaultRank: EFFECTS.indexOf(policy.defaultEffect),
     defaultReason: `no rule matched; default ${policy.defaultEffect}`,
     rateSlots,
+    rateRules,
+    longestWindowMs: Math.max(0, ...rateRules.map((r) => r.rate!.windowMs)),
   };
 }
 

@@ -2,13 +2,18 @@
  * The decision: every rule that matches is considered, the strongest effect wins
  * (kill > stop > deny > verify > audit > allow), ties go to the first rule in policy order,
  * and with no match the policy's default decides. Rule order never changes the effect.
+ *
+ * A rule that can let a call through (allow, audit, verify) does so only on a strict match
+ * (match.ts). One that matches only loosely tightens: when the call is let through anyway (by
+ * another rule or the default), its stronger effect and its rate apply. When the call is let
+ * through, the rate of every rule that matched must hold, whatever effect won; only then are
+ * they all counted (a denied call is never counted).
  */
-import { ACTIONS, type Decision, type Request } from "../types.js";
-import type { CompiledPolicy, CompiledRule } from "./compile.js";
-import { matchRule } from "./match.js";
+import type { Decision, Request } from "../types.js";
+import { canonicalizeRequest } from "./canonical-request.js";
+import { DENY_RANK, type CompiledPolicy, type CompiledRule } from "./compile.js";
+import { MATCHES, NO_MATCH, matchRule } from "./match.js";
 import type { RateBook } from "./rate.js";
-
-const KNOWN_ACTIONS: ReadonlySet<string> = new Set(ACTIONS);
 
 /** The decision when a request cannot be decided: fail closed. */
 export function failClosed(why: string): Decision {
@@ -16,29 +21,56 @@ export function failClosed(why: string): Decision {
 }
 
 /**
- * Decides one request. With `record` false (explain) rate limits are checked but not counted.
- * May throw on a malformed request; the caller turns that into a fail-closed deny.
+ * Decides one request (canonicalized first). With `record` false (explain, `{ count: false }`)
+ * rate limits are checked but not counted. May throw on a malformed request; the caller turns
+ * that into a fail-closed deny.
  */
-export function decideWith(policy: CompiledPolicy, rates: RateBook, request: Request, now: () => number, record: boolean): Decision {
-  if (typeof request !== "object" || request === null) return failClosed("invalid request: not an object");
-  const root = policy.index.get(request.action);
-  if (root === undefined || !KNOWN_ACTIONS.has(request.action)) return failClosed(`invalid request: unknown action ${JSON.stringify(request.action)}`);
-  const resource = request.resource;
-  if (typeof resource !== "string") return failClosed("invalid request: the resource is not a string");
-  if (request.method !== undefined && typeof request.method !== "string") return failClosed("invalid request: the method is not a string");
+export function decideWith(policy: CompiledPolicy, rates: RateBook, given: Request, now: () => number, record: boolean): Decision {
+  const request = canonicalizeRequest(given);
+  if (typeof request === "string") return failClosed(`invalid request: ${request}`);
+  const found = matchingRules(policy, request);
+  if (found === null) return { effect: policy.defaultEffect, rule: null, reason: policy.defaultReason, matched: [] };
+  const { decider, matched } = found;
+  const effect = decider?.effect ?? policy.defaultEffect;
+  const ids = matched.map(idOf);
+  if ((decider?.rank ?? policy.defaultRank) < DENY_RANK && policy.rateSlots > 0) {
+    const limited = checkRates(matched, rates, request, now, record);
+    if (limited !== null) return { effect: "deny", rule: limited.rule.id, reason: rateReason(limited, request), matched: ids };
+  }
+  if (decider === null) return { effect, rule: null, reason: policy.defaultReason, matched: ids };
+  const decision: Decision = { effect, rule: decider.id, reason: decider.reason, matched: ids };
+  if (effect === "verify" && decider.spec.verify) {
+    const { models, ...rest } = decider.spec.verify;
+    decision.verify = models ? { ...rest, models: models.map((m) => ({ ...m })) } : { ...rest };
+  }
+  return decision;
+}
 
+/**
+ * The rules that take part in the decision (policy order) and the one that decides (null for
+ * the default), or null when none takes part.
+ */
+function matchingRules(policy: CompiledPolicy, request: Request): { decider: CompiledRule | null; matched: CompiledRule[] } | null {
   let best: CompiledRule | null = null;
   let matched: CompiledRule[] | null = null;
-  let node = root;
+  let loose: CompiledRule[] | null = null;
+  const resource = request.resource;
+  let node = policy.index.get(request.action)!;
   let start = 0;
   for (;;) {
     const rules = node.rules;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i];
-      if (!matchRule(rule, request)) continue;
+      const level = matchRule(rule, request);
+      if (level === NO_MATCH) continue;
+      if (level !== MATCHES) {
+        if (loose === null) loose = [rule];
+        else loose.push(rule);
+        continue;
+      }
       if (matched === null) matched = [rule];
       else matched.push(rule);
-      if (best === null || rule.rank > best.rank || (rule.rank === best.rank && rule.index < best.index)) best = rule;
+      if (best === null || stronger(rule, best)) best = rule;
     }
     const children = node.children;
     if (children === null || start > resource.length) break;
@@ -49,49 +81,91 @@ export function decideWith(policy: CompiledPolicy, rates: RateBook, request: Req
     node = child;
     start = end + 1;
   }
-
-  if (best === null || matched === null) {
-    return { effect: policy.defaultEffect, rule: null, reason: policy.defaultReason, matched: [] };
+  const baseRank = best === null ? policy.defaultRank : best.rank;
+  if (loose !== null && baseRank < DENY_RANK) {
+    // The call is let through: rules that matched only loosely tighten it.
+    let top = loose[0];
+    for (const rule of loose) if (stronger(rule, top)) top = rule;
+    if (top.rank > baseRank) best = top;
+    matched = matched === null ? loose : matched.concat(loose);
   }
+  if (matched === null) return null;
   if (matched.length > 1) matched.sort(byIndex);
-  const ids = matched.map(idOf);
-  if ((best.effect === "allow" || best.effect === "audit") && policy.rateSlots > 0) {
-    const limited = checkRates(best, matched, rates, String(request.agent), now, record);
-    if (limited !== null) {
-      return {
-        effect: "deny",
-        rule: limited.id,
-        reason: `rate-limit: rule ${limited.id} allows ${limited.rate!.count}/${limited.rate!.unit} per agent and agent ${JSON.stringify(String(request.agent))} has reached it`,
-        matched: ids,
-      };
-    }
-  }
-  const decision: Decision = { effect: best.effect, rule: best.id, reason: best.reason, matched: ids };
-  if (best.effect === "verify" && best.spec.verify) {
-    const { models, ...rest } = best.spec.verify;
-    decision.verify = models ? { ...rest, models: models.map((m) => ({ ...m })) } : { ...rest };
-  }
-  return decision;
+  return { decider: best, matched };
+}
+
+function stronger(a: CompiledRule, b: CompiledRule): boolean {
+  return a.rank > b.rank || (a.rank === b.rank && a.index < b.index);
+}
+
+interface Limited {
+  rule: CompiledRule;
+  /** The code's window was full, not the name's. */
+  byCode: boolean;
 }
 
 /**
- * Every matching rule of the winning effect that has a rate must allow one more call; only
- * then are they all counted. Returns the first rule over its rate, or null.
+ * Every matching rule that has a rate must allow one more call, both for the agent's name and
+ * for its code; only then are they all counted. Returns the first rule over its rate, or null.
  */
-function checkRates(best: CompiledRule, matched: CompiledRule[], rates: RateBook, agent: string, now: () => number, record: boolean): CompiledRule | null {
+function checkRates(matched: CompiledRule[], rates: RateBook, request: Request, now: () => number, record: boolean): Limited | null {
   let time = NaN;
+  const name = nameKey(request.agent);
+  const code = codeKey(request.code);
   for (const rule of matched) {
-    if (rule.rate === null || rule.rank !== best.rank) continue;
+    if (rule.rate === null) continue;
     if (Number.isNaN(time)) {
       time = now();
       if (typeof time !== "number" || !Number.isFinite(time)) throw new Error("the rate-limit clock did not return a finite number");
     }
-    if (!rates.allows(rule.rateSlot, rule.rate, agent, time)) return rule;
+    if (!rates.allows(rule.rateSlot, rule.rate, name, time)) return { rule, byCode: false };
+    if (code !== null && !rates.allows(rule.rateSlot, rule.rate, code, time)) return { rule, byCode: true };
   }
   if (record && !Number.isNaN(time)) {
-    for (const rule of matched) if (rule.rate !== null && rule.rank === best.rank) rates.record(rule.rateSlot, rule.rate, agent, time);
+    for (const rule of matched) {
+      if (rule.rate === null) continue;
+      rates.record(rule.rateSlot, rule.rate, name, time);
+      if (code !== null) rates.record(rule.rateSlot, rule.rate, code, time);
+    }
   }
   return null;
+}
+
+/**
+ * Counts a call that was let through at `time` (read back from the log) against every rate
+ * rule that matches it, strictly or loosely (as it was counted when it was decided); whether
+ * any did. A request that cannot be canonical counts nowhere.
+ */
+export function countPast(policy: CompiledPolicy, rates: RateBook, given: Request, time: number): boolean {
+  const request = canonicalizeRequest(given);
+  if (typeof request === "string") return false;
+  const name = nameKey(request.agent);
+  const code = codeKey(request.code);
+  let counted = false;
+  for (const rule of policy.rateRules) {
+    if (!rule.spec.actions.includes(request.action) || matchRule(rule, request) === NO_MATCH) continue;
+    rates.record(rule.rateSlot, rule.rate!, name, time);
+    if (code !== null) rates.record(rule.rateSlot, rule.rate!, code, time);
+    counted = true;
+  }
+  return counted;
+}
+
+/** The rate window key of an agent's name. */
+export function nameKey(agent: unknown): string {
+  return `name\0${String(agent)}`;
+}
+
+/** The rate window key of an agent's code hash, or null without one. */
+export function codeKey(code: unknown): string | null {
+  return typeof code === "string" && code !== "" ? `code\0${code}` : null;
+}
+
+function rateReason({ rule, byCode }: Limited, request: Request): string {
+  const agent = JSON.stringify(String(request.agent));
+  const head = `rate-limit: rule ${rule.id} allows ${rule.rate!.count}/${rule.rate!.unit} per agent and`;
+  if (!byCode) return `${head} agent ${agent} has reached it`;
+  return `${head} the code of agent ${agent} (sha256 ${String(request.code).slice(0, 12)}…) has reached it, under this name or another`;
 }
 
 function byIndex(a: CompiledRule, b: CompiledRule): number {

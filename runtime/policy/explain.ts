@@ -1,7 +1,7 @@
 /** Explanations: the decision, and for every rule on the request's action whether and why it matched. */
 import type { Decision, Effect, Request } from "../types.js";
-import type { CompiledPolicy } from "./compile.js";
-import { matchRule } from "./match.js";
+import { DENY_RANK, type CompiledPolicy } from "./compile.js";
+import { MATCHES, NO_MATCH, matchRule } from "./match.js";
 import type { RuleOrigin } from "./rule.js";
 
 /** One rule's part in a decision. */
@@ -9,6 +9,11 @@ export interface RuleTrace {
   id: string;
   effect: Effect;
   matched: boolean;
+  /**
+   * The rule matched only loosely (see match.ts): it cannot let the call through itself, and
+   * took part only because another rule or the default lets the call through.
+   */
+  tightens?: true;
   /** Each condition checked, in order, and its outcome. */
   why: string[];
   /** Where the rule was written. */
@@ -16,7 +21,10 @@ export interface RuleTrace {
 }
 
 export interface Explanation {
+  /** The request as decided: canonical (the action's canonical name, the canonical resource). */
   request: Request;
+  /** The request as given, when it was not canonical. */
+  given?: Request;
   decision: Decision;
   /** The rules that matched, in policy order. */
   matched: RuleTrace[];
@@ -26,13 +34,29 @@ export interface Explanation {
   totalRules: number;
 }
 
-/** Traces every rule on the request's action. */
+/**
+ * Traces every rule on the (canonical) request's action with a full scan, the way decide's
+ * index walk must agree with: loosely matching allowing rules take part only when the rules
+ * that match (or the default) let the call through.
+ */
 export function traceRules(policy: CompiledPolicy, request: Request): RuleTrace[] {
   const rules = policy.byAction.get(request.action) ?? [];
-  return rules.map((rule) => {
+  let baseRank: number | null = null;
+  const traces = rules.map((rule) => {
     const why = [`action ${request.action} is covered by ${rule.spec.action.join(", ")}`];
-    const matched = matchRule(rule, request, why);
-    return { id: rule.id, effect: rule.effect, matched, why, origin: rule.spec.origin };
+    const level = matchRule(rule, request, why);
+    if (level === MATCHES) baseRank = Math.max(baseRank ?? 0, rule.rank);
+    return { trace: { id: rule.id, effect: rule.effect, matched: level === MATCHES, why, origin: rule.spec.origin } as RuleTrace, level };
+  });
+  const letThrough = (baseRank ?? policy.defaultRank) < DENY_RANK;
+  return traces.map(({ trace, level }) => {
+    if (level === MATCHES || level === NO_MATCH) return trace;
+    if (!letThrough) {
+      trace.why.push("it matches only loosely, and the call is not let through: it takes no part");
+      return trace;
+    }
+    trace.why.push("it matches only loosely: it cannot let the call through, but the call is let through, so its effect and rate apply");
+    return { ...trace, matched: true, tightens: true };
   });
 }
 
@@ -48,7 +72,7 @@ function where(origin: RuleOrigin): string {
 export function formatExplanation(explanation: Explanation): string {
   const { decision, request, considered } = explanation;
   const lines = [
-    `request:  ${request.action} ${JSON.stringify(request.resource)}${request.method ? ` ${request.method}` : ""}${request.sql ? ` sql ${JSON.stringify(request.sql.statement)}` : ""}`,
+    `request:  ${request.action} ${JSON.stringify(request.resource)}${request.method ? ` ${request.method}` : ""}${request.sql ? ` sql ${JSON.stringify(request.sql.statement)}` : ""}${givenAs(explanation)}`,
     `decision: ${decision.effect}`,
     `rule:     ${decision.rule ?? "(none: the default decided)"}`,
     `reason:   ${decision.reason}`,
@@ -57,8 +81,18 @@ export function formatExplanation(explanation: Explanation): string {
     `rules considered (${considered.length} of ${explanation.totalRules} are on ${request.action}):`,
   ];
   for (const trace of considered) {
-    lines.push(`  ${trace.matched ? "✓" : "✗"} ${trace.id} (${trace.effect}) at ${where(trace.origin)}`);
+    lines.push(`  ${trace.matched ? "✓" : "✗"} ${trace.id} (${trace.effect}${trace.tightens ? ", tightens" : ""}) at ${where(trace.origin)}`);
     for (const reason of trace.why) lines.push(`      ${reason}`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** How the request was given, when it was not canonical. */
+function givenAs({ request, given }: Explanation): string {
+  if (given === undefined) return "";
+  const parts: string[] = [];
+  if (given.action !== request.action) parts.push(String(given.action));
+  if (given.resource !== request.resource) parts.push(JSON.stringify(String(given.resource)));
+  if (given.method !== request.method && given.method !== undefined) parts.push(String(given.method));
+  return parts.length ? ` (given as ${parts.join(" ")})` : "";
 }

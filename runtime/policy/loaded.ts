@@ -1,9 +1,12 @@
 /** LoadedPolicy: a compiled policy with its rate-limit state, deciding and explaining requests. */
 import type { Decision, DecideOptions, Effect, Policy, PolicyLimits, Request, VerificationSettings } from "../types.js";
 import { compilePolicy, type CompiledPolicy } from "./compile.js";
-import { decideWith, failClosed } from "./decide.js";
+import type { KernelLog } from "../episodic/log.js";
+import { canonicalizeRequest } from "./canonical-request.js";
+import { countPast, decideWith, failClosed } from "./decide.js";
 import { traceRules, type Explanation } from "./explain.js";
 import type { MergedPolicy } from "./load.js";
+import { primeFromEvents, type PrimeReport, type RatePriming } from "./prime.js";
 import { RateBook } from "./rate.js";
 import type { RuleSpec } from "./rule.js";
 
@@ -30,7 +33,7 @@ function message(e: unknown): string {
  * A loaded policy. Create one with loadPolicy or resolvePolicy. Each instance keeps its own
  * rate-limit counters; everything else is immutable.
  */
-export class LoadedPolicy implements Policy {
+export class LoadedPolicy implements Policy, RatePriming {
   readonly name: string;
   readonly description?: string;
   readonly hash: string;
@@ -42,7 +45,7 @@ export class LoadedPolicy implements Policy {
   /** Every rule after `extends` is merged, parents first, with its id. */
   readonly rules: readonly PolicyRule[];
   readonly #compiled: CompiledPolicy;
-  readonly #rates: RateBook;
+  #rates: RateBook;
   readonly #now: () => number;
 
   constructor(merged: MergedPolicy, now: () => number) {
@@ -60,10 +63,13 @@ export class LoadedPolicy implements Policy {
   }
 
   /**
-   * Decides a request (canonical action and resource). Never throws: a malformed request or
-   * any internal failure is a deny whose reason says so.
+   * Decides a request. Never throws: a malformed request or any internal failure is a deny
+   * whose reason says so. The request is canonicalized first, as the gate would (an action's
+   * alias, the fs path, the URL, the method's case); a resource that cannot be made canonical
+   * is a fail-closed deny naming why.
    *
-   * With `{ count: false }`, rate limits are checked but the call is not counted.
+   * Rate limits count per agent name and per agent code (`request.code`); with
+   * `{ count: false }`, they are checked but the call is not counted.
    *
    * @example policy.decide(canonicalRequest("fs.write", "/prod/x")) // { effect: "deny", rule: "no-prod-writes", ... }
    */
@@ -81,16 +87,43 @@ export class LoadedPolicy implements Policy {
    *
    * @example policy.explain(canonicalRequest("sql.query", "main", { sql })).matched.map((r) => r.id)
    */
-  explain(request: Request): Explanation {
+  explain(given: Request): Explanation {
     let decision: Decision;
+    let request = given;
     let considered: Explanation["considered"] = [];
     try {
-      decision = decideWith(this.#compiled, this.#rates, request, this.#now, false);
-      considered = traceRules(this.#compiled, request);
+      decision = decideWith(this.#compiled, this.#rates, given, this.#now, false);
+      const canonical = canonicalizeRequest(given);
+      if (typeof canonical !== "string") {
+        request = canonical;
+        considered = traceRules(this.#compiled, canonical);
+      }
     } catch (e) {
       decision = failClosed(`policy engine failure: ${message(e)}`);
     }
-    return { request, decision, matched: considered.filter((t) => t.matched), considered, totalRules: this.rules.length };
+    const explanation: Explanation = { request, decision, matched: considered.filter((t) => t.matched), considered, totalRules: this.rules.length };
+    if (request !== given) explanation.given = given;
+    return explanation;
+  }
+
+  /**
+   * Resets the rate windows and counts into them the calls of the log's last window (the
+   * longest of any rule's rate) that were let through: what the kernel does when it opens a
+   * durable log (see primeRates in prime.ts), so that a restart does not reset rate limits.
+   *
+   * @example await policy.primeRates(log) // { events: 120, counted: 40, lookedUp: 2 }
+   */
+  async primeRates(log: Pick<KernelLog, "query">): Promise<PrimeReport> {
+    // Counted into a fresh book, swapped in whole: a failure leaves the old counts.
+    const compiled = this.#compiled;
+    const rates = new RateBook(compiled.rateSlots);
+    const primer = {
+      longestWindowMs: compiled.longestWindowMs,
+      countPastCall: (request: Request, time: number) => countPast(compiled, rates, request, time),
+    };
+    const report = await primeFromEvents(primer, log, this.#now());
+    this.#rates = rates;
+    return report;
   }
 
   /** Forgets every rate-limit count. */

@@ -1,7 +1,8 @@
 /**
- * Rate-limit state of one loaded policy: for each rate-limited rule and each agent, the times
- * of its last calls. "60/minute" means at most 60 allowed calls in any 60-second window
- * (a sliding window); denied calls are not counted.
+ * Rate-limit state of one loaded policy: for each rate-limited rule and each key (an agent's
+ * name, an agent's code hash: see decide.ts), the times of its last calls. "60/minute" means
+ * at most 60 allowed calls in any 60-second window (a sliding window); denied calls are not
+ * counted. Calls are recorded in time order (priming from the log reads it oldest first).
  */
 import type { Rate } from "./units.js";
 
@@ -34,19 +35,19 @@ export class RateBook {
     this.slots = Array.from({ length: slotCount }, () => new Map());
   }
 
-  private window(slot: number, rate: Readonly<Rate>, agent: string): Window {
+  private window(slot: number, rate: Readonly<Rate>, key: string): Window {
     const windows = this.slots[slot];
-    let w = windows.get(agent);
-    if (!w) windows.set(agent, (w = new Window(rate.count)));
+    let w = windows.get(key);
+    if (!w) windows.set(key, (w = new Window(rate.count)));
     return w;
   }
 
-  allows(slot: number, rate: Readonly<Rate>, agent: string, now: number): boolean {
-    return this.window(slot, rate, agent).allows(now, rate.windowMs);
+  allows(slot: number, rate: Readonly<Rate>, key: string, now: number): boolean {
+    return this.window(slot, rate, key).allows(now, rate.windowMs);
   }
 
-  record(slot: number, rate: Readonly<Rate>, agent: string, now: number): void {
-    this.window(slot, rate, agent).record(now);
+  record(slot: number, rate: Readonly<Rate>, key: string, now: number): void {
+    this.window(slot, rate, key).record(now);
   }
 
   /** Forgets every count (e.g. between test runs). */

@@ -137,7 +137,7 @@ describe("SQL", () => {
     expect(policy.decide(canonicalRequest("sql.query", "other", { sql: sqlFactsFromText("select", { operations: ["select"] }) })).rule).toBe(null);
   });
 
-  it("fails closed when the statement has no SQL facts: deny-like rules match, allow rules do not", () => {
+  it("fails closed when the statement has no SQL facts: deny-like rules match, rules that allow (allow, audit, verify) do not", () => {
     const policy = loadPolicy({
       rules: [
         { id: "allow-select", action: "sql", operations: ["select"], effect: "allow" },
@@ -145,7 +145,10 @@ describe("SQL", () => {
         { id: "deny-drop", action: "sql", pattern: "DROP", effect: "deny" },
       ],
     });
-    expect(policy.decide(canonicalRequest("sql.query", "main"))).toMatchObject({ effect: "deny", rule: "deny-drop", matched: ["audit-tables", "deny-drop"] });
+    // The audit rule cannot evaluate its condition: it does not match (the call is denied anyway).
+    expect(policy.decide(canonicalRequest("sql.query", "main"))).toMatchObject({ effect: "deny", rule: "deny-drop", matched: ["deny-drop"] });
+    const withoutDeny = loadPolicy({ rules: [{ id: "audit-tables", action: "sql", tables: "t", effect: "audit" }] });
+    expect(withoutDeny.decide(canonicalRequest("sql.query", "main"))).toEqual({ effect: "deny", rule: null, reason: "no rule matched; default deny", matched: [] });
   });
 
   it("treats a statement too long for pattern matching as one it cannot evaluate", () => {
@@ -205,5 +208,101 @@ describe("explain", () => {
     const miss = policy.explain(canonicalRequest("fs.read", "/etc/passwd"));
     expect(miss.considered.map((t) => [t.id, t.matched])).toEqual([["ws", false], ["secrets", false]]);
     expect(miss.considered[0].why[1]).toBe('resource "/etc/passwd" does not match /workspace/**');
+  });
+});
+
+describe("every effect that can let a call through matches strictly (issue 13, item 9)", () => {
+  const ALLOWING = ["allow", "audit", "verify"] as const;
+  const noSql = () => canonicalRequest("sql.query", "main");
+  const long = "select * from t where x = '" + "x".repeat(70_000) + "'";
+  // Each case: a rule's condition, and requests it must NOT let through although it holds for
+  // part of them (or cannot be evaluated on them).
+  const cases: { name: string; rule: Record<string, unknown>; requests: Request[]; action?: string }[] = [
+    { name: "no SQL facts, operations", rule: { action: "sql", operations: ["select"] }, requests: [noSql()] },
+    { name: "no SQL facts, tables", rule: { action: "sql", tables: ["public"] }, requests: [noSql()] },
+    { name: "no SQL facts, pattern", rule: { action: "sql", pattern: "^SELECT" }, requests: [noSql()] },
+    {
+      name: "operations only partly listed",
+      rule: { action: "sql", operations: ["select"] },
+      requests: [
+        sql("with x as (select 1) delete from t", { operations: ["select", "delete"], writes: ["t"] }),
+        sql("select 1; drop table t", { operations: ["select", "drop"] }),
+        sql("select * from t", { operations: ["select", "pragma"], reads: ["t"] }),
+        sql("x", { operations: [] }),
+      ],
+    },
+    {
+      name: "tables only partly listed",
+      rule: { action: "sql", tables: ["public", "orders_*"] },
+      requests: [
+        sql("select * from public, secrets", { operations: ["select"], reads: ["public", "secrets"] }),
+        sql("insert into public select * from secrets", { operations: ["insert"], reads: ["secrets"], writes: ["public"] }),
+        sql("select * from orders_eu join users", { operations: ["select"], reads: ["orders_eu", "users"] }),
+        sql("delete from secrets where id in (select id from public)", { operations: ["delete"], reads: ["public"], writes: ["secrets"] }),
+      ],
+    },
+    { name: "a statement over 64 KiB for pattern", rule: { action: "sql", pattern: "^SELECT" }, requests: [sql(long, { operations: ["select"], reads: ["t"] })] },
+    {
+      name: "no method",
+      rule: { action: "http", resource: "https://api.example.com/**", methods: ["GET"] },
+      requests: [(({ method: _, ...rest }) => rest as Request)(canonicalRequest("http.fetch", "https://api.example.com/v1", { method: "GET" }))],
+    },
+  ];
+
+  for (const c of cases) {
+    it(`${c.name}: an allow, audit or verify rule does not let the call through`, () => {
+      for (const effect of ALLOWING) {
+        const policy = loadPolicy({ rules: [{ id: "r", ...c.rule, effect }] });
+        for (const request of c.requests) {
+          const d = policy.decide(request);
+          expect(d, `${effect} ${request.sql?.statement.slice(0, 40) ?? request.resource}`).toEqual({ effect: "deny", rule: null, reason: "no rule matched; default deny", matched: [] });
+        }
+      }
+    });
+  }
+
+  it("still lets through what holds strictly, with each effect", () => {
+    for (const effect of ALLOWING) {
+      const policy = loadPolicy({ rules: [{ id: "r", action: "sql", operations: ["select"], tables: ["public", "orders_*"], pattern: "^SELECT", effect }] });
+      expect(policy.decide(sql("select * from public join orders_eu", { operations: ["select"], reads: ["public", "orders_eu"] }))).toMatchObject({ effect, rule: "r", matched: ["r"] });
+      expect(policy.decide(sql("select 1", { operations: ["select"] }))).toMatchObject({ effect, rule: "r" });
+    }
+  });
+
+  it("keeps a loosely matching audit or verify rule as a guard: it tightens a call that another rule lets through", () => {
+    for (const guard of ["audit", "verify"] as const) {
+      const policy = loadPolicy({
+        rules: [
+          { id: "reads", action: "sql", operations: ["select"], effect: "allow" },
+          { id: "guard", action: "sql", tables: ["payments"], effect: guard },
+        ],
+      });
+      // payments and users: the guard holds only for part of it, but the call goes ahead under "reads".
+      expect(policy.decide(sql("select * from payments join users", { operations: ["select"], reads: ["payments", "users"] }))).toMatchObject({ effect: guard, rule: "guard", matched: ["reads", "guard"] });
+      expect(policy.decide(sql("select * from users", { operations: ["select"], reads: ["users"] }))).toMatchObject({ effect: "allow", rule: "reads", matched: ["reads"] });
+      // Nothing else lets it through: the guard alone does not.
+      expect(policy.decide(sql("delete from payments where id in (select id from users)", { operations: ["delete"], reads: ["users"], writes: ["payments"] }))).toMatchObject({ effect: "deny", rule: null, matched: [] });
+      // A default that allows is tightened the same way.
+      const open = loadPolicy({ default: "allow", rules: [{ id: "guard", action: "sql", tables: ["payments"], effect: guard }] });
+      expect(open.decide(noSql())).toMatchObject({ effect: guard, rule: "guard", matched: ["guard"] });
+    }
+  });
+
+  it("explains a rule that only tightens, and agrees with decide", () => {
+    const policy = loadPolicy({
+      rules: [
+        { id: "reads", action: "sql", operations: ["select"], effect: "allow" },
+        { id: "guard", action: "sql", tables: ["payments"], effect: "verify" },
+        { id: "audit-public", action: "sql", tables: ["public"], effect: "audit" },
+      ],
+    });
+    const e = policy.explain(sql("select * from payments, users", { operations: ["select"], reads: ["payments", "users"] }));
+    expect(e.decision).toMatchObject({ effect: "verify", rule: "guard", matched: ["reads", "guard"] });
+    expect(e.matched.map((t) => [t.id, t.tightens ?? false])).toEqual([["reads", false], ["guard", true]]);
+    expect(e.considered.find((t) => t.id === "guard")!.why.join("\n")).toMatch(/only partly fit payments[\s\S]*matches only loosely/);
+    const denied = policy.explain(noSql());
+    expect(denied.decision).toMatchObject({ effect: "deny", rule: null, matched: [] });
+    expect(denied.matched).toEqual([]);
+    expect(denied.considered.find((t) => t.id === "audit-public")!.why.join("\n")).toMatch(/cannot let the call through/);
   });
 });

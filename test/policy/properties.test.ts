@@ -92,3 +92,85 @@ describe("properties of decide", () => {
     );
   });
 });
+
+describe("properties of rules that let calls through (issue 13, items 9 and 10)", () => {
+  const ALLOWING = ["allow", "audit", "verify"];
+  const lets = (e: string) => ALLOWING.includes(e);
+  const ops = fc.subarray(["select", "insert", "delete", "drop", "pragma"], { minLength: 0, maxLength: 3 });
+  const tables = fc.subarray(["public", "orders", "secrets", "users"], { minLength: 0, maxLength: 3 });
+  const sqlRule = fc.record(
+    { action: fc.constant("sql"), operations: fc.subarray(["select", "insert", "delete", "drop"], { minLength: 1 }), tables: fc.subarray(["public", "orders", "secrets", "users"], { minLength: 1 }), pattern: fc.constantFrom("^SELECT", "DROP", "x"), effect },
+    { requiredKeys: ["action", "effect"] },
+  );
+  const httpRule = fc.record({ action: fc.constant("http"), methods: fc.subarray(["GET", "POST"], { minLength: 1 }), effect }, { requiredKeys: ["action", "effect"] });
+  const sqlRequest: fc.Arbitrary<Request> = fc.oneof(
+    fc.constant({ action: "sql.query", resource: "main", agent: "a", pid: 0 } as Request),
+    fc.record({ ops, reads: tables, writes: tables, long: fc.boolean() }).map(({ ops, reads, writes, long }) => {
+      const statement = `${ops.join(" ")} ${reads.join(" ")}${long ? " ".repeat(70_000) : ""}`;
+      return { action: "sql.query", resource: "main", agent: "a", pid: 0, sql: { statement, canonical: statement.toUpperCase(), operations: ops, reads, writes } } as Request;
+    }),
+  );
+  const httpRequest: fc.Arbitrary<Request> = fc.record({ method: fc.option(fc.constantFrom("GET", "POST", "DELETE"), { nil: undefined }) }).map(
+    ({ method }) => ({ action: "http.fetch", resource: "https://a.example/", agent: "a", pid: 0, ...(method ? { method } : {}) }) as Request,
+  );
+
+  it("an audit or verify rule lets through exactly the calls it would let through as an allow rule", () => {
+    fc.assert(
+      fc.property(fc.constantFrom("deny", "allow", "audit"), fc.array(fc.oneof(sqlRule, httpRule), { maxLength: 6 }), fc.oneof(sqlRequest, httpRequest), (fallback, rs, req) => {
+        const asWritten = loadPolicy({ default: fallback, rules: rs }).decide(req);
+        const asAllow = loadPolicy({ default: fallback, rules: rs.map((r) => (lets(r.effect) ? { ...r, effect: "allow" } : r)) }).decide(req);
+        expect(lets(asWritten.effect)).toBe(lets(asAllow.effect));
+      }),
+      { numRuns: 1500 },
+    );
+  }, 120_000);
+
+  it("a rule that lets a call through matches it strictly: every operation and table listed, nothing unknown", () => {
+    fc.assert(
+      fc.property(sqlRule, sqlRequest, (rule, req) => {
+        fc.pre(lets(rule.effect));
+        const d = loadPolicy({ rules: [rule] }).decide(req);
+        if (!lets(d.effect)) return;
+        // Written out: what a strict match needs (the oracle reads the facts, not the engine).
+        if (!rule.operations && !rule.tables && !rule.pattern) return;
+        const sql = req.sql!;
+        expect(sql).toBeDefined();
+        if (rule.operations) expect(sql.operations.length > 0 && sql.operations.every((o) => rule.operations!.includes(o))).toBe(true);
+        if (rule.tables) expect([...sql.reads, ...sql.writes].every((t) => rule.tables!.includes(t))).toBe(true);
+        if (rule.pattern) expect(sql.statement.length).toBeLessThanOrEqual(64 * 1024);
+      }),
+      { numRuns: 1500 },
+    );
+  }, 120_000);
+
+  it("no rule with a rate lets more calls through in any window than its rate, whatever other rules the policy has", () => {
+    const window = 1000;
+    const extra = fc.record(
+      {
+        action: fc.constantFrom("fs.read", "fs.*", "*", "file_read"),
+        resource: fc.constantFrom("/w/**", "/w/a/**", "/w/*", "**", "/x/**"),
+        rate: fc.constantFrom("1/second", "3/second", "10/minute"),
+        effect: fc.constantFrom("allow", "audit", "verify", "deny"),
+      },
+      { requiredKeys: ["action", "effect"] },
+    ).map((r) => (r.effect === "verify" || r.effect === "deny" ? (({ rate: _, ...rest }) => rest)(r) : r));
+    const calls = fc.array(fc.record({ path: fc.constantFrom("/w/a/b", "/w/a", "/w/c", "/w/a/b/c"), gap: fc.constantFrom(0, 1, 50, 200, 400, 999, 1000), agent: fc.constantFrom("a", "b") }), { minLength: 1, maxLength: 40 });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.array(extra, { maxLength: 5 }), calls, (count, others, seq) => {
+        let t = 1_000_000;
+        const limited = { id: "limited", action: "fs.read", resource: "/w/**", rate: `${count}/second`, effect: "allow" };
+        const policy = loadPolicy({ rules: [limited, ...others] }, { now: () => t });
+        const through: number[] = [];
+        for (const call of seq) {
+          t += call.gap;
+          // The same code under two names: one window for both.
+          const d = policy.decide({ action: "fs.read", resource: call.path, agent: call.agent, pid: 0, code: "same" });
+          if (lets(d.effect)) through.push(t);
+        }
+        // Every call here falls under "limited": at most `count` of them in any window.
+        for (let i = count; i < through.length; i++) expect(through[i] - through[i - count]).toBeGreaterThanOrEqual(window);
+      }),
+      { numRuns: 1500 },
+    );
+  }, 120_000);
+});
