@@ -24,7 +24,8 @@ import { existsSync } from "node:fs";
 import { resolve as resolveHostPath } from "node:path";
 import { GuestError, UsageError, guestErrors } from "../errors.js";
 import type { SqlFacts } from "../types.js";
-import { bindArguments, compileSql, type CompiledSql } from "./sql-analyze.js";
+import { SqlAnalyzer, type CompiledSql } from "./sql-analyze.js";
+import { bindArguments } from "./sql-text.js";
 import type { QueryResult, RunQuota, SqlHost, SqlValue } from "./types.js";
 
 /** A database as the kernel names it. */
@@ -54,6 +55,7 @@ const REMEMBERED_CHARS = 4096;
 /** One open database and what it remembers of the statements it has compiled. */
 interface Connection {
   db: Database;
+  analyzer: SqlAnalyzer;
   /** The schema cookies of main and temp, as one string. */
   cookie(): string;
   compiled: Map<string, Compiled>;
@@ -120,7 +122,7 @@ export function createSql(options: SqlOptions): SqlHost {
         db.pragma("trusted_schema = OFF");
         const main = db.prepare("PRAGMA main.schema_version").pluck();
         const temp = db.prepare("PRAGMA temp.schema_version").pluck();
-        conn = { db, cookie: () => `${main.get()}:${temp.get()}`, compiled: new Map() };
+        conn = { db, analyzer: new SqlAnalyzer(db), cookie: () => `${main.get()}:${temp.get()}`, compiled: new Map() };
       } catch {
         db?.close();
         throw guestErrors.io(`database ${name} cannot be opened`);
@@ -135,7 +137,7 @@ export function createSql(options: SqlOptions): SqlHost {
     const cookie = conn.cookie();
     const known = conn.compiled.get(statement);
     if (known && known.cookie === cookie) return known;
-    const fresh: Compiled = { ...compileSql(conn.db, statement), cookie };
+    const fresh: Compiled = { ...conn.analyzer.compile(statement), cookie };
     for (const list of [fresh.facts.operations, fresh.facts.reads, fresh.facts.writes]) Object.freeze(list);
     Object.freeze(fresh.facts);
     conn.compiled.delete(statement);
@@ -167,6 +169,7 @@ export function createSql(options: SqlOptions): SqlHost {
     if (calls.attach && options.allow?.attach !== true) throw guestErrors.denied(null, "the sql capability refuses ATTACH and DETACH");
     if (calls.loadExtension) throw guestErrors.denied(null, "the sql capability refuses load_extension");
     if (calls.vacuumInto) throw guestErrors.denied(null, "the sql capability refuses VACUUM INTO (it writes a file outside the database)");
+    if (calls.guardedPragma !== undefined) throw guestErrors.denied(null, calls.guardedPragma);
     const values = bind(params);
     if (values.length !== layout.count) {
       throw guestErrors.invalid(`the statement takes ${layout.count} parameters, ${values.length} given`);
@@ -217,7 +220,10 @@ export function createSql(options: SqlOptions): SqlHost {
 
   function close(): void {
     closed = true;
-    for (const conn of open.values()) conn.db.close();
+    for (const conn of open.values()) {
+      conn.analyzer.close();
+      conn.db.close();
+    }
     open.clear();
   }
 
