@@ -77,6 +77,22 @@ export function sortOperations(ops: Iterable<string>): string[] {
   return [...ops].sort((a, b) => SQL_OPERATIONS.indexOf(a as SqlOperation) - SQL_OPERATIONS.indexOf(b as SqlOperation));
 }
 
+/**
+ * The keyword of the statement proper: the first word, or for `WITH ...` the first keyword
+ * after the common table expressions (their bodies are in parentheses).
+ */
+function mainKeyword(sig: Token[]): string {
+  const first = upper(sig[0]);
+  if (first !== "WITH") return first;
+  let depth = 0;
+  for (const t of sig) {
+    if (t.text === "(") depth++;
+    else if (t.text === ")") depth--;
+    else if (depth === 0 && ["SELECT", "VALUES", "INSERT", "REPLACE", "UPDATE", "DELETE"].includes(upper(t))) return upper(t);
+  }
+  return first;
+}
+
 /** One statement's analysis: construct, then `run` over its bytecode once. */
 export class Analysis {
   private readonly keyword: string;
@@ -92,7 +108,7 @@ export class Analysis {
     private readonly virtual: VirtualTables,
     private readonly sig: Token[],
   ) {
-    this.keyword = upper(sig[0]);
+    this.keyword = mainKeyword(sig);
   }
 
   /** `readonly`: SQLite's own sqlite3_stmt_readonly() for the statement. */
@@ -102,7 +118,6 @@ export class Analysis {
     this.ddlTargets();
     this.replaceSemantics();
     this.virtualTables();
-    if (this.keyword === "WITH" && ![...this.ops].some((o) => o !== "select")) this.ops.add("select");
     if (this.ops.size === 0) this.ops.add(LEADING[this.keyword] ? LEADING[this.keyword][0] : "other");
     // SQLite says it writes: it is never only a read, whatever the bytecode showed.
     if (!readonly && ![...this.ops].some((o) => WRITING.has(o))) this.ops.add("other");

@@ -12,7 +12,8 @@ import type { Database } from "better-sqlite3";
 import { GuestError, guestErrors } from "../errors.js";
 import type { SchemaView } from "./sql-schema.js";
 import { identName, isName, type Token } from "./sql-text.js";
-import { ARGUMENT_PRAGMAS, pragmaEffect, type Effect } from "./sql-vtabs.js";
+import { sortOperations, type BytecodeFacts } from "./sql-bytecode.js";
+import { ARGUMENT_PRAGMAS, pragmaEffect } from "./sql-vtabs.js";
 
 /** One PRAGMA statement, read from its tokens. */
 export interface PragmaStatement {
@@ -76,7 +77,7 @@ export function guardedPragma(pragma: PragmaStatement): string | undefined {
  *
  * @throws GuestError `invalid` for a syntax error or an unknown schema.
  */
-export function analyzePragma(scratch: Database, schema: SchemaView, sig: Token[], text: string): Effect & { pragma: PragmaStatement } {
+export function analyzePragma(scratch: Database, schema: SchemaView, sig: Token[], text: string): BytecodeFacts & { pragma: PragmaStatement } {
   const pragma = parsePragma(sig);
   if (pragma.schema !== undefined && schema.find(pragma.schema) < 0) throw guestErrors.invalid(`unknown database ${pragma.schema}`);
   // The scratch database has only main and temp: compile the statement without its schema.
@@ -88,8 +89,10 @@ export function analyzePragma(scratch: Database, schema: SchemaView, sig: Token[
     if (err instanceof GuestError) throw err;
     throw guestErrors.invalid(err instanceof Error ? err.message.replace(/^The supplied SQL string contains more than one statement$/, "only one SQL statement per call") : String(err));
   }
-  const arg = ARGUMENT_PRAGMAS.has(pragma.name) ? pragma.value : undefined;
-  const effect = pragmaEffect(schema, pragma.name, arg, pragma.schema);
-  if (!readonly && !effect.operations.includes("other")) effect.operations.push("other");
-  return { ...effect, pragma };
+  const takesArgument = ARGUMENT_PRAGMAS.has(pragma.name);
+  const arg = takesArgument ? pragma.value : undefined;
+  const effect = pragmaEffect(schema, pragma.name, arg, pragma.schema, !takesArgument && pragma.value !== undefined);
+  const operations = new Set<string>(effect.operations);
+  if (!readonly) operations.add("other");
+  return { operations: sortOperations(operations), reads: [...effect.reads].sort(), writes: [...effect.writes].sort(), pragma };
 }

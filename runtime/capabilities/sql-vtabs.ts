@@ -36,21 +36,28 @@ export const ARGUMENT_PRAGMAS = new Set([...TABLE_ARGUMENT, ...INDEX_ARGUMENT, .
 /**
  * What a pragma reads and writes. `arg` is its argument: a literal, `undefined` for none, or
  * `null` when it is not a literal (a parameter, a column, an expression): then it could be
- * any table, and every table is read.
+ * any table, and every table is read. `sets` is true for `PRAGMA name = value` on a pragma
+ * whose value is a new setting.
+ *
+ * Pragmas about tables read those tables; every other pragma (settings, database_list with its
+ * host paths, function_list, compile_options...) reads, or when set writes, the pseudo-table
+ * `pragma_<name>`, so that a rule's `tables:` must name it to allow it.
  *
  * @example pragmaEffect(schema, "table_info", "secrets") // { operations: ["pragma"], reads: ["secrets"], writes: [] }
  */
-export function pragmaEffect(schema: SchemaView, name: string, arg: string | null | undefined, schemaName?: string): Effect {
+export function pragmaEffect(schema: SchemaView, name: string, arg: string | null | undefined, schemaName?: string, sets = false): Effect {
   const pragma = name.toLowerCase();
   if (pragma === "optimize") return { operations: ["pragma", "other"], reads: schema.everyTable(), writes: ["sqlite_stat1", "sqlite_stat4"] };
   if (READ_EVERY_TABLE.has(pragma)) return { operations: ["pragma"], reads: schema.everyTable(), writes: [] };
   const reads = (names: string[]): Effect => ({ operations: ["pragma"], reads: names, writes: [] });
-  if (arg === null && (TABLE_ARGUMENT.has(pragma) || INDEX_ARGUMENT.has(pragma))) return reads(schema.everyTable());
+  if (TABLE_ARGUMENT.has(pragma) || INDEX_ARGUMENT.has(pragma)) {
+    if (arg === null) return reads(schema.everyTable());
+    if (arg === undefined) return reads([]);
+    return reads([objectTable(schema, arg, TABLE_ARGUMENT.has(pragma) ? "table" : "index", schemaName)]);
+  }
   if (pragma === "table_list") return reads(typeof arg === "string" ? [objectTable(schema, arg, "table", schemaName)] : [SCHEMA_TABLE]);
-  if (typeof arg !== "string") return reads([]);
-  if (TABLE_ARGUMENT.has(pragma)) return reads([objectTable(schema, arg, "table", schemaName)]);
-  if (INDEX_ARGUMENT.has(pragma)) return reads([objectTable(schema, arg, "index", schemaName)]);
-  return reads([]);
+  const pseudo = `pragma_${pragma}`;
+  return sets ? { operations: ["pragma"], reads: [], writes: [pseudo] } : reads([pseudo]);
 }
 
 /** The table a pragma's argument names (an index stands for its table), as the policy names it. */
