@@ -8,8 +8,9 @@
  * kernel ends it (SIGKILL) on the SQL time limit, the run's deadline, SIGKILL or the run's end.
  * SQLite's journal makes that safe: the next connection rolls back what was not committed.
  *
- * A watchdog thread (sql-watchdog.ts) ends the process when its memory passes the cap while a
- * statement runs (a row too large to build), saying so on fd 4, and when the kernel is gone.
+ * The kernel watches the process's memory while a statement runs and kills it past the cap (a
+ * row too large to build). A watchdog thread (sql-watchdog.ts) ends the process when the kernel
+ * is gone, and watches memory itself where the kernel cannot (no /proc).
  *
  * This file is a process entry point: what it holds at module level is the process's own.
  */
@@ -19,7 +20,8 @@ import { DEFAULT_LIMITS } from "../types.js";
 import { createSql, type LocalSql } from "./sql.js";
 import type { FromChild, OpenMessage, RequestMessage, ToChild } from "./sql-protocol.js";
 
-const memoryBytes = Number(process.argv[2]);
+/** The memory cap this process watches itself, when the kernel cannot (argv[2], "" otherwise). */
+const memoryBytes = process.argv[2] ? Number(process.argv[2]) : undefined;
 const busy = new Int32Array(new SharedArrayBuffer(4));
 const watchdog = new Worker(new URL("./sql-watchdog.js", import.meta.url), { workerData: { busy, memoryBytes, parent: process.ppid, fd: 4 } });
 watchdog.unref();
@@ -45,7 +47,22 @@ process.on("message", (message: ToChild) => {
 });
 // The kernel went away: nothing of this run may go on.
 process.on("disconnect", () => process.exit(0));
+warmUp();
 send({ type: "ready" });
+
+/**
+ * Loads SQLite and runs the analyzer once before saying ready, so that a run's first statement
+ * does not pay for it against its time limit.
+ */
+function warmUp(): void {
+  const scratch = createSql({ databases: { warm: { file: ":memory:" } }, quota: { limits: { ...DEFAULT_LIMITS }, fsBytesWritten: 0, fsFilesCreated: 0 } });
+  try {
+    scratch.analyze("warm", "SELECT 1");
+    scratch.query("warm", "SELECT 1", []);
+  } finally {
+    scratch.close();
+  }
+}
 
 function open(message: OpenMessage): LocalSql {
   sql?.close();
@@ -56,17 +73,24 @@ function open(message: OpenMessage): LocalSql {
 function answer(m: RequestMessage): FromChild {
   if (!sql) return { type: "reply", id: m.id, err: { tag: "io", val: "the SQL process was not set up" } };
   Atomics.store(busy, 0, 1);
-  Atomics.notify(busy, 0);
+  if (memoryBytes !== undefined) Atomics.notify(busy, 0);
   try {
     sql.setBusyTimeout(m.busyMs);
     const ok = m.type === "analyze" ? sql.analyze(m.database, m.statement) : sql.query(m.database, m.statement, m.params);
     return { type: "reply", id: m.id, ok };
   } catch (error) {
-    const err: WitError = error instanceof GuestError ? error.error : { tag: "io", val: "the host could not carry out the call" };
+    const err: WitError = error instanceof GuestError ? error.error : sqliteError(error);
     return { type: "reply", id: m.id, err };
   } finally {
     Atomics.store(busy, 0, 0);
   }
+}
+
+/** An error SQLite raised where nothing expected one: its code and message (they name no host path); anything else says nothing. */
+function sqliteError(error: unknown): WitError {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && code.startsWith("SQLITE_") && error instanceof Error) return { tag: "io", val: `${code}: ${error.message}` };
+  return { tag: "io", val: "the host could not carry out the call" };
 }
 
 function send(message: FromChild): void {

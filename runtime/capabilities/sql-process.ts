@@ -4,11 +4,14 @@
  * runaway statement, a lock held too long, a row too large) touches no other run.
  *
  * Every request has a time limit: past it the process is killed (SIGKILL: nothing else stops a
- * statement in native code) and the call fails with `limit`. A process that dies or answers
+ * statement in native code) and the call fails with `limit`. So has its memory: while a request
+ * is pending, the kernel reads the process's resident memory every few milliseconds (Linux's
+ * /proc; elsewhere the process's watchdog thread does it) and kills it past the cap. A process that dies or answers
  * junk fails the call too, and every later call of its run: its connections, and any
  * transaction the agent had open, are gone.
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { GuestError, guestErrors } from "../errors.js";
 import { MEMORY_MARK, readReply, type FromChild, type OpenMessage, type RequestMessage } from "./sql-protocol.js";
 
@@ -28,6 +31,24 @@ export const DEFAULT_SQL_MEMORY = 256 * 1024 * 1024;
 const CHILD_URL = new URL("./sql-child.js", import.meta.url);
 /** How long a process asked to close may take before it is killed. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * How often the memory of a process running a statement is read. The first reading comes
+ * after one interval: most statements are over by then, and cost nothing.
+ */
+const MEMORY_POLL_MS = 4;
+
+/** The resident memory of a process in bytes, from /proc; undefined where there is none. */
+function residentBytes(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether this host lets the kernel read a process's memory (Linux's /proc). */
+const KERNEL_READS_MEMORY = residentBytes(process.pid) !== undefined;
 
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 /** A request before the process numbers it. */
@@ -49,11 +70,12 @@ export class SqlProcess {
   /** Why it is gone (what every call fails with from then on); undefined while it lives. */
   private ended: GuestError | undefined;
   private readonly memoryBytes: number;
+  private memoryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: SqlPoolOptions = {}) {
     this.memoryBytes = options.memoryBytes ?? DEFAULT_SQL_MEMORY;
     const heapMb = Math.max(32, Math.ceil(this.memoryBytes / (1024 * 1024)));
-    this.child = fork(options.entry ?? CHILD_URL, [String(this.memoryBytes)], {
+    this.child = fork(options.entry ?? CHILD_URL, [KERNEL_READS_MEMORY ? "" : String(this.memoryBytes)], {
       execArgv: [`--max-old-space-size=${heapMb}`],
       serialization: "advanced",
       stdio: ["ignore", "ignore", "ignore", "ipc", "pipe"],
@@ -83,6 +105,11 @@ export class SqlProcess {
     return this.child.pid;
   }
 
+  /** Resolves once the process has started (or ended); a request's time limit counts from then. */
+  ready(): Promise<void> {
+    return this.started;
+  }
+
   /** Sets the process up for its run (sent once, before any request). */
   open(message: OpenMessage): void {
     this.post(message);
@@ -105,7 +132,28 @@ export class SqlProcess {
       this.child.ref();
       this.channelRef(true);
       this.post({ ...request, id } as RequestMessage);
+      this.watchMemory();
     });
+  }
+
+  /** While a request is pending, reads the process's memory every few milliseconds; past the cap, kills it. */
+  private watchMemory(): void {
+    if (!KERNEL_READS_MEMORY || this.memoryTimer !== undefined) return;
+    const poll = () => {
+      this.memoryTimer = undefined;
+      if (!this.busy || this.ended || this.child.pid === undefined) return;
+      const rss = residentBytes(this.child.pid);
+      if (rss !== undefined && rss > this.memoryBytes) {
+        this.fail(this.memoryError());
+        return;
+      }
+      this.memoryTimer = setTimeout(poll, MEMORY_POLL_MS);
+    };
+    this.memoryTimer = setTimeout(poll, MEMORY_POLL_MS);
+  }
+
+  private memoryError(): GuestError {
+    return guestErrors.limit(`the statement needed more than ${Math.round(this.memoryBytes / (1024 * 1024))} MiB of memory and was interrupted; SQL is stopped for the rest of this run`);
   }
 
   /** Ends the process at once: a statement it runs is interrupted. */
@@ -144,10 +192,7 @@ export class SqlProcess {
 
   private onClose(): void {
     const byMemory = this.marks.includes(MEMORY_MARK);
-    const why = byMemory
-      ? guestErrors.limit(`the statement needed more than ${Math.round(this.memoryBytes / (1024 * 1024))} MiB of memory and was interrupted; SQL is stopped for the rest of this run`)
-      : guestErrors.io("the SQL process ended unexpectedly; SQL is stopped for the rest of this run");
-    this.fail(why);
+    this.fail(byMemory ? this.memoryError() : guestErrors.io("the SQL process ended unexpectedly; SQL is stopped for the rest of this run"));
   }
 
   /** Kills the process (if it still runs) and fails every pending call with `why`. */
@@ -164,7 +209,11 @@ export class SqlProcess {
   private settle(id: number): void {
     clearTimeout(this.pending.get(id)?.timer);
     this.pending.delete(id);
-    if (this.pending.size === 0) this.idle();
+    if (this.pending.size === 0) {
+      clearTimeout(this.memoryTimer);
+      this.memoryTimer = undefined;
+      this.idle();
+    }
   }
 
   /** An idle process keeps nothing of the kernel's alive. */

@@ -52,8 +52,7 @@ export function createRunSql(options: RunSqlOptions): SqlHost {
     return proc;
   }
 
-  async function send(request: SqlRequest, budgetMs: number): Promise<unknown> {
-    const p = processFor();
+  async function send(request: SqlRequest, budgetMs: number, p: SqlProcess): Promise<unknown> {
     return p.request({ ...request, busyMs: busyTimeoutFor(budgetMs) } as SqlRequest, budgetMs);
   }
 
@@ -66,8 +65,10 @@ export function createRunSql(options: RunSqlOptions): SqlHost {
 
   async function analyze(database: string, statement: string): Promise<SqlFacts> {
     analyzed = undefined;
+    const p = processFor();
+    await p.ready(); // starting the process is not the statement's time
     const t0 = performance.now();
-    const value = await send({ type: "analyze", database, statement, busyMs: 0 }, limits.sqlTimeout);
+    const value = await send({ type: "analyze", database, statement, busyMs: 0 }, limits.sqlTimeout, p);
     const facts = readFacts(value, statement) ?? junk();
     analyzed = { database, statement, ms: performance.now() - t0 };
     return facts;
@@ -77,7 +78,7 @@ export function createRunSql(options: RunSqlOptions): SqlHost {
     const spent = analyzed?.database === database && analyzed.statement === statement ? analyzed.ms : 0;
     analyzed = undefined;
     const budget = Math.max(1, Math.round(limits.sqlTimeout - spent));
-    const value = await send({ type: "query", database, statement, params, busyMs: 0 }, budget);
+    const value = await send({ type: "query", database, statement, params, busyMs: 0 }, budget, processFor());
     return readResult(value) ?? junk();
   }
 
@@ -91,5 +92,5 @@ export function createRunSql(options: RunSqlOptions): SqlHost {
 
 /** SQLite's busy timeout for a statement with `budgetMs` left: enough below it to fail cleanly first. */
 function busyTimeoutFor(budgetMs: number): number {
-  return Math.max(0, Math.floor(budgetMs - Math.max(100, budgetMs / 10)));
+  return Math.max(0, Math.floor(budgetMs - Math.max(250, budgetMs / 5)));
 }

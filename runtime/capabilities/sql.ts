@@ -139,7 +139,7 @@ export function createSql(options: SqlOptions): LocalSql {
 
   /** The statement's analysis under the current schema: remembered, or compiled now. */
   function compiled(conn: Connection, statement: string): Compiled {
-    const cookie = conn.cookie();
+    const cookie = readCookie(conn);
     const known = conn.compiled.get(statement);
     if (known && known.cookie === cookie) return known;
     const fresh: Compiled = { ...conn.analyzer.compile(statement), cookie };
@@ -210,6 +210,16 @@ function openConnection(name: string, spec: DatabaseSpec, busyTimeout: number): 
   } catch {
     db?.close();
     throw guestErrors.io(`database ${name} cannot be opened`);
+  }
+}
+
+/** The schema cookies; reading them waits for a lock another connection holds, and may fail so. */
+function readCookie(conn: Connection): string {
+  try {
+    return conn.cookie();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    throw guestErrors.io(`the database cannot be read: ${typeof code === "string" ? `${code}: ` : ""}${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
