@@ -38,10 +38,19 @@ export interface Runnable {
   explain: boolean;
 }
 
+/** The connection's transaction statements, prepared once. */
+export interface Transactions {
+  begin: Statement;
+  beginImmediate: Statement;
+  commit: Statement;
+  rollback: Statement;
+}
+
 export interface RunOptions {
-  /** The schema cookie the policy decided under; undefined when no analysis was decided on. */
-  decidedCookie?: string;
+  /** The schema cookie the statement was analyzed (and the policy decided) under. */
+  expectedCookie: string;
   cookie(): string;
+  transaction: Transactions;
   rows: number;
   maxBytes: number;
   quota: WriteQuota;
@@ -62,15 +71,13 @@ export function runStatement(db: Database, r: Runnable, args: unknown[], o: RunO
   const wrap = !r.explain && !UNWRAPPED.has(r.keyword) && !db.inTransaction;
   const limits = r.writes ? pageLimits(db, o.quota) : undefined;
   try {
-    if (wrap) db.prepare(r.writes ? "BEGIN IMMEDIATE" : "BEGIN").run();
-    if (o.decidedCookie !== undefined && o.cookie() !== o.decidedCookie) {
-      throw guestErrors.io("the database schema changed after the call was decided; try again");
-    }
+    if (wrap) (r.writes ? o.transaction.beginImmediate : o.transaction.begin).run();
+    if (o.cookie() !== o.expectedCookie) throw guestErrors.io("the database schema changed after the call was decided; try again");
     const result = execute(db, r, args, o);
-    if (wrap) db.prepare("COMMIT").run();
+    if (wrap) o.transaction.commit.run();
     return result;
   } catch (err) {
-    if (wrap && db.inTransaction) db.prepare("ROLLBACK").run();
+    if (wrap && db.inTransaction) o.transaction.rollback.run();
     throw sqlError(err, o);
   } finally {
     if (limits) o.quota.used += grownBytes(db, limits);

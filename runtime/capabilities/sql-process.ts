@@ -12,6 +12,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { setPriority } from "node:os";
 import { GuestError, guestErrors } from "../errors.js";
 import { MEMORY_MARK, readReply, type FromChild, type OpenMessage, type RequestMessage } from "./sql-protocol.js";
 
@@ -29,6 +30,8 @@ export interface SqlPoolOptions {
 
 export const DEFAULT_SQL_MEMORY = 256 * 1024 * 1024;
 const CHILD_URL = new URL("./sql-child.js", import.meta.url);
+/** The SQL processes' scheduling priority, relative to the kernel's (higher is lower priority). */
+const SQL_NICENESS = 10;
 /** How long a process asked to close may take before it is killed. */
 const CLOSE_GRACE_MS = 1000;
 /**
@@ -80,6 +83,15 @@ export class SqlProcess {
       serialization: "advanced",
       stdio: ["ignore", "ignore", "ignore", "ipc", "pipe"],
     });
+    // A statement is bulk work: under contention for the CPU, the kernel's thread (every run's
+    // calls, deadlines and signals) and the agents come first.
+    if (this.child.pid !== undefined) {
+      try {
+        setPriority(this.child.pid, SQL_NICENESS);
+      } catch {
+        // not allowed here: the process keeps the kernel's priority
+      }
+    }
     this.child.stdio[4]?.on("data", (chunk: Buffer) => (this.marks += chunk.toString("utf8")));
     this.started = new Promise((resolve) => {
       this.child.on("message", (message: FromChild) => (message?.type === "ready" ? resolve() : this.onReply(message)));

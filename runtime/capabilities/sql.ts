@@ -29,7 +29,7 @@ import { resolve as resolveHostPath } from "node:path";
 import { UsageError, guestErrors } from "../errors.js";
 import type { SqlFacts } from "../types.js";
 import { SqlAnalyzer, type CompiledSql } from "./sql-analyze.js";
-import { runStatement, type Runnable, type WriteQuota } from "./sql-exec.js";
+import { runStatement, type Runnable, type Transactions, type WriteQuota } from "./sql-exec.js";
 import { bindArguments, significant, tokenize, upper } from "./sql-text.js";
 import type { QueryResult, RunQuota, SqlValue } from "./types.js";
 
@@ -78,6 +78,8 @@ interface Connection {
   compiled: Map<string, Compiled>;
   /** The last analysis handed out (the one the gate decided on): a query must run under the same schema. */
   decided?: Compiled;
+  /** BEGIN, BEGIN IMMEDIATE, COMMIT and ROLLBACK, prepared once. */
+  transaction: Transactions;
 }
 
 interface Compiled extends CompiledSql {
@@ -161,9 +163,10 @@ export function createSql(options: SqlOptions): LocalSql {
 
   function query(name: string, statement: string, params: SqlValue[]): QueryResult {
     const conn = connection(name);
-    const entry = compiled(conn, statement);
-    const decided = conn.decided;
+    const decided = conn.decided?.facts.statement === statement ? conn.decided : undefined;
     conn.decided = undefined;
+    // The statement the gate decided on runs under its analysis, checked inside its transaction.
+    const entry = decided ?? compiled(conn, statement);
     refuseDangerous(entry, options.allow?.attach === true);
     const values = bind(params);
     if (values.length !== entry.layout.count) {
@@ -171,8 +174,9 @@ export function createSql(options: SqlOptions): LocalSql {
     }
     const runnable = prepared(conn.db, entry, statement);
     return runStatement(conn.db, runnable, bindArguments(entry.layout, values), {
-      ...(decided?.facts.statement === statement ? { decidedCookie: decided.cookie } : {}),
+      expectedCookie: entry.cookie,
       cookie: conn.cookie,
+      transaction: conn.transaction,
       rows: quota.limits.sqlRows,
       maxBytes,
       quota: writes,
@@ -206,7 +210,13 @@ function openConnection(name: string, spec: DatabaseSpec, busyTimeout: number): 
     db.pragma("trusted_schema = OFF");
     const main = db.prepare("PRAGMA main.schema_version").pluck();
     const temp = db.prepare("PRAGMA temp.schema_version").pluck();
-    return { db, analyzer: new SqlAnalyzer(db), cookie: () => `${main.get()}:${temp.get()}`, compiled: new Map() };
+    const transaction: Transactions = {
+      begin: db.prepare("BEGIN"),
+      beginImmediate: db.prepare("BEGIN IMMEDIATE"),
+      commit: db.prepare("COMMIT"),
+      rollback: db.prepare("ROLLBACK"),
+    };
+    return { db, analyzer: new SqlAnalyzer(db), cookie: () => `${main.get()}:${temp.get()}`, compiled: new Map(), transaction };
   } catch {
     db?.close();
     throw guestErrors.io(`database ${name} cannot be opened`);
