@@ -242,8 +242,9 @@ export class SqlProcess {
 }
 
 /**
- * Warm SQL processes: starting one (Node and better-sqlite3) takes a few hundred milliseconds;
- * taking a warm one, nothing. Created lazily: a kernel whose agents never use SQL starts none.
+ * Warm SQL processes: starting one (Node and better-sqlite3) takes a few hundred milliseconds
+ * (seconds on a loaded machine), and a run waiting for one waits on its own clock; taking a warm
+ * one, nothing. A kernel without databases has no pool.
  */
 export class SqlProcessPool {
   private readonly idle: SqlProcess[] = [];
@@ -251,8 +252,10 @@ export class SqlProcessPool {
   private readonly warm: number;
   private closed = false;
 
+  /** Starts the warm processes at once. */
   constructor(private readonly options: SqlPoolOptions = {}) {
     this.warm = options.warm ?? 1;
+    this.refill();
   }
 
   /** A process for one run: a warm one if there is one; the pool is topped up behind it. */

@@ -92,5 +92,5 @@ export function createRunSql(options: RunSqlOptions): SqlHost {
 
 /** SQLite's busy timeout for a statement with `budgetMs` left: enough below it to fail cleanly first. */
 function busyTimeoutFor(budgetMs: number): number {
-  return Math.max(0, Math.floor(budgetMs - Math.max(250, budgetMs / 5)));
+  return Math.max(0, Math.floor(budgetMs - Math.max(500, budgetMs / 4)));
 }

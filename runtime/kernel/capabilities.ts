@@ -45,7 +45,7 @@ export interface ResolvedCapabilities {
   databases: Record<string, { file: string; readOnly: boolean }>;
   allowPrivate: string[];
   resolver: Resolver;
-  /** The kernel's SQL processes, started on first use. */
+  /** The kernel's SQL processes (started with the kernel when it has databases). */
   sqlPool(): SqlProcessPool;
   /** Ends what the settings hold (the SQL processes). */
   close(): Promise<void>;
@@ -64,7 +64,8 @@ export function resolveCapabilityOptions(options: CapabilityOptions): ResolvedCa
   parseAllowPrivate(allowPrivate); // throws UsageError for a bad host or CIDR
   if (options.resolver !== undefined && typeof options.resolver !== "function") throw new UsageError("resolver: expected a function (host) => Promise<{ address, family }[]>");
   const sql = checkSqlOptions(options.sql);
-  let pool: SqlProcessPool | undefined;
+  // Started with the kernel, so that a run's first statement finds a process ready.
+  let pool = Object.keys(databases).length > 0 ? new SqlProcessPool(sql) : undefined;
   return {
     mounts,
     databases,

@@ -4,7 +4,9 @@
  * wrong facts or answered with a wrong result, and its run's SQL stays stopped.
  */
 import Database from "better-sqlite3";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { handleCall, type GateRun } from "../../dist/runtime/gate.js";
 import { openLog } from "../../dist/runtime/episodic/index.js";
@@ -12,7 +14,7 @@ import { SqlProcessPool } from "../../dist/runtime/capabilities/sql-process.js";
 import { createRunSql } from "../../dist/runtime/capabilities/sql-run.js";
 import { KernelSpace, loadPolicy, DEFAULT_LIMITS, type KernelLog } from "../../dist/runtime/index.js";
 import { BASICS, sqlAgent, type Told } from "./sql-agent.js";
-import { busySqlChildren, gone } from "./sql-processes.js";
+import { gone, lockHolders, sqlChildren } from "./sql-processes.js";
 import { tempDir } from "./helpers.js";
 
 let dir: { path: string; cleanup: () => void };
@@ -27,15 +29,16 @@ afterEach(() => dir.cleanup());
 
 describe("a run's SQL process that dies", () => {
   it("killed from outside mid-statement: the call fails, the run's later calls fail, the run goes on", async () => {
-    const kernel = new KernelSpace({ policy: { version: 1, default: "deny", rules: [BASICS, { action: "sql.query", effect: "allow" }] }, log: false, databases: { main: file } });
+    const kernel = new KernelSpace({ policy: { version: 1, default: "deny", rules: [BASICS, { action: "sql.query", effect: "allow" }] }, log: false, databases: { main: file }, limits: { sqlTimeout: 120_000 } });
     try {
       const runaway = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 400000000) SELECT count(*) FROM c";
       const proc = kernel.spawn(kernel.register(sqlAgent), JSON.stringify({ statements: [runaway, "SELECT 1"] }));
+      // The run's SQL process is the one of ours holding a lock on the database (mid-statement).
       let pid: number | undefined;
-      for (let i = 0; i < 100 && pid === undefined; i++) {
-        const first = await busySqlChildren(300);
-        const again = first.length > 0 ? await busySqlChildren(300) : [];
-        pid = first.find((p) => again.includes(p));
+      for (let i = 0; i < 600 && pid === undefined; i++) {
+        const ours = new Set(sqlChildren());
+        pid = lockHolders(file).find((p) => ours.has(p));
+        if (pid === undefined) await new Promise((r) => setTimeout(r, 50));
       }
       expect(pid).toBeDefined();
       process.kill(pid!, "SIGKILL");
@@ -51,6 +54,24 @@ describe("a run's SQL process that dies", () => {
       await kernel.close();
     }
   }, 120_000);
+});
+
+describe("a kernel that dies", () => {
+  it("its SQL processes end too, runaway statement and all (no orphan keeps a core)", async () => {
+    const parent = spawn(process.execPath, [fileURLToPath(new URL("./sql-orphan-parent.mjs", import.meta.url)), file], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    parent.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    await new Promise((resolve) => parent.on("close", resolve));
+    const pid = Number(out.trim());
+    expect(pid).toBeGreaterThan(0);
+    let ended = false;
+    for (let i = 0; i < 150 && !ended; i++) {
+      ended = gone(pid);
+      if (!ended) await new Promise((r) => setTimeout(r, 20));
+    }
+    if (!ended) process.kill(pid, "SIGKILL");
+    expect(ended).toBe(true);
+  }, 60_000);
 });
 
 describe("a SQL process that answers junk", () => {

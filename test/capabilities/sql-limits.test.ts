@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KernelSpace, type AgentProcess, type Limits } from "../../dist/runtime/index.js";
 import { BASICS, sqlAgent, type Told } from "./sql-agent.js";
-import { busySqlChildren, gone, neighbour, runaway, sqlChildren } from "./sql-processes.js";
+import { gone, lockHolders, neighbour, runaway, sqlChildren } from "./sql-processes.js";
 import { tempDir } from "./helpers.js";
 
 let dir: { path: string; cleanup: () => void };
@@ -64,16 +64,13 @@ function inspect<T>(fn: (db: Database.Database) => T): T {
 
 const since = (t0: number) => performance.now() - t0;
 
-/**
- * The SQL process running the runaway: the one that keeps using the CPU (a warm process just
- * started uses it too, for a moment: it must keep at it).
- */
+/** The SQL process running the runaway: the one of ours that holds a lock on the database. */
 async function runawayProcess(): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const busy = await busySqlChildren(300);
-    const still = busy.length > 0 ? await busySqlChildren(300) : [];
-    const pid = busy.find((p) => still.includes(p));
+  for (let i = 0; i < 600; i++) {
+    const ours = new Set(sqlChildren());
+    const pid = lockHolders(file).find((p) => ours.has(p));
     if (pid !== undefined) return pid;
+    await sleep(50);
   }
   throw new Error("no SQL process started the runaway statement");
 }
@@ -118,7 +115,7 @@ describe("a runaway statement stalls only its own run", () => {
     expect(await untilGone(pid)).toBe(true);
   }, 120_000);
 
-  it("SIGKILL ends it within a bound, and no SQL process keeps spinning", async () => {
+  it("SIGKILL ends it within a bound, its SQL process with it", async () => {
     open({ sqlTimeout: 120_000 });
     const proc = spawnStatements([runaway(400_000_000)]);
     const pid = await runawayProcess();
@@ -132,11 +129,11 @@ describe("a runaway statement stalls only its own run", () => {
 
   it("the run's deadline ends it too", async () => {
     open({ sqlTimeout: 120_000 });
-    const t0 = performance.now();
-    const proc = spawnStatements([runaway(400_000_000)], { wallTime: 4000 });
+    const proc = spawnStatements([runaway(400_000_000)], { wallTime: 6000 });
     const pid = await runawayProcess();
+    const t0 = performance.now();
     const result = await proc.wait();
-    expect(since(t0)).toBeLessThan(4000 + 4000);
+    expect(since(t0)).toBeLessThan(6000 + 3000);
     expect(result).toMatchObject({ status: "killed", reason: "deadline" });
     expect(await untilGone(pid)).toBe(true);
   }, 120_000);
@@ -172,7 +169,12 @@ describe("a lock held by one agent", () => {
     const t0 = performance.now();
     const waiter = spawnStatements(["SELECT count(*) FROM t"]);
     const [near, [locked]] = await Promise.all([neighbourFor(2500, false), told(waiter)]);
-    expect(locked).toMatchObject({ tag: "io", reason: expect.stringMatching(/locked/) });
+    // SQLite's busy timeout is set below the time limit, so the wait ends in "database is locked";
+    // on a starved machine the time limit may come first: a clear error either way.
+    expect([
+      { tag: "io", locked: /locked/.test(locked.reason ?? "") },
+      { tag: "limit", locked: /time limit/.test(locked.reason ?? "") },
+    ]).toContainEqual({ tag: locked.tag, locked: true });
     expect(since(t0)).toBeLessThan(3000 + 4000);
     expect(near.maxGapMs).toBeLessThan(1000);
     expect(await holder.wait()).toMatchObject({ status: "ok", output: "committed" });

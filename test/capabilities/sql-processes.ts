@@ -1,8 +1,8 @@
 /**
- * Host-side checks for the SQL process tests: which SQL processes this test process started, and
- * how much CPU one uses (a runaway statement that was not stopped keeps a core busy).
+ * Host-side checks for the SQL process tests, from /proc: which SQL processes this test process
+ * started, which one holds a lock on a database (the one mid-statement), and whether one is gone.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import type * as Guest from "../../dist/guest-sdk/index.js";
 
 /** Pids of the live SQL processes whose parent is this process. */
@@ -22,6 +22,21 @@ export function sqlChildren(): number[] {
   return out;
 }
 
+/**
+ * Pids that hold a POSIX lock on a file (from /proc/locks): a connection inside a transaction
+ * (every statement the SQL capability runs is inside one) holds at least a shared lock on the
+ * database file.
+ */
+export function lockHolders(file: string): number[] {
+  const ino = statSync(file).ino;
+  const out = new Set<number>();
+  for (const line of readFileSync("/proc/locks", "latin1").split("\n")) {
+    const m = /^\d+:\s+POSIX\s+\S+\s+\S+\s+(\d+)\s+[0-9a-f]+:[0-9a-f]+:(\d+)\s/.exec(line);
+    if (m && Number(m[2]) === ino) out.add(Number(m[1]));
+  }
+  return [...out];
+}
+
 /** CPU time (user + system) a process has used, in clock ticks; undefined once it is gone. */
 export function cpuTicks(pid: number): number | undefined {
   try {
@@ -31,18 +46,6 @@ export function cpuTicks(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The SQL processes of this test process that used the CPU for more than a tenth of `ms` over `ms`: running a statement. */
-export async function busySqlChildren(ms = 300): Promise<number[]> {
-  const before = new Map(sqlChildren().map((pid) => [pid, cpuTicks(pid)]));
-  await new Promise((r) => setTimeout(r, ms));
-  return [...before]
-    .filter(([pid, t0]) => {
-      const t1 = cpuTicks(pid);
-      return t0 !== undefined && t1 !== undefined && (t1 - t0) * 10 > ms / 10; // 100 ticks a second
-    })
-    .map(([pid]) => pid);
 }
 
 /** Whether a process is gone (or a zombie nobody reaped yet: it runs nothing). */
