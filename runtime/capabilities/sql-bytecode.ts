@@ -9,7 +9,7 @@
 import { guestErrors } from "../errors.js";
 import type { SchemaView } from "./sql-schema.js";
 import { identName, isName, significant, tokenize, upper, type Token } from "./sql-text.js";
-import { EPONYMOUS, pragmaArguments, pragmaEffect, schemaVtabReads, type VirtualTables } from "./sql-vtabs.js";
+import { EPONYMOUS, pragmaArguments, pragmaEffect, schemaVtabReads, statementSources, type VirtualTables } from "./sql-vtabs.js";
 
 /** Operation names, as policies use them. */
 export const SQL_OPERATIONS = ["select", "insert", "update", "delete", "create", "drop", "alter", "pragma", "attach", "transaction", "other"] as const;
@@ -340,7 +340,7 @@ export class Analysis {
    */
   private virtualTables(): void {
     if (this.vtabs.size === 0) return;
-    const sources = this.sources();
+    const sources = statementSources(this.schema, this.sig, this.firedTriggers);
     for (const [pointer, use] of this.vtabs) {
       const vtab = this.virtual.resolve(pointer, this.schema);
       if (!vtab) throw guestErrors.invalid("the statement uses a virtual table the analyzer cannot name");
@@ -361,35 +361,6 @@ export class Analysis {
         for (const t of this.schema.everyTable()) this.reads.add(t);
       }
     }
-  }
-
-  /** The statement's tokens, and those of every view it names (transitively) and every trigger it fires. */
-  private sources(): Token[][] {
-    const sources: Token[][] = [this.sig];
-    const mentioned = new Set<string>();
-    const addNames = (toks: Token[]) => toks.filter(isName).forEach((t) => mentioned.add(identName(t).toLowerCase()));
-    addNames(this.sig);
-    const seen = new Set<string>();
-    for (let changed = true; changed; ) {
-      changed = false;
-      for (let index = 0; index < this.schema.count; index++) {
-        if (!this.schema.has(index)) continue;
-        for (const obj of this.schema.list(index)) {
-          const key = `${index}.${obj.type}.${obj.name}`;
-          if (seen.has(key) || !obj.sql) continue;
-          const relevant =
-            (obj.type === "view" && mentioned.has(obj.name.toLowerCase())) ||
-            (obj.type === "trigger" && this.firedTriggers.some((t) => t.name === obj.name));
-          if (!relevant) continue;
-          seen.add(key);
-          const toks = significant(tokenize(obj.sql));
-          sources.push(toks);
-          addNames(toks);
-          changed = true;
-        }
-      }
-    }
-    return sources;
   }
 
   private split(table: string): [number, string] {

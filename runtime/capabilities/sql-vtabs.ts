@@ -219,6 +219,36 @@ function targetsOf(module: string, args: Token[][]): { schema?: string; name: st
 }
 
 /**
+ * The tokens of a statement, and those of every view it names (transitively) and every trigger
+ * it fires: everywhere a table-valued function it runs can be written.
+ */
+export function statementSources(schema: SchemaView, sig: Token[], firedTriggers: readonly { name: string }[]): Token[][] {
+  const sources: Token[][] = [sig];
+  const mentioned = new Set<string>();
+  const addNames = (toks: Token[]) => toks.filter(isName).forEach((t) => mentioned.add(identName(t).toLowerCase()));
+  addNames(sig);
+  const seen = new Set<string>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let index = 0; index < schema.count; index++) {
+      if (!schema.has(index)) continue;
+      for (const obj of schema.list(index)) {
+        const key = `${index}.${obj.type}.${obj.name}`;
+        if (seen.has(key) || !obj.sql) continue;
+        const relevant = (obj.type === "view" && mentioned.has(obj.name.toLowerCase())) || (obj.type === "trigger" && firedTriggers.some((t) => t.name === obj.name));
+        if (!relevant) continue;
+        seen.add(key);
+        const toks = significant(tokenize(obj.sql));
+        sources.push(toks);
+        addNames(toks);
+        changed = true;
+      }
+    }
+  }
+  return sources;
+}
+
+/**
  * The literal arguments of a table-valued pragma function, as written: `pragma_x('a', 'main')`
  * gives `{ arg: "a", schema: "main" }`. When any use of the function in `sources` is not
  * a plain call with literal arguments, or a hidden column (`arg`, `schema`) is named anywhere
