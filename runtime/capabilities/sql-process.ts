@@ -92,7 +92,9 @@ export class SqlProcess {
         // not allowed here: the process keeps the kernel's priority
       }
     }
-    this.child.stdio[4]?.on("data", (chunk: Buffer) => (this.marks += chunk.toString("utf8")));
+    const marks = this.child.stdio[4] as (NodeJS.ReadableStream & { unref?: () => void }) | null;
+    marks?.on("data", (chunk: Buffer) => (this.marks += chunk.toString("utf8")));
+    marks?.unref?.(); // the watchdog's pipe keeps nothing of the kernel's alive either
     this.started = new Promise((resolve) => {
       this.child.on("message", (message: FromChild) => (message?.type === "ready" ? resolve() : this.onReply(message)));
       this.child.on("close", () => resolve());
