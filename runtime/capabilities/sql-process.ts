@@ -74,6 +74,8 @@ export class SqlProcess {
   private ended: GuestError | undefined;
   private readonly memoryBytes: number;
   private memoryTimer: NodeJS.Timeout | undefined;
+  /** Callers waiting for the process to start: while there are any, it keeps the kernel alive. */
+  private waiting = 0;
 
   constructor(options: SqlPoolOptions = {}) {
     this.memoryBytes = options.memoryBytes ?? DEFAULT_SQL_MEMORY;
@@ -120,8 +122,16 @@ export class SqlProcess {
   }
 
   /** Resolves once the process has started (or ended); a request's time limit counts from then. */
-  ready(): Promise<void> {
-    return this.started;
+  async ready(): Promise<void> {
+    this.waiting++;
+    this.child.ref();
+    this.channelRef(true);
+    try {
+      await this.started;
+    } finally {
+      this.waiting--;
+      if (this.pending.size === 0 && this.waiting === 0) this.idle();
+    }
   }
 
   /** Sets the process up for its run (sent once, before any request). */
@@ -135,7 +145,7 @@ export class SqlProcess {
    * fails with `limit`.
    */
   async request(request: SqlRequest, timeoutMs: number): Promise<unknown> {
-    await this.started;
+    await this.ready();
     if (this.ended) throw this.ended;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -226,7 +236,7 @@ export class SqlProcess {
     if (this.pending.size === 0) {
       clearTimeout(this.memoryTimer);
       this.memoryTimer = undefined;
-      this.idle();
+      if (this.waiting === 0) this.idle();
     }
   }
 
