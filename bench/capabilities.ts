@@ -7,7 +7,15 @@
  *
  * To tell the capability's own cost from the cross-thread call's, the capabilities are also
  * called directly in this thread (no channel, no gate), and a no-op gated call (`log.write`) is
- * measured through the kernel as the floor every host call pays.
+ * measured through the kernel as the floor every host call pays. SQL runs in a process of the
+ * run's own (never on the kernel's thread): the sql capability is measured both through that
+ * process (two round trips a call: the analysis the policy decides on, then the query) and as
+ * that process runs it (in this thread).
+ *
+ * The kernel's responsiveness while another agent's runaway query runs: the no-op call's latency
+ * with a recursive CTE running in a neighbour's SQL process, beside the same call without it.
+ * And what a result too large for memory costs the kernel's process: its peak resident growth
+ * while an agent selects four 300 MB zeroblobs (the SQL process is ended at its memory cap).
  *
  * Every figure is the median, over ROUNDS rounds, of the mean per call over CALLS calls; the
  * kernel's side and the baseline's are measured in the same round, one after the other.
@@ -19,6 +27,8 @@ import os from "node:os";
 import path from "node:path";
 import { createFs, normalizeMounts } from "../runtime/capabilities/fs.js";
 import { createSql } from "../runtime/capabilities/sql.js";
+import { SqlProcessPool } from "../runtime/capabilities/sql-process.js";
+import { createRunSql } from "../runtime/capabilities/sql-run.js";
 import type { RunQuota } from "../runtime/capabilities/types.js";
 import { DEFAULT_LIMITS, KernelSpace, type Agent } from "../runtime/index.js";
 import { median, type BenchRow, type BenchSuite } from "./harness.js";
@@ -63,6 +73,18 @@ const AGENTS = {
   noop: loopAgent("bench-noop", `import { write } from "agentos:kernel/log";`, `write("info", "x", [])`),
 };
 
+const RUNAWAY = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 4000000000) SELECT count(*) FROM c";
+const ZEROBLOBS = "SELECT zeroblob(300000000), zeroblob(300000000), zeroblob(300000000), zeroblob(300000000)";
+
+/** An agent that runs one statement and says how it ended. */
+function statementAgent(name: string, statement: string): Agent {
+  const source = `import { query } from "agentos:kernel/sql";
+export function run() {
+  try { query("main", ${JSON.stringify(statement)}, []); return "ok"; } catch (e) { return String(e?.payload?.tag ?? e); }
+}`;
+  return { name, kind: "module", engine: "quickjs", source, codeHash: name };
+}
+
 /** Mean µs per call of `fn` over `n` awaited calls. */
 async function perCall(n: number, fn: () => unknown): Promise<number> {
   const t0 = performance.now();
@@ -77,6 +99,35 @@ async function throughKernel(kernel: KernelSpace, agent: Agent, n: number): Prom
   return Number(result.output);
 }
 
+/** Runs `measure` while another agent's runaway statement runs in its SQL process; kills the runaway after. */
+async function besideRunaway(kernel: KernelSpace, measure: () => Promise<number>): Promise<number> {
+  const runaway = kernel.spawn(statementAgent("bench-runaway", RUNAWAY), "");
+  // Long enough for the runaway to have reached its statement and for the pool to have started
+  // the process that replaces the one it took.
+  await new Promise((r) => setTimeout(r, 1500));
+  try {
+    if (runaway.state !== "running") throw new Error("the runaway agent ended before the measurement");
+    return await measure();
+  } finally {
+    kernel.signal(runaway.pid, "SIGKILL");
+    await runaway.wait();
+  }
+}
+
+/** The kernel process's peak resident growth while an agent selects rows too large for memory. */
+async function kernelPeakGrowth(kernel: KernelSpace): Promise<{ growthMb: number }> {
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+  try {
+    const result = await kernel.execute(statementAgent("bench-zeroblob", ZEROBLOBS), "");
+    if (result.output !== "limit") throw new Error(`the zeroblob agent was not stopped by a limit: ${result.output ?? result.error}`);
+  } finally {
+    clearInterval(sampler);
+  }
+  return { growthMb: (peak - before) / 1e6 };
+}
+
 function added(value: number, baseline: number): { text: string; met: boolean } {
   const extra = value - baseline;
   return { text: `< ${TARGET_US} µs added; added ${extra.toFixed(1)} µs`, met: extra < TARGET_US };
@@ -89,6 +140,8 @@ export const capabilitiesBench: BenchSuite = {
     const db = new Database(path.join(dir, "app.db"));
     let kernel: KernelSpace | undefined;
     let sqlHost: ReturnType<typeof createSql> | undefined;
+    const sqlPool = new SqlProcessPool({ warm: 1 });
+    let sqlRun: ReturnType<typeof createRunSql> | undefined;
     try {
       const ws = path.join(dir, "ws");
       mkdirSync(ws);
@@ -103,6 +156,7 @@ export const capabilitiesBench: BenchSuite = {
       const mounts = normalizeMounts({ "/workspace": ws });
       const fsHost = createFs({ mounts, quota: quota() });
       sqlHost = createSql({ databases: { main: { file: path.join(dir, "app.db") } }, quota: quota() });
+      sqlRun = createRunSql({ databases: { main: { file: path.join(dir, "app.db") } }, limits: DEFAULT_LIMITS, pool: sqlPool });
       const params = [{ tag: "integer" as const, val: 7n }];
 
       kernel = new KernelSpace({
@@ -111,6 +165,8 @@ export const capabilitiesBench: BenchSuite = {
         pool: { warm: 1 },
         mounts: { "/workspace": ws },
         databases: { main: path.join(dir, "app.db") },
+        // The runaway below runs until it is killed, not until a time limit.
+        limits: { sqlTimeout: 600_000 },
       });
       // Warm up every path once (worker, engine, statement caches, JIT).
       for (const agent of Object.values(AGENTS)) await throughKernel(kernel, agent, 200);
@@ -118,8 +174,9 @@ export const capabilitiesBench: BenchSuite = {
       await perCall(200, () => fsHost.readText("/workspace/small.txt"));
       await perCall(200, () => direct.all(7));
       await perCall(200, () => (sqlHost!.analyze("main", SELECT), sqlHost!.query("main", SELECT, params)));
+      await perCall(200, async () => (await sqlRun!.analyze("main", SELECT), await sqlRun!.query("main", SELECT, params)));
 
-      const m = { read: [] as number[], readDirect: [] as number[], readSync: [] as number[], readCap: [] as number[], select: [] as number[], selectDirect: [] as number[], selectCap: [] as number[], noop: [] as number[] };
+      const m = { read: [] as number[], readDirect: [] as number[], readSync: [] as number[], readCap: [] as number[], select: [] as number[], selectDirect: [] as number[], selectCap: [] as number[], selectProcess: [] as number[], noop: [] as number[], noopBeside: [] as number[] };
       for (let r = 0; r < ROUNDS; r++) {
         m.read.push(await throughKernel(kernel, AGENTS.read, CALLS));
         m.readDirect.push(await perCall(CALLS, () => readFile(file, "utf8")));
@@ -129,9 +186,12 @@ export const capabilitiesBench: BenchSuite = {
         m.selectDirect.push(await perCall(CALLS, () => direct.all(7)));
         // What the kernel asks of the capability per call: the analysis the policy decides on, then the query.
         m.selectCap.push(await perCall(CALLS, () => (sqlHost!.analyze("main", SELECT), sqlHost!.query("main", SELECT, params))));
+        m.selectProcess.push(await perCall(CALLS, async () => (await sqlRun!.analyze("main", SELECT), await sqlRun!.query("main", SELECT, params))));
         m.noop.push(await throughKernel(kernel, AGENTS.noop, CALLS));
+        m.noopBeside.push(await besideRunaway(kernel, () => throughKernel(kernel!, AGENTS.noop, CALLS)));
       }
-      const [read, readDirect, readSync, readCap, select, selectDirect, selectCap, noop] = [m.read, m.readDirect, m.readSync, m.readCap, m.select, m.selectDirect, m.selectCap, m.noop].map(median);
+      const [read, readDirect, readSync, readCap, select, selectDirect, selectCap, selectProcess, noop, noopBeside] = [m.read, m.readDirect, m.readSync, m.readCap, m.select, m.selectDirect, m.selectCap, m.selectProcess, m.noop, m.noopBeside].map(median);
+      const rss = await kernelPeakGrowth(kernel);
       return [
         {
           name: `fs.readText of a ${FILE_BYTES}-byte file, agent through the kernel`,
@@ -175,14 +235,37 @@ export const capabilitiesBench: BenchSuite = {
           target: added(selectCap, selectDirect),
         },
         {
+          name: "  the sql capability through its SQL process (analyze + query: no channel, no gate)",
+          value: selectProcess,
+          unit: "µs",
+          better: "lower",
+          baseline: { name: "the same in this thread (createSql)", value: selectCap },
+        },
+        {
           name: "  floor: a no-op gated call (log.write) through the kernel",
           value: noop,
           unit: "µs",
           better: "lower",
         },
+        {
+          name: "no-op gated call while another agent's runaway query runs",
+          value: noopBeside,
+          unit: "µs",
+          better: "lower",
+          baseline: { name: "the same call, no runaway", value: noop },
+        },
+        {
+          name: "kernel process peak RSS growth, an agent selecting 4 × zeroblob(300 MB)",
+          value: rss.growthMb,
+          unit: "MB",
+          better: "lower",
+          baseline: { name: "the SQL process's memory cap", value: 256 },
+        },
       ];
     } finally {
       await kernel?.close();
+      sqlRun?.close();
+      await sqlPool.close();
       sqlHost?.close();
       db.close();
       rmSync(dir, { recursive: true, force: true });

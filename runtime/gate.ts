@@ -17,7 +17,7 @@ import { OPS, isOpName, type OpName } from "./kernel/ops.js";
 import type { KernelLog } from "./episodic/log.js";
 import { checkResourceArgs, checkResourceSize, clipReason, recordArgs } from "./episodic/args.js";
 import { errorText, wellFormedDecision } from "./decision.js";
-import type { Action, DecideOptions, Decision, Denial, Limits, Policy, Request } from "./types.js";
+import type { Action, DecideOptions, Decision, Denial, Limits, Policy, Request, SqlFacts } from "./types.js";
 
 /**
  * Asked for a decision with effect "verify"; resolves to the final decision (allow or deny).
@@ -72,12 +72,29 @@ export function handleCall(run: GateRun, message: unknown): Reply | Promise<Repl
   if (action === null) return { ok: undefined };
   // The call that crossed the quota was logged whole; the next one ends the run (its exit is logged).
   if (run.log.runBytes(run.runId) >= run.limits.logBytes) return { abort: "limit", message: logQuotaReached(run.limits.logBytes) };
+  // SQL is analyzed in the run's SQL process, off this thread: the decision waits for its facts.
+  if (action === "sql.query" && run.capabilities.sql) {
+    let facts: Promise<SqlFacts>;
+    try {
+      checkResourceArgs(op, args);
+      facts = run.capabilities.sql.analyze(args[0] as string, args[1] as string);
+    } catch (error) {
+      return refuseInvalid(run, op, action, args, toWitError(error));
+    }
+    return facts.then(
+      (sql) => decideCall(run, op, action, args, sql),
+      (error: unknown) => refuseInvalid(run, op, action, args, toWitError(error)),
+    );
+  }
+  return decideCall(run, op, action, args);
+}
 
+function decideCall(run: GateRun, op: OpName, action: Action, args: unknown[], sql?: SqlFacts): Reply | Promise<Reply> {
   let request: Request;
   try {
     // (a resource too long to record whole is refused: checked before and after canonicalization)
     checkResourceArgs(op, args);
-    request = buildRequest(run, op, args);
+    request = buildRequest(run, op, args, sql);
     checkResourceSize(request);
   } catch (error) {
     return refuseInvalid(run, op, action, args, toWitError(error));
@@ -333,8 +350,11 @@ function denialOf(seq: number, request: Request, decision: Decision, kind: Denia
   return { seq, action: request.action, resource: request.resource, rule: decision.rule, reason: decision.reason, kind };
 }
 
-/** The canonical request the policy sees. Throws GuestError for invalid arguments. */
-export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "capabilities" | "code">, op: OpName, args: unknown[]): Request {
+/**
+ * The canonical request the policy sees; for sql.query, with the facts the run's SQL capability
+ * gave (absent: the request has none). Throws GuestError for invalid arguments.
+ */
+export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "code">, op: OpName, args: unknown[], sql?: SqlFacts): Request {
   const action = OPS[op].action!;
   const base = run.code === undefined ? { action, agent: run.agent, pid: run.pid } : { action, agent: run.agent, pid: run.pid, code: run.code };
   switch (action) {
@@ -351,11 +371,8 @@ export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "capabilities"
       if (!/^[A-Z]{1,16}$/.test(method)) throw new GuestError({ tag: "invalid", val: "an HTTP method is one word of letters" });
       return { ...base, resource: canonicalUrl(req.url), method };
     }
-    case "sql.query": {
-      const [database, statement] = args as [string, string];
-      const sql = run.capabilities.sql?.analyze(database, statement);
-      return sql ? { ...base, resource: database, sql } : { ...base, resource: database };
-    }
+    case "sql.query":
+      return sql ? { ...base, resource: args[0] as string, sql } : { ...base, resource: args[0] as string };
     case "log.write":
       return { ...base, resource: args[0] as string };
     case "process.checkpoint":

@@ -1,5 +1,8 @@
 /**
- * The `sql` capability: SQLite databases named by the kernel's `databases` option.
+ * The `sql` capability's connections: SQLite databases named by the kernel's `databases`
+ * option, in the thread (and process) that calls this module. The kernel runs it in an SQL
+ * process of the run's own (sql-child.ts, through sql-process.ts), never on its own thread;
+ * offline tools (`agent-os replay --policy`, `policy suggest`) use it directly to analyze.
  *
  * One statement per call, parameters always bound (never interpolated), typed values out
  * (integers as bigint). Each database is opened on first use (read-only when so mounted) in
@@ -11,21 +14,24 @@
  * another, changes a cookie and so forces a new analysis; defensive mode keeps an agent from
  * setting a cookie back (`PRAGMA schema_version = N` is ignored). With ATTACH allowed nothing is
  * remembered, since an attached schema has cookies of its own. A query whose schema changed
- * after the gate decided on its analysis (another connection, in the await between the two) is
- * refused with `io` rather than run under facts nobody decided on.
+ * after the gate decided on its analysis is refused with `io` rather than run under facts
+ * nobody decided on (checked inside the statement's transaction: sql-exec.ts).
  *
  * As defense in depth behind the gate, the capability itself refuses ATTACH and DETACH unless
- * `allow.attach` is set, and always refuses `load_extension` and `VACUUM INTO` (which writes a
- * new file wherever the statement names, read-only database or not: a way out of every mount).
+ * `allow.attach` is set, and always refuses `load_extension`, `VACUUM INTO` (which writes a
+ * new file wherever the statement names, read-only database or not: a way out of every mount)
+ * and the pragmas that would undo a guard of the kernel's (sql-pragma.ts).
  */
 import Sqlite from "better-sqlite3";
 import type { Database, Statement } from "better-sqlite3";
 import { existsSync } from "node:fs";
 import { resolve as resolveHostPath } from "node:path";
-import { GuestError, UsageError, guestErrors } from "../errors.js";
+import { UsageError, guestErrors } from "../errors.js";
 import type { SqlFacts } from "../types.js";
-import { bindArguments, compileSql, type CompiledSql } from "./sql-analyze.js";
-import type { QueryResult, RunQuota, SqlHost, SqlValue } from "./types.js";
+import { SqlAnalyzer, type CompiledSql } from "./sql-analyze.js";
+import { runStatement, type Runnable, type Transactions, type WriteQuota } from "./sql-exec.js";
+import { bindArguments, significant, tokenize, upper } from "./sql-text.js";
+import type { QueryResult, RunQuota, SqlValue } from "./types.js";
 
 /** A database as the kernel names it. */
 export interface DatabaseSpec {
@@ -38,12 +44,24 @@ export interface DatabaseSpec {
 export interface SqlOptions {
   /** Databases by name. Default: none (every name is not-found). */
   databases: Record<string, DatabaseSpec>;
-  /** The run's quota: `limits.sqlRows` caps the rows one query returns. */
+  /** The run's quota: `limits.sqlRows` caps the rows one query returns, `limits.sqlWriteBytes` what its statements may grow the databases by. */
   quota: RunQuota;
   /** The largest result of one query in bytes (text, blobs, 8 per number). Default: 16 MiB. */
   maxResultBytes?: number;
   /** Statements the capability refuses even when the gate allowed them. Default: ATTACH/DETACH refused (load_extension and VACUUM INTO always are). */
   allow?: { attach?: boolean };
+  /** Milliseconds a statement waits for another connection's lock (SQLite's busy timeout). Default: 5000. */
+  busyTimeout?: number;
+}
+
+/** The capability in the calling thread: every call is synchronous. */
+export interface LocalSql {
+  /** The facts the policy decides on; throws GuestError `invalid` for several statements or a syntax error, `not-found` for an unknown database. */
+  analyze(database: string, statement: string): SqlFacts;
+  query(database: string, statement: string, params: SqlValue[]): QueryResult;
+  /** Sets how long statements from now on wait for another connection's lock, in milliseconds. */
+  setBusyTimeout(ms: number): void;
+  close(): void;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -54,19 +72,20 @@ const REMEMBERED_CHARS = 4096;
 /** One open database and what it remembers of the statements it has compiled. */
 interface Connection {
   db: Database;
+  analyzer: SqlAnalyzer;
   /** The schema cookies of main and temp, as one string. */
   cookie(): string;
   compiled: Map<string, Compiled>;
   /** The last analysis handed out (the one the gate decided on): a query must run under the same schema. */
   decided?: Compiled;
+  /** BEGIN, BEGIN IMMEDIATE, COMMIT and ROLLBACK, prepared once. */
+  transaction: Transactions;
 }
 
 interface Compiled extends CompiledSql {
   cookie: string;
-  /** Prepared on the first query (an analysis alone does not need it); raw mode for a reader. */
-  stmt?: Statement;
-  /** The reader's column names, read once per prepared statement. */
-  columns?: string[];
+  /** Prepared on the first query (an analysis alone does not need it). */
+  runnable?: Runnable;
 }
 
 /**
@@ -92,39 +111,29 @@ export function parseDatabase(spec: string, cwd: string = process.cwd()): [strin
 }
 
 /**
- * Creates the sql capability for one run. Call `close()` when the run ends.
+ * Creates the sql capability's connections for one run, in this thread. Call `close()` when the
+ * run ends.
  *
  * @example const sql = createSql({ databases: { main: { file: "/abs/app.db" } }, quota });
  *          const facts = sql.analyze("main", "SELECT * FROM users WHERE id = ?");
  *          const result = sql.query("main", "SELECT * FROM users WHERE id = ?", [{ tag: "integer", val: 1n }]);
  */
-export function createSql(options: SqlOptions): SqlHost {
-  const specs = new Map(Object.entries(options.databases));
+export function createSql(options: SqlOptions): LocalSql {
   const open = new Map<string, Connection>();
   const maxBytes = options.maxResultBytes ?? 16 * 1024 * 1024;
   const remember = options.allow?.attach !== true;
   const { quota } = options;
+  const writes: WriteQuota = { limit: quota.limits.sqlWriteBytes, used: 0 };
+  let busyTimeout = options.busyTimeout ?? 5000;
   let closed = false;
 
   function connection(name: string): Connection {
     if (closed) throw guestErrors.io("the sql capability is closed");
-    const spec = typeof name === "string" && Object.hasOwn(options.databases, name) ? specs.get(name) : undefined;
+    const spec = typeof name === "string" && Object.hasOwn(options.databases, name) ? options.databases[name] : undefined;
     if (!spec) throw guestErrors.notFound(`database ${JSON.stringify(String(name))}`);
     let conn = open.get(name);
     if (!conn) {
-      let db: Database | undefined;
-      try {
-        db = new Sqlite(spec.file, { readonly: spec.readOnly === true, fileMustExist: spec.readOnly === true });
-        db.unsafeMode(false);
-        db.defaultSafeIntegers(true);
-        db.pragma("trusted_schema = OFF");
-        const main = db.prepare("PRAGMA main.schema_version").pluck();
-        const temp = db.prepare("PRAGMA temp.schema_version").pluck();
-        conn = { db, cookie: () => `${main.get()}:${temp.get()}`, compiled: new Map() };
-      } catch {
-        db?.close();
-        throw guestErrors.io(`database ${name} cannot be opened`);
-      }
+      conn = openConnection(name, spec, busyTimeout);
       open.set(name, conn);
     }
     return conn;
@@ -132,10 +141,10 @@ export function createSql(options: SqlOptions): SqlHost {
 
   /** The statement's analysis under the current schema: remembered, or compiled now. */
   function compiled(conn: Connection, statement: string): Compiled {
-    const cookie = conn.cookie();
+    const cookie = readCookie(conn);
     const known = conn.compiled.get(statement);
     if (known && known.cookie === cookie) return known;
-    const fresh: Compiled = { ...compileSql(conn.db, statement), cookie };
+    const fresh: Compiled = { ...conn.analyzer.compile(statement), cookie };
     for (const list of [fresh.facts.operations, fresh.facts.reads, fresh.facts.writes]) Object.freeze(list);
     Object.freeze(fresh.facts);
     conn.compiled.delete(statement);
@@ -154,80 +163,103 @@ export function createSql(options: SqlOptions): SqlHost {
 
   function query(name: string, statement: string, params: SqlValue[]): QueryResult {
     const conn = connection(name);
-    const db = conn.db;
-    const entry = compiled(conn, statement);
-    const decided = conn.decided;
+    const decided = conn.decided?.facts.statement === statement ? conn.decided : undefined;
     conn.decided = undefined;
-    // From here to the statement's end nothing else runs on this thread: no other connection
-    // of this kernel can change the schema between this check and the execution.
-    if (decided?.facts.statement === statement && decided.cookie !== entry.cookie) {
-      throw guestErrors.io("the database schema changed after the call was decided; try again");
-    }
-    const { calls, layout } = entry;
-    if (calls.attach && options.allow?.attach !== true) throw guestErrors.denied(null, "the sql capability refuses ATTACH and DETACH");
-    if (calls.loadExtension) throw guestErrors.denied(null, "the sql capability refuses load_extension");
-    if (calls.vacuumInto) throw guestErrors.denied(null, "the sql capability refuses VACUUM INTO (it writes a file outside the database)");
+    // The statement the gate decided on runs under its analysis, checked inside its transaction.
+    const entry = decided ?? compiled(conn, statement);
+    refuseDangerous(entry, options.allow?.attach === true);
     const values = bind(params);
-    if (values.length !== layout.count) {
-      throw guestErrors.invalid(`the statement takes ${layout.count} parameters, ${values.length} given`);
+    if (values.length !== entry.layout.count) {
+      throw guestErrors.invalid(`the statement takes ${entry.layout.count} parameters, ${values.length} given`);
     }
-    const args = bindArguments(layout, values);
-    let stmt: Statement;
-    try {
-      if (entry.stmt === undefined) {
-        const prepared = db.prepare(statement);
-        if (prepared.reader) {
-          prepared.raw(true);
-          entry.columns = prepared.columns().map((c) => c.name);
-        }
-        entry.stmt = prepared;
-      }
-      stmt = entry.stmt;
-    } catch (err) {
-      throw guestErrors.invalid(err instanceof Error ? err.message : String(err));
-    }
-    try {
-      if (!stmt.reader) {
-        const info = stmt.run(...args);
-        return { columns: [], rows: [], changes: BigInt(info.changes) };
-      }
-      const before = stmt.readonly ? 0n : totalChanges(db);
-      const columns = [...(entry.columns ?? [])];
-      const rows: SqlValue[][] = [];
-      let bytes = 0;
-      for (const raw of stmt.iterate(...args) as Iterable<unknown[]>) {
-        if (rows.length >= quota.limits.sqlRows) {
-          throw guestErrors.limit(`the query returns more than ${quota.limits.sqlRows} rows`);
-        }
-        const row = raw.map(toValue);
-        bytes += row.reduce((n, v) => n + sizeOf(v), 0);
-        if (bytes > maxBytes) throw guestErrors.limit(`the query returns more than ${maxBytes} bytes`);
-        rows.push(row);
-      }
-      return { columns, rows, changes: stmt.readonly ? 0n : totalChanges(db) - before };
-    } catch (err) {
-      if (err instanceof GuestError) throw err;
-      const code = (err as { code?: unknown }).code;
-      const message = err instanceof Error ? err.message : String(err);
-      if (err instanceof RangeError || err instanceof TypeError) throw guestErrors.invalid(message);
-      if (code === "SQLITE_READONLY") throw guestErrors.denied(null, `database ${name} is read-only`);
-      throw guestErrors.io(`${typeof code === "string" ? code : "SQLITE_ERROR"}: ${message}`);
-    }
+    const runnable = prepared(conn.db, entry, statement);
+    return runStatement(conn.db, runnable, bindArguments(entry.layout, values), {
+      expectedCookie: entry.cookie,
+      cookie: conn.cookie,
+      transaction: conn.transaction,
+      rows: quota.limits.sqlRows,
+      maxBytes,
+      quota: writes,
+      database: name,
+    });
+  }
+
+  function setBusyTimeout(ms: number): void {
+    busyTimeout = Math.max(0, Math.floor(ms));
+    for (const conn of open.values()) conn.db.pragma(`busy_timeout = ${busyTimeout}`);
   }
 
   function close(): void {
     closed = true;
-    for (const conn of open.values()) conn.db.close();
+    for (const conn of open.values()) {
+      conn.analyzer.close();
+      conn.db.close();
+    }
     open.clear();
   }
 
-  return { analyze, query, close };
+  return { analyze, query, setBusyTimeout, close };
 }
 
-function totalChanges(db: Database): bigint {
-  const value = db.prepare("SELECT total_changes()").raw(true).safeIntegers(true).get() as [bigint];
-  return value[0];
+function openConnection(name: string, spec: DatabaseSpec, busyTimeout: number): Connection {
+  let db: Database | undefined;
+  try {
+    db = new Sqlite(spec.file, { readonly: spec.readOnly === true, fileMustExist: spec.readOnly === true, timeout: busyTimeout });
+    db.unsafeMode(false);
+    db.defaultSafeIntegers(true);
+    db.pragma("trusted_schema = OFF");
+    const main = db.prepare("PRAGMA main.schema_version").pluck();
+    const temp = db.prepare("PRAGMA temp.schema_version").pluck();
+    const transaction: Transactions = {
+      begin: db.prepare("BEGIN"),
+      beginImmediate: db.prepare("BEGIN IMMEDIATE"),
+      commit: db.prepare("COMMIT"),
+      rollback: db.prepare("ROLLBACK"),
+    };
+    return { db, analyzer: new SqlAnalyzer(db), cookie: () => `${main.get()}:${temp.get()}`, compiled: new Map(), transaction };
+  } catch {
+    db?.close();
+    throw guestErrors.io(`database ${name} cannot be opened`);
+  }
 }
+
+/** The schema cookies; reading them waits for a lock another connection holds, and may fail so. */
+function readCookie(conn: Connection): string {
+  try {
+    return conn.cookie();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    throw guestErrors.io(`the database cannot be read: ${typeof code === "string" ? `${code}: ` : ""}${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function refuseDangerous(entry: Compiled, allowAttach: boolean): void {
+  const { calls } = entry;
+  if (calls.attach && !allowAttach) throw guestErrors.denied(null, "the sql capability refuses ATTACH and DETACH");
+  if (calls.loadExtension) throw guestErrors.denied(null, "the sql capability refuses load_extension");
+  if (calls.vacuumInto) throw guestErrors.denied(null, "the sql capability refuses VACUUM INTO (it writes a file outside the database)");
+  if (calls.guardedPragma !== undefined) throw guestErrors.denied(null, calls.guardedPragma);
+}
+
+/** The statement prepared for running (once per analysis): raw mode and columns for a reader. */
+function prepared(db: Database, entry: Compiled, statement: string): Runnable {
+  if (entry.runnable) return entry.runnable;
+  let stmt: Statement;
+  try {
+    stmt = db.prepare(statement);
+  } catch (err) {
+    throw guestErrors.invalid(err instanceof Error ? err.message : String(err));
+  }
+  const columns = stmt.reader ? (stmt.raw(true), stmt.columns().map((c) => c.name)) : [];
+  const sig = significant(tokenize(statement));
+  const explain = upper(sig[0]) === "EXPLAIN";
+  const keyword = upper(sig[explain ? (upper(sig[1]) === "QUERY" ? 3 : 1) : 0]);
+  const writes = !stmt.readonly || entry.facts.operations.some((op) => WRITING.has(op));
+  entry.runnable = { stmt, columns, writes, keyword, explain };
+  return entry.runnable;
+}
+
+const WRITING = new Set(["insert", "update", "delete", "create", "drop", "alter", "attach", "other"]);
 
 /** Guest values to what better-sqlite3 binds; anything malformed is `invalid`. */
 function bind(params: unknown): unknown[] {
@@ -253,19 +285,4 @@ function bind(params: unknown): unknown[] {
     }
     throw guestErrors.invalid(`parameter ${i + 1} is not a valid SQL value`);
   });
-}
-
-function toValue(raw: unknown): SqlValue {
-  if (raw === null || raw === undefined) return { tag: "null" };
-  if (typeof raw === "bigint") return { tag: "integer", val: raw };
-  if (typeof raw === "number") return { tag: "real", val: raw };
-  if (typeof raw === "string") return { tag: "text", val: raw };
-  if (raw instanceof Uint8Array) return { tag: "blob", val: new Uint8Array(raw) };
-  return { tag: "text", val: String(raw) };
-}
-
-function sizeOf(v: SqlValue): number {
-  if (v.tag === "text") return Buffer.byteLength(v.val);
-  if (v.tag === "blob") return v.val.byteLength;
-  return 8;
 }

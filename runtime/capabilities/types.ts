@@ -143,10 +143,11 @@ export interface QueryResult {
   changes: bigint;
 }
 
+/** The sql capability of one run: it works in the run's SQL process, never on the kernel's thread. */
 export interface SqlHost {
-  /** The facts the policy decides on; throws GuestError `invalid` for several statements or a syntax error, `not-found` for an unknown database. */
-  analyze(database: string, statement: string): SqlFacts;
-  /** Synchronous, as SQLite is here: the gate can answer without a trip through the event loop. */
-  query(database: string, statement: string, params: SqlValue[]): QueryResult;
+  /** The facts the policy decides on; rejects with GuestError `invalid` for several statements or a syntax error, `not-found` for an unknown database. */
+  analyze(database: string, statement: string): Promise<SqlFacts>;
+  /** Runs the statement last analyzed (the one the gate decided on). */
+  query(database: string, statement: string, params: SqlValue[]): Promise<QueryResult>;
   close(): void;
 }

@@ -4,7 +4,7 @@
  * Also where a replay stops: a checkpoint given as a sequence number, a label or a time.
  */
 import { ReplayError } from "../errors.js";
-import { canonicalSql } from "../capabilities/sql-analyze.js";
+import { canonicalSql } from "../capabilities/sql-text.js";
 import type { LoggedEvent, SqlFacts } from "../types.js";
 import type { KernelLog } from "./log.js";
 

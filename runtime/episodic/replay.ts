@@ -137,8 +137,8 @@ export class Replayer {
     return this.divergence !== undefined || this.pending !== undefined || this.recordingEnded;
   }
 
-  /** The process hook: one host call of the replayed agent. Never performs I/O. */
-  handle(gate: GateRun, message: unknown): Reply {
+  /** The process hook: one host call of the replayed agent. Never performs I/O (the SQL analyzer only reads schemas, in its own process). */
+  handle(gate: GateRun, message: unknown): Reply | Promise<Reply> {
     const { op, args } = (message ?? {}) as { op?: unknown; args?: unknown };
     // What the gate does before anything is logged, the replay does too.
     if (typeof op !== "string" || !isOpName(op) || !Array.isArray(args)) return { err: { tag: "invalid", val: "malformed host call" } };
@@ -155,18 +155,26 @@ export class Replayer {
     let invalid: WitError | undefined;
     try {
       checkResourceArgs(op, args);
-      request = buildRequest({ agent: gate.agent, pid: gate.pid, capabilities: NO_CAPABILITIES }, op, args);
+      request = buildRequest({ agent: gate.agent, pid: gate.pid }, op, args);
       checkResourceSize(request);
     } catch (error) {
       invalid = toWitError(error);
     }
     // Compared in the recorded form: what the recording summarized, by the same summary.
     const actual = summarize(op, request, asRecorded(args, recorded?.call.data.args as JsonValue | undefined));
-    let same = expected !== undefined && (recordedInvalid ? sameInvalidCall(expected, actual) : invalid === undefined && sameCall(expected, actual));
+    const same = expected !== undefined && (recordedInvalid ? sameInvalidCall(expected, actual) : invalid === undefined && sameCall(expected, actual));
+    const call: CallInReplay = { op, recorded, expected, recordedInvalid, actual, same, invalid, request, args };
     if (op === "sql.query" && invalid === undefined && (recordedInvalid || !same)) {
-      invalid = this.refusedByAnalyzer(args);
-      if (invalid && !recordedInvalid) same = false;
+      const refused = this.refusedByAnalyzer(args);
+      const go = (error: WitError | undefined) => this.answer({ ...call, invalid: error, same: error && !recordedInvalid ? false : same });
+      return refused instanceof Promise ? refused.then(go) : go(refused);
     }
+    return this.answer(call);
+  }
+
+  /** The reply to one call, once it is known whether the gate refused it before deciding. */
+  private answer(call: CallInReplay): Reply {
+    const { op, recorded, expected, recordedInvalid, actual, same, invalid, request, args } = call;
     // Logs written before the gate recorded refused calls hold nothing for them: answer as it did.
     if (!same && invalid && !recordedInvalid) return { err: invalid };
     const hint = !same && op === "sql.query" && !this.options.analyzeSql ? " (a statement the gate refused before deciding is in the log only since the gate records refused calls: give the databases so that replay can tell)" : "";
@@ -250,13 +258,14 @@ export class Replayer {
   }
 
   /** The error the analyzer refuses a statement with (the gate refused it so, before deciding). */
-  private refusedByAnalyzer(args: unknown[]): WitError | undefined {
+  private refusedByAnalyzer(args: unknown[]): WitError | undefined | Promise<WitError | undefined> {
     if (!this.options.analyzeSql) return undefined;
+    const refusal = (error: unknown) => (error instanceof GuestError ? error.error : undefined);
     try {
-      this.options.analyzeSql(args[0] as string, args[1] as string);
-      return undefined;
+      const analysis = this.options.analyzeSql(args[0] as string, args[1] as string);
+      return analysis instanceof Promise ? analysis.then(() => undefined, refusal) : undefined;
     } catch (error) {
-      return error instanceof GuestError ? error.error : undefined;
+      return refusal(error);
     }
   }
 
@@ -299,8 +308,19 @@ export class Replayer {
 
 const END: Reply = { abort: "signal", message: "replay: the recorded run does not go on from here" };
 
-// buildRequest only asks the capabilities for SQL analysis, which comparison does not need.
-const NO_CAPABILITIES = {} as GateRun["capabilities"];
+/** One call being replayed: what was recorded, what the agent asked, and how they compare. */
+interface CallInReplay {
+  op: OpName;
+  recorded: RecordedCall | undefined;
+  expected: ReturnType<typeof recordedSummary> | undefined;
+  recordedInvalid: boolean;
+  actual: ReturnType<typeof summarize>;
+  same: boolean;
+  invalid: WitError | undefined;
+  /** The replayed call's request (absent when it could not be built) and arguments, for the report. */
+  request: Request | undefined;
+  args: unknown[];
+}
 
 function denied(rule: unknown, reason: string): Reply {
   return { err: { tag: "denied", val: typeof rule === "string" ? { rule, reason } : { reason } } };

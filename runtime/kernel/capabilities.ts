@@ -8,7 +8,8 @@ import type { RunCapabilities } from "../capabilities/index.js";
 import { createFs, normalizeMounts, type MountSpec } from "../capabilities/fs.js";
 import { createHttp } from "../capabilities/http.js";
 import { parseAllowPrivate, systemResolver, type Resolver } from "../capabilities/net-guard.js";
-import { createSql } from "../capabilities/sql.js";
+import { SqlProcessPool, type SqlPoolOptions } from "../capabilities/sql-process.js";
+import { createRunSql } from "../capabilities/sql-run.js";
 import type { Mount, RunQuota, SqlHost } from "../capabilities/types.js";
 import { UsageError } from "../errors.js";
 import { authorizeHop, type GateRun } from "../gate.js";
@@ -30,6 +31,12 @@ export interface CapabilityOptions {
    * `dnsResolver(["10.0.0.2"])` asks given DNS servers.
    */
   resolver?: Resolver;
+  /**
+   * The SQL processes (one per run that uses SQL, off the kernel's thread): `warm` idle ones kept
+   * ready (default 1), and the resident memory at which one running a statement is ended
+   * (`memoryBytes`, default 256 MiB).
+   */
+  sql?: Pick<SqlPoolOptions, "warm" | "memoryBytes">;
 }
 
 /** Capability settings checked once, when the kernel is created. */
@@ -38,6 +45,10 @@ export interface ResolvedCapabilities {
   databases: Record<string, { file: string; readOnly: boolean }>;
   allowPrivate: string[];
   resolver: Resolver;
+  /** The kernel's SQL processes (started with the kernel when it has databases). */
+  sqlPool(): SqlProcessPool;
+  /** Ends what the settings hold (the SQL processes). */
+  close(): Promise<void>;
 }
 
 /** @throws UsageError naming the bad mount, database or address. */
@@ -52,7 +63,26 @@ export function resolveCapabilityOptions(options: CapabilityOptions): ResolvedCa
   const allowPrivate = options.allowPrivate ?? [];
   parseAllowPrivate(allowPrivate); // throws UsageError for a bad host or CIDR
   if (options.resolver !== undefined && typeof options.resolver !== "function") throw new UsageError("resolver: expected a function (host) => Promise<{ address, family }[]>");
-  return { mounts, databases, allowPrivate, resolver: options.resolver ?? systemResolver };
+  const sql = checkSqlOptions(options.sql);
+  // Started with the kernel, so that a run's first statement finds a process ready.
+  let pool = Object.keys(databases).length > 0 ? new SqlProcessPool(sql) : undefined;
+  return {
+    mounts,
+    databases,
+    allowPrivate,
+    resolver: options.resolver ?? systemResolver,
+    sqlPool: () => (pool ??= new SqlProcessPool(sql)),
+    close: async () => pool?.close(),
+  };
+}
+
+function checkSqlOptions(sql: CapabilityOptions["sql"]): SqlPoolOptions {
+  if (sql === undefined) return {};
+  if (typeof sql !== "object" || sql === null) throw new UsageError("sql: expected { warm?, memoryBytes? }");
+  const { warm, memoryBytes } = sql;
+  if (warm !== undefined && !(Number.isInteger(warm) && warm >= 0)) throw new UsageError("sql.warm: expected a whole number of processes (0 or more)");
+  if (memoryBytes !== undefined && !(Number.isFinite(memoryBytes) && memoryBytes >= 64 * 1024 * 1024)) throw new UsageError("sql.memoryBytes: expected a number of bytes, at least 64 MiB");
+  return { ...(warm !== undefined ? { warm } : {}), ...(memoryBytes !== undefined ? { memoryBytes } : {}) };
 }
 
 export function createRunCapabilities(
@@ -61,7 +91,7 @@ export function createRunCapabilities(
   base: { startedNs: bigint; now: () => number; checkpoint: (label: string) => Promise<number> },
 ): RunCapabilities {
   const quota: RunQuota = { limits: run.limits, fsBytesWritten: 0, fsFilesCreated: 0 };
-  const sql: SqlHost | undefined = Object.keys(settings.databases).length > 0 ? createSql({ databases: settings.databases, quota }) : undefined;
+  const sql: SqlHost | undefined = Object.keys(settings.databases).length > 0 ? createRunSql({ databases: settings.databases, limits: run.limits, pool: settings.sqlPool() }) : undefined;
   return {
     ...base,
     fs: settings.mounts.length > 0 ? createFs({ mounts: settings.mounts, quota }) : undefined,

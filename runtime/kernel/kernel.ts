@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, resolve } from "node:path";
 import type { RunCapabilities } from "../capabilities/index.js";
-import { createSql } from "../capabilities/sql.js";
+import { createRunSql } from "../capabilities/sql-run.js";
 import type { ComponentImage } from "../engines/component/image.js";
 import type { LoadedComponent } from "../engines/component/load.js";
 import { checkCacheOutsideMounts, type CacheOptions } from "../engines/component/trust.js";
@@ -250,7 +250,7 @@ export class KernelSpace {
     const { task, limits } = spawnedWith(run);
     // Only to tell which statements the gate refused before deciding (those are not logged); read-only, nothing runs.
     const databases = Object.fromEntries(Object.entries(this.capabilities.databases).map(([name, db]) => [name, { file: db.file, readOnly: true }]));
-    const analyzer = Object.keys(databases).length > 0 ? createSql({ databases, quota: { limits, fsBytesWritten: 0, fsFilesCreated: 0 } }) : undefined;
+    const analyzer = Object.keys(databases).length > 0 ? createRunSql({ databases, limits, pool: this.capabilities.sqlPool() }) : undefined;
     const replayer = new Replayer(run, { ...(stop ? { stop } : {}), ...(analyzer ? { analyzeSql: analyzer.analyze } : {}) });
     const pid = this.nextPid++;
     const spec = runSpec({ ...agent, component: options.agent?.component }, run.runId, run.spawn.pid, task, limits);
@@ -317,6 +317,7 @@ export class KernelSpace {
     for (const proc of live) proc.signal("SIGKILL", "kernel (closing)");
     await Promise.all(live.map((p) => p.wait()));
     await this.pool.close();
+    await this.capabilities.close();
     const log = await this.logPromise.catch(() => undefined);
     await log?.close();
   }

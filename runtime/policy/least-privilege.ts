@@ -8,9 +8,16 @@
  * - http.fetch: one rule per origin and method; hosts, schemes and ports stay exact, and paths
  *   collapse like files (`https://host/v1/items/*`);
  * - sql.query: one rule per database and set of operations, with the tables those statements
- *   touched (from SQLite's compiler when a database was given to analyze them, else the
- *   operations are guessed from the text and the tables are left open, which the file says);
- * - log.write: the levels used; clock.now, random.bytes, process.checkpoint: allowed when used.
+ *   touched (from SQLite's compiler, as the gate recorded them or from a database given to
+ *   analyze them); `tables: []` when they touched none, never an absent field, which would
+ *   allow every table. A statement recorded without facts and no database to analyze it gets a
+ *   rule of its own that allows exactly its canonical text (`pattern: ^...$`), with the
+ *   operations guessed from the text (the file says so); one too long to pin is left out;
+ * - log.write: the levels used; process.checkpoint: the labels used; clock.now and
+ *   random.bytes (no resource): allowed when used.
+ *
+ * No field that narrows a rule is ever left out: a rule allows no more than the recorded calls
+ * needed, except for the directory collapse above.
  *
  * The result is checked before it is returned: loaded with the project's loader, it must allow
  * every observed call (a collapsed glob that would not is written out exactly instead).
@@ -54,6 +61,7 @@ interface Rule {
   database?: string;
   operations?: string[];
   tables?: string[];
+  pattern?: string;
   note?: string;
 }
 
@@ -83,7 +91,9 @@ export function suggestPolicy(calls: ObservedCall[], options: SuggestOptions = {
 
 function allowsAll(yaml: string, calls: ObservedCall[]): boolean {
   const policy = loadPolicy(yaml);
-  return calls.every((c) => {
+  // A statement without facts too long to pin is left out on purpose: it stays denied.
+  const kept = calls.filter((c) => !(c.action === "sql.query" && c.sql === undefined && pinnedStatement("", c) === undefined));
+  return kept.every((c) => {
     const request: Request = { action: c.action as Request["action"], resource: c.resource, agent: "suggest", pid: 0 };
     if (c.method !== undefined) request.method = c.method;
     if (c.sql !== undefined) request.sql = c.sql;
@@ -109,7 +119,7 @@ function buildRules(calls: ObservedCall[], collapseAbove: number): Rule[] {
       }
     } else if (action === "sql.query") {
       rules.push(...sqlRules(base, group));
-    } else if (action === "log.write") {
+    } else if (action === "log.write" || action === "process.checkpoint") {
       rules.push({ id: base, action, resource: unique(group.map((c) => literal(c.resource))) });
     } else {
       rules.push({ id: base, action });
@@ -123,27 +133,55 @@ function sqlRules(base: string, calls: ObservedCall[]): Rule[] {
     database: string;
     operations: string[];
     tables: Set<string>;
-    guessed: boolean;
   }
   const keys = new Map<string, Key>();
+  const pinned = new Map<string, Rule>();
   for (const c of calls) {
-    const facts = c.sql ?? (c.statement !== undefined ? sqlFactsFromText(c.statement) : undefined);
-    const guessed = c.sql === undefined;
-    const operations = unique((facts?.operations ?? ["other"]).map((o) => o.toLowerCase()));
-    const k = `${c.resource}\n${operations.join(",")}\n${guessed}`;
+    if (c.sql === undefined) {
+      const rule = pinnedStatement(base, c);
+      if (rule) pinned.set(`${c.resource}\n${rule.pattern}`, rule);
+      continue;
+    }
+    const operations = unique(c.sql.operations.map((o) => o.toLowerCase()));
+    const k = `${c.resource}\n${operations.join(",")}`;
     let key = keys.get(k);
-    if (!key) keys.set(k, (key = { database: c.resource, operations, tables: new Set(), guessed }));
-    if (!guessed) for (const t of [...c.sql!.reads, ...c.sql!.writes]) key.tables.add(t);
+    if (!key) keys.set(k, (key = { database: c.resource, operations, tables: new Set() }));
+    for (const t of [...c.sql.reads, ...c.sql.writes]) key.tables.add(t);
   }
-  return [...keys.values()]
+  const decided = [...keys.values()]
     .sort((a, b) => a.database.localeCompare(b.database) || a.operations.join().localeCompare(b.operations.join()))
-    .map((k) => ({
+    .map((k): Rule => ({
       id: `${base}-${slug(k.database)}-${k.operations.join("-")}`,
       action: "sql.query",
       database: k.database,
       operations: k.operations,
-      ...(k.guessed ? { note: "operations guessed from the statements' text; tables not restricted (give the database to analyze them)" } : { tables: [...k.tables].sort().map(literal) }),
+      tables: [...k.tables].sort().map(literal),
     }));
+  return [...decided, ...[...pinned.values()].sort((a, b) => a.pattern!.localeCompare(b.pattern!))];
+}
+
+/** The longest pattern a pinned statement may need (the loader refuses patterns over 512 characters). */
+const MAX_PINNED = 512;
+
+/**
+ * A rule that allows one statement recorded without SQL facts: its canonical text exactly (the
+ * kernel canonicalizes with the same code), with the operations guessed from the text. Undefined
+ * for a statement too long to pin: no rule, so it stays denied.
+ */
+function pinnedStatement(base: string, c: ObservedCall): Rule | undefined {
+  if (c.statement === undefined) return undefined;
+  const facts = sqlFactsFromText(c.statement);
+  const pattern = `^${facts.canonical.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&")}$`;
+  if (pattern.length > MAX_PINNED) return undefined;
+  const operations = unique(facts.operations.map((o) => o.toLowerCase()));
+  return {
+    id: `${base}-${slug(c.resource)}-statement`,
+    action: "sql.query",
+    database: c.resource,
+    operations,
+    pattern,
+    note: "recorded without SQL facts: this statement only (up to letter case), operations guessed from its text (give the database to analyze it)",
+  };
 }
 
 /** Paths (or URL paths) as exact globs, a directory's files as `dir/*` when there are more than `above`. */
@@ -185,7 +223,8 @@ function writeYaml(rules: Rule[], options: SuggestOptions): string {
     if (r.resource !== undefined) lines.push(`    resource: ${list(r.resource)}`);
     if (r.methods !== undefined) lines.push(`    methods: ${list(r.methods)}`);
     if (r.operations !== undefined) lines.push(`    operations: ${list(r.operations)}`);
-    if (r.tables !== undefined && r.tables.length > 0) lines.push(`    tables: ${list(r.tables)}`);
+    if (r.tables !== undefined) lines.push(`    tables: ${list(r.tables)}`);
+    if (r.pattern !== undefined) lines.push(`    pattern: ${q(r.pattern)}`);
     lines.push("    effect: allow");
   }
   return lines.join("\n") + "\n";

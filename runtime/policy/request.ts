@@ -1,4 +1,5 @@
 /** Building canonical requests by hand: for `agent-os policy explain|test` and for tests. */
+import { canonicalSql } from "../capabilities/sql-text.js";
 import { canonicalPath, canonicalUrl } from "../canonical.js";
 import { UsageError } from "../errors.js";
 import type { Request, SqlFacts } from "../types.js";
@@ -33,13 +34,6 @@ export function canonicalRequest(action: string, resource: string, extra: Reques
   return request;
 }
 
-const SQL_KEYWORDS = new Set(
-  ("select insert update delete replace create drop alter table index view trigger into values from where set and or not " +
-    "null join on as with union all distinct order by group having limit offset pragma attach detach database begin commit " +
-    "rollback transaction truncate vacuum analyze reindex if exists primary key default returning")
-    .split(" "),
-);
-
 const FIRST_WORD_OPERATIONS: Readonly<Record<string, string>> = {
   SELECT: "select", WITH: "select", INSERT: "insert", REPLACE: "insert", UPDATE: "update", DELETE: "delete", CREATE: "create",
   DROP: "drop", ALTER: "alter", PRAGMA: "pragma", ATTACH: "attach", DETACH: "attach", BEGIN: "transaction",
@@ -48,9 +42,9 @@ const FIRST_WORD_OPERATIONS: Readonly<Record<string, string>> = {
 
 /**
  * SQL facts from a statement's text, for operators' tools only: the kernel gets them from
- * SQLite's own compiler. The canonical form drops comments, collapses whitespace and upper-cases
- * keywords outside string literals. Operations not given are guessed from the first word of
- * each statement (so `WITH ... DELETE` is guessed wrong: give `operations` when it matters).
+ * SQLite's own compiler. The canonical form is the kernel's own (`canonicalSql`, one
+ * canonicalizer for both). Operations not given are guessed from the first word of each
+ * statement (so `WITH ... DELETE` is guessed wrong: give `operations` when it matters).
  *
  * @example sqlFactsFromText("select 1; -- x\n drop table t").operations // ["select", "drop"]
  */
@@ -64,36 +58,4 @@ export function sqlFactsFromText(statement: string, known: { operations?: string
       .filter((w) => w !== "")
       .map((w) => FIRST_WORD_OPERATIONS[w.toUpperCase()] ?? "other");
   return { statement, canonical, operations: [...new Set(operations)], reads: known.reads ?? [], writes: known.writes ?? [] };
-}
-
-function canonicalSql(text: string): string {
-  let out = "";
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === "-" && text[i + 1] === "-") {
-      const end = text.indexOf("\n", i);
-      i = end === -1 ? text.length : end;
-      out += " ";
-    } else if (c === "/" && text[i + 1] === "*") {
-      const end = text.indexOf("*/", i + 2);
-      i = end === -1 ? text.length : end + 2;
-      out += " ";
-    } else if (c === "'" || c === '"' || c === "`") {
-      let end = i + 1;
-      while (end < text.length && !(text[end] === c && text[end + 1] !== c)) end += text[end] === c ? 2 : 1;
-      out += text.slice(i, end + 1);
-      i = end + 1;
-    } else {
-      const word = /^[A-Za-z_]+/.exec(text.slice(i, i + 64));
-      if (word) {
-        out += SQL_KEYWORDS.has(word[0].toLowerCase()) ? word[0].toUpperCase() : word[0];
-        i += word[0].length;
-      } else {
-        out += c;
-        i++;
-      }
-    }
-  }
-  return out.replace(/\s+/g, " ").trim();
 }

@@ -119,7 +119,8 @@ export function validateRule(raw: unknown, field: FieldPath, defaultId: string, 
     )?.map((op) => op.toLowerCase());
   }
   let tables: string[] | undefined;
-  if (only("sql.query", "tables")) tables = getStringList(raw.tables, at("tables"), problems, "a table name or glob", globProblem);
+  // `tables: []` is a real condition (no table at all), not a missing one: policy suggest writes it.
+  if (only("sql.query", "tables")) tables = Array.isArray(raw.tables) && raw.tables.length === 0 ? [] : getStringList(raw.tables, at("tables"), problems, "a table name or glob", globProblem);
 
   let rate: RuleSpec["rate"];
   if (raw.rate !== undefined) {

@@ -320,7 +320,7 @@ function rawSqlAttacks(host: Host): { sql: string; database?: string; params?: s
     { sql: `VACUUM INTO '${host.tree.outside}/ro-copy.db'`, database: "ro", expect: "denied", note: "VACUUM INTO from the read-only database" },
     { sql: "DELETE FROM users", database: "ro", expect: "denied", note: "a write to the read-only database" },
     { sql: "UPDATE sqlite_schema SET sql = 'CREATE TABLE users(x)' WHERE name = 'users'", expect: "invalid", note: "schema rewrite" },
-    { sql: "PRAGMA writable_schema = 1", expect: "ok", note: "allowed, but defensive mode keeps the schema read-only" },
+    { sql: "PRAGMA writable_schema = 1", expect: "denied", note: "the capability refuses to set writable_schema (defensive mode would keep the schema read-only anyway)" },
     { sql: "UPDATE sqlite_schema SET sql = 'CREATE TABLE users(x)' WHERE name = 'users'", expect: "invalid", note: "schema rewrite after writable_schema" },
     { sql: "DELETE FROM sqlite_master WHERE name = 'secrets'", expect: "invalid", note: "schema delete after writable_schema" },
     { sql: "SELECT count(*) FROM users WHERE name = ?", params: ["'); DROP TABLE users; --"], expect: "ok", note: "a parameter is data" },

@@ -153,8 +153,9 @@ export const SQL_CASES: SqlCase[] = [
   { sql: "attach database ':memory:' as m", operations: ["attach"] },
   { sql: "DETACH other", operations: ["attach"] },
   { sql: "PRAGMA writable_schema=1", operations: ["pragma"] },
-  { sql: "pragma journal_mode = off", operations: ["pragma"] },
-  { sql: "PRAGMA main.user_version = 7", operations: ["pragma"] },
+  // SQLite says these write (statement.readonly is false): never only a pragma.
+  { sql: "pragma journal_mode = off", operations: ["other", "pragma"] },
+  { sql: "PRAGMA main.user_version = 7", operations: ["other", "pragma"] },
   { sql: "INSERT INTO users(name) VALUES ('carol')", operations: ["insert"], writes: ["users", "audit", "sqlite_sequence"], exactWrites: true },
   { sql: "DELETE FROM kv", operations: ["delete"], writes: ["kv", "secrets"], exactWrites: true },
   { sql: "CREATE TABLE t(a)", operations: ["create"], writes: ["t"], exactWrites: true },

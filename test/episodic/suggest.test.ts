@@ -3,7 +3,7 @@
  * database and local HTTP server; the suggested policy loads with the project's loader, allows
  * every call the run made, denies calls outside it, and runs the agent again without a denial.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../dist/runtime/cli/main.js";
@@ -172,11 +172,15 @@ describe("policy suggest", () => {
     expect(io.out).not.toMatch(/operations guessed/);
   });
 
-  it("for calls recorded without SQL facts and no database, operations are guessed and tables left open (said in the file)", async () => {
+  it("for calls recorded without SQL facts and no database, each statement is pinned by its exact text (said in the file)", async () => {
     const text = suggestPolicy(bare, { name: "bare" }).yaml;
-    expect(text).toMatch(/# operations guessed from the statements' text; tables not restricted/);
-    expect(text).not.toMatch(/tables:/);
-    expect(loadPolicy(text).decide(canonicalRequest("sql.query", "main", { sql: analyzer.analyze("main", "DELETE FROM users") })).effect).toBe("deny");
+    expect(text).toMatch(/# recorded without SQL facts: this statement only/);
+    expect(text).toContain('pattern: "^SELECT name FROM users WHERE id = \\\\?$"');
+    const pinned = loadPolicy(text);
+    const decide = (statement: string) => pinned.decide(canonicalRequest("sql.query", "main", { sql: analyzer.analyze("main", statement) })).effect;
+    expect(decide("SELECT name FROM users WHERE id = ?")).toBe("allow");
+    expect(decide("select   name from users /* x */ where id = ?")).toBe("allow"); // one canonicalizer: the same statement
+    for (const wider of ["DELETE FROM users", "SELECT * FROM users", "SELECT name FROM users", "SELECT name FROM users WHERE id = ? OR 1", "SELECT * FROM summaries"]) expect(decide(wider), wider).toBe("deny");
   });
 
   it("refuses runs not recorded under audit unless --any-policy; exit 2 for an unknown run or no run", async () => {
@@ -192,5 +196,69 @@ describe("policy suggest", () => {
     io = capture();
     expect(await main(["policy", "suggest", "--log", world.logDir], io)).toBe(2);
     expect(io.err).toMatch(/name at least one run id/);
+  });
+});
+
+/** An agent that needs no table at all, and checkpoints once. */
+async function narrow(_task: string, { sql, process: proc }: any) {
+  const one = await sql.query("main", "SELECT 1 AS one");
+  await proc.checkpoint("before");
+  return String(one.rows[0][0]);
+}
+
+/** The same, then what the narrow run never did: read a table, checkpoint under another label. */
+async function wider(_task: string, { sql, process: proc }: any) {
+  const told: string[] = [];
+  for (const step of [() => sql.query("main", "SELECT 1 AS one"), () => proc.checkpoint("before"), () => sql.query("main", "SELECT name FROM users"), () => sql.query("main", "SELECT 1 FROM users LIMIT 1"), () => proc.checkpoint("after")]) {
+    try {
+      await step();
+      told.push("ok");
+    } catch (error) {
+      told.push((error as { name?: string }).name === "PermissionDenied" ? "denied" : `error: ${String(error)}`);
+    }
+  }
+  return told.join(",");
+}
+
+describe("policy suggest never allows more than the recorded calls needed", () => {
+  it("a run that read no table gets tables: [] and exact checkpoint labels; the policy runs it and denies a wider one", async () => {
+    const kernel = kernelFor("audit", world.logDir);
+    let recorded: RunResult;
+    try {
+      recorded = await kernel.execute(kernel.register(narrow as never), "");
+    } finally {
+      await kernel.close();
+    }
+    expect(recorded).toMatchObject({ status: "ok", output: "1", denials: [] });
+    const log = await openLogReader(world.logDir);
+    let yaml: string;
+    try {
+      yaml = suggestPolicy((await observeRuns(log, [recorded.runId])).calls, { name: "narrow" }).yaml;
+    } finally {
+      await log.close();
+    }
+    const file = join(world.dir, "narrow.yaml");
+    writeFileSync(file, yaml);
+    const strict = kernelFor(file, false);
+    try {
+      expect(await strict.execute(strict.register(narrow as never), "")).toMatchObject({ status: "ok", output: "1", denials: [] });
+      const again = await strict.execute(strict.register(wider as never), "");
+      expect(again.output).toBe("ok,ok,denied,denied,denied");
+      expect(again.denials.map((d) => d.action)).toEqual(["sql.query", "sql.query", "process.checkpoint"]);
+    } finally {
+      await strict.close();
+    }
+    expect(yaml).toMatch(/operations: \["select"\]\n    tables: \[\]/);
+    expect(yaml).toMatch(/action: "process.checkpoint"\n    resource: \["before"\]/);
+  });
+
+  it("tables: [] loads and allows exactly the statements that touch no table", () => {
+    const policy = loadPolicy({ rules: [{ id: "no-table", action: "sql.query", database: "main", tables: [], effect: "allow" }] });
+    const decide = (statement: string) => policy.decide(canonicalRequest("sql.query", "main", { sql: analyzer.analyze("main", statement) })).effect;
+    expect(decide("SELECT 1")).toBe("allow");
+    expect(decide("SELECT abs(-2), 'x' || 'y'")).toBe("allow");
+    for (const statement of ["SELECT * FROM users", "SELECT (SELECT count(*) FROM users)", "SELECT * FROM pragma_table_info('users')", "SELECT * FROM sqlite_schema"]) {
+      expect(decide(statement), statement).toBe("deny");
+    }
   });
 });

@@ -1,8 +1,25 @@
-import { describe, expect, it } from "vitest";
-import { BUILTIN_POLICIES, canonicalRequest, loadPolicy, resolvePolicy, sqlFactsFromText } from "../../dist/runtime/policy/index.js";
+import Database from "better-sqlite3";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { analyzeSql } from "../../dist/runtime/capabilities/sql-analyze.js";
+import { BUILTIN_POLICIES, canonicalRequest, loadPolicy, resolvePolicy } from "../../dist/runtime/policy/index.js";
 
 const allowed = (effect: string) => effect === "allow" || effect === "audit";
-const sql = (statement: string, operations?: string[]) => canonicalRequest("sql.query", "main", { sql: sqlFactsFromText(statement, { operations }) });
+
+// SQL spellings are decided on the facts the kernel's analyzer gives (SQLite's compiler, over a
+// real database file), never on the operators' text guesser.
+const dir = mkdtempSync(join(tmpdir(), "agentos-profiles-"));
+const db = new Database(join(dir, "app.db"));
+db.exec("CREATE TABLE t(a, c0); CREATE TABLE x(a); CREATE TABLE dropped_items(a)");
+afterAll(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+const sql = (statement: string) => canonicalRequest("sql.query", "main", { sql: analyzeSql(db, statement) });
+/** A statement the analyzer refuses: the gate answers `invalid` before any policy decides. */
+const refused = (statement: string) => expect(() => analyzeSql(db, statement), statement).toThrowError(/invalid/);
 
 describe("every built-in profile", () => {
   it.each(BUILTIN_POLICIES)("%s lets agents log, read the clock, get random bytes and checkpoint", (name) => {
@@ -27,9 +44,23 @@ describe("strict", () => {
   });
   it("allows SQL select only", () => {
     expect(strict.decide(sql("select * from t")).effect).toBe("allow");
-    expect(strict.decide(sql("insert into t values (1)")).effect).toBe("deny");
-    expect(strict.decide(sql("select 1; drop table t")).effect).toBe("deny");
-    expect(strict.decide(sql("with d as (delete from t returning *) select * from d", ["delete", "select"])).effect).toBe("deny");
+    expect(strict.decide(sql("SeLeCt a /* x */ FROM t WHERE a IN (SELECT a FROM x)")).effect).toBe("allow");
+    for (const s of [
+      "insert into t values (1, 2)",
+      "WITH d AS (SELECT 1) DELETE FROM t",
+      "with recursive c(n) as (select 1) update t set a = (select n from c)",
+      "REPLACE INTO t VALUES (1, 2)",
+      "SELECT * FROM pragma_optimize",
+      "SELECT * FROM pragma_table_info('t')",
+      "PRAGMA user_version = 1",
+      "CREATE TEMP TABLE s AS SELECT * FROM t",
+      "ATTACH ':memory:' AS m",
+      "BEGIN",
+    ]) {
+      expect(strict.decide(sql(s)).effect, s).toBe("deny");
+    }
+    refused("select 1; drop table t");
+    refused("with d as (delete from t returning *) select * from d");
     expect(strict.decide(canonicalRequest("sql.query", "main")).effect).toBe("deny"); // no facts
   });
   it("sets tight limits", () => {
@@ -61,8 +92,12 @@ describe("standard", () => {
     expect(extended.decide(canonicalRequest("http.fetch", "https://other.example/", { method: "GET" })).effect).toBe("deny");
   });
   it("allows SQL but nothing destructive", () => {
-    expect(standard.decide(sql("insert into t values (1)")).effect).toBe("allow");
-    for (const s of ["drop table t", "DeLeTe from t", "alter table t add c", "attach 'x' as y", "select 1; drop table t"]) expect(standard.decide(sql(s)).effect, s).toBe("deny");
+    expect(standard.decide(sql("insert into t values (1, 2)")).effect).toBe("allow");
+    expect(standard.decide(sql("update t set a = 2")).effect).toBe("allow");
+    for (const s of ["drop table t", "DeLeTe from t", "dRoP/**/TABLE x", "alter table t add c", "attach 'x' as y", "PRAGMA foreign_keys = OFF", "SELECT * FROM pragma_database_list", "INSERT OR REPLACE INTO t VALUES (1, 2)"]) {
+      expect(standard.decide(sql(s)).effect, s).toBe("deny");
+    }
+    refused("select 1; drop table t");
   });
 });
 
@@ -72,7 +107,7 @@ describe("readonly", () => {
     expect(readonly.decide(canonicalRequest("fs.read", "/etc/hostname")).effect).toBe("allow");
     for (const action of ["fs.write", "fs.remove", "fs.mkdir"]) expect(readonly.decide(canonicalRequest(action, "/tmp/x")).effect).toBe("deny");
     expect(readonly.decide(sql("select 1")).effect).toBe("allow");
-    expect(readonly.decide(sql("update t set a = 1")).effect).toBe("deny");
+    for (const s of ["update t set a = 1", "with x2 as (select 1) insert into x select * from x2", "SELECT * FROM pragma_optimize"]) expect(readonly.decide(sql(s)).effect, s).toBe("deny");
     expect(readonly.decide(canonicalRequest("http.fetch", "https://example.com/", { method: "GET" })).effect).toBe("deny");
   });
 });
