@@ -26,21 +26,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { KernelSpace, dnsResolver, type KernelOptions, type RunResult } from "../../dist/runtime/index.js";
 import type * as Guest from "../../dist/guest-sdk/index.js";
 import { PATH_ATTACKS, SQL_CASES, SQL_SCHEMA, URL_ATTACKS, type SqlCase } from "./attack-tables.js";
-import { attacker, type Call, type Told } from "./attacker.js";
+import { attack, type Call, type Told } from "./attacker.js";
 import { startDnsServer, type DnsServer } from "./dns-server.js";
 import { SECRET, buildPathTree, snapshotTree, tempDir, type PathTree } from "./helpers.js";
-
-// --- the agent ---------------------------------------------------------------------------------
-
-async function attack(kernel: KernelSpace, calls: Call[], repeat = 1): Promise<{ told: Told[]; result: RunResult }> {
-  const agent = kernel.register(attacker);
-  const result = await kernel.execute(agent, JSON.stringify({ calls, repeat }));
-  expect(result.status, result.error).toBe("ok");
-  const told = JSON.parse(result.output ?? "[]") as Told[];
-  expect(told).toHaveLength(calls.length * repeat);
-  expect(told.filter((t) => t.tag === "thrown")).toEqual([]);
-  return { told, result };
-}
 
 /** Every denial the run reports is a call event in the log, with the same rule. */
 async function expectDenialsLogged(kernel: KernelSpace, result: RunResult): Promise<void> {

@@ -3,7 +3,9 @@
  * the host calls its task lists, in order, and reports what each answered. It runs inside the
  * isolate from its source text alone, so it imports nothing and closes over nothing.
  */
+import { expect } from "vitest";
 import type * as Guest from "../../dist/guest-sdk/index.js";
+import type { KernelSpace, RunResult } from "../../dist/runtime/index.js";
 
 /** One host call the agent makes, as data (a registered function sees nothing but its task). */
 export type Call =
@@ -72,3 +74,16 @@ export async function attacker(task: string, { fs, http, sql }: typeof Guest): P
   return JSON.stringify(told);
 }
 
+
+/**
+ * Runs the attacker on `calls` (the whole list `repeat` times) through a real kernel: the run
+ * must end normally and every call must have been answered (none threw something unexpected).
+ */
+export async function attack(kernel: KernelSpace, calls: Call[], repeat = 1): Promise<{ told: Told[]; result: RunResult }> {
+  const result = await kernel.execute(kernel.register(attacker), JSON.stringify({ calls, repeat }));
+  expect(result.status, result.error).toBe("ok");
+  const told = JSON.parse(result.output ?? "[]") as Told[];
+  expect(told).toHaveLength(calls.length * repeat);
+  expect(told.filter((t) => t.tag === "thrown")).toEqual([]);
+  return { told, result };
+}

@@ -9,9 +9,9 @@ import { spawnSync } from "node:child_process";
 import { linkSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { KernelSpace, type RunResult } from "../../dist/runtime/index.js";
+import { KernelSpace } from "../../dist/runtime/index.js";
 import { SYNC_READ_BYTES, createFs, parseMount } from "../../dist/runtime/capabilities/fs.js";
-import { attacker, type Call, type Told } from "./attacker.js";
+import { attack } from "./attacker.js";
 import { guestError, makeQuota, tempDir } from "./helpers.js";
 
 const VICTIM = "VICTIM-outside-the-mount";
@@ -48,14 +48,6 @@ function makeHost(): Host {
   linkSync(bigVictim, join(ws, "hl-big.txt"));
   writeFileSync(join(ws, "plain.txt"), "plain");
   return { root, ws, victim, bigVictim, cleanup: tmp.cleanup };
-}
-
-async function attack(kernel: KernelSpace, calls: Call[]): Promise<{ told: Told[]; result: RunResult }> {
-  const result = await kernel.execute(kernel.register(attacker), JSON.stringify({ calls }));
-  expect(result.status, result.error).toBe("ok");
-  const told = JSON.parse(result.output ?? "[]") as Told[];
-  expect(told).toHaveLength(calls.length);
-  return { told, result };
 }
 
 describe("fs hard links: refused by default", () => {

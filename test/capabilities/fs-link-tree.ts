@@ -5,8 +5,8 @@
 import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { KernelSpace, type RunResult } from "../../dist/runtime/index.js";
-import { attacker, type Call, type Told } from "./attacker.js";
+import { KernelSpace } from "../../dist/runtime/index.js";
+import { attack, type Told } from "./attacker.js";
 import { snapshotTree, tempDir } from "./helpers.js";
 
 export const KEY = "TOP-SECRET-key";
@@ -102,14 +102,7 @@ export function kernelFor(tree: Tree, options: { log?: { dir: string } | false; 
   return new KernelSpace({ policy: POLICY, log: options.log ?? false, pool: { warm: 1 }, mounts: { "/workspace": tree.ws }, allowPrivate: options.allowPrivate ?? [] });
 }
 
-export async function attack(kernel: KernelSpace, calls: Call[], repeat = 1): Promise<{ told: Told[]; result: RunResult }> {
-  const result = await kernel.execute(kernel.register(attacker), JSON.stringify({ calls, repeat }));
-  expect(result.status, result.error).toBe("ok");
-  const told = JSON.parse(result.output ?? "[]") as Told[];
-  expect(told).toHaveLength(calls.length * repeat);
-  expect(told.filter((t) => t.tag === "thrown")).toEqual([]);
-  return { told, result };
-}
+export { attack };
 
 /** No answer the agent got holds a secret. */
 export function expectNoSecretSeen(told: Told[]): void {

@@ -11,9 +11,9 @@
 import { existsSync, mkdirSync, realpathSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { KernelSpace, openLog, redecideRun, type RunResult } from "../../dist/runtime/index.js";
+import { KernelSpace, openLog, redecideRun } from "../../dist/runtime/index.js";
 import { MAX_PLAN_ENTRIES, createFs, parseMount } from "../../dist/runtime/capabilities/fs.js";
-import { attacker, type Call, type Told } from "./attacker.js";
+import { attack } from "./attacker.js";
 import { guestError, makeQuota, snapshotTree, tempDir } from "./helpers.js";
 
 const BASICS = { id: "basics", action: ["log.write", "clock.now", "random.bytes", "process.*"], effect: "allow" };
@@ -53,14 +53,6 @@ function makeTree(): Tree {
   symlinkSync("project", join(ws, "project-alias"));
   symlinkSync("protected", join(ws, "mk"));
   return { ws, snapshot: () => snapshotTree(ws), cleanup: tmp.cleanup };
-}
-
-async function attack(kernel: KernelSpace, calls: Call[]): Promise<{ told: Told[]; result: RunResult }> {
-  const result = await kernel.execute(kernel.register(attacker), JSON.stringify({ calls }));
-  expect(result.status, result.error).toBe("ok");
-  const told = JSON.parse(result.output ?? "[]") as Told[];
-  expect(told).toHaveLength(calls.length);
-  return { told, result };
 }
 
 describe("fs trees: every entry is decided before any is touched", () => {

@@ -16,7 +16,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 
 export interface PathServer {
   name: string;
@@ -41,13 +41,7 @@ async function syncLog(port: number, log: string[]): Promise<void> {
 
 /** Resolves `.`, `..` and empty segments, as servers normalize after decoding. */
 export function normalizeSegments(path: string): string {
-  const out: string[] = [];
-  for (const segment of path.split("/")) {
-    if (segment === "" || segment === ".") continue;
-    if (segment === "..") out.pop();
-    else out.push(segment);
-  }
-  return "/" + out.join("/");
+  return posix.resolve("/", path);
 }
 
 /** Decodes bytes as UTF-8 the lenient way: overlong forms give their ASCII character. */

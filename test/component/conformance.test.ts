@@ -9,7 +9,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KernelSpace, type Agent, type KernelOptions, type RunResult } from "../../dist/runtime/index.js";
-import { policyWith, sleep, tempDir } from "../kernel/helpers.js";
+import { expectDeadlinePausedWhileStopped, policyWith, sleep, tempDir } from "../kernel/helpers.js";
 import { AGENTS, BUILD_TIMEOUT_MS, CACHE_DIR, prebuild } from "./helpers.js";
 
 // Guests that count to millions on a shared two-core machine: slow under load is not wrong.
@@ -247,23 +247,7 @@ describe.each(ENGINES)("$name engine", (engine) => {
       const k = kernelFor({ now: () => clock, pool: { warm: 1 } });
       try {
         const proc = k.spawn(await engine.load(k, AGENTS.conformance), "until-the-clock-moves", { limits: { wallTime: 3000 } });
-        // Running: it has made a host call, so its deadline clock is counting.
-        for (let t0 = Date.now(); proc.usage.hostCalls === 0 && Date.now() - t0 < 20_000; ) await sleep(5);
-        expect(proc.usage.hostCalls).toBeGreaterThan(0);
-        proc.signal("SIGSTOP");
-        expect(await proc.stopped(5000)).toBe(true);
-        const frozen = proc.usage;
-        // Stopped for longer than its whole deadline: only a deadline that counted stopped time could kill it.
-        await sleep(4000);
-        expect(proc.state).toBe("stopped");
-        expect(proc.usage.hostCalls).toBe(frozen.hostCalls);
-        expect(proc.usage.wallMs).toBe(frozen.wallMs);
-        clock += 1000;
-        proc.signal("SIGCONT");
-        const result = await proc.wait();
-        expect(result).toMatchObject({ status: "ok", output: "the clock moved" });
-        expect(result.usage.wallMs).toBeLessThan(3000);
-        expect(result.usage.hostCalls).toBeGreaterThan(frozen.hostCalls);
+        await expectDeadlinePausedWhileStopped(proc, () => (clock += 1000));
       } finally {
         await k.close();
       }

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KernelSpace, type Agent, type KernelOptions } from "../../dist/runtime/index.js";
+import { expect } from "vitest";
+import { KernelSpace, type Agent, type AgentProcess, type KernelOptions } from "../../dist/runtime/index.js";
 
 /** An agent module from source text (the same shape kernel.load() returns). */
 export function moduleAgent(name: string, source: string): Agent {
@@ -28,3 +29,29 @@ export function tempDir(prefix = "agent-os-test-"): { path: string; remove(): vo
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The deadline does not run while an agent is stopped: stops `proc` once it is running (it has
+ * made a host call, so its deadline clock counts) for longer than its whole deadline (3 s),
+ * checks that nothing moved meanwhile, then moves the kernel's clock (`moveClock`: the agent
+ * works until it sees the clock move) and resumes it. It must end "the clock moved", within its
+ * deadline.
+ */
+export async function expectDeadlinePausedWhileStopped(proc: AgentProcess, moveClock: () => void): Promise<void> {
+  for (let t0 = Date.now(); proc.usage.hostCalls === 0 && Date.now() - t0 < 20_000; ) await sleep(5);
+  expect(proc.usage.hostCalls).toBeGreaterThan(0);
+  proc.signal("SIGSTOP");
+  expect(await proc.stopped(5000)).toBe(true);
+  const frozen = proc.usage;
+  // Stopped for longer than its whole deadline: only a deadline that counted stopped time could kill it.
+  await sleep(4000);
+  expect(proc.state).toBe("stopped");
+  expect(proc.usage.hostCalls).toBe(frozen.hostCalls);
+  expect(proc.usage.wallMs).toBe(frozen.wallMs);
+  moveClock();
+  proc.signal("SIGCONT");
+  const result = await proc.wait();
+  expect(result).toMatchObject({ status: "ok", output: "the clock moved" });
+  expect(result.usage.wallMs).toBeLessThan(3000);
+  expect(result.usage.hostCalls).toBeGreaterThan(frozen.hostCalls);
+}

@@ -1,6 +1,6 @@
 /** Signals, limits and exit reasons, on real worker threads. */
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { kernelFor, moduleAgent, sleep } from "./helpers.js";
+import { expectDeadlinePausedWhileStopped, kernelFor, moduleAgent, sleep } from "./helpers.js";
 
 // Guests that count to millions on a shared two-core machine: slow under load is not wrong.
 vi.setConfig({ testTimeout: 180_000 });
@@ -152,23 +152,7 @@ describe("limits", () => {
         `export function run() { const start = Date.now(); while (Date.now() === start) for (let i = 0; i < 10000; i++); return "the clock moved"; }`,
       );
       const proc = k.spawn(waiter, "", { limits: { wallTime: 3000 } });
-      // Running: it has made a host call, so its deadline clock is counting.
-      for (let t0 = Date.now(); proc.usage.hostCalls === 0 && Date.now() - t0 < 20_000; ) await sleep(5);
-      expect(proc.usage.hostCalls).toBeGreaterThan(0);
-      proc.signal("SIGSTOP");
-      expect(await proc.stopped(5000)).toBe(true);
-      const frozen = proc.usage;
-      // Stopped for longer than its whole deadline: only a deadline that counted stopped time could kill it.
-      await sleep(4000);
-      expect(proc.state).toBe("stopped");
-      expect(proc.usage.hostCalls).toBe(frozen.hostCalls);
-      expect(proc.usage.wallMs).toBe(frozen.wallMs);
-      clock += 1000;
-      proc.signal("SIGCONT");
-      const result = await proc.wait();
-      expect(result).toMatchObject({ status: "ok", output: "the clock moved" });
-      expect(result.usage.wallMs).toBeLessThan(3000);
-      expect(result.usage.hostCalls).toBeGreaterThan(frozen.hostCalls);
+      await expectDeadlinePausedWhileStopped(proc, () => (clock += 1000));
     } finally {
       await k.close();
     }
