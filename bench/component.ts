@@ -4,7 +4,7 @@
  * second, SIGSTOP in a tight loop, and the fuel instrumentation's slowdown on a compute-bound
  * guest (the instrumented core module beside the original one, both without the kernel).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { transpile } from "@bytecodealliance/jco";

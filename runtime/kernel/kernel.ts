@@ -8,7 +8,7 @@
  * await kernel.close();
  * ```
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, resolve } from "node:path";
@@ -17,7 +17,7 @@ import { createRunSql } from "../capabilities/sql-run.js";
 import type { ComponentImage } from "../engines/component/image.js";
 import type { LoadedComponent } from "../engines/component/load.js";
 import { checkCacheOutsideMounts, type CacheOptions } from "../engines/component/trust.js";
-import type { EngineName, RunSpec } from "../engines/engine.js";
+import type { EngineName } from "../engines/engine.js";
 import { openLog, type KernelLog } from "../episodic/index.js";
 import { locateRun } from "../episodic/recording.js";
 import { Replayer, recordedAgent, replayGateRun, spawnedWith, type ReplayResult } from "../episodic/replay.js";
@@ -32,6 +32,7 @@ import { mergeSettings, normalizeVerificationOptions, type VerificationOptions }
 import { createRunCapabilities, resolveCapabilityOptions, type CapabilityOptions, type ResolvedCapabilities } from "./capabilities.js";
 import { AgentProcess, type ProcessInfo } from "./process.js";
 import { DEFAULT_MAX_HEAP_BYTES, WorkerPool, type PoolOptions } from "./pool.js";
+import { runSpec, sha256, validateLimits } from "./run-spec.js";
 
 /** An agent the kernel can spawn: from `register` (a function) or `load` (a module file). */
 export interface Agent {
@@ -377,38 +378,5 @@ export class KernelSpace {
       checkpoint: (label) => proc.checkpoint(label),
     });
     return run;
-  }
-}
-
-/** What the worker needs to run an agent once. */
-function runSpec(agent: Agent, runId: string, pid: number, task: string, limits: Limits): RunSpec {
-  return {
-    engine: agent.engine,
-    runId,
-    pid,
-    agent: agent.name,
-    kind: agent.kind,
-    source: agent.source,
-    filename: agent.kind === "function" ? `${agent.name}.js` : `${agent.name}/agent.js`,
-    task,
-    limits,
-    ...(agent.component ? { component: agent.component } : {}),
-  };
-}
-
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
-function validateLimits(limits: Partial<Limits> | undefined, where: string): void {
-  if (limits === undefined) return;
-  if (typeof limits !== "object" || limits === null) throw new UsageError(`${where} must be an object`);
-  for (const [key, value] of Object.entries(limits)) {
-    if (!(key in DEFAULT_LIMITS)) {
-      throw new UsageError(`${where}: unknown limit ${JSON.stringify(key)} (known: ${Object.keys(DEFAULT_LIMITS).join(", ")})`);
-    }
-    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-      throw new UsageError(`${where}.${key} must be a positive number`);
-    }
   }
 }

@@ -1,0 +1,44 @@
+/** The pieces of a run the kernel puts together before spawning it: its spec and its limits. */
+import { createHash } from "node:crypto";
+import type { RunSpec } from "../engines/engine.js";
+import { UsageError } from "../errors.js";
+import { DEFAULT_LIMITS, type Limits } from "../types.js";
+import type { Agent } from "./kernel.js";
+
+/** What the worker needs to run an agent once. */
+export function runSpec(agent: Agent, runId: string, pid: number, task: string, limits: Limits): RunSpec {
+  return {
+    engine: agent.engine,
+    runId,
+    pid,
+    agent: agent.name,
+    kind: agent.kind,
+    source: agent.source,
+    filename: agent.kind === "function" ? `${agent.name}.js` : `${agent.name}/agent.js`,
+    task,
+    limits,
+    ...(agent.component ? { component: agent.component } : {}),
+  };
+}
+
+/** Hex sha256 of a text (an agent's source). */
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * Checks limits given to the kernel or to one spawn: known names, positive finite numbers.
+ * @throws UsageError naming the limit and where it was given.
+ */
+export function validateLimits(limits: Partial<Limits> | undefined, where: string): void {
+  if (limits === undefined) return;
+  if (typeof limits !== "object" || limits === null) throw new UsageError(`${where} must be an object`);
+  for (const [key, value] of Object.entries(limits)) {
+    if (!(key in DEFAULT_LIMITS)) {
+      throw new UsageError(`${where}: unknown limit ${JSON.stringify(key)} (known: ${Object.keys(DEFAULT_LIMITS).join(", ")})`);
+    }
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+      throw new UsageError(`${where}.${key} must be a positive number`);
+    }
+  }
+}
