@@ -76,7 +76,7 @@ function answer(m: RequestMessage): FromChild {
   if (memoryBytes !== undefined) Atomics.notify(busy, 0);
   try {
     sql.setBusyTimeout(m.busyMs);
-    const ok = m.type === "analyze" ? sql.analyze(m.database, m.statement) : sql.query(m.database, m.statement, m.params);
+    const ok = m.type === "analyze" ? sql.analyze(m.database, m.statement) : sql.query(m.database, m.statement, m.params, m.decided);
     return { type: "reply", id: m.id, ok };
   } catch (error) {
     const err: WitError = error instanceof GuestError ? error.error : sqliteError(error);

@@ -18,10 +18,14 @@ export interface OpenMessage {
   allow?: { attach?: boolean };
 }
 
-/** One statement to analyze or run; `busyMs` is how long it may wait for another connection's lock. */
+/**
+ * One statement to analyze or run; `busyMs` is how long it may wait for another connection's
+ * lock. A query carries the facts the gate decided on when they came from the kernel's own
+ * memory of an earlier analysis: the process runs it only if they are still its facts.
+ */
 export type RequestMessage =
   | { type: "analyze"; id: number; database: string; statement: string; busyMs: number }
-  | { type: "query"; id: number; database: string; statement: string; params: SqlValue[]; busyMs: number };
+  | { type: "query"; id: number; database: string; statement: string; params: SqlValue[]; busyMs: number; decided?: SqlFacts };
 
 export type ToChild = OpenMessage | RequestMessage | { type: "close" };
 

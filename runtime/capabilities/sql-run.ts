@@ -6,6 +6,13 @@
  * what is left, so that a lock held by another run ends in a clear `io` ("database is locked")
  * before the time limit kills the statement.
  *
+ * The facts of a statement analyzed before are remembered here, so that the gate decides at once
+ * and the statement costs one round trip to the process instead of two: the query then carries
+ * the facts decided on, and the process runs it only if they are still the statement's facts
+ * under the schema it runs under (otherwise `io`, "changed after the call was decided", and the
+ * memory of it is dropped). A statement that may change a schema (anything but select, insert,
+ * update, delete) makes the run forget every remembered analysis.
+ *
  * After a statement is interrupted (time limit, memory) or the process fails, the run's SQL is
  * stopped: every later call fails with the same error, since its connections and any
  * transaction it had open are gone, and going on as if they were not would commit half a
@@ -13,7 +20,7 @@
  */
 import { guestErrors } from "../errors.js";
 import type { Limits, SqlFacts } from "../types.js";
-import type { DatabaseSpec } from "./sql.js";
+import { REMEMBERED, REMEMBERED_CHARS, type DatabaseSpec } from "./sql.js";
 import { readFacts, readResult } from "./sql-protocol.js";
 import type { SqlProcess, SqlProcessPool, SqlRequest } from "./sql-process.js";
 import type { QueryResult, SqlHost, SqlValue } from "./types.js";
@@ -40,8 +47,11 @@ export function createRunSql(options: RunSqlOptions): SqlHost {
   const { limits } = options;
   let proc: SqlProcess | undefined;
   let closed = false;
-  /** The last statement analyzed and how long that took: its execution gets the rest of the time limit. */
-  let analyzed: { database: string; statement: string; ms: number } | undefined;
+  /** The last statement analyzed, its facts, and how long that took: its execution gets the rest of the time limit. */
+  let analyzed: { database: string; statement: string; ms: number; facts: SqlFacts; remembered: boolean } | undefined;
+  /** Facts of statements analyzed before, by database and statement (none with ATTACH allowed: an attached schema moves on its own). */
+  const remembered = new Map<string, SqlFacts>();
+  const remembers = options.allow?.attach !== true;
 
   function processFor(): SqlProcess {
     if (closed) throw guestErrors.io("the sql capability is closed");
@@ -65,21 +75,41 @@ export function createRunSql(options: RunSqlOptions): SqlHost {
 
   async function analyze(database: string, statement: string): Promise<SqlFacts> {
     analyzed = undefined;
+    const key = `${database}\0${statement}`;
+    const known = remembered.get(key);
+    if (known !== undefined) {
+      analyzed = { database, statement, ms: 0, facts: known, remembered: true };
+      return known;
+    }
     const p = processFor();
     await p.ready(); // starting the process is not the statement's time
     const t0 = performance.now();
     const value = await send({ type: "analyze", database, statement, busyMs: 0 }, limits.sqlTimeout, p);
     const facts = readFacts(value, statement) ?? junk();
-    analyzed = { database, statement, ms: performance.now() - t0 };
+    analyzed = { database, statement, ms: performance.now() - t0, facts, remembered: false };
+    if (remembers && statement.length <= REMEMBERED_CHARS) {
+      if (remembered.size >= REMEMBERED) remembered.delete(remembered.keys().next().value as string);
+      remembered.set(key, facts);
+    }
     return facts;
   }
 
   async function query(database: string, statement: string, params: SqlValue[]): Promise<QueryResult> {
-    const spent = analyzed?.database === database && analyzed.statement === statement ? analyzed.ms : 0;
+    const decided = analyzed?.database === database && analyzed.statement === statement ? analyzed : undefined;
     analyzed = undefined;
-    const budget = Math.max(1, Math.round(limits.sqlTimeout - spent));
-    const value = await send({ type: "query", database, statement, params, busyMs: 0 }, budget, processFor());
-    return readResult(value) ?? junk();
+    const budget = Math.max(1, Math.round(limits.sqlTimeout - (decided?.ms ?? 0)));
+    // Facts from this run's memory are checked by the process against the statement as it runs now.
+    const request: SqlRequest = { type: "query", database, statement, params, busyMs: 0, ...(decided?.remembered ? { decided: decided.facts } : {}) };
+    let value: unknown;
+    try {
+      value = await send(request, budget, processFor());
+    } catch (error) {
+      remembered.delete(`${database}\0${statement}`);
+      throw error;
+    }
+    const result = readResult(value) ?? junk();
+    if (decided === undefined || decided.facts.operations.some((op) => !DATA_OPERATIONS.has(op))) remembered.clear();
+    return result;
   }
 
   function close(): void {
@@ -89,6 +119,9 @@ export function createRunSql(options: RunSqlOptions): SqlHost {
 
   return { analyze, query, close };
 }
+
+/** Operations that change no schema: after any other, remembered analyses are forgotten. */
+const DATA_OPERATIONS: ReadonlySet<string> = new Set(["select", "insert", "update", "delete"]);
 
 /** SQLite's busy timeout for a statement with `budgetMs` left: enough below it to fail cleanly first. */
 function busyTimeoutFor(budgetMs: number): number {

@@ -58,7 +58,12 @@ export interface SqlOptions {
 export interface LocalSql {
   /** The facts the policy decides on; throws GuestError `invalid` for several statements or a syntax error, `not-found` for an unknown database. */
   analyze(database: string, statement: string): SqlFacts;
-  query(database: string, statement: string, params: SqlValue[]): QueryResult;
+  /**
+   * Runs a statement. With `decided` (the facts the gate decided on, from an earlier analysis),
+   * the statement runs only if its facts under the schema it runs under are those: otherwise
+   * `io` ("changed after the call was decided"), and nothing runs.
+   */
+  query(database: string, statement: string, params: SqlValue[], decided?: SqlFacts): QueryResult;
   /** Sets how long statements from now on wait for another connection's lock, in milliseconds. */
   setBusyTimeout(ms: number): void;
   close(): void;
@@ -66,8 +71,8 @@ export interface LocalSql {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 /** Statements remembered per database, and the longest text remembered (longer ones are compiled every time). */
-const REMEMBERED = 256;
-const REMEMBERED_CHARS = 4096;
+export const REMEMBERED = 256;
+export const REMEMBERED_CHARS = 4096;
 
 /** One open database and what it remembers of the statements it has compiled. */
 interface Connection {
@@ -161,12 +166,15 @@ export function createSql(options: SqlOptions): LocalSql {
     return conn.decided.facts;
   }
 
-  function query(name: string, statement: string, params: SqlValue[]): QueryResult {
+  function query(name: string, statement: string, params: SqlValue[], decided?: SqlFacts): QueryResult {
     const conn = connection(name);
-    const decided = conn.decided?.facts.statement === statement ? conn.decided : undefined;
+    const analyzed = conn.decided?.facts.statement === statement ? conn.decided : undefined;
     conn.decided = undefined;
     // The statement the gate decided on runs under its analysis, checked inside its transaction.
-    const entry = decided ?? compiled(conn, statement);
+    const entry = analyzed ?? compiled(conn, statement);
+    if (decided !== undefined && !sameFacts(entry.facts, decided)) {
+      throw guestErrors.io("the statement's tables or operations changed after the call was decided (the schema changed); try again");
+    }
     refuseDangerous(entry, options.allow?.attach === true);
     const values = bind(params);
     if (values.length !== entry.layout.count) {
@@ -185,7 +193,9 @@ export function createSql(options: SqlOptions): LocalSql {
   }
 
   function setBusyTimeout(ms: number): void {
-    busyTimeout = Math.max(0, Math.floor(ms));
+    const next = Math.max(0, Math.floor(ms));
+    if (next === busyTimeout) return; // (a PRAGMA per connection per statement is not free)
+    busyTimeout = next;
     for (const conn of open.values()) conn.db.pragma(`busy_timeout = ${busyTimeout}`);
   }
 
@@ -199,6 +209,12 @@ export function createSql(options: SqlOptions): LocalSql {
   }
 
   return { analyze, query, setBusyTimeout, close };
+}
+
+/** Whether two analyses of one statement say the same to the policy. */
+function sameFacts(a: SqlFacts, b: SqlFacts): boolean {
+  const same = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  return a.statement === b.statement && a.canonical === b.canonical && same(a.operations, b.operations) && same(a.reads, b.reads) && same(a.writes, b.writes);
 }
 
 function openConnection(name: string, spec: DatabaseSpec, busyTimeout: number): Connection {
