@@ -56,6 +56,7 @@ async function metaPath(cache: TrustedCache, profile: string, entry: string): Pr
 }
 
 function fileHash(path: string): string | null {
+  if (!existsSync(path)) return null; // (cheaper than the exception of a read)
   try {
     return sha256(readFileSync(path));
   } catch {
