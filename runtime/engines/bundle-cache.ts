@@ -14,6 +14,11 @@
  * bundle's sha256 among them), and the bundle must match its sha256. An entry that does not
  * check out is ignored and rewritten: whoever writes the folder can cost the kernel a bundling,
  * never make it run code of theirs.
+ *
+ * What it cannot see: a file edited while it is being bundled (the hashes are taken right after
+ * the bundling), and a new file that changes what an import resolves to in a folder it does not
+ * list (a `node_modules` folder inside a package, say). Either is undone by the next change to a
+ * recorded file, or by `cache: false`.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";

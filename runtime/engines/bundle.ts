@@ -76,7 +76,7 @@ const URL_LIKE = /^[a-z][\w+.-]*:/i;
  * @example notImportable("fs") // 'cannot import "fs": a Node built-in; an agent can import only ...'
  */
 export function notImportable(name: string): string {
-  const why = NODE_BUILTINS.has(name)
+  const why = NODE_BUILTINS.has(name) || name.startsWith("node:")
     ? "a Node built-in"
     : name.startsWith("agentos:")
       ? "not an interface of the kernel"
@@ -90,7 +90,7 @@ export function notImportable(name: string): string {
  * The refusal of an import: a static import fails the bundle; anything else (a dynamic import,
  * a require) becomes a module that throws the refusal when it runs.
  */
-export function refuse(args: OnResolveArgs): OnResolveResult {
+function refuse(args: OnResolveArgs): OnResolveResult {
   return args.kind === "import-statement" ? { errors: [{ text: notImportable(args.path) }] } : { path: args.path, namespace: REFUSED };
 }
 
@@ -131,7 +131,7 @@ export async function bundleAgent(file: string, entry: string, profile: BundlePr
 function setup(build: PluginBuild, profile: BundleProfile, agentDir: string, inputs: Set<string>): void {
   build.onResolve({ filter: /^agent-os\/guest$|^agentos:/ }, (args) => profile.resolveKernel(args) ?? refuse(args));
   build.onResolve({ filter: /^[a-z][\w+.-]*:|^[\w@][^:]*$/i }, (args) => {
-    if (URL_LIKE.test(args.path) || NODE_BUILTINS.has(args.path)) return refuse(args);
+    if (URL_LIKE.test(args.path) || NODE_BUILTINS.has(args.path)) return refuse(args); // (node:* is URL-like)
     return undefined;
   });
   // Nothing from elsewhere on the machine gets into an agent.
