@@ -74,9 +74,10 @@ export interface KernelOptions extends CapabilityOptions {
   /** The kernel's wall clock, in milliseconds (what agents read as the time). */
   now?: () => number;
   /**
-   * Where components are cached once built and prepared (transpiled, instrumented), by content
-   * hash, authenticated with a key kept outside the cache (see CacheOptions). Default
-   * `{ dir: ".agent-os/cache" }`; `false` prepares them in memory on every load. A cache inside
+   * Where components are cached once built and prepared (transpiled, instrumented), and QuickJS
+   * agents' bundles, by content hash, authenticated with a key kept outside the cache (see
+   * CacheOptions). Default `{ dir: ".agent-os/cache" }`; `false` prepares and bundles them in
+   * memory on every load. A cache inside
    * a mount, a mount inside the cache, or the key file inside a mount is a UsageError.
    */
   cache?: CacheOptions | false;
