@@ -112,6 +112,12 @@ describe("refused imports: a clear error naming file, line and why, before anyth
     expect(result.output).toMatch(/^cannot import "node:fs": a Node built-in; an agent can import only/);
   });
 
+  it("a syntax error in a file the agent imports is named with its file and line", async () => {
+    project.file("broken/lib/util.ts", "export const ok = 1;\nexport function half(n: number { return n / 2; }\n");
+    const file = project.file("broken/agent.js", 'import { half } from "./lib/util.ts";\nexport function run() { return String(half(4)); }\n');
+    await expect(kernel.load(file)).rejects.toThrow(/the agent does not bundle:\n {2}.*broken\/lib\/util\.ts:2:\d+: Expected/);
+  });
+
   it("a module that exports nothing, a missing file and another extension", async () => {
     await expect(kernel.load(project.file("none/agent.js", "const x = 1;\n"))).rejects.toThrow(/must export a function run\(task\)/);
     await expect(kernel.load(join(project.path, "missing.js"))).rejects.toThrow(AgentLoadError);
