@@ -3,13 +3,14 @@
  * `npm run bench -- kernel policy` runs only the named suites.
  */
 import { formatTable, type BenchSuite } from "./harness.js";
+import { bundleBench } from "./bundle.js";
 import { capabilitiesBench } from "./capabilities.js";
 import { componentBench } from "./component.js";
 import { kernelBench } from "./kernel.js";
 import { logBench } from "./log.js";
 import { policyBench } from "./policy.js";
 
-const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench };
+const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));

@@ -12,6 +12,7 @@
  */
 export { KernelSpace, type Agent, type KernelOptions, type ReplayOptions, type SpawnOptions } from "./kernel/kernel.js";
 export { buildComponent, type BuildOptions, type BuildStep, type BuiltComponent } from "./engines/component/build.js";
+export { bundleModule, type BundleModuleOptions, type BundledModule } from "./engines/quickjs/agent.js";
 export { type CacheOptions } from "./engines/component/trust.js";
 export { inspectComponent, type ComponentReport } from "./engines/component/inspect.js";
 export type { AgentProcess, ProcessInfo } from "./kernel/process.js";

@@ -45,12 +45,16 @@ const FLAGS: Record<string, FlagSpec> = {
   help: { type: "boolean", short: "h", help: "show this help" },
 };
 
-export const RUN_HELP = `Usage: agent-os run <agent.js|agent.wasm> [options]
+export const RUN_HELP = `Usage: agent-os run <agent.js|agent.ts|agent.wasm> [options]
 
 Runs an agent module (an ES module exporting run(task)) in a QuickJS isolate, or a WebAssembly
 component built by "agent-os build", under a policy. With --engine component a source file is
 built into a component first (cached by content). Every host call the agent makes is decided by
 the policy and recorded in the episodic log.
+
+A source file (.js, .mjs, .ts, .mts) is bundled with its own files and its packages from
+node_modules, as "agent-os build" does (cached by content in .agent-os/cache); Node built-ins,
+URLs and files outside its directory are refused, naming the file and line (exit 2).
 
 Options:
 ${formatFlags(FLAGS)}

@@ -10,8 +10,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { basename, dirname, extname, resolve } from "node:path";
+import { extname, resolve } from "node:path";
 import type { RunCapabilities } from "../capabilities/index.js";
 import { createRunSql } from "../capabilities/sql-run.js";
 import type { ComponentImage } from "../engines/component/image.js";
@@ -21,7 +20,7 @@ import type { EngineName } from "../engines/engine.js";
 import { openLog, type KernelLog } from "../episodic/index.js";
 import { locateRun } from "../episodic/recording.js";
 import { Replayer, recordedAgent, replayGateRun, spawnedWith, type ReplayResult } from "../episodic/replay.js";
-import { AgentLoadError, KernelClosedError, UsageError } from "../errors.js";
+import { KernelClosedError, UsageError } from "../errors.js";
 import type { GateRun, Verifier } from "../gate.js";
 import { resolvePolicy } from "../policy/index.js";
 import { primeRates } from "../policy/prime.js";
@@ -75,9 +74,10 @@ export interface KernelOptions extends CapabilityOptions {
   /** The kernel's wall clock, in milliseconds (what agents read as the time). */
   now?: () => number;
   /**
-   * Where components are cached once built and prepared (transpiled, instrumented), by content
-   * hash, authenticated with a key kept outside the cache (see CacheOptions). Default
-   * `{ dir: ".agent-os/cache" }`; `false` prepares them in memory on every load. A cache inside
+   * Where components are cached once built and prepared (transpiled, instrumented), and QuickJS
+   * agents' bundles, by content hash, authenticated with a key kept outside the cache (see
+   * CacheOptions). Default `{ dir: ".agent-os/cache" }`; `false` prepares and bundles them in
+   * memory on every load. A cache inside
    * a mount, a mount inside the cache, or the key file inside a mount is a UsageError.
    */
   cache?: CacheOptions | false;
@@ -176,11 +176,16 @@ export class KernelSpace {
   /**
    * Loads an agent: an ES module exporting `run(task)` (QuickJS), or a WebAssembly component
    * built by `agent-os build` (a `.wasm` file; checked, transpiled, instrumented and cached). With
-   * `engine: "component"` a source file (.js, .mjs, .ts) is built into a component first.
+   * `engine: "component"` a source file (.js, .mjs, .ts, .mts) is built into a component first.
+   * For QuickJS the source (JavaScript or TypeScript), its own files and its npm packages are
+   * bundled by the same step as `agent-os build` (Node built-ins, URLs and files outside its
+   * directory and node_modules refused), cached by content in `cache`; the agent's code is the
+   * bundle, and its hash the code hash.
    * @example const agent = await kernel.load("./examples/hello/agent.js");
    * @example const component = await kernel.load("./hello.wasm");
-   * @throws AgentLoadError for a missing file, a file that is not an agent module, or a component
-   * that does not fit the kernel's world (the message names the import or export).
+   * @throws AgentLoadError for a missing file, a file that is not an agent module, an agent that
+   * does not bundle (file:line:column and why), or a component that does not fit the kernel's
+   * world (the message names the import or export).
    */
   async load(path: string, options: { name?: string; engine?: EngineName } = {}): Promise<Agent> {
     const file = resolve(path);
@@ -189,17 +194,8 @@ export class KernelSpace {
       const { loadComponentAgent } = await import("../engines/component/agent.js");
       return loadComponentAgent(path, { ...options, cache: this.options.cache, loaded: this.components });
     }
-    if (ext !== ".js" && ext !== ".mjs") throw new AgentLoadError(`${path}: an agent module is a .js or .mjs file`);
-    let source: string;
-    try {
-      source = await readFile(file, "utf8");
-    } catch (error) {
-      throw new AgentLoadError(`${path}: cannot read the agent (${(error as NodeJS.ErrnoException).code ?? "error"})`, { cause: error });
-    }
-    if (!/\bexport\b/.test(source)) throw new AgentLoadError(`${path}: an agent module must export a function run(task)`);
-    const stem = basename(file, ext);
-    const name = options.name ?? (stem === "agent" || stem === "index" ? basename(dirname(file)) : stem);
-    return { name, kind: "module", engine: "quickjs", source, codeHash: sha256(source) };
+    const { loadModuleAgent } = await import("../engines/quickjs/agent.js");
+    return loadModuleAgent(path, { ...options, cache: this.options.cache });
   }
 
   /**

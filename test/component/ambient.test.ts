@@ -88,7 +88,7 @@ describe("a hostile component in the StarlingMonkey environment", () => {
       // Everything else: gone, or going nowhere.
       expect(out["typeof setTimeout"]).toEqual({ ok: true, value: "undefined" });
       expect(out["typeof process"]).toEqual({ ok: true, value: "undefined" });
-      expect(out["import node:http"]).toEqual({ ok: false, error: 'cannot import "node:http": an agent can import only "agent-os/guest" and "agentos:kernel/*"' });
+      expect(out["import node:http"]).toEqual({ ok: false, error: 'cannot import "node:http": a Node built-in; an agent can import only "agent-os/guest", "agentos:kernel/*", its own files and packages from node_modules' });
       expect(out.console).toEqual({ ok: true, value: "object" });
       expect(written.join("")).not.toContain("ambient-console-leak");
 

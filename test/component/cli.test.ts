@@ -56,7 +56,7 @@ describe("agent-os build", () => {
     expect(syntax.stderr).toMatch(/syntax\.js: the agent does not bundle:\n.*syntax\.js:\d+:\d+: /);
     const node = agentOs("build", source("node.js", 'import { readFileSync } from "node:fs";\nexport function run() { return String(readFileSync); }\n'), "-o", join(dir.path, "x.wasm"));
     expect(node.code).toBe(1);
-    expect(node.stderr).toMatch(/node\.js:1:\d+: cannot import "node:fs": an agent can import only "agent-os\/guest" and "agentos:kernel\/\*"/);
+    expect(node.stderr).toMatch(/node\.js:1:\d+: cannot import "node:fs": a Node built-in; an agent can import only "agent-os\/guest", "agentos:kernel\/\*", its own files and packages from node_modules/);
     const outside = agentOs("build", source("outside.js", 'import data from "/etc/hostname";\nexport function run() { return data; }\n'), "-o", join(dir.path, "x.wasm"));
     expect(outside.code).toBe(1);
     expect(outside.stderr).toMatch(/cannot bundle \/etc\/hostname: an agent may bundle only files of its own directory/);

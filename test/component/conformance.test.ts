@@ -49,7 +49,7 @@ const expectedSum = (n: number) => {
   return String(sum);
 };
 
-beforeAll(() => prebuild(["hello", "summarize", "hostile", "runaway", "memory-bomb", "conformance"]), BUILD_TIMEOUT_MS);
+beforeAll(() => prebuild(["hello", "summarize", "hostile", "runaway", "memory-bomb", "conformance", "deps"]), BUILD_TIMEOUT_MS);
 
 describe.each(ENGINES)("$name engine", (engine) => {
   const dir = tempDir(`agent-os-conformance-${engine.name}-`);
@@ -103,12 +103,18 @@ describe.each(ENGINES)("$name engine", (engine) => {
   beforeAll(async () => {
     mkdirSync(workspace);
     writeFileSync(join(workspace, "notes.txt"), "first line\nsecond line has more words\n\nlast line\n");
+    mkdirSync(join(workspace, "deps"));
+    writeFileSync(join(workspace, "deps", "config.yaml"), "title: Notes\ninclude: ['*.md', '*.txt']\nexclude: ['draft-*']\n");
+    writeFileSync(join(workspace, "deps", "a.md"), "# A\n\nsome words here\n");
+    writeFileSync(join(workspace, "deps", "b.txt"), "one two\nthree\n");
+    writeFileSync(join(workspace, "deps", "draft-c.md"), "not counted\n");
+    writeFileSync(join(workspace, "deps", "d.js"), "// not counted\n");
     const db = new Database(dbFile);
     db.exec("CREATE TABLE summaries (path TEXT, words INTEGER); CREATE TABLE users (name TEXT)");
     db.close();
     kernel = kernelFor();
     agents = {};
-    for (const name of ["hello", "summarize", "hostile", "runaway", "memory-bomb", "conformance"] as const) {
+    for (const name of ["hello", "summarize", "hostile", "runaway", "memory-bomb", "conformance", "deps"] as const) {
       agents[name] = await engine.load(kernel, AGENTS[name]);
     }
     expect(agents.hello.engine).toBe(engine.name);
@@ -136,6 +142,22 @@ describe.each(ENGINES)("$name engine", (engine) => {
       const rows = db.prepare("SELECT path, words FROM summaries").all();
       db.close();
       expect(rows).toContainEqual({ path: "/workspace/notes.txt", words: 9 });
+    });
+
+    it("deps imports its own TypeScript module and npm packages (yaml, picomatch), and reads, writes and logs", async () => {
+      const result = await record("deps", await task("deps", "/workspace/deps"));
+      expect(result).toMatchObject({ status: "ok" });
+      const expected = "title: Notes\nfiles:\n  - name: a.md\n    lines: 2\n    words: 5\n  - name: b.txt\n    lines: 2\n    words: 3\n";
+      expect(result.output).toBe(expected);
+      expect(readFileSync(join(workspace, "deps", "report.yaml"), "utf8")).toBe(expected);
+      expect(observed.get("deps")?.[engine.name]?.calls).toEqual([
+        "fs.read /workspace/deps/config.yaml allow",
+        "fs.list /workspace/deps allow",
+        "fs.read /workspace/deps/a.md allow",
+        "fs.read /workspace/deps/b.txt allow",
+        "fs.write /workspace/deps/report.yaml allow",
+        "log.write info allow",
+      ]);
     });
 
     it("hostile is refused everything it tries", async () => {

@@ -26,6 +26,8 @@ export const AGENTS = {
   conformance: join(ROOT, "test/component/agents/conformance.js"),
   ambient: join(ROOT, "test/component/agents/ambient.js"),
   engines: join(ROOT, "test/component/agents/engines.js"),
+  /** Imports its own TypeScript module and two npm packages (yaml, picomatch). */
+  deps: join(ROOT, "test/component/agents/deps.js"),
 } as const;
 
 export type AgentName = keyof typeof AGENTS;

@@ -10,7 +10,7 @@ import { main } from "../../dist/runtime/cli/main.js";
 import type { CliIo } from "../../dist/runtime/cli/io.js";
 import { sqlAnalyzer } from "../../dist/runtime/cli/replay.js";
 import { openLogReader } from "../../dist/runtime/episodic/reader.js";
-import { KernelSpace, ReplayError, openLog, redecideRun, type KernelLog, type LoggedEvent, type RunResult } from "../../dist/runtime/index.js";
+import { KernelSpace, ReplayError, bundleModule, openLog, redecideRun, type KernelLog, type LoggedEvent, type RunResult } from "../../dist/runtime/index.js";
 import { editRecord, makeWorld, sha256, type World } from "./world.js";
 
 const START = Date.parse("2026-01-15T10:00:00Z");
@@ -118,11 +118,12 @@ describe("recording", () => {
     expect(runs.steps.output).toBe("done");
   });
 
-  it("the spawn event records the content hash of the agent's code, and the log holds the code", async () => {
+  it("the spawn event records the content hash of the agent's code (its bundle), and the log holds the code", async () => {
     const [spawn] = await collect(log.query({ runId: runs.hello.runId, type: "spawn" }));
-    const source = readFileSync("examples/hello/agent.js", "utf8");
-    expect(spawn.data).toMatchObject({ engine: "quickjs", kind: "module", codeHash: sha256(source), task: "world", policy: { name: "replay-test" } });
-    expect(new TextDecoder().decode(await log.getBlob(sha256(source)))).toBe(source);
+    const { code } = await bundleModule("examples/hello/agent.js", { cache: false });
+    expect(spawn.data).toMatchObject({ engine: "quickjs", kind: "module", codeHash: sha256(code), task: "world", policy: { name: "replay-test" } });
+    expect(new TextDecoder().decode(await log.getBlob(sha256(code)))).toBe(code);
+    expect(code).toContain("return `Hello from an isolate: ${task}`;");
   });
 });
 
@@ -293,7 +294,7 @@ describe("agent-os replay", () => {
     expect(await main(["replay", "no-such-run", "--log", world.logDir], io)).toBe(2);
     expect(io.err).toMatch(/there is no run no-such-run/);
     const changed = join(world.dir, "hello-changed.js");
-    writeFileSync(changed, readFileSync("examples/hello/agent.js", "utf8") + "\n// changed\n");
+    writeFileSync(changed, readFileSync("examples/hello/agent.js", "utf8") + "\nexport const changed = true;\n");
     io = capture();
     expect(await main(["replay", runs.hello.runId, "--log", world.logDir, "--agent", changed], io)).toBe(2);
     expect(io.err).toMatch(/code has changed/);

@@ -1,8 +1,9 @@
 /**
  * `agent-os build`: an agent source file (JavaScript or TypeScript) to a WebAssembly component.
  *
- * 1. esbuild bundles the agent, the guest SDK and the prelude into one ES module; the
- *    `agentos:kernel/*` imports stay imports, Node built-ins and URLs are refused.
+ * 1. esbuild bundles the agent, the guest SDK and the prelude into one ES module (the bundler
+ *    step QuickJS agents share, ../bundle.ts); the `agentos:kernel/*` imports stay imports,
+ *    Node built-ins and URLs are refused.
  * 2. componentize-js turns the module into a component of the `agent` world, every WASI feature
  *    disabled (in a tool worker: 4-7 s, about 770 MB).
  *
@@ -12,11 +13,11 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AgentLoadError, UsageError } from "../../errors.js";
+import { UsageError } from "../../errors.js";
+import { SOURCE_EXTENSIONS, bundleAgent, type BundleProfile } from "../bundle.js";
 import { INTERFACES } from "../../kernel/ops.js";
 import { readBuilt, writeBuilt } from "./cache.js";
 import { DISABLED_FEATURES, WIT_DIR } from "./componentize.js";
@@ -29,7 +30,6 @@ import { WIT_PACKAGE, WIT_VERSION } from "./world.js";
 export const BUILD_FORMAT = "build-1";
 
 const SDK_FILE = fileURLToPath(new URL("../../../guest-sdk/index.js", import.meta.url));
-const SOURCE_EXTENSIONS = [".js", ".mjs", ".ts", ".mts"];
 
 export type BuildStep = "bundling" | "componentizing" | "cached" | "done";
 
@@ -71,7 +71,7 @@ export async function buildComponent(entry: string, options: BuildOptions = {}):
   const cache = trustedCache(options.cache);
 
   progress("bundling");
-  const bundle = await bundleAgent(file, entry);
+  const { code: bundle } = await bundleAgent(file, entry, COMPONENT_PROFILE);
   const key = buildKey(bundle);
   const cachedComponent = cache === false ? undefined : await readBuilt(cache, key);
   if (cachedComponent) {
@@ -110,83 +110,30 @@ function packageJson(name: string): string {
   return join(dir, "package.json");
 }
 
-function notImportable(name: string): string {
-  return `cannot import ${JSON.stringify(name)}: an agent can import only "agent-os/guest" and "agentos:kernel/*"`;
-}
-
 const KERNEL_IMPORT = new RegExp(`^${WIT_PACKAGE}/([\\w-]+)(?:@${WIT_VERSION.replace(/\./g, "\\.")})?$`);
-const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
-/** One ES module: the prelude, the agent and what it imports (the SDK included). */
-async function bundleAgent(file: string, entry: string): Promise<string> {
-  const esbuild = await import("esbuild");
-  const agentDir = dirname(file);
-  // A static import of something refused fails the build; a dynamic import or a require() of
-  // it fails when (if ever) it runs, with the message QuickJS gives.
-  const refuse = (kind: string, name: string) =>
-    kind === "import-statement" ? { errors: [{ text: notImportable(name) }] } : { path: name, namespace: "agentos-refused" };
-  let result;
-  try {
-    result = await esbuild.build({
-      stdin: { contents: entrySource(file), resolveDir: dirname(file), sourcefile: "agent-os-entry.js", loader: "js" },
-      bundle: true,
-      write: false,
-      format: "esm",
-      platform: "neutral",
-      target: "es2022",
-      mainFields: ["module", "main"],
-      charset: "utf8",
-      legalComments: "none",
-      logLevel: "silent",
-      plugins: [
-        {
-          name: "agent-os",
-          setup(build) {
-            build.onResolve({ filter: /^agent-os\/guest$/ }, () => ({ path: SDK_FILE }));
-            build.onResolve({ filter: /^agentos:/ }, (args) => {
-              if (args.path === PRELUDE_SPECIFIER) return { path: PRELUDE_SPECIFIER, namespace: "agentos-prelude" };
-              if (args.path === KERNEL_CALL_SPECIFIER) return { path: KERNEL_CALL_SPECIFIER, namespace: "agentos-prelude" };
-              // The WIT import itself, only ever imported by the wrapper below.
-              if (args.path.endsWith(RAW_SUFFIX)) return { path: args.path.slice(0, -RAW_SUFFIX.length), external: true };
-              const iface = KERNEL_IMPORT.exec(args.path)?.[1];
-              if (iface === undefined || !(INTERFACES as readonly string[]).includes(iface)) return refuse(args.kind, args.path);
-              // Every other import of a kernel interface (static or dynamic: StarlingMonkey has no
-              // dynamic import of WIT interfaces) is a bundled wrapper of the WIT import.
-              return { path: `${WIT_PACKAGE}/${iface}@${WIT_VERSION}`, namespace: "agentos-kernel" };
-            });
-            build.onResolve({ filter: /^[a-z][\w+.-]*:|^[\w@][^:]*$/ }, (args) => {
-              const url = /^[a-z][\w+.-]*:/.test(args.path) && !args.path.startsWith("agentos:");
-              if (url || NODE_BUILTINS.has(args.path)) return refuse(args.kind, args.path);
-              return undefined;
-            });
-            // Nothing from elsewhere on the builder's machine gets into a component.
-            build.onLoad({ filter: /.*/, namespace: "file" }, (args) =>
-              insideAgent(args.path, agentDir) ? undefined : { errors: [{ text: `cannot bundle ${args.path}: an agent may bundle only files of its own directory and packages from node_modules` }] },
-            );
-            build.onLoad({ filter: /.*/, namespace: "agentos-prelude" }, (args) => ({ contents: args.path === PRELUDE_SPECIFIER ? PRELUDE : KERNEL_CALL, loader: "js" }));
-            build.onLoad({ filter: /.*/, namespace: "agentos-kernel" }, (args) => ({ contents: kernelInterface(args.path), loader: "js" }));
-            build.onLoad({ filter: /.*/, namespace: "agentos-refused" }, (args) => ({ contents: `throw new Error(${JSON.stringify(notImportable(args.path))});`, loader: "js" }));
-          },
-        },
-      ],
-    });
-  } catch (error) {
-    const failure = error as { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] };
-    if (!failure.errors) throw error;
-    const messages = failure.errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ${e.text}` : e.text));
-    throw new AgentLoadError(`${entry}: the agent does not bundle:\n  ${messages.join("\n  ")}`);
-  }
-  // esbuild turns the agent's own `typeof require` into `typeof __require` (its shim, always a
-  // function): an agent asking whether require exists must hear "undefined", as on QuickJS.
-  return result.outputFiles[0].text.replace(/\btypeof __require\b/g, "typeof require");
-}
-
-function insideAgent(path: string, agentDir: string): boolean {
-  if (path === SDK_FILE) return true;
-  const rel = relative(agentDir, path);
-  if (rel !== "" && !rel.startsWith("..") && !isAbsolute(rel)) return true;
-  return path.split(sep).includes("node_modules");
-}
+/** The component's side of the shared bundler step: the prelude, the SDK and the WIT imports. */
+const COMPONENT_PROFILE: BundleProfile = {
+  name: "component",
+  entry: entrySource,
+  kernelFiles: [SDK_FILE],
+  resolveKernel(args) {
+    if (args.path === "agent-os/guest") return { path: SDK_FILE };
+    if (args.path === PRELUDE_SPECIFIER) return { path: PRELUDE_SPECIFIER, namespace: "agentos-prelude" };
+    if (args.path === KERNEL_CALL_SPECIFIER) return { path: KERNEL_CALL_SPECIFIER, namespace: "agentos-prelude" };
+    // The WIT import itself, only ever imported by the wrapper below.
+    if (args.path.endsWith(RAW_SUFFIX)) return { path: args.path.slice(0, -RAW_SUFFIX.length), external: true };
+    const iface = KERNEL_IMPORT.exec(args.path)?.[1];
+    if (iface === undefined || !(INTERFACES as readonly string[]).includes(iface)) return undefined;
+    // Every other import of a kernel interface (static or dynamic: StarlingMonkey has no
+    // dynamic import of WIT interfaces) is a bundled wrapper of the WIT import.
+    return { path: `${WIT_PACKAGE}/${iface}@${WIT_VERSION}`, namespace: "agentos-kernel" };
+  },
+  setup(build) {
+    build.onLoad({ filter: /.*/, namespace: "agentos-prelude" }, (args) => ({ contents: args.path === PRELUDE_SPECIFIER ? PRELUDE : KERNEL_CALL, loader: "js" }));
+    build.onLoad({ filter: /.*/, namespace: "agentos-kernel" }, (args) => ({ contents: kernelInterface(args.path), loader: "js" }));
+  },
+};
 
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
