@@ -67,7 +67,7 @@ export function validateSecrets(raw: unknown, field: FieldPath, problems: Proble
 
 function validateSecret(entry: unknown, at: FieldPath, problems: Problems): SecretSpec | undefined {
   if (!isRecord(entry)) {
-    problems.add(at, `expected a secret ({name, env, origins, header, format?}) naming the environment variable that holds it, got ${describe(entry)}; a secret's value never goes in a policy`);
+    problems.add(at, `expected a secret ({name, env, origins, header, format?}) naming the environment variable that holds it, got ${typeof entry === "string" ? "a string" : describe(entry)}; a secret's value never goes in a policy`);
     return undefined;
   }
   const label = typeof entry.name === "string" && entry.name !== "" ? `secret "${entry.name.slice(0, 64)}"` : `secret #${String(at[at.length - 1])}`;
