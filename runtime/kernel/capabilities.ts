@@ -13,7 +13,7 @@ import { createRunSql } from "../capabilities/sql-run.js";
 import type { Mount, RunQuota, SqlHost } from "../capabilities/types.js";
 import { UsageError } from "../errors.js";
 import { authorizeHop, type GateRun } from "../gate.js";
-import { mergeSecrets, secretsFromOptions } from "../policy/secrets.js";
+import { checkMergedSecrets, mergeSecrets, secretsFromOptions } from "../policy/secrets.js";
 import type { SecretSpec } from "../types.js";
 
 /**
@@ -77,6 +77,7 @@ export function resolveCapabilityOptions(options: CapabilityOptions, policySecre
   if (options.resolver !== undefined && typeof options.resolver !== "function") throw new UsageError("resolver: expected a function (host) => Promise<{ address, family }[]>");
   const sql = checkSqlOptions(options.sql);
   const secrets = mergeSecrets(policySecrets, secretsFromOptions(options.secrets));
+  checkMergedSecrets(secrets, "secrets (the policy's and the kernel's options)");
   // Started with the kernel, so that a run's first statement finds a process ready.
   let pool = Object.keys(databases).length > 0 ? new SqlProcessPool(sql) : undefined;
   return {

@@ -59,6 +59,8 @@ export function validateSecrets(raw: unknown, field: FieldPath, problems: Proble
     const spec = validateSecret(entry, [...field, i], problems);
     if (!spec) return;
     if (seen.has(spec.name)) problems.add([...field, i, "name"], `secret "${spec.name}": the name is used twice in this list`);
+    const clash = sameHeader(out, spec);
+    if (clash) problems.add([...field, i, "header"], `secret "${spec.name}": secret "${clash.name}" already sets ${spec.header} on ${clash.origin}`);
     seen.add(spec.name);
     out.push(spec);
   });
@@ -121,6 +123,16 @@ function validateOrigins(raw: unknown, say: (key: string, message: string) => vo
   return out;
 }
 
+/** A secret of `list` that sets the same header as `spec` on one of its origins, if any. */
+export function sameHeader(list: readonly SecretSpec[], spec: SecretSpec): { name: string; origin: string } | undefined {
+  for (const other of list) {
+    if (other.name === spec.name || other.header.toLowerCase() !== spec.header.toLowerCase()) continue;
+    const origin = other.origins.find((o) => spec.origins.includes(o));
+    if (origin !== undefined) return { name: other.name, origin };
+  }
+  return undefined;
+}
+
 /**
  * Secrets of `over` replace those of `base` with the same name; the others are kept, in order.
  * How `extends` merges (a child over its parents) and how KernelOptions.secrets meet the policy's.
@@ -135,6 +147,19 @@ export function mergeSecrets(base: readonly SecretSpec[] | undefined, over: read
     else out[at] = spec;
   }
   return out;
+}
+
+/**
+ * Secrets merged from several places (a policy's parents, the kernel's options): two that set
+ * one header on one origin are refused, since a hop can carry only one.
+ *
+ * @throws UsageError naming both secrets, the header and the origin.
+ */
+export function checkMergedSecrets(list: readonly SecretSpec[], where: string): void {
+  list.forEach((spec, i) => {
+    const clash = sameHeader(list.slice(0, i), spec);
+    if (clash) throw new UsageError(`${where}: secrets "${clash.name}" and "${spec.name}" both set ${spec.header} on ${clash.origin}`);
+  });
 }
 
 /**

@@ -67,6 +67,8 @@ describe("secrets: the policy block", () => {
     expect(problems(`secrets:\n  - name: "bad name"\n${base}    origins: https://a.example\n`).join()).toContain("expected a name");
     const twice = `secrets:\n  - name: gh\n${base}    origins: https://a.example\n  - name: gh\n${base}    origins: https://b.example\n`;
     expect(problems(twice).join()).toContain("used twice");
+    const clash = `secrets:\n  - name: gh\n${base}    origins: https://a.example\n  - name: gh2\n    env: GH2\n    header: authorization\n    origins: [https://b.example, https://a.example]\n`;
+    expect(problems(clash).join()).toContain('secret "gh" already sets authorization on https://a.example');
   });
 
   it("origins are canonical: case, default port and a trailing slash do not matter", () => {

@@ -284,6 +284,8 @@ describe("secrets: configuration", () => {
 
   it("KernelOptions.secrets are checked too, and replace the policy's secret of the same name", async () => {
     expect(() => new KernelSpace({ log: false, secrets: [{ name: "x", env: "X", origins: ["https://a.example/path"], header: "X-Key" }] })).toThrow(/secrets\[0\]\.origins: secret "x": an origin has no path/);
+    const clash = { name: "api2", env: "X", origins: [api.origin], header: "authorization" };
+    expect(() => new KernelSpace({ policy: policyFor([api.origin]), log: false, secrets: [clash] })).toThrow(/secrets "api" and "api2" both set authorization/);
     await kernel.close();
     process.env.AOS_TEST_SECRET_OTHER = "other-value-123456";
     try {
