@@ -80,6 +80,8 @@ describe("agent-os run: secrets", () => {
     const log = await logText();
     expect(log).toContain('"secrets":["api"]');
     expect(log).not.toContain(VALUE);
+    const lines = await agentOs(dir.path, "log", "--log", "log", "--type", "result");
+    expect(lines.stdout).toMatch(/result {2}of #\d+ {2}ok {2}secrets api/);
   });
 
   it("--secret NAME=ENV@ORIGIN:HEADER injects too, and replaces the policy's secret of that name", async () => {
