@@ -15,7 +15,7 @@ import { Agent, request as undiciRequest } from "undici";
 import { canonicalUrl } from "../canonical.js";
 import { GuestError, guestErrors } from "../errors.js";
 import type { HopAuthorizer, HttpHost, HttpRequest, HttpResponse, RunQuota } from "./types.js";
-import { CallSecrets, decodedForScrubbing, processEnv, type SecretEnv } from "./secrets.js";
+import { CallSecrets, decodedForScrubbing, processEnv, type EchoFormCache, type SecretEnv } from "./secrets.js";
 import type { SecretSpec } from "../types.js";
 import { NO_PRIVATE, parseAllowPrivate, resolveChecked, systemResolver, type ResolvedAddress, type Resolver } from "./net-guard.js";
 
@@ -57,10 +57,11 @@ export function createHttp(options: HttpOptions): HttpHost {
   const { quota } = options;
   const specs = options.secrets ?? [];
   const env = options.env ?? processEnv;
+  const echoForms: EchoFormCache = new Map();
 
   async function fetch(req: HttpRequest, authorizeHop: HopAuthorizer): Promise<HttpResponse> {
     if (specs.length === 0) return fetchHops(req, authorizeHop, undefined);
-    const secrets = new CallSecrets(specs, env);
+    const secrets = new CallSecrets(specs, env, echoForms);
     let res: HttpResponse;
     try {
       res = secrets.scrubResponse(await fetchHops(req, authorizeHop, secrets));

@@ -34,6 +34,12 @@ interface Form {
 }
 
 /**
+ * The echo forms of each secret's last value, kept by one run's http capability so that they are
+ * computed once per value, not once per call (a rotated value is computed again).
+ */
+export type EchoFormCache = Map<string, { value: string; forms: Form[] }>;
+
+/**
  * The secrets of one http.fetch call: which were injected, and the values read (each once).
  *
  * @example const secrets = new CallSecrets(specs, processEnv);
@@ -48,9 +54,12 @@ export class CallSecrets {
   readonly #values = new Map<string, string>();
   #forms: Form[] | undefined;
 
-  constructor(specs: readonly SecretSpec[], env: SecretEnv) {
+  readonly #cache: EchoFormCache;
+
+  constructor(specs: readonly SecretSpec[], env: SecretEnv, cache: EchoFormCache = new Map()) {
     this.#specs = specs;
     this.#env = env;
+    this.#cache = cache;
   }
 
   /** Whether any secret is configured (when none is, nothing here costs anything). */
@@ -134,9 +143,15 @@ export class CallSecrets {
     for (const spec of this.#specs) {
       const value = this.#values.get(spec.name) ?? this.#env(spec.env);
       if (value === undefined || value === "") continue;
-      const mask = Buffer.from(`[secret:${spec.name}]`);
-      const formatted = spec.format.split("{value}").join(value);
-      for (const text of new Set([...echoForms(formatted), ...echoForms(value)])) forms.push({ bytes: Buffer.from(text, "utf8"), mask });
+      let cached = this.#cache.get(spec.name);
+      if (cached?.value !== value) {
+        const mask = Buffer.from(`[secret:${spec.name}]`);
+        const formatted = spec.format.split("{value}").join(value);
+        const texts = new Set([...echoForms(formatted), ...echoForms(value)]);
+        cached = { value, forms: [...texts].map((text) => ({ bytes: Buffer.from(text, "utf8"), mask })) };
+        this.#cache.set(spec.name, cached);
+      }
+      forms.push(...cached.forms);
     }
     // Longest first: the formatted value goes before the raw value it contains.
     forms.sort((a, b) => b.bytes.byteLength - a.bytes.byteLength);
