@@ -191,11 +191,18 @@ describe("secrets: injected at egress, to their origins only", () => {
   });
 
   it("a redirect whose location holds the value is not followed, and the other origin sees nothing", async () => {
-    const { told } = await run([{ url: `${api.origin}/leak-location?to=${encodeURIComponent(`${other.origin}/steal`)}` }]);
+    const { told, result } = await run([{ url: `${api.origin}/leak-location?to=${encodeURIComponent(`${other.origin}/steal`)}` }]);
     expect(told[0]).toMatchObject({ error: "PermissionDenied" });
     expect(String(told[0].message)).toContain("location holds a secret");
+    expect(api.seen[0].headers.authorization).toBe(FORMATTED);
     expect(other.seen).toEqual([]);
     expect(leaks(JSON.stringify(told))).toBe(false);
+    // The call failed, but it did carry the secret: its result event says so.
+    const log = await kernel.log;
+    const results = [];
+    for await (const e of log.query({ runId: result.runId, type: "result" })) results.push(e.data);
+    expect(results).toEqual([expect.objectContaining({ err: expect.objectContaining({ tag: "denied" }), secrets: ["api"] })]);
+    expect(leaks(JSON.stringify(results))).toBe(false);
   });
 
   it("a variable that is not set fails the call with io, and the server sees nothing", async () => {
