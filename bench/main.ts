@@ -9,8 +9,9 @@ import { componentBench } from "./component.js";
 import { kernelBench } from "./kernel.js";
 import { logBench } from "./log.js";
 import { policyBench } from "./policy.js";
+import { secretsBench } from "./secrets.js";
 
-const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench };
+const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));

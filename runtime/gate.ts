@@ -10,6 +10,7 @@
 import { canonicalPath, canonicalUrl } from "./canonical.js";
 import { dispatch, type RunCapabilities } from "./capabilities/index.js";
 import type { HopAuthorizer } from "./capabilities/types.js";
+import { secretsOf, withoutSecrets } from "./capabilities/secrets.js";
 import { GuestError, type WitError } from "./errors.js";
 import { decideFsCall, fsCallOf, fsRecord, planFsCall, type FsCall } from "./gate-fs.js";
 import type { Reply } from "./engines/engine.js";
@@ -228,13 +229,14 @@ function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request
 
   run.decidedUrl = request.action === "http.fetch" ? request.resource : undefined;
   const denialsBefore = run.denials.length;
-  const failed = (error: unknown) => logResult(run, callSeq, refusedByCapability(run, denialsBefore, callSeq, request, { err: toWitError(error) }));
+  const failed = (error: unknown) => logResult(run, callSeq, refusedByCapability(run, denialsBefore, callSeq, request, { err: toWitError(error) }), secretsOf(error));
   let value: unknown;
   try {
     value = dispatch(op, args, run.capabilities, fsCall?.target);
   } catch (error) {
     return failed(error);
   }
+  if (value instanceof Promise && op === "http.fetch") return value.then((ok: unknown) => logResult(run, callSeq, { ok: withoutSecrets(ok) }, secretsOf(ok)), failed);
   if (value instanceof Promise) return value.then((ok: unknown) => logResult(run, callSeq, { ok }), failed);
   return logResult(run, callSeq, { ok: value });
 }
@@ -256,7 +258,7 @@ function refusedByCapability(run: GateRun, denialsBefore: number, seq: number, r
  * Records what the call returned (what replay needs) and gives the reply: with a durable log,
  * once the result is on disk too, so that a reply the guest saw can always be replayed.
  */
-function logResult(run: GateRun, callSeq: number, reply: { ok: unknown } | { err: WitError }): Reply | Promise<Reply> {
+function logResult(run: GateRun, callSeq: number, reply: { ok: unknown } | { err: WitError }, secrets?: string[]): Reply | Promise<Reply> {
   let staged: { written: Promise<void> };
   try {
     staged = run.log.stage({
@@ -265,7 +267,7 @@ function logResult(run: GateRun, callSeq: number, reply: { ok: unknown } | { err
       pid: run.pid,
       agent: run.agent,
       // A void result is recorded as null: the log's JSON has no undefined.
-      data: "ok" in reply ? { call: callSeq, ok: reply.ok ?? null } : { call: callSeq, err: reply.err },
+      data: { ...("ok" in reply ? { call: callSeq, ok: reply.ok ?? null } : { call: callSeq, err: reply.err }), ...(secrets ? { secrets } : {}) },
     });
   } catch {
     return RESULT_UNWRITABLE;

@@ -66,6 +66,7 @@ export {
   type ProcessState,
   type Request,
   type RunResult,
+  type SecretSpec,
   type Signal,
   type Usage,
   type VerificationSettings,

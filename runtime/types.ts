@@ -38,6 +38,24 @@ export interface SqlFacts {
 }
 
 /**
+ * A secret the http capability injects at egress: the header `header` set to `format` with
+ * `{value}` replaced by the host environment variable `env` (read at call time), on every hop to
+ * one of `origins` (`scheme://host[:port]`). The value never enters the guest or the log.
+ */
+export interface SecretSpec {
+  /** Shown in place of the value: `[secret:NAME]`. */
+  name: string;
+  /** The environment variable holding the value (upper case, e.g. GITHUB_TOKEN). */
+  env: string;
+  /** Canonical origins, e.g. "https://api.github.com". */
+  origins: string[];
+  /** The header set, e.g. "Authorization"; a guest-supplied header of that name is dropped. */
+  header: string;
+  /** The header's value with `{value}` once, e.g. "Bearer {value}". Default: "{value}". */
+  format: string;
+}
+
+/**
  * One host call as the policy sees it: plain data, copied once out of the guest and
  * canonicalized before anything reads it.
  */
@@ -268,6 +286,8 @@ export interface Policy {
   readonly limits: PolicyLimits;
   /** The policy's `verification:` block, when it has one. */
   readonly verification?: Partial<VerificationSettings>;
+  /** The policy's `secrets:` block, when it has one (merged across `extends` by name). */
+  readonly secrets?: readonly SecretSpec[];
   /**
    * Decides a request. With `{ count: false }` the decision is made as usual but not counted
    * against rate limits (the gate uses it for the further resources of one call: the path a

@@ -7,13 +7,16 @@
  * is no second DNS lookup. Host and TLS SNI stay the URL's host name. Redirects are followed
  * here, never by undici. Nothing is added implicitly: no cookies, no credentials, no
  * user-agent; the guest's Authorization and Cookie headers are dropped on a cross-origin
- * redirect.
+ * redirect. Secrets (secrets.ts) are set per hop, on their own origins only, and every value
+ * the kernel knows is scrubbed from the response and from errors before the guest sees them.
  */
 import type { LookupFunction } from "node:net";
 import { Agent, request as undiciRequest } from "undici";
 import { canonicalUrl } from "../canonical.js";
 import { GuestError, guestErrors } from "../errors.js";
 import type { HopAuthorizer, HttpHost, HttpRequest, HttpResponse, RunQuota } from "./types.js";
+import { CallSecrets, decodedForScrubbing, processEnv, type EchoFormCache, type SecretEnv } from "./secrets.js";
+import type { SecretSpec } from "../types.js";
 import { NO_PRIVATE, parseAllowPrivate, resolveChecked, systemResolver, type ResolvedAddress, type Resolver } from "./net-guard.js";
 
 export interface HttpOptions {
@@ -25,6 +28,10 @@ export interface HttpOptions {
   quota: RunQuota;
   /** Resolves a host name to all its addresses. Default: `dns.promises.lookup(host, { all: true })`. */
   resolver?: Resolver;
+  /** Secrets injected at egress to their origins (checked by the caller). Default: none. */
+  secrets?: readonly SecretSpec[];
+  /** Where secret values are read, at call time. Default: `process.env`. */
+  env?: SecretEnv;
 }
 
 /** Headers an agent may not set: the kernel computes them, or they act on the connection. */
@@ -48,8 +55,25 @@ export function createHttp(options: HttpOptions): HttpHost {
   const maxRedirects = options.maxRedirects ?? 5;
   const resolver = options.resolver ?? systemResolver;
   const { quota } = options;
+  const specs = options.secrets ?? [];
+  const env = options.env ?? processEnv;
+  const echoForms: EchoFormCache = new Map();
 
   async function fetch(req: HttpRequest, authorizeHop: HopAuthorizer): Promise<HttpResponse> {
+    if (specs.length === 0) return fetchHops(req, authorizeHop, undefined);
+    const secrets = new CallSecrets(specs, env, echoForms);
+    let res: HttpResponse;
+    try {
+      res = secrets.scrubResponse(await fetchHops(req, authorizeHop, secrets));
+    } catch (err) {
+      if (!(err instanceof GuestError)) throw err;
+      // (the names go to the result event through the gate; the guest gets the WIT error only)
+      throw secrets.injected.length > 0 ? Object.assign(secrets.scrubError(err), { secrets: [...secrets.injected] }) : secrets.scrubError(err);
+    }
+    return secrets.injected.length > 0 ? { ...res, secrets: [...secrets.injected] } : res;
+  }
+
+  async function fetchHops(req: HttpRequest, authorizeHop: HopAuthorizer, secrets: CallSecrets | undefined): Promise<HttpResponse> {
     const method = checkMethod(req.method);
     let headers = checkHeaders(req.headers);
     let body = req.body === undefined || req.body === null ? undefined : toBytes(req.body);
@@ -64,10 +88,14 @@ export function createHttp(options: HttpOptions): HttpHost {
         throw guestErrors.denied(null, hop === 0 ? `the request to ${url} was not authorized` : `the redirect to ${url} was not authorized`);
       }
       const target = new URL(url);
+      // (a secret whose variable is not set fails here: nothing is resolved or sent)
+      const sending = secrets ? secrets.headersFor(target.origin, headers) : { headers, carries: false };
       const address = await resolveChecked(target.hostname, allow, resolver);
-      const res = await send(url, address, currentMethod, headers, body, signal, quota);
+      let res = await send(url, address, currentMethod, sending.headers, body, signal, quota);
+      if (sending.carries) res = decodedForScrubbing(res, quota.limits.httpBody);
       const location = res.headers.find(([k]) => k === "location")?.[1];
       if (!REDIRECTS.has(res.status) || location === undefined) return res;
+      if (secrets?.reveals(location)) throw guestErrors.denied(null, `the redirect from ${url} was not followed: its location holds a secret`);
       if (hop >= maxRedirects) throw guestErrors.limit(`too many redirects (more than ${maxRedirects})`);
       let next: string;
       try {

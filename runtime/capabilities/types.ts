@@ -118,6 +118,11 @@ export interface HttpResponse {
   status: number;
   headers: [string, string][];
   body: Uint8Array;
+  /**
+   * Names of the secrets the kernel injected on some hop. Never sent to the guest: the gate
+   * moves it into the call's result event.
+   */
+  secrets?: string[];
 }
 
 /**

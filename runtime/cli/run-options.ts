@@ -9,7 +9,8 @@ import { parseDatabase } from "../capabilities/sql.js";
 import { UsageError } from "../errors.js";
 import { DEFAULT_MAX_HEAP_BYTES } from "../kernel/pool.js";
 import { parseCount, parseDuration, parseSize, type Parsed } from "../policy/units.js";
-import type { Limits } from "../types.js";
+import { secretsFromOptions } from "../policy/secrets.js";
+import type { Limits, SecretSpec } from "../types.js";
 
 /** A plain number of the flag's base unit (`30000` ms, `67108864` bytes) as a number; anything else as given. */
 function numeric(value: string): string | number {
@@ -112,3 +113,49 @@ export function stopTimeoutFrom(value: unknown): number {
 
 /** The default of `--stop-timeout`. */
 export const DEFAULT_STOP_TIMEOUT_MS = 30_000;
+
+const SECRET_FLAG = "NAME=ENV@ORIGIN[,ORIGIN...][:HEADER[:FORMAT]]";
+const ORIGIN_AT = /^https?:\/\/(\[[^\]]*\]|[^/:,@[\]]+)(:\d+)?\/?/i;
+
+/**
+ * `--secret NAME=ENV@ORIGIN[,ORIGIN...][:HEADER[:FORMAT]]` flags as secrets. Without HEADER the
+ * secret is a bearer token (`Authorization: Bearer {value}`); with HEADER and no FORMAT the
+ * header's value is the secret's value. Checked as a policy's `secrets:` block is; a name given
+ * twice is refused.
+ *
+ * @example secretsFrom(["github=GITHUB_TOKEN@https://api.github.com"]) // [{ name: "github", env: "GITHUB_TOKEN", origins: [...], header: "Authorization", format: "Bearer {value}" }]
+ * @throws UsageError naming the flag and what is wrong with it.
+ */
+export function secretsFrom(list: string[] | undefined): SecretSpec[] {
+  const out: SecretSpec[] = [];
+  for (const item of list ?? []) {
+    // (named by NAME only: a value pasted into the flag by mistake is not printed back)
+    const bad = (why: string) => new UsageError(`run: --secret ${item.split(/[=@]/)[0].slice(0, 64)}: ${why}`);
+    const m = /^([^=@]+)=([^=@]+)@(.+)$/s.exec(item);
+    if (!m) throw bad(`expected ${SECRET_FLAG}`);
+    const origins: string[] = [];
+    let rest = m[3];
+    for (;;) {
+      const origin = ORIGIN_AT.exec(rest);
+      if (!origin) throw bad(`expected an origin such as https://api.github.com after @ or a comma`);
+      origins.push(origin[0]);
+      rest = rest.slice(origin[0].length);
+      if (!rest.startsWith(",")) break;
+      rest = rest.slice(1);
+    }
+    if (rest !== "" && !rest.startsWith(":")) throw bad(`expected :HEADER after the origins, got ${JSON.stringify(rest.slice(0, 40))}`);
+    const colon = rest.indexOf(":", 1);
+    const header = rest === "" ? "Authorization" : rest.slice(1, colon === -1 ? undefined : colon);
+    const format = rest === "" ? "Bearer {value}" : colon === -1 ? "{value}" : rest.slice(colon + 1);
+    let spec: SecretSpec;
+    try {
+      [spec] = secretsFromOptions([{ name: m[1], env: m[2], origins, header, format }]);
+    } catch (error) {
+      if (error instanceof UsageError) throw bad(error.message.replace(/secrets\[0\]\.?/g, ""));
+      throw error;
+    }
+    if (out.some((s) => s.name === spec.name)) throw new UsageError(`run: --secret ${spec.name} is given twice`);
+    out.push(spec);
+  }
+  return out;
+}

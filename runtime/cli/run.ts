@@ -13,7 +13,7 @@ import type { VerificationOptions } from "../verify/settings.js";
 import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
 import { escapeLines, escapeText, safeJson } from "./escape.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
-import { DEFAULT_STOP_TIMEOUT_MS, databasesFrom, limitFlag, limitsFrom, mountsFrom, stopTimeoutFrom } from "./run-options.js";
+import { DEFAULT_STOP_TIMEOUT_MS, databasesFrom, limitFlag, limitsFrom, mountsFrom, secretsFrom, stopTimeoutFrom } from "./run-options.js";
 import { onProcessSignals, superviseRun, type ProcessSignal, type SupervisedEnd } from "./run-supervise.js";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -21,6 +21,11 @@ const FLAGS: Record<string, FlagSpec> = {
   task: { type: "string", value: "TEXT", help: "the task given to the agent's run(task) (default: empty)" },
   mount: { type: "list", value: "/GUEST=HOST[:ro|:rw][,hardlinks]", help: "map a guest path onto a host directory (repeatable, each guest path once); hardlinks: allow files with other hard links" },
   db: { type: "list", value: "NAME=FILE[:ro]", help: "name a SQLite database file; a :ro file must exist (repeatable, each name once)" },
+  secret: {
+    type: "list",
+    value: "NAME=ENV@ORIGIN[:HEADER[:FORMAT]]",
+    help: "inject the host variable ENV as a header on requests to ORIGIN (repeatable; see Secrets below)",
+  },
   "allow-private": { type: "list", value: "HOST|CIDR", help: "let agents reach this private or loopback address (repeatable)" },
   dns: { type: "list", value: "SERVER[:PORT]", help: "resolve agents' host names with this DNS server, not the system's (repeatable)" },
   fuel: { type: "string", value: "N", help: "fuel budget (overrides the policy)" },
@@ -67,6 +72,16 @@ policy's verification models) and allows the call only when the share that appro
   --verifier openai:llama3@http://127.0.0.1:11434/v1   any OpenAI-compatible server, no key
 Other key variables are named with apiKeyEnv in the policy's verification: block.
 
+Secrets: the agent never holds a secret. On every request (and every redirect hop) to one of
+a secret's origins, the kernel sets its header from the host's environment variable, read at
+call time, dropping any header of that name the agent set; other origins never see it, and an
+echo of the value comes back to the agent (and into the log) as [secret:NAME]. A variable that
+is not set fails the call (io) before anything is sent. The policy's secrets: block works the
+same; a --secret of the same NAME replaces the policy's.
+  --secret github=GITHUB_TOKEN@https://api.github.com       Authorization: Bearer <value>
+  --secret maps=MAPS_KEY@https://maps.example.com:X-Api-Key  X-Api-Key: <value>
+  --secret 'ci=CI_TOKEN@https://a.example,https://b.example:Authorization:token {value}'
+
 Stopping: a rule with effect stop pauses the agent (SIGSTOP) until someone continues it, and
 nothing on the command line can. The run then ends after --stop-timeout (killed, reason policy,
 exit 137), or at once with Ctrl-C.
@@ -103,6 +118,7 @@ export const runCommand: Subcommand = async (argv, io) => {
     mounts: mountsFrom(flags.mount as string[] | undefined),
     databases: databasesFrom(flags.db as string[] | undefined),
     allowPrivate: (flags["allow-private"] as string[] | undefined) ?? [],
+    secrets: secretsFrom(flags.secret as string[] | undefined),
     ...(flags.dns !== undefined ? { resolver: dnsResolver(flags.dns as string[]) } : {}),
     limits: limitsFrom(flags),
     log: flags["no-log"] ? false : { dir: (flags.log as string | undefined) ?? ".agent-os/log" },

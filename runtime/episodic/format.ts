@@ -35,8 +35,10 @@ function describe(type: string, d: Record<string, unknown>): string {
     case "result": {
       const callSeq = d.call ?? d.callSeq;
       const of = typeof callSeq === "number" ? `of #${callSeq}` : "";
-      if ("err" in d) return `${of}  error ${str(rec(d.err).tag) || str(d.err)}`;
-      return `${of}  ok`;
+      // (the secrets the kernel injected into an http.fetch, by name)
+      const carried = Array.isArray(d.secrets) ? `  secrets ${d.secrets.map(str).join(",")}` : "";
+      if ("err" in d) return `${of}  error ${str(rec(d.err).tag) || str(d.err)}${carried}`;
+      return `${of}  ok${carried}`;
     }
     case "spawn":
       return [str(d.task) && `task ${JSON.stringify(str(d.task))}`, str(d.policy) && `policy ${str(rec(d.policy).name) || str(d.policy)}`]

@@ -13,6 +13,8 @@ import { createRunSql } from "../capabilities/sql-run.js";
 import type { Mount, RunQuota, SqlHost } from "../capabilities/types.js";
 import { UsageError } from "../errors.js";
 import { authorizeHop, type GateRun } from "../gate.js";
+import { checkMergedSecrets, mergeSecrets, secretsFromOptions } from "../policy/secrets.js";
+import type { SecretSpec } from "../types.js";
 
 /**
  * The kernel options that configure capabilities. Defaults: no mounts (no filesystem), no
@@ -37,6 +39,14 @@ export interface CapabilityOptions {
    * (`memoryBytes`, default 256 MiB).
    */
   sql?: Pick<SqlPoolOptions, "warm" | "memoryBytes">;
+  /**
+   * Secrets the http capability injects at egress, as in a policy's `secrets:` block (`format`
+   * defaults to "{value}"); one with the name of a policy's secret replaces it. Default: none.
+   * Values come from the host's environment only, read at call time.
+   *
+   * @example secrets: [{ name: "github", env: "GITHUB_TOKEN", origins: ["https://api.github.com"], header: "Authorization", format: "Bearer {value}" }]
+   */
+  secrets?: (Omit<SecretSpec, "format"> & { format?: string })[];
 }
 
 /** Capability settings checked once, when the kernel is created. */
@@ -45,14 +55,16 @@ export interface ResolvedCapabilities {
   databases: Record<string, { file: string; readOnly: boolean }>;
   allowPrivate: string[];
   resolver: Resolver;
+  /** The policy's secrets with the kernel options' over them, checked. */
+  secrets: SecretSpec[];
   /** The kernel's SQL processes (started with the kernel when it has databases). */
   sqlPool(): SqlProcessPool;
   /** Ends what the settings hold (the SQL processes). */
   close(): Promise<void>;
 }
 
-/** @throws UsageError naming the bad mount, database or address. */
-export function resolveCapabilityOptions(options: CapabilityOptions): ResolvedCapabilities {
+/** @throws UsageError naming the bad mount, database, address or secret. */
+export function resolveCapabilityOptions(options: CapabilityOptions, policySecrets?: readonly SecretSpec[]): ResolvedCapabilities {
   const mounts = normalizeMounts(options.mounts ?? {});
   const databases: ResolvedCapabilities["databases"] = {};
   for (const [name, spec] of Object.entries(options.databases ?? {})) {
@@ -64,6 +76,8 @@ export function resolveCapabilityOptions(options: CapabilityOptions): ResolvedCa
   parseAllowPrivate(allowPrivate); // throws UsageError for a bad host or CIDR
   if (options.resolver !== undefined && typeof options.resolver !== "function") throw new UsageError("resolver: expected a function (host) => Promise<{ address, family }[]>");
   const sql = checkSqlOptions(options.sql);
+  const secrets = mergeSecrets(policySecrets, secretsFromOptions(options.secrets));
+  checkMergedSecrets(secrets, "secrets (the policy's and the kernel's options)");
   // Started with the kernel, so that a run's first statement finds a process ready.
   let pool = Object.keys(databases).length > 0 ? new SqlProcessPool(sql) : undefined;
   return {
@@ -71,6 +85,7 @@ export function resolveCapabilityOptions(options: CapabilityOptions): ResolvedCa
     databases,
     allowPrivate,
     resolver: options.resolver ?? systemResolver,
+    secrets,
     sqlPool: () => (pool ??= new SqlProcessPool(sql)),
     close: async () => pool?.close(),
   };
@@ -95,7 +110,7 @@ export function createRunCapabilities(
   return {
     ...base,
     fs: settings.mounts.length > 0 ? createFs({ mounts: settings.mounts, quota }) : undefined,
-    http: createHttp({ allowPrivate: settings.allowPrivate, resolver: settings.resolver, quota }),
+    http: createHttp({ allowPrivate: settings.allowPrivate, resolver: settings.resolver, quota, secrets: settings.secrets }),
     sql,
     authorizeHop: authorizeHop(run),
     close: () => sql?.close(),

@@ -129,7 +129,7 @@ export class KernelSpace {
     validateLimits(options.limits, "limits");
     this.verification = mergeSettings(this.policy.verification, normalizeVerificationOptions(options.verification));
     this.verifier = options.verifier ?? createVerifier(this.verification, { signal: this.verifying.signal });
-    this.capabilities = resolveCapabilityOptions(options);
+    this.capabilities = resolveCapabilityOptions(options, this.policy.secrets);
     checkCacheOutsideMounts(options.cache, this.capabilities.mounts);
     sdkSource ??= readFileSync(SDK_SOURCE_URL, "utf8");
     this.pool = new WorkerPool(sdkSource, options.pool);

@@ -5,11 +5,12 @@
 import { createHash } from "node:crypto";
 import { isAbsolute, relative, resolve } from "node:path";
 import { PolicyError, type PolicyProblem } from "../errors.js";
-import type { Effect, PolicyLimits, VerificationSettings } from "../types.js";
+import type { Effect, PolicyLimits, SecretSpec, VerificationSettings } from "../types.js";
 import { EXTENDABLE_BUILTINS, builtinPath } from "./builtins.js";
 import { isRecord } from "./check.js";
 import { LoadedPolicy } from "./loaded.js";
 import type { RuleSpec } from "./rule.js";
+import { mergeSecrets } from "./secrets.js";
 import { looksLikePath, nameFromFile, objectSource, parseYamlText, readPolicyFile, type Source } from "./source.js";
 import { didYouMean } from "./suggest.js";
 import { validateDocument } from "./validate.js";
@@ -34,6 +35,8 @@ export interface MergedPolicy {
   limits: PolicyLimits;
   verification?: Partial<VerificationSettings>;
   rules: RuleSpec[];
+  /** The `secrets:` blocks merged by name (a child's replaces its parents'). */
+  secrets?: SecretSpec[];
   /** Hex sha256 of the canonical form of everything above except source. */
   hash: string;
 }
@@ -43,6 +46,7 @@ interface Partial_ {
   limits: PolicyLimits;
   verification?: Partial<VerificationSettings>;
   rules: RuleSpec[];
+  secrets?: SecretSpec[];
 }
 
 /**
@@ -92,6 +96,7 @@ function mergeSource(root: Source): MergedPolicy {
     limits: merged.limits,
     ...(merged.verification ? { verification: merged.verification } : {}),
     rules: merged.rules,
+    ...(merged.secrets ? { secrets: merged.secrets } : {}),
   };
   return { ...result, source: root.file, hash: hashOf(result) };
 }
@@ -138,6 +143,7 @@ function loadTree(source: Source, idPrefix: string, stack: Source[], done: Set<s
     if (layer.verification) merged.verification = { ...merged.verification, ...layer.verification };
     merged.rules.push(...layer.rules);
   }
+  for (const layer of [...parents, doc]) if (layer.secrets) merged.secrets = mergeSecrets(merged.secrets, layer.secrets);
   return merged;
 }
 
