@@ -23,8 +23,8 @@ export interface RunCapabilities {
   now(): number;
   /** Asked before every HTTP hop (the gate decides it). */
   authorizeHop: HopAuthorizer;
-  /** Frees what the run's capabilities hold (database handles). */
-  close(): void;
+  /** Frees what the run's capabilities hold (database handles); resolves once they are freed. */
+  close(): void | Promise<void>;
 }
 
 function fs(caps: RunCapabilities): FsHost {

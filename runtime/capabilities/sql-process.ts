@@ -67,6 +67,8 @@ interface Pending {
 export class SqlProcess {
   private readonly child: ChildProcess;
   private readonly started: Promise<void>;
+  /** Settles when the process has exited (its connections closed, or killed). */
+  private readonly exited: Promise<void>;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private marks = "";
@@ -102,6 +104,7 @@ export class SqlProcess {
       this.child.on("close", () => resolve());
     });
     this.child.on("error", () => this.fail(guestErrors.io("the SQL process could not be started")));
+    this.exited = new Promise((resolve) => this.child.once("close", () => resolve()));
     this.child.on("close", () => this.onClose());
     this.idle();
   }
@@ -185,14 +188,22 @@ export class SqlProcess {
     this.fail(why);
   }
 
-  /** Ends the process: gracefully when idle (its connections close), at once when busy. */
-  close(): void {
-    if (this.ended) return;
-    if (this.busy) return this.kill(guestErrors.interrupted("the run ended"));
+  /**
+   * Ends the process: gracefully when idle (its connections close, so an open transaction is
+   * rolled back and its journal removed), at once when busy or after CLOSE_GRACE_MS. Resolves
+   * when the process has exited, so that the run's database files are settled.
+   */
+  close(): Promise<void> {
+    if (this.ended) return this.exited;
+    if (this.busy) {
+      this.kill(guestErrors.interrupted("the run ended"));
+      return this.exited;
+    }
     this.post({ type: "close" });
     const timer = setTimeout(() => this.kill(), CLOSE_GRACE_MS);
     timer.unref();
     this.ended = guestErrors.io("the SQL capability is closed");
+    return this.exited;
   }
 
   private post(message: unknown): void {

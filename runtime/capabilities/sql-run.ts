@@ -112,9 +112,9 @@ export function createRunSql(options: RunSqlOptions): SqlHost {
     return result;
   }
 
-  function close(): void {
+  function close(): Promise<void> {
     closed = true;
-    proc?.close();
+    return proc?.close() ?? Promise.resolve();
   }
 
   return { analyze, query, close };

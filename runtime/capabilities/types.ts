@@ -154,5 +154,6 @@ export interface SqlHost {
   analyze(database: string, statement: string): Promise<SqlFacts>;
   /** Runs the statement last analyzed (the one the gate decided on). */
   query(database: string, statement: string, params: SqlValue[]): Promise<QueryResult>;
-  close(): void;
+  /** Ends the run's SQL; resolves once its connections are closed (or its process killed). */
+  close(): Promise<void>;
 }

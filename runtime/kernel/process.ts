@@ -234,8 +234,11 @@ export class AgentProcess {
     this.pauseClock();
     clearTimeout(this.termTimer);
     this.channel?.close();
+    let released: Promise<unknown> = Promise.resolve();
     try {
-      this.gate?.capabilities.close();
+      // The result waits for the run's handles to close (bounded: a SQL process that does not
+      // close at once is killed), so that its database files are settled when the run is over.
+      released = Promise.resolve(this.gate?.capabilities.close()).catch(() => undefined);
     } catch {
       // a handle that will not close is not the agent's result
     }
@@ -260,7 +263,7 @@ export class AgentProcess {
       ...(output !== undefined ? { output } : {}),
       usage: { ...result.usage },
     });
-    void Promise.allSettled([...this.pendingSignals, exit]).then(() => {
+    void Promise.allSettled([...this.pendingSignals, exit, released]).then(() => {
       this.deps.onExit(this);
       this.resolveDone(result);
     });

@@ -159,7 +159,9 @@ describe("a lock held by one agent", () => {
         await sql.query("main", "BEGIN EXCLUSIVE");
         await sql.query("main", "INSERT INTO t(b) VALUES (x'09')");
         const t0 = await clock.monotonic();
-        while ((await clock.monotonic()) - t0 < 8_000_000_000n);
+        // Spins between clock readings: back-to-back calls on an idle machine would reach the
+        // run's host-call and log quotas before the 8 s are up.
+        while ((await clock.monotonic()) - t0 < 8_000_000_000n) for (let i = 0; i < 20_000; i++);
         await sql.query("main", "COMMIT");
         return "committed";
       }),
@@ -177,7 +179,8 @@ describe("a lock held by one agent", () => {
     ]).toContainEqual({ tag: locked.tag, locked: true });
     expect(since(t0)).toBeLessThan(3000 + 4000);
     expect(near.maxGapMs).toBeLessThan(1000);
-    expect(await holder.wait()).toMatchObject({ status: "ok", output: "committed" });
+    const held = await holder.wait();
+    expect(held, JSON.stringify(held)).toMatchObject({ status: "ok", output: "committed" });
     expect(inspect((db) => db.prepare("SELECT count(*) FROM t").pluck().get())).toBe(3);
   }, 120_000);
 });
@@ -241,5 +244,16 @@ describe("the kernel's SQL processes", () => {
     await kernel.close();
     for (let i = 0; i < 100 && sqlChildren().length > 0; i++) await sleep(20);
     expect(sqlChildren()).toEqual([]);
+  }, 60_000);
+});
+
+describe("the end of a run", () => {
+  it("leaves its database settled: a transaction it left open is rolled back and its journal gone when the result arrives", async () => {
+    open();
+    const answers = await told(spawnStatements(["BEGIN", "INSERT INTO t(b) VALUES (x'03')", "SELECT count(*) FROM t"]));
+    expect(answers.map((t) => t.tag)).toEqual(["ok", "ok", "ok"]);
+    // Checked at once, before anything else can run: the host may copy the file now.
+    expect(existsSync(`${file}-journal`)).toBe(false);
+    expect(inspect((db) => db.prepare("SELECT count(*) FROM t").pluck().get())).toBe(2);
   }, 60_000);
 });
