@@ -17,7 +17,10 @@ import { OPS, isOpName, type OpName } from "./kernel/ops.js";
 import type { KernelLog } from "./episodic/log.js";
 import { checkResourceArgs, checkResourceSize, clipReason, recordArgs } from "./episodic/args.js";
 import { errorText, wellFormedDecision } from "./decision.js";
-import type { Action, DecideOptions, Decision, Denial, Limits, Policy, Request, SqlFacts } from "./types.js";
+import { checkChatRequest } from "./models/validate.js";
+import { checkModelAlias } from "./capabilities/llm.js";
+import type { ChatRequest } from "./models/types.js";
+import type { Action, DecideOptions, Decision, Denial, Limits, Policy, Request, SqlFacts, TokenCount } from "./types.js";
 
 /**
  * Asked for a decision with effect "verify"; resolves to the final decision (allow or deny).
@@ -40,6 +43,8 @@ export interface GateRun {
   verifier?: Verifier;
   /** Calls seen so far (counted before the decision, so that a flood is cut off). */
   hostCalls: number;
+  /** Model tokens used so far (the llm capability counts them from the providers' usage). */
+  tokens: TokenCount;
   denials: Denial[];
   /** Set by SIGTERM: every further call answers `interrupted`. */
   terminating: boolean;
@@ -96,6 +101,7 @@ function decideCall(run: GateRun, op: OpName, action: Action, args: unknown[], s
     checkResourceArgs(op, args);
     request = buildRequest(run, op, args, sql);
     checkResourceSize(request);
+    if (action === "llm.chat") checkModelAlias(run.capabilities.llm, request.resource);
   } catch (error) {
     return refuseInvalid(run, op, action, args, toWitError(error));
   }
@@ -377,6 +383,11 @@ export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "code">, op: O
       return { ...base, resource: args[0] as string };
     case "process.checkpoint":
       return { ...base, resource: args[0] as string };
+    case "llm.chat": {
+      const chat = args[0] as ChatRequest;
+      checkChatRequest(chat);
+      return { ...base, resource: chat.model };
+    }
     default:
       return { ...base, resource: "" };
   }

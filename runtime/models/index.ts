@@ -7,3 +7,4 @@ export { OPENAI_BASE_URL, buildOpenAIRequest, parseOpenAIResponse } from "./open
 export { ANTHROPIC_BASE_URL, ANTHROPIC_VERSION, ANTHROPIC_DEFAULT_MAX_TOKENS, buildAnthropicRequest, parseAnthropicResponse } from "./anthropic.js";
 export { askAnthropic, askOpenAI, sendChat } from "./client.js";
 export { FINISH_REASONS, type ChatMessage, type ChatRequest, type ChatResponse, type ChatRole, type FinishReason, type ParsedAnswer, type TokenUsage, type ToolCall, type ToolSpec, type WireRequest } from "./types.js";
+export { checkChatRequest } from "./validate.js";

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { isAbsolute, relative, resolve } from "node:path";
 import { PolicyError, type PolicyProblem } from "../errors.js";
-import type { Effect, PolicyLimits, VerificationSettings } from "../types.js";
+import type { Effect, ModelAlias, PolicyLimits, VerificationSettings } from "../types.js";
 import { EXTENDABLE_BUILTINS, builtinPath } from "./builtins.js";
 import { isRecord } from "./check.js";
 import { LoadedPolicy } from "./loaded.js";
@@ -33,6 +33,7 @@ export interface MergedPolicy {
   defaultEffect: Effect;
   limits: PolicyLimits;
   verification?: Partial<VerificationSettings>;
+  models?: Record<string, ModelAlias>;
   rules: RuleSpec[];
   /** Hex sha256 of the canonical form of everything above except source. */
   hash: string;
@@ -42,6 +43,7 @@ interface Partial_ {
   default?: Effect;
   limits: PolicyLimits;
   verification?: Partial<VerificationSettings>;
+  models?: Record<string, ModelAlias>;
   rules: RuleSpec[];
 }
 
@@ -91,6 +93,7 @@ function mergeSource(root: Source): MergedPolicy {
     defaultEffect: merged.default ?? "deny",
     limits: merged.limits,
     ...(merged.verification ? { verification: merged.verification } : {}),
+    ...(merged.models ? { models: merged.models } : {}),
     rules: merged.rules,
   };
   return { ...result, source: root.file, hash: hashOf(result) };
@@ -132,10 +135,11 @@ function loadTree(source: Source, idPrefix: string, stack: Source[], done: Set<s
   }
   if (!doc || found.length) return undefined;
   const merged: Partial_ = { limits: {}, rules: [] };
-  for (const layer of [...parents, { default: doc.default, limits: doc.limits, verification: doc.verification, rules: doc.rules }]) {
+  for (const layer of [...parents, { default: doc.default, limits: doc.limits, verification: doc.verification, models: doc.models, rules: doc.rules }]) {
     if (layer.default !== undefined) merged.default = layer.default;
     Object.assign(merged.limits, layer.limits);
     if (layer.verification) merged.verification = { ...merged.verification, ...layer.verification };
+    if (layer.models) merged.models = { ...merged.models, ...layer.models };
     merged.rules.push(...layer.rules);
   }
   return merged;

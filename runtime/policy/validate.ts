@@ -1,5 +1,6 @@
 /** Validation of one policy document (one file, before `extends` is merged). */
-import type { Effect, Limits, PolicyLimits, VerificationSettings } from "../types.js";
+import type { Effect, Limits, ModelAlias, PolicyLimits, VerificationSettings } from "../types.js";
+import { validateModelAliases } from "./models.js";
 import { Problems, checkKeys, describe, getString, getStringList, isRecord } from "./check.js";
 import { validateEffect, validateRule, type RuleSpec } from "./rule.js";
 import type { FieldPath, Source } from "./source.js";
@@ -7,7 +8,7 @@ import { LIMIT_KINDS, parseLimit } from "./units.js";
 import { validateVerification } from "./verification.js";
 import type { PolicyProblem } from "../errors.js";
 
-export const TOP_FIELDS = ["$schema", "version", "name", "description", "extends", "default", "limits", "rules", "verification"] as const;
+export const TOP_FIELDS = ["$schema", "version", "name", "description", "extends", "default", "limits", "rules", "verification", "models"] as const;
 const LIMIT_KEYS = Object.keys(LIMIT_KINDS) as (keyof Limits)[];
 
 /** One file's policy, checked. */
@@ -18,6 +19,7 @@ export interface PolicyDocument {
   default?: Effect;
   limits: PolicyLimits;
   verification?: Partial<VerificationSettings>;
+  models?: Record<string, ModelAlias>;
   rules: RuleSpec[];
 }
 
@@ -64,6 +66,7 @@ function validateValue(source: Source, idPrefix: string, problems: Problems): Po
   if (raw.default !== undefined) doc.default = validateEffect(raw.default, ["default"], problems);
   if (raw.limits !== undefined) doc.limits = validateLimits(raw.limits, problems);
   if (raw.verification !== undefined) doc.verification = validateVerification(raw.verification, ["verification"], problems);
+  if (raw.models !== undefined) doc.models = validateModelAliases(raw.models, ["models"], problems);
   if (raw.rules !== undefined) {
     if (!Array.isArray(raw.rules)) problems.add(["rules"], `expected a list of rules, got ${describe(raw.rules)}`);
     else {
