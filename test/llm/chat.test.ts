@@ -150,7 +150,7 @@ describe("the token budget", () => {
 export async function run() {
   const ask = () => llm.chat({ model: "gpt", messages: [{ role: "user", content: "again" }] });
   await ask();
-  try { await ask(); return "sent"; } catch (e) { return e.kind + ": " + e.message; }
+  try { await ask(); return "sent"; } catch (e) { return e.message; }
 }
 `);
     const proc = k.spawn(await k.load(join(dir, "caller", "twice.js")), "");
