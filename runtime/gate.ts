@@ -234,14 +234,17 @@ function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request
 
   run.decidedUrl = request.action === "http.fetch" ? request.resource : undefined;
   const denialsBefore = run.denials.length;
-  const failed = (error: unknown) => logResult(run, callSeq, refusedByCapability(run, denialsBefore, callSeq, request, { err: toWitError(error) }));
+  // A model call's result also records its alias and latency (for `agent-os log`'s one line).
+  const started = op === "llm.chat" ? performance.now() : 0;
+  const note = () => (op === "llm.chat" ? { model: { alias: request.resource, latencyMs: Math.round(performance.now() - started) } } : undefined);
+  const failed = (error: unknown) => logResult(run, callSeq, refusedByCapability(run, denialsBefore, callSeq, request, { err: toWitError(error) }), note());
   let value: unknown;
   try {
     value = dispatch(op, args, run.capabilities, fsCall?.target);
   } catch (error) {
     return failed(error);
   }
-  if (value instanceof Promise) return value.then((ok: unknown) => logResult(run, callSeq, { ok }), failed);
+  if (value instanceof Promise) return value.then((ok: unknown) => logResult(run, callSeq, { ok }, note()), failed);
   return logResult(run, callSeq, { ok: value });
 }
 
@@ -262,7 +265,7 @@ function refusedByCapability(run: GateRun, denialsBefore: number, seq: number, r
  * Records what the call returned (what replay needs) and gives the reply: with a durable log,
  * once the result is on disk too, so that a reply the guest saw can always be replayed.
  */
-function logResult(run: GateRun, callSeq: number, reply: { ok: unknown } | { err: WitError }): Reply | Promise<Reply> {
+function logResult(run: GateRun, callSeq: number, reply: { ok: unknown } | { err: WitError }, note?: Record<string, unknown>): Reply | Promise<Reply> {
   let staged: { written: Promise<void> };
   try {
     staged = run.log.stage({
@@ -271,7 +274,7 @@ function logResult(run: GateRun, callSeq: number, reply: { ok: unknown } | { err
       pid: run.pid,
       agent: run.agent,
       // A void result is recorded as null: the log's JSON has no undefined.
-      data: "ok" in reply ? { call: callSeq, ok: reply.ok ?? null } : { call: callSeq, err: reply.err },
+      data: { ...("ok" in reply ? { call: callSeq, ok: reply.ok ?? null } : { call: callSeq, err: reply.err }), ...note },
     });
   } catch {
     return RESULT_UNWRITABLE;

@@ -14,6 +14,7 @@ import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
 import { escapeLines, escapeText, safeJson } from "./escape.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
 import { DEFAULT_STOP_TIMEOUT_MS, databasesFrom, limitFlag, limitsFrom, mountsFrom, stopTimeoutFrom } from "./run-options.js";
+import { modelsFrom, tokensFrom } from "./run-models.js";
 import { onProcessSignals, superviseRun, type ProcessSignal, type SupervisedEnd } from "./run-supervise.js";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -37,6 +38,12 @@ const FLAGS: Record<string, FlagSpec> = {
     value: "PROVIDER:MODEL[@URL]",
     help: "a model asked when a rule's effect is verify (repeatable; see Verification below)",
   },
+  model: {
+    type: "list",
+    value: "ALIAS=PROVIDER:MODEL[@URL]",
+    help: "a model agents may call with llm.chat by ALIAS (repeatable; overrides the policy's models: per alias; see Models below)",
+  },
+  tokens: { type: "string", value: "N", help: "model tokens (input + output) the run may use (overrides the policy)" },
   threshold: { type: "string", value: "SHARE", help: "share of verifier models that must approve, 0 to 1 (default: the policy's, else 1)" },
   "verifier-timeout": { type: "string", value: "DURATION", help: "time each verifier model has to answer, e.g. 10s (default: the policy's, else 10s)" },
   log: { type: "string", value: "DIR", help: "episodic log directory (default: .agent-os/log)" },
@@ -62,6 +69,14 @@ policy's verification models) and allows the call only when the share that appro
   --verifier anthropic:claude-sonnet-4                 key from ANTHROPIC_API_KEY
   --verifier openai:llama3@http://127.0.0.1:11434/v1   any OpenAI-compatible server, no key
 Other key variables are named with apiKeyEnv in the policy's verification: block.
+
+Models: an agent calls llm.chat({ model: ALIAS, ... }); the kernel sends it to the model the
+host named, with the key from the host's environment (never seen by the agent). The policy
+decides action llm.chat with the alias as resource; --tokens bounds the run's tokens.
+  --model fast=openai:gpt-4o-mini                       key from OPENAI_API_KEY
+  --model deep=anthropic:claude-sonnet-4                key from ANTHROPIC_API_KEY
+  --model local=openai:llama3@http://127.0.0.1:11434/v1 an OpenAI-compatible server, no key
+A model server the host names (even on loopback) needs no --allow-private.
 
 Stopping: a rule with effect stop pauses the agent (SIGSTOP) until someone continues it, and
 nothing on the command line can. The run then ends after --stop-timeout (killed, reason policy,
@@ -100,7 +115,8 @@ export const runCommand: Subcommand = async (argv, io) => {
     databases: databasesFrom(flags.db as string[] | undefined),
     allowPrivate: (flags["allow-private"] as string[] | undefined) ?? [],
     ...(flags.dns !== undefined ? { resolver: dnsResolver(flags.dns as string[]) } : {}),
-    limits: limitsFrom(flags),
+    limits: { ...limitsFrom(flags), ...tokensFrom(flags.tokens) },
+    ...modelsFrom(flags.model as string[] | undefined),
     log: flags["no-log"] ? false : { dir: (flags.log as string | undefined) ?? ".agent-os/log" },
     pool: { warm: 1 },
     ...verificationFlags(flags),

@@ -26,6 +26,7 @@ export const AGENTS = {
   conformance: join(ROOT, "test/component/agents/conformance.js"),
   ambient: join(ROOT, "test/component/agents/ambient.js"),
   engines: join(ROOT, "test/component/agents/engines.js"),
+  "llm-adder": join(ROOT, "test/llm/agents/adder/agent.js"),
 } as const;
 
 export type AgentName = keyof typeof AGENTS;

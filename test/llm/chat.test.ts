@@ -9,22 +9,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { KernelSpace, UsageError, startScriptedModel, type LoggedEvent, type ScriptStep, type ScriptedModel } from "../../dist/runtime/index.js";
-import { ANTHROPIC_ENV, ANTHROPIC_KEY, ONE_CALL_AGENT, OPENAI_ENV, OPENAI_KEY, TOOL_AGENT, closeKernels, kernel, llmPolicy, modelsAt } from "./helpers.js";
+import { ADDER, ANTHROPIC_ENV, ANTHROPIC_KEY, CALLER, OPENAI_ENV, OPENAI_KEY, closeKernels, kernel, llmPolicy, modelsAt } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "agent-os-llm-"));
-let toolAgentFile: string;
-let oneCallFile: string;
+const toolAgentFile = ADDER;
+const oneCallFile = CALLER;
 const servers: ScriptedModel[] = [];
 
 beforeAll(() => {
   process.env[OPENAI_ENV] = OPENAI_KEY;
   process.env[ANTHROPIC_ENV] = ANTHROPIC_KEY;
-  mkdirSync(join(dir, "adder"));
   mkdirSync(join(dir, "caller"));
-  toolAgentFile = join(dir, "adder", "agent.js");
-  oneCallFile = join(dir, "caller", "agent.js");
-  writeFileSync(toolAgentFile, TOOL_AGENT);
-  writeFileSync(oneCallFile, ONE_CALL_AGENT);
 });
 afterEach(async () => {
   await closeKernels();

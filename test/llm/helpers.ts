@@ -2,8 +2,16 @@
  * Shared pieces of the model capability's tests: a policy that allows the model aliases, the
  * tool-using agent (one source for both engines), and kernels that are closed after the tests.
  */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { KernelOptions, ModelAlias } from "../../dist/runtime/index.js";
 import { KernelSpace } from "../../dist/runtime/index.js";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The tool-using agent (test/llm/agents/adder/agent.js), for both engines. */
+export const ADDER = join(HERE, "agents", "adder", "agent.js");
+/** An agent that makes the one llm.chat its task describes and reports the outcome as JSON. */
+export const CALLER = join(HERE, "agents", "caller", "agent.js");
 
 export const OPENAI_KEY = "sk-llm-test-openai-5d2c9e81a7f3b604";
 export const ANTHROPIC_KEY = "sk-ant-llm-test-0b7e4a19c3d8f265";
@@ -28,39 +36,7 @@ export function llmPolicy(extra: Record<string, unknown> = {}, rules: unknown[] 
   };
 }
 
-/**
- * The tool-using agent, as a module: asks the model (alias = the task), runs the one tool it
- * knows ("add") for every call the model makes, feeds the results back, and returns the answer
- * with what it saw, as JSON.
- */
-export const TOOL_AGENT = `import { llm } from "agent-os/guest";
-export async function run(task) {
-  const { model, maxTokens } = JSON.parse(task);
-  const tools = [{ name: "add", description: "Adds two numbers", parameters: { type: "object", properties: { a: { type: "number" }, b: { type: "number" } }, required: ["a", "b"] } }];
-  const messages = [{ role: "system", content: "You add." }, { role: "user", content: "What is 2 + 3?" }];
-  const seen = [];
-  for (let turn = 0; turn < 4; turn++) {
-    const r = await llm.chat({ model, messages, tools, maxTokens, temperature: 0, stop: ["END"] });
-    seen.push({ finishReason: r.finishReason, calls: r.toolCalls, usage: r.usage, model: r.model, argType: r.toolCalls.map((c) => typeof c.arguments) });
-    if (r.toolCalls.length === 0) return JSON.stringify({ answer: r.content, seen });
-    messages.push({ role: "assistant", content: r.content, toolCalls: r.toolCalls });
-    for (const c of r.toolCalls) messages.push({ role: "tool", toolCallId: c.id, content: String(c.arguments.a + c.arguments.b) });
-  }
-  return JSON.stringify({ answer: null, seen });
-}
-`;
 
-/** An agent that makes one call described by the task (JSON of llm.chat's options) and reports the outcome. */
-export const ONE_CALL_AGENT = `import { llm } from "agent-os/guest";
-export async function run(task) {
-  try {
-    const r = await llm.chat(JSON.parse(task));
-    return JSON.stringify({ ok: r });
-  } catch (e) {
-    return JSON.stringify({ error: { name: e.name, kind: e.kind ?? null, message: e.message } });
-  }
-}
-`;
 
 const kernels: KernelSpace[] = [];
 
