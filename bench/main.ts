@@ -6,10 +6,11 @@ import { formatTable, type BenchSuite } from "./harness.js";
 import { capabilitiesBench } from "./capabilities.js";
 import { componentBench } from "./component.js";
 import { kernelBench } from "./kernel.js";
+import { llmBench } from "./llm.js";
 import { logBench } from "./log.js";
 import { policyBench } from "./policy.js";
 
-const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench };
+const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, llm: llmBench };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));
