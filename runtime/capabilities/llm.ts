@@ -55,35 +55,51 @@ export function checkModelAlias(llm: LlmHost | undefined, alias: string): void {
 
 /** @example const llm = createLlm({ models: { fast: { provider: "openai", model: "gpt-4o-mini" } }, limits, tokens: { input: 0, output: 0 } }); */
 export function createLlm(ctx: LlmContext): LlmHost {
-  const inFlight = new AbortController();
-  const env = ctx.env ?? ((name: string) => process.env[name]);
+  const run: RunState = { env: ctx.env ?? ((name: string) => process.env[name]), inFlight: new Set(), closed: false, forms: new Map() };
   return {
     has: (alias) => Object.hasOwn(ctx.models, alias),
     aliases: () => Object.keys(ctx.models),
-    chat: (request) => chat(ctx, env, inFlight.signal, request),
-    close: () => inFlight.abort(),
+    chat: (request) => chat(ctx, run, request),
+    close: () => {
+      run.closed = true;
+      for (const controller of run.inFlight) controller.abort();
+    },
   };
 }
 
-async function chat(ctx: LlmContext, env: (name: string) => string | undefined, runSignal: AbortSignal, request: ChatRequest): Promise<ChatResponse> {
+/** What one run's model calls share: the key lookup, the calls in flight, each key's scrub forms. */
+interface RunState {
+  env: (name: string) => string | undefined;
+  inFlight: Set<AbortController>;
+  closed: boolean;
+  forms: Map<string, string[]>;
+}
+
+async function chat(ctx: LlmContext, run: RunState, request: ChatRequest): Promise<ChatResponse> {
   const alias = request.model;
   if (!Object.hasOwn(ctx.models, alias)) throw guestErrors.invalid(`llm.chat: unknown model alias ${JSON.stringify(alias)}`);
   const spec = ctx.models[alias];
   const maxTokens = checkBudget(ctx, request.maxTokens);
   const variable = keyVariable(spec);
-  const apiKey = variable === undefined ? undefined : env(variable) || undefined;
+  const apiKey = variable === undefined ? undefined : run.env(variable) || undefined;
   if (variable !== undefined && apiKey === undefined) throw guestErrors.io(`model ${JSON.stringify(alias)}: no API key (the host has not set ${variable})`);
-  const secrets = apiKey ? secretForms(apiKey) : [];
+  if (run.closed) throw guestErrors.io(`model ${JSON.stringify(alias)}: cancelled (the run ended)`);
+  const secrets = apiKey ? formsOf(run, apiKey) : [];
   const timeout = spec.timeout ?? DEFAULT_MODEL_TIMEOUT;
-  const signal = AbortSignal.any([runSignal, AbortSignal.timeout(timeout)]);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeout);
+  run.inFlight.add(controller);
   let answer: ParsedAnswer;
   try {
-    answer = await sendChat(spec, { ...request, maxTokens }, { apiKey, signal });
+    answer = await sendChat(spec, { ...request, maxTokens }, { apiKey, signal: controller.signal });
   } catch (error) {
-    if (runSignal.aborted) throw guestErrors.io(`model ${JSON.stringify(alias)}: cancelled (the run ended)`);
-    if (signal.aborted) throw guestErrors.io(`model ${JSON.stringify(alias)}: no answer within ${timeout} ms`);
+    if (run.closed) throw guestErrors.io(`model ${JSON.stringify(alias)}: cancelled (the run ended)`);
+    if (controller.signal.aborted) throw guestErrors.io(`model ${JSON.stringify(alias)}: no answer within ${timeout} ms`);
     const why = error instanceof ProviderFailure ? error.message : "the request failed";
     throw guestErrors.io(`model ${JSON.stringify(alias)}: ${scrub(why, secrets)}`);
+  } finally {
+    clearTimeout(timer);
+    run.inFlight.delete(controller);
   }
   const usage = countTokens(request, answer);
   ctx.tokens.input += usage.inputTokens;
@@ -95,6 +111,13 @@ async function chat(ctx: LlmContext, env: (name: string) => string | undefined, 
     usage,
     model: scrub(answer.model, secrets),
   };
+}
+
+/** A key's scrub forms, computed once per run and key. */
+function formsOf(run: RunState, key: string): string[] {
+  let forms = run.forms.get(key);
+  if (!forms) run.forms.set(key, (forms = secretForms(key)));
+  return forms;
 }
 
 /**

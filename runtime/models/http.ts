@@ -139,6 +139,9 @@ function failureOf(error: unknown, signal: AbortSignal, secrets: readonly string
 
 async function readBounded(res: Response, max: number): Promise<string> {
   if (!res.body) return "";
+  // A declared length within bounds is read at once (the client refuses a body longer than it declares).
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (Number.isSafeInteger(declared) && declared >= 0 && declared <= max) return new TextDecoder().decode(await res.arrayBuffer());
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
