@@ -95,13 +95,11 @@ export function scrub(text: string, secrets: readonly string[]): string {
 export function secretForms(key: string): string[] {
   if (key.length === 0) return [];
   const bytes = new TextEncoder().encode(key);
-  const hex = Buffer.from(bytes).toString("hex");
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   const forms = new Set<string>([key, encodeURIComponent(key), hex, hex.toUpperCase()]);
   if (bytes.length >= 12) {
     for (let pad = 0; pad < 3; pad++) {
-      const padded = new Uint8Array(pad + bytes.length);
-      padded.set(bytes, pad);
-      const b64 = Buffer.from(padded).toString("base64");
+      const b64 = btoa(String.fromCharCode(...new Uint8Array(pad), ...bytes));
       const middle = b64.slice(4, b64.length - 4);
       forms.add(middle);
       forms.add(middle.replace(/\+/g, "-").replace(/\//g, "_"));
