@@ -9,10 +9,18 @@
  * Measured with the in-memory log and with the durable LevelDB log (each call event and each
  * result event waits for its sync). Every figure is the median, over ROUNDS rounds, of the mean
  * per call over CALLS calls; the kernel's side and the baseline's run in the same round.
+ *
+ * Where the added time goes, each beside the same baseline: the provider client alone in the
+ * kernel's thread (request building, the bounded read, parsing), an asynchronously answered host
+ * call that does nothing (process.checkpoint on the in-memory log: the two thread hand-offs every
+ * such call pays), and the log's staging of one model call's call and result events.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { openLog } from "../runtime/episodic/index.js";
+import { sendChat } from "../runtime/models/client.js";
+import type { ChatRequest } from "../runtime/models/types.js";
 import { KernelSpace, startScriptedModel, type Agent } from "../runtime/index.js";
 import { median, type BenchRow, type BenchSuite } from "./harness.js";
 
@@ -45,6 +53,50 @@ export function run(task) {
   return String(Number(monotonicNow() - t0) / n / 1000);
 }`;
 const AGENT: Agent = { name: "bench-llm", kind: "module", engine: "quickjs", source: AGENT_SOURCE, codeHash: "bench-llm" };
+
+/** An agent that makes `n` checkpoints (answered asynchronously, nothing else done); returns µs per call. */
+const CHECKPOINT_AGENT: Agent = {
+  name: "bench-async-floor",
+  kind: "module",
+  engine: "quickjs",
+  codeHash: "bench-async-floor",
+  source: `import { checkpoint } from "agentos:kernel/process";
+import { monotonicNow } from "agentos:kernel/clock";
+export function run(task) {
+  const n = Number(task);
+  checkpoint("w");
+  const t0 = monotonicNow();
+  for (let i = 0; i < n; i++) checkpoint("x");
+  return String(Number(monotonicNow() - t0) / n / 1000);
+}`,
+};
+
+const CHAT: ChatRequest = { model: "bench", messages: [{ role: "user", content: PROMPT, toolCalls: [] }], tools: [], maxTokens: 1024, stop: [], json: false };
+
+async function clientMs(url: string, n: number): Promise<number> {
+  const spec = { provider: "openai" as const, model: "bench-model", baseUrl: `${url}/v1` };
+  const once = () => sendChat(spec, CHAT, { apiKey: process.env[KEY_ENV], signal: new AbortController().signal });
+  await once();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await once();
+  return (performance.now() - t0) / n;
+}
+
+/** Staging one model call's two events (2 KB request, 2 KB answer) in an in-memory log. */
+async function stagingMs(url: string, n: number): Promise<number> {
+  const answer = await sendChat({ provider: "openai", model: "bench-model", baseUrl: `${url}/v1` }, CHAT, { apiKey: process.env[KEY_ENV], signal: new AbortController().signal });
+  const log = await openLog(false);
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const call = log.stage({ type: "call", runId: "r", pid: 1, agent: "a", data: { op: "llm.chat", action: "llm.chat", resource: "bench", args: [CHAT], decision: { effect: "allow", rule: "model", reason: "", matched: ["model"] } } });
+      log.stage({ type: "result", runId: "r", pid: 1, agent: "a", data: { call: call.seq, ok: answer, model: { alias: "bench", latencyMs: 1 } } });
+    }
+    return (performance.now() - t0) / n;
+  } finally {
+    await log.close();
+  }
+}
 
 async function directMs(url: string, n: number): Promise<number> {
   const body = { model: "bench-model", messages: [{ role: "user", content: PROMPT }], max_tokens: 1024 };
@@ -91,6 +143,27 @@ async function measure(url: string, log: { dir: string } | false): Promise<{ ker
   }
 }
 
+async function breakdown(url: string): Promise<{ client: number; direct: number; floor: number; staging: number }> {
+  const kernel = new KernelSpace({ policy: { version: 1, default: "deny", rules: [{ action: ["clock.now", "process.checkpoint"], effect: "allow" }] }, log: false, limits: { wallTime: 600_000 } });
+  try {
+    await kernel.execute(CHECKPOINT_AGENT, "5");
+    const c: number[] = [];
+    const d: number[] = [];
+    const f: number[] = [];
+    const s: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      c.push(await clientMs(url, CALLS));
+      d.push(await directMs(url, CALLS));
+      const floor = await kernel.execute(CHECKPOINT_AGENT, String(CALLS));
+      f.push(Number(floor.output) / 1000);
+      s.push(await stagingMs(url, CALLS));
+    }
+    return { client: median(c), direct: median(d), floor: median(f), staging: median(s) };
+  } finally {
+    await kernel.close();
+  }
+}
+
 export const llmBench: BenchSuite = {
   title: "Model calls: llm.chat through the kernel vs the same request with fetch (2 KB prompt, 2 KB answer, loopback)",
   async run(): Promise<BenchRow[]> {
@@ -100,11 +173,18 @@ export const llmBench: BenchSuite = {
     try {
       const memory = await measure(server.url, false);
       const durable = await measure(server.url, { dir: path.join(dir, "log") });
+      const parts = await breakdown(server.url);
       const row = (name: string, m: { kernel: number; direct: number }): BenchRow[] => [
         { name: `llm.chat per call (${name})`, value: m.kernel, unit: "ms", better: "lower", baseline: { name: "fetch + JSON, same request", value: m.direct } },
         { name: `added by the kernel (${name})`, value: m.kernel - m.direct, unit: "ms", better: "lower", target: { text: `< ${TARGET_MS} ms added at the median`, met: m.kernel - m.direct < TARGET_MS } },
       ];
-      return [...row("in-memory log", memory), ...row("durable log", durable)];
+      return [
+        ...row("in-memory log", memory),
+        ...row("durable log", durable),
+        { name: "where: the provider client alone, same thread", value: parts.client, unit: "ms", better: "lower", baseline: { name: "fetch + JSON, same request", value: parts.direct } },
+        { name: "where: async host call doing nothing (checkpoint)", value: parts.floor, unit: "ms", better: "lower" },
+        { name: "where: logging one model call (2 events, in memory)", value: parts.staging, unit: "ms", better: "lower" },
+      ];
     } finally {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
