@@ -90,13 +90,15 @@ function parseToolCalls(raw: unknown): ToolCall[] {
   });
 }
 
-/** A model's JSON text, checked to parse (so that the guest's JSON.parse cannot fail on it). */
+/** A model's tool-call arguments, checked to be a JSON object (so that the guest's JSON.parse gives one). */
 export function jsonText(text: string, where: string): string {
+  let value: unknown;
   try {
-    JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw new ProviderFailure("bad-response", `${where} is not JSON`);
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ProviderFailure("bad-response", `${where} is not a JSON object`);
   return text;
 }
 

@@ -38,6 +38,7 @@ describe("responses", () => {
     expect(parsed).toEqual({ content: null, toolCalls: [{ id: "c", name: "f", arguments: "{}" }], finishReason: "tool-calls", usage: { inputTokens: -1, outputTokens: -1 }, model: "fallback" });
     expect(parseOpenAIResponse({ choices: [{ message: { content: "x" }, finish_reason: "length" }], usage: { prompt_tokens: 3, completion_tokens: 4 }, model: "m-2" }, "f")).toMatchObject({ finishReason: "length", usage: { inputTokens: 3, outputTokens: 4 }, model: "m-2" });
     expect(() => parseOpenAIResponse({ choices: [{ message: { content: 5 } }] }, "f")).toThrow(/not text/);
+    expect(() => parseOpenAIResponse({ choices: [{ message: { tool_calls: [{ id: "c", function: { name: "f", arguments: "[1]" } }] } }] }, "f")).toThrow(/arguments is not a JSON object/);
     expect(() => parseOpenAIResponse({ choices: [{ message: { content: "x" } }], usage: { prompt_tokens: -1 } }, "f")).toThrow(/not a token count/);
   });
 
