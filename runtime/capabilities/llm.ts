@@ -3,8 +3,8 @@
  * runs the gate has checked the request and the policy has allowed it.
  *
  * - The token budget is checked first: a call whose `maxTokens` (default limits.maxTokensPerCall)
- *   plus the tokens the run has used would pass limits.tokens is refused with `limit`, and
- *   nothing is sent.
+ *   plus its estimated input plus the tokens the run has used would pass limits.tokens is
+ *   refused with `limit`, and nothing is sent.
  * - The key comes from the host's environment at the moment of the call and goes only into the
  *   request's header; every text that comes back (the answer, an error) is scrubbed of it and
  *   of its obvious encodings, so that a server echoing it cannot hand it to the agent or the log.
@@ -79,7 +79,7 @@ async function chat(ctx: LlmContext, run: RunState, request: ChatRequest): Promi
   const alias = request.model;
   if (!Object.hasOwn(ctx.models, alias)) throw guestErrors.invalid(`llm.chat: unknown model alias ${JSON.stringify(alias)}`);
   const spec = ctx.models[alias];
-  const maxTokens = checkBudget(ctx, request.maxTokens);
+  const maxTokens = checkBudget(ctx, request);
   const variable = keyVariable(spec);
   const apiKey = variable === undefined ? undefined : run.env(variable) || undefined;
   if (variable !== undefined && apiKey === undefined) throw guestErrors.io(`model ${JSON.stringify(alias)}: no API key (the host has not set ${variable})`);
@@ -122,28 +122,50 @@ function formsOf(run: RunState, key: string): string[] {
 
 /**
  * The call's maxTokens, once it fits: at most limits.maxTokensPerCall, and with the tokens
- * already used, at most limits.tokens. @throws GuestError `limit` (nothing has been sent).
+ * already used and the request's own input (estimated: it is counted only once answered), at
+ * most limits.tokens. @throws GuestError `limit` (nothing has been sent).
  */
-function checkBudget(ctx: LlmContext, asked: number | undefined): number {
+function checkBudget(ctx: LlmContext, request: ChatRequest): number {
   const { tokens: budget, maxTokensPerCall } = ctx.limits;
-  const maxTokens = asked ?? maxTokensPerCall;
+  const maxTokens = request.maxTokens ?? maxTokensPerCall;
   if (maxTokens > maxTokensPerCall) throw guestErrors.limit(`llm.chat: maxTokens ${maxTokens} is more than limits.maxTokensPerCall (${maxTokensPerCall})`);
   const used = ctx.tokens.input + ctx.tokens.output;
-  if (used + maxTokens > budget) {
-    throw guestErrors.limit(`llm.chat: token budget: ${used} of ${budget} tokens used (limits.tokens), and this call may use ${maxTokens} more (its maxTokens)`);
+  const input = estimateInput(request);
+  if (used + input + maxTokens > budget) {
+    throw guestErrors.limit(`llm.chat: token budget: ${used} of ${budget} tokens used (limits.tokens); this call may use about ${input} input and ${maxTokens} output (its maxTokens) more`);
   }
   return maxTokens;
 }
 
-/** The provider's counts; where it gave none, about four characters a token. */
+/** About four bytes of UTF-8 a token: what a request's text will cost as input, before a provider counts it. */
+export function estimateTokens(texts: readonly string[]): number {
+  let bytes = 0;
+  for (const text of texts) {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
+    }
+  }
+  return Math.ceil(bytes / 4);
+}
+
+function estimateInput(request: ChatRequest): number {
+  const texts: string[] = [];
+  for (const m of request.messages) {
+    texts.push(m.content);
+    for (const c of m.toolCalls) texts.push(c.name, c.arguments);
+  }
+  for (const t of request.tools) texts.push(t.name, t.description, t.parameters);
+  return estimateTokens(texts);
+}
+
+/** The provider's counts; where it gave none, the estimate. */
 function countTokens(request: ChatRequest, answer: ParsedAnswer): { inputTokens: number; outputTokens: number } {
-  const estimate = (chars: number) => Math.ceil(chars / 4);
-  const inputChars = request.messages.reduce((n, m) => n + m.content.length + m.toolCalls.reduce((k, c) => k + c.arguments.length, 0), 0);
-  const outputChars = (answer.content ?? "").length + answer.toolCalls.reduce((n, c) => n + c.arguments.length, 0);
+  const output = () => estimateTokens([answer.content ?? "", ...answer.toolCalls.map((c) => c.arguments)]);
   const cap = (n: number) => Math.min(n, 0xffffffff);
   return {
-    inputTokens: cap(answer.usage.inputTokens >= 0 ? answer.usage.inputTokens : estimate(inputChars)),
-    outputTokens: cap(answer.usage.outputTokens >= 0 ? answer.usage.outputTokens : estimate(outputChars)),
+    inputTokens: cap(answer.usage.inputTokens >= 0 ? answer.usage.inputTokens : estimateInput(request)),
+    outputTokens: cap(answer.usage.outputTokens >= 0 ? answer.usage.outputTokens : output()),
   };
 }
 

@@ -150,9 +150,18 @@ export async function run() {
 `);
     const proc = k.spawn(await k.load(join(dir, "caller", "twice.js")), "");
     const result = await proc.wait();
-    expect(result.output).toMatch(/^limit: llm\.chat: token budget: 500 of 800 tokens used \(limits\.tokens\), and this call may use 400 more/);
+    expect(result.output).toMatch(/^limit: llm\.chat: token budget: 500 of 800 tokens used \(limits\.tokens\); this call may use about 2 input and 400 output \(its maxTokens\) more/);
     expect(server.requests).toHaveLength(1);
     expect(result.usage.tokens).toEqual({ input: 300, output: 200 });
+  });
+
+  it("counts the request's own input too (estimated before it is sent): one huge prompt cannot blow the budget", async () => {
+    const server = await serve([{ content: "fine" }]);
+    const k = kernel({ policy: llmPolicy({ limits: { tokens: 1000, maxTokensPerCall: 100 } }), models: modelsAt(server.url) });
+    const out = await oneCall(k, { model: "gpt", maxTokens: 100, messages: [{ role: "user", content: "x".repeat(8000) }] });
+    expect(out.error).toMatchObject({ kind: "limit" });
+    expect(out.error!.message).toMatch(/this call may use about 2000 input and 100 output/);
+    expect(server.requests).toHaveLength(0);
   });
 });
 
