@@ -14,7 +14,7 @@ import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
 import { escapeLines, escapeText, safeJson } from "./escape.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
 import { DEFAULT_STOP_TIMEOUT_MS, databasesFrom, limitFlag, limitsFrom, mountsFrom, stopTimeoutFrom } from "./run-options.js";
-import { modelsFrom, tokensFrom } from "./run-models.js";
+import { modelsFrom, parseProviderModel, tokensFrom } from "./run-models.js";
 import { onProcessSignals, superviseRun, type ProcessSignal, type SupervisedEnd } from "./run-supervise.js";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -173,8 +173,6 @@ function report(end: SupervisedEnd | undefined, interrupted: ProcessSignal | und
   return result.status === "ok" ? EXIT.ok : result.status === "killed" ? EXIT.killed : EXIT.failure;
 }
 
-const VERIFIER = /^(openai|anthropic):([^@\s]+)(?:@(https?:\/\/\S+))?$/;
-
 /**
  * `--verifier openai:gpt-4o` as a model: PROVIDER:MODEL, optionally @ an http(s) base URL.
  *
@@ -182,13 +180,13 @@ const VERIFIER = /^(openai|anthropic):([^@\s]+)(?:@(https?:\/\/\S+))?$/;
  * @throws UsageError naming the flag and the accepted form.
  */
 export function parseVerifierFlag(value: string): ModelSpec {
-  const m = VERIFIER.exec(value);
-  if (!m || (m[3] !== undefined && !URL.canParse(m[3]))) {
+  const model = parseProviderModel(value);
+  if (!model) {
     throw new UsageError(
       `run: --verifier ${value}: expected PROVIDER:MODEL or PROVIDER:MODEL@URL, with PROVIDER openai or anthropic and an http(s) URL (e.g. openai:gpt-4o, openai:llama3@http://127.0.0.1:11434/v1)`,
     );
   }
-  return m[3] === undefined ? { provider: m[1] as ModelSpec["provider"], model: m[2] } : { provider: m[1] as ModelSpec["provider"], model: m[2], baseUrl: m[3] };
+  return model;
 }
 
 function verificationFlags(flags: Record<string, unknown>): { verification?: VerificationOptions } {
