@@ -250,6 +250,22 @@ describe("policy", () => {
 });
 
 describe("usage and the log", () => {
+  it("keeps a large request whole in the call event (a 100 KB prompt), and replays it", async () => {
+    const server = await serve([{ content: "short answer" }]);
+    const logDir = join(dir, "log-large");
+    const k = kernel({ policy: llmPolicy(), models: modelsAt(server.url), log: { dir: logDir } });
+    const prompt = "y".repeat(100_000);
+    const result = await k.execute(await k.load(CALLER), JSON.stringify({ model: "gpt", messages: [{ role: "user", content: prompt }] }));
+    expect(JSON.parse(result.output!).ok.content).toBe("short answer");
+    const log = await k.log;
+    let recorded: unknown;
+    for await (const e of log.query({ runId: result.runId, type: "call" })) if (e.data.action === "llm.chat") recorded = e.data.args;
+    expect((recorded as { messages: { content: string }[] }[])[0].messages[0].content).toBe(prompt);
+    await server.close();
+    const replay = await k.replay({ runId: result.runId });
+    expect(replay.status).toBe("identical");
+  });
+
   it("ps() shows the tokens of a live run; the exit event records them; the call event holds the request and the result the whole answer", async () => {
     const server = await serve([{ content: "first", usage: { input: 7, output: 3 } }]);
     const logDir = join(dir, "log-usage");
