@@ -2,7 +2,7 @@
  * The guest SDK: what an agent imports to act on the world.
  *
  * ```js
- * import { fs, http, sql, log } from "agent-os/guest";
+ * import { fs, http, sql, log, llm } from "agent-os/guest";
  * export async function run(task) {
  *   const text = await fs.readText("/workspace/notes.txt");
  *   await log.info("read the notes", { bytes: text.length });
@@ -18,6 +18,7 @@
 import * as kclock from "agentos:kernel/clock@0.1.0";
 import * as kfs from "agentos:kernel/fs@0.1.0";
 import * as khttp from "agentos:kernel/http@0.1.0";
+import * as kllm from "agentos:kernel/llm@0.1.0";
 import * as klog from "agentos:kernel/log@0.1.0";
 import * as kprocess from "agentos:kernel/process@0.1.0";
 import * as krandom from "agentos:kernel/random@0.1.0";
@@ -234,4 +235,86 @@ export const signals = {
 export const process = {
   /** Records a checkpoint in the episodic log, for replay; resolves to its sequence number. */
   checkpoint: (label: string): Promise<number> => call(() => Number(kprocess.checkpoint(label))),
+};
+
+/** A message of a chat. A tool call's `arguments` is the parsed object. */
+export type ChatMessage =
+  | { role: "system" | "user"; content: string }
+  | { role: "assistant"; content: string | null; toolCalls?: ChatToolCall[] }
+  | { role: "tool"; toolCallId: string; content: string };
+
+export interface ChatToolCall {
+  id: string;
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+/** A tool the model may call: `parameters` is a JSON Schema (an object schema). */
+export interface ChatTool {
+  name: string;
+  description?: string;
+  parameters: Record<string, unknown>;
+}
+
+export interface ChatOptions {
+  /** An alias the host configured (e.g. "fast"), never a URL. */
+  model: string;
+  messages: ChatMessage[];
+  tools?: ChatTool[];
+  /** Output tokens at most; default: the run's limits.maxTokensPerCall. */
+  maxTokens?: number;
+  temperature?: number;
+  stop?: string[];
+  /** Ask for one JSON object as the answer. */
+  json?: boolean;
+}
+
+export interface ChatResult {
+  content: string;
+  toolCalls: ChatToolCall[];
+  finishReason: "stop" | "length" | "tool-calls" | "content-filter" | "other";
+  usage: { inputTokens: number; outputTokens: number };
+  /** The model that answered, as the provider names it. */
+  model: string;
+}
+
+function toolCallOut(c: ChatToolCall): kllm.ToolCall {
+  return { id: String(c.id), name: String(c.name), arguments: JSON.stringify(c.arguments ?? {}) };
+}
+
+function messageOut(m: ChatMessage): kllm.Message {
+  const content = m.content === null || m.content === undefined ? "" : String(m.content);
+  if (m.role === "assistant") return { role: "assistant", content, toolCalls: (m.toolCalls ?? []).map(toolCallOut) };
+  if (m.role === "tool") return { role: "tool", content, toolCalls: [], toolCallId: String(m.toolCallId) };
+  return { role: m.role, content, toolCalls: [] };
+}
+
+/**
+ * Models, through the kernel: the host names them by alias and holds their keys; the policy
+ * decides each call (action `llm.chat`, resource the alias) and the run's token budget bounds them.
+ *
+ * @example
+ * const r = await llm.chat({ model: "fast", messages: [{ role: "user", content: "Hi" }] });
+ * r.content; r.toolCalls; r.usage.inputTokens
+ */
+export const llm = {
+  chat: (options: ChatOptions): Promise<ChatResult> =>
+    call(() => {
+      const response = kllm.chat({
+        model: options.model,
+        messages: (options.messages ?? []).map(messageOut),
+        tools: (options.tools ?? []).map((t) => ({ name: t.name, description: t.description ?? "", parameters: JSON.stringify(t.parameters ?? { type: "object" }) })),
+        maxTokens: options.maxTokens,
+        temperature: options.temperature,
+        stop: options.stop ?? [],
+        json: options.json === true,
+      });
+      return {
+        content: response.content,
+        toolCalls: response.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: JSON.parse(c.arguments) as Record<string, unknown> })),
+        finishReason: response.finishReason,
+        usage: { inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens },
+        model: response.model,
+      };
+    }),
 };

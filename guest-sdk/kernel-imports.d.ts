@@ -54,3 +54,41 @@ declare module "agentos:kernel/process@0.1.0" {
   export function pendingSignal(): "sigterm" | undefined;
   export function checkpoint(label: string): bigint;
 }
+
+declare module "agentos:kernel/llm@0.1.0" {
+  export type Role = "system" | "user" | "assistant" | "tool";
+  export type FinishReason = "stop" | "length" | "tool-calls" | "content-filter" | "other";
+  export interface ToolCall {
+    id: string;
+    name: string;
+    arguments: string;
+  }
+  export interface Message {
+    role: Role;
+    content: string;
+    toolCalls: ToolCall[];
+    toolCallId?: string;
+  }
+  export interface Tool {
+    name: string;
+    description: string;
+    parameters: string;
+  }
+  export interface ChatRequest {
+    model: string;
+    messages: Message[];
+    tools: Tool[];
+    maxTokens?: number;
+    temperature?: number;
+    stop: string[];
+    json: boolean;
+  }
+  export interface ChatResponse {
+    content: string;
+    toolCalls: ToolCall[];
+    finishReason: FinishReason;
+    usage: { inputTokens: number; outputTokens: number };
+    model: string;
+  }
+  export function chat(req: ChatRequest): ChatResponse;
+}

@@ -18,7 +18,10 @@ import { OPS, isOpName, type OpName } from "./kernel/ops.js";
 import type { KernelLog } from "./episodic/log.js";
 import { checkResourceArgs, checkResourceSize, clipReason, recordArgs } from "./episodic/args.js";
 import { errorText, wellFormedDecision } from "./decision.js";
-import type { Action, DecideOptions, Decision, Denial, Limits, Policy, Request, SqlFacts } from "./types.js";
+import { checkChatRequest } from "./models/validate.js";
+import { checkModelAlias } from "./capabilities/llm.js";
+import type { ChatRequest } from "./models/types.js";
+import type { Action, DecideOptions, Decision, Denial, Limits, Policy, Request, SqlFacts, TokenCount } from "./types.js";
 
 /**
  * Asked for a decision with effect "verify"; resolves to the final decision (allow or deny).
@@ -41,6 +44,8 @@ export interface GateRun {
   verifier?: Verifier;
   /** Calls seen so far (counted before the decision, so that a flood is cut off). */
   hostCalls: number;
+  /** Model tokens used so far (the llm capability counts them from the providers' usage). */
+  tokens: TokenCount;
   denials: Denial[];
   /** Set by SIGTERM: every further call answers `interrupted`. */
   terminating: boolean;
@@ -97,6 +102,7 @@ function decideCall(run: GateRun, op: OpName, action: Action, args: unknown[], s
     checkResourceArgs(op, args);
     request = buildRequest(run, op, args, sql);
     checkResourceSize(request);
+    if (action === "llm.chat") checkModelAlias(run.capabilities.llm, request.resource);
   } catch (error) {
     return refuseInvalid(run, op, action, args, toWitError(error));
   }
@@ -229,15 +235,20 @@ function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request
 
   run.decidedUrl = request.action === "http.fetch" ? request.resource : undefined;
   const denialsBefore = run.denials.length;
-  const failed = (error: unknown) => logResult(run, callSeq, refusedByCapability(run, denialsBefore, callSeq, request, { err: toWitError(error) }), secretsOf(error));
+  // A model call's result also records its alias and latency (for `agent-os log`'s one line);
+  // an http.fetch's, the secrets the kernel injected (by name).
+  const started = op === "llm.chat" ? performance.now() : 0;
+  const note = () => (op === "llm.chat" ? { model: { alias: request.resource, latencyMs: Math.round(performance.now() - started) } } : undefined);
+  const failed = (error: unknown) =>
+    logResult(run, callSeq, refusedByCapability(run, denialsBefore, callSeq, request, { err: toWitError(error) }), { ...note(), ...secretsNote(secretsOf(error)) });
   let value: unknown;
   try {
     value = dispatch(op, args, run.capabilities, fsCall?.target);
   } catch (error) {
     return failed(error);
   }
-  if (value instanceof Promise && op === "http.fetch") return value.then((ok: unknown) => logResult(run, callSeq, { ok: withoutSecrets(ok) }, secretsOf(ok)), failed);
-  if (value instanceof Promise) return value.then((ok: unknown) => logResult(run, callSeq, { ok }), failed);
+  if (value instanceof Promise && op === "http.fetch") return value.then((ok: unknown) => logResult(run, callSeq, { ok: withoutSecrets(ok) }, secretsNote(secretsOf(ok))), failed);
+  if (value instanceof Promise) return value.then((ok: unknown) => logResult(run, callSeq, { ok }, note()), failed);
   return logResult(run, callSeq, { ok: value });
 }
 
@@ -258,7 +269,11 @@ function refusedByCapability(run: GateRun, denialsBefore: number, seq: number, r
  * Records what the call returned (what replay needs) and gives the reply: with a durable log,
  * once the result is on disk too, so that a reply the guest saw can always be replayed.
  */
-function logResult(run: GateRun, callSeq: number, reply: { ok: unknown } | { err: WitError }, secrets?: string[]): Reply | Promise<Reply> {
+function secretsNote(secrets: string[] | undefined): Record<string, unknown> | undefined {
+  return secrets ? { secrets } : undefined;
+}
+
+function logResult(run: GateRun, callSeq: number, reply: { ok: unknown } | { err: WitError }, note?: Record<string, unknown>): Reply | Promise<Reply> {
   let staged: { written: Promise<void> };
   try {
     staged = run.log.stage({
@@ -267,7 +282,7 @@ function logResult(run: GateRun, callSeq: number, reply: { ok: unknown } | { err
       pid: run.pid,
       agent: run.agent,
       // A void result is recorded as null: the log's JSON has no undefined.
-      data: { ...("ok" in reply ? { call: callSeq, ok: reply.ok ?? null } : { call: callSeq, err: reply.err }), ...(secrets ? { secrets } : {}) },
+      data: { ...("ok" in reply ? { call: callSeq, ok: reply.ok ?? null } : { call: callSeq, err: reply.err }), ...note },
     });
   } catch {
     return RESULT_UNWRITABLE;
@@ -379,6 +394,11 @@ export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "code">, op: O
       return { ...base, resource: args[0] as string };
     case "process.checkpoint":
       return { ...base, resource: args[0] as string };
+    case "llm.chat": {
+      const chat = args[0] as ChatRequest;
+      checkChatRequest(chat);
+      return { ...base, resource: chat.model };
+    }
     default:
       return { ...base, resource: "" };
   }

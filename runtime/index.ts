@@ -28,6 +28,8 @@ export {
   type VerifierOptions,
   type Vote,
 } from "./verify/index.js";
+export { startScriptedModel, type Script as ModelScript, type ScriptStep, type ScriptedModel, type ScriptedRequest } from "./models/scripted.js";
+export type { ChatMessage, ChatRequest, ChatResponse, FinishReason, ToolCall, ToolSpec } from "./models/types.js";
 export { loadPolicy, resolvePolicy, BUILTIN_POLICIES } from "./policy/index.js";
 export { openLog, type KernelLog } from "./episodic/index.js";
 export type { CallSummary, Divergence, EndSummary, PendingCall, ReplayedCall, ReplayResult } from "./episodic/replay.js";
@@ -61,6 +63,8 @@ export {
   type ExitReason,
   type Limits,
   type ModelSpec,
+  type ModelAlias,
+  type TokenCount,
   type LoggedEvent,
   type Policy,
   type ProcessState,

@@ -19,6 +19,7 @@ export const ACTIONS = [
   "clock.now",
   "random.bytes",
   "process.checkpoint",
+  "llm.chat",
 ] as const;
 
 export type Action = (typeof ACTIONS)[number];
@@ -63,7 +64,8 @@ export interface Request {
   action: Action;
   /**
    * The canonical resource: the normalized guest path for `fs.*`, the normalized URL for
-   * `http.fetch`, the database name for `sql.query`, the level for `log.write`, and "" for
+   * `http.fetch`, the database name for `sql.query`, the level for `log.write`, the model
+   * alias for `llm.chat`, and "" for
    * actions without one.
    */
   resource: string;
@@ -146,6 +148,10 @@ export interface Limits {
   sqlWriteBytes: number;
   /** Bytes the run may write to the episodic log (its events, encoded). */
   logBytes: number;
+  /** Model tokens (input + output, as the providers count them) per run. */
+  tokens: number;
+  /** Output tokens one llm.chat may ask for (its `maxTokens`, and the default when it gives none). */
+  maxTokensPerCall: number;
 }
 
 /** Limits as a policy file may give them (each optional). */
@@ -166,6 +172,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   sqlTimeout: 5_000,
   sqlWriteBytes: 64 * 1024 * 1024,
   logBytes: 64 * 1024 * 1024,
+  tokens: 1_000_000,
+  maxTokensPerCall: 4096,
 });
 
 export const SIGNALS = ["SIGKILL", "SIGSTOP", "SIGCONT", "SIGTERM", "SIGXCPU"] as const;
@@ -181,6 +189,23 @@ export interface Usage {
   fuel: number;
   hostCalls: number;
   wallMs: number;
+  /** Model tokens used by the run's llm.chat calls, as the providers counted them. */
+  tokens: TokenCount;
+}
+
+/** Input and output tokens of model calls. */
+export interface TokenCount {
+  input: number;
+  output: number;
+}
+
+/**
+ * A model the host names by an alias (`KernelOptions.models`, the policy's `models:` block,
+ * `agent-os run --model`): agents call `llm.chat({ model: alias })` and never see the URL or key.
+ * `timeout`: milliseconds one call may take (default 60 s).
+ */
+export interface ModelAlias extends ModelSpec {
+  timeout?: number;
 }
 
 /**
@@ -288,6 +313,8 @@ export interface Policy {
   readonly verification?: Partial<VerificationSettings>;
   /** The policy's `secrets:` block, when it has one (merged across `extends` by name). */
   readonly secrets?: readonly SecretSpec[];
+  /** The policy's `models:` block (alias -> model), when it has one. */
+  readonly models?: Readonly<Record<string, ModelAlias>>;
   /**
    * Decides a request. With `{ count: false }` the decision is made as usual but not counted
    * against rate limits (the gate uses it for the further resources of one call: the path a

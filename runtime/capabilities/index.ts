@@ -5,6 +5,8 @@
 import { randomBytes } from "node:crypto";
 import { guestErrors } from "../errors.js";
 import type { OpName } from "../kernel/ops.js";
+import type { ChatRequest } from "../models/types.js";
+import type { LlmHost } from "./llm.js";
 import type { FsHost, FsTarget, HttpHost, HttpRequest, HopAuthorizer, SqlHost, SqlValue } from "./types.js";
 
 /** The most random bytes one call may ask for (as Web Crypto's getRandomValues). */
@@ -15,6 +17,8 @@ export interface RunCapabilities {
   fs?: FsHost;
   http?: HttpHost;
   sql?: SqlHost;
+  /** Models by alias (absent: the host configured none). */
+  llm?: LlmHost;
   /** Records a checkpoint; resolves to its sequence number. */
   checkpoint(label: string): Promise<number>;
   /** Start of the run, for the monotonic clock. */
@@ -80,5 +84,8 @@ export function dispatch(op: OpName, args: unknown[], caps: RunCapabilities, tar
       return caps.checkpoint(args[0] as string).then(BigInt);
     case "process.pending-signal":
       return undefined;
+    case "llm.chat":
+      if (!caps.llm) throw guestErrors.invalid("llm.chat: this kernel has no models configured");
+      return caps.llm.chat(args[0] as ChatRequest);
   }
 }

@@ -14,6 +14,7 @@ import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
 import { escapeLines, escapeText, safeJson } from "./escape.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
 import { DEFAULT_STOP_TIMEOUT_MS, databasesFrom, limitFlag, limitsFrom, mountsFrom, secretsFrom, stopTimeoutFrom } from "./run-options.js";
+import { modelsFrom, parseProviderModel, tokensFrom } from "./run-models.js";
 import { onProcessSignals, superviseRun, type ProcessSignal, type SupervisedEnd } from "./run-supervise.js";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -42,6 +43,12 @@ const FLAGS: Record<string, FlagSpec> = {
     value: "PROVIDER:MODEL[@URL]",
     help: "a model asked when a rule's effect is verify (repeatable; see Verification below)",
   },
+  model: {
+    type: "list",
+    value: "ALIAS=PROVIDER:MODEL[@URL]",
+    help: "a model agents may call with llm.chat by ALIAS (repeatable; overrides the policy's models: per alias; see Models below)",
+  },
+  tokens: { type: "string", value: "N", help: "model tokens (input + output) the run may use (overrides the policy)" },
   threshold: { type: "string", value: "SHARE", help: "share of verifier models that must approve, 0 to 1 (default: the policy's, else 1)" },
   "verifier-timeout": { type: "string", value: "DURATION", help: "time each verifier model has to answer, e.g. 10s (default: the policy's, else 10s)" },
   log: { type: "string", value: "DIR", help: "episodic log directory (default: .agent-os/log)" },
@@ -82,6 +89,14 @@ same; a --secret of the same NAME replaces the policy's.
   --secret maps=MAPS_KEY@https://maps.example.com:X-Api-Key  X-Api-Key: <value>
   --secret 'ci=CI_TOKEN@https://a.example,https://b.example:Authorization:token {value}'
 
+Models: an agent calls llm.chat({ model: ALIAS, ... }); the kernel sends it to the model the
+host named, with the key from the host's environment (never seen by the agent). The policy
+decides action llm.chat with the alias as resource; --tokens bounds the run's tokens.
+  --model fast=openai:gpt-4o-mini                       key from OPENAI_API_KEY
+  --model deep=anthropic:claude-sonnet-4                key from ANTHROPIC_API_KEY
+  --model local=openai:llama3@http://127.0.0.1:11434/v1 an OpenAI-compatible server, no key
+A model server the host names (even on loopback) needs no --allow-private.
+
 Stopping: a rule with effect stop pauses the agent (SIGSTOP) until someone continues it, and
 nothing on the command line can. The run then ends after --stop-timeout (killed, reason policy,
 exit 137), or at once with Ctrl-C.
@@ -120,7 +135,8 @@ export const runCommand: Subcommand = async (argv, io) => {
     allowPrivate: (flags["allow-private"] as string[] | undefined) ?? [],
     secrets: secretsFrom(flags.secret as string[] | undefined),
     ...(flags.dns !== undefined ? { resolver: dnsResolver(flags.dns as string[]) } : {}),
-    limits: limitsFrom(flags),
+    limits: { ...limitsFrom(flags), ...tokensFrom(flags.tokens) },
+    ...modelsFrom(flags.model as string[] | undefined),
     log: flags["no-log"] ? false : { dir: (flags.log as string | undefined) ?? ".agent-os/log" },
     pool: { warm: 1 },
     ...verificationFlags(flags),
@@ -177,8 +193,6 @@ function report(end: SupervisedEnd | undefined, interrupted: ProcessSignal | und
   return result.status === "ok" ? EXIT.ok : result.status === "killed" ? EXIT.killed : EXIT.failure;
 }
 
-const VERIFIER = /^(openai|anthropic):([^@\s]+)(?:@(https?:\/\/\S+))?$/;
-
 /**
  * `--verifier openai:gpt-4o` as a model: PROVIDER:MODEL, optionally @ an http(s) base URL.
  *
@@ -186,13 +200,13 @@ const VERIFIER = /^(openai|anthropic):([^@\s]+)(?:@(https?:\/\/\S+))?$/;
  * @throws UsageError naming the flag and the accepted form.
  */
 export function parseVerifierFlag(value: string): ModelSpec {
-  const m = VERIFIER.exec(value);
-  if (!m || (m[3] !== undefined && !URL.canParse(m[3]))) {
+  const model = parseProviderModel(value);
+  if (!model) {
     throw new UsageError(
       `run: --verifier ${value}: expected PROVIDER:MODEL or PROVIDER:MODEL@URL, with PROVIDER openai or anthropic and an http(s) URL (e.g. openai:gpt-4o, openai:llama3@http://127.0.0.1:11434/v1)`,
     );
   }
-  return m[3] === undefined ? { provider: m[1] as ModelSpec["provider"], model: m[2] } : { provider: m[1] as ModelSpec["provider"], model: m[2], baseUrl: m[3] };
+  return model;
 }
 
 function verificationFlags(flags: Record<string, unknown>): { verification?: VerificationOptions } {

@@ -18,7 +18,9 @@
  * out; 1024 for any argument of a call that is refused or invalid (the kernel never used them).
  * A SQL statement is kept up to 64 KiB whatever the decision, because counterfactual replay and
  * `policy suggest` read it (the policy matches patterns against at most that much), and so is the
- * message of an allowed log.write (the call event is the only record of it).
+ * message of an allowed log.write (the call event is the only record of it). The request of an
+ * llm.chat that is carried out is kept up to MODEL_REQUEST_ARG (1 MiB) in all: the log is the
+ * record of every prompt (its answer is in the result event, whole).
  */
 import { GuestError } from "../errors.js";
 import type { OpName } from "../kernel/ops.js";
@@ -80,10 +82,14 @@ interface ArgLimits {
 const CARRIED_OUT: ArgLimits = { leaf: LARGE_ARG, whole: KEPT_ARG };
 const REFUSED: ArgLimits = { leaf: REFUSED_ARG, whole: REFUSED_ARG };
 const KEPT: ArgLimits = { leaf: KEPT_ARG, whole: KEPT_ARG };
+/** A model call's request (messages, tools) is kept up to this, whole. */
+export const MODEL_REQUEST_ARG = 1024 * 1024;
+const MODEL_REQUEST: ArgLimits = { leaf: MODEL_REQUEST_ARG, whole: MODEL_REQUEST_ARG };
 
 function limitsOf(op: OpName, index: number, refused: boolean): ArgLimits {
   if (op === "sql.query" && index === 1) return KEPT;
   if (op === "log.write" && index === 1 && !refused) return KEPT;
+  if (op === "llm.chat" && !refused) return MODEL_REQUEST;
   return refused ? REFUSED : CARRIED_OUT;
 }
 

@@ -23,6 +23,19 @@ export function formatEvent(e: LoggedEvent): string {
   return `${head}  ${describe(e.type, d)}`.trimEnd();
 }
 
+/** A model call's result: "  model gpt  tokens 40 in / 12 out  tool-calls  312ms" (alias and latency recorded by the gate). */
+function modelLine(d: Record<string, unknown>): string {
+  const model = rec(d.model);
+  if (typeof model.alias !== "string") return "";
+  const ok = rec(d.ok);
+  const usage = rec(ok.usage);
+  const parts = [`model ${model.alias}`];
+  if (typeof usage.inputTokens === "number") parts.push(`tokens ${usage.inputTokens} in / ${str(usage.outputTokens)} out`);
+  if (typeof ok.finishReason === "string") parts.push(ok.finishReason);
+  if (typeof model.latencyMs === "number") parts.push(`${model.latencyMs}ms`);
+  return `  ${parts.join("  ")}`;
+}
+
 function describe(type: string, d: Record<string, unknown>): string {
   switch (type) {
     case "call": {
@@ -35,10 +48,11 @@ function describe(type: string, d: Record<string, unknown>): string {
     case "result": {
       const callSeq = d.call ?? d.callSeq;
       const of = typeof callSeq === "number" ? `of #${callSeq}` : "";
-      // (the secrets the kernel injected into an http.fetch, by name)
+      // (the secrets the kernel injected into an http.fetch, by name; a model call's alias and tokens)
       const carried = Array.isArray(d.secrets) ? `  secrets ${d.secrets.map(str).join(",")}` : "";
-      if ("err" in d) return `${of}  error ${str(rec(d.err).tag) || str(d.err)}${carried}`;
-      return `${of}  ok${carried}`;
+      const model = modelLine(d);
+      if ("err" in d) return `${of}  error ${str(rec(d.err).tag) || str(d.err)}${carried}${model}`;
+      return `${of}  ok${carried}${model}`;
     }
     case "spawn":
       return [str(d.task) && `task ${JSON.stringify(str(d.task))}`, str(d.policy) && `policy ${str(rec(d.policy).name) || str(d.policy)}`]
@@ -48,8 +62,11 @@ function describe(type: string, d: Record<string, unknown>): string {
       return [str(d.signal ?? d.which), d.by !== undefined ? `by ${str(d.by)}` : ""].filter(Boolean).join("  ");
     case "checkpoint":
       return str(d.label);
-    case "exit":
-      return [str(d.status), str(d.reason)].filter(Boolean).join("  ");
+    case "exit": {
+      const tokens = rec(rec(d.usage).tokens);
+      const used = typeof tokens.input === "number" && typeof tokens.output === "number" && tokens.input + tokens.output > 0 ? `tokens ${tokens.input} in / ${tokens.output} out` : "";
+      return [str(d.status), str(d.reason), used].filter(Boolean).join("  ");
+    }
     default:
       return "";
   }

@@ -95,6 +95,7 @@ export function replayGateRun(
     policy,
     log,
     hostCalls: 0,
+    tokens: { input: 0, output: 0 },
     denials: [],
     terminating: false,
     capabilities: {

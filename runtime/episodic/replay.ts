@@ -169,7 +169,9 @@ export class Replayer {
       const go = (error: WitError | undefined) => this.answer({ ...call, invalid: error, same: error && !recordedInvalid ? false : same });
       return refused instanceof Promise ? refused.then(go) : go(refused);
     }
-    return this.answer(call);
+    const reply = this.answer(call);
+    if (op === "llm.chat" && "ok" in reply) countTokens(gate, reply.ok);
+    return reply;
   }
 
   /** The reply to one call, once it is known whether the gate refused it before deciding. */
@@ -304,6 +306,13 @@ export class Replayer {
     // The gate records a void result as null (JSON has no undefined).
     return { ok: ok === null ? undefined : ok };
   }
+}
+
+/** A replayed model answer counts its recorded tokens, as the run did. */
+function countTokens(gate: GateRun, ok: unknown): void {
+  const usage = (ok as { usage?: { inputTokens?: unknown; outputTokens?: unknown } } | null)?.usage;
+  if (typeof usage?.inputTokens === "number") gate.tokens.input += usage.inputTokens;
+  if (typeof usage?.outputTokens === "number") gate.tokens.output += usage.outputTokens;
 }
 
 const END: Reply = { abort: "signal", message: "replay: the recorded run does not go on from here" };

@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import type { RunCapabilities } from "../capabilities/index.js";
 import { createFs, normalizeMounts, type MountSpec } from "../capabilities/fs.js";
 import { createHttp } from "../capabilities/http.js";
+import { createLlm } from "../capabilities/llm.js";
 import { parseAllowPrivate, systemResolver, type Resolver } from "../capabilities/net-guard.js";
 import { SqlProcessPool, type SqlPoolOptions } from "../capabilities/sql-process.js";
 import { createRunSql } from "../capabilities/sql-run.js";
@@ -14,7 +15,9 @@ import type { Mount, RunQuota, SqlHost } from "../capabilities/types.js";
 import { UsageError } from "../errors.js";
 import { authorizeHop, type GateRun } from "../gate.js";
 import { checkMergedSecrets, mergeSecrets, secretsFromOptions } from "../policy/secrets.js";
-import type { SecretSpec } from "../types.js";
+import { Problems } from "../policy/check.js";
+import { validateModelAliases } from "../policy/models.js";
+import type { ModelAlias, SecretSpec } from "../types.js";
 
 /**
  * The kernel options that configure capabilities. Defaults: no mounts (no filesystem), no
@@ -47,6 +50,15 @@ export interface CapabilityOptions {
    * @example secrets: [{ name: "github", env: "GITHUB_TOKEN", origins: ["https://api.github.com"], header: "Authorization", format: "Bearer {value}" }]
    */
   secrets?: (Omit<SecretSpec, "format"> & { format?: string })[];
+  /**
+   * Models agents may call with llm.chat, by alias: `{ fast: { provider: "openai", model:
+   * "gpt-4o-mini" }, local: { provider: "openai", model: "llama3", baseUrl: "http://127.0.0.1:11434/v1" } }`.
+   * They override the policy's `models:` per alias. Keys come from the environment only
+   * (`apiKeyEnv`, else OPENAI_API_KEY / ANTHROPIC_API_KEY; none for an OpenAI-compatible
+   * `baseUrl` without `apiKeyEnv`). `timeout` per call: milliseconds or "90s" (default 60 s).
+   * Default: none (every llm.chat is `invalid`).
+   */
+  models?: Record<string, Omit<ModelAlias, "timeout"> & { timeout?: number | string }>;
 }
 
 /** Capability settings checked once, when the kernel is created. */
@@ -57,14 +69,20 @@ export interface ResolvedCapabilities {
   resolver: Resolver;
   /** The policy's secrets with the kernel options' over them, checked. */
   secrets: SecretSpec[];
+  /** Models by alias: the policy's, overridden by the kernel's options. */
+  models: Record<string, ModelAlias>;
   /** The kernel's SQL processes (started with the kernel when it has databases). */
   sqlPool(): SqlProcessPool;
   /** Ends what the settings hold (the SQL processes). */
   close(): Promise<void>;
 }
 
-/** @throws UsageError naming the bad mount, database, address or secret. */
-export function resolveCapabilityOptions(options: CapabilityOptions, policySecrets?: readonly SecretSpec[]): ResolvedCapabilities {
+/** @throws UsageError naming the bad mount, database, address, secret or model alias. */
+export function resolveCapabilityOptions(
+  options: CapabilityOptions,
+  policySecrets?: readonly SecretSpec[],
+  policyModels: Readonly<Record<string, ModelAlias>> = {},
+): ResolvedCapabilities {
   const mounts = normalizeMounts(options.mounts ?? {});
   const databases: ResolvedCapabilities["databases"] = {};
   for (const [name, spec] of Object.entries(options.databases ?? {})) {
@@ -86,9 +104,22 @@ export function resolveCapabilityOptions(options: CapabilityOptions, policySecre
     allowPrivate,
     resolver: options.resolver ?? systemResolver,
     secrets,
+    models: { ...policyModels, ...checkModels(options.models) },
     sqlPool: () => (pool ??= new SqlProcessPool(sql)),
     close: async () => pool?.close(),
   };
+}
+
+/** @throws UsageError naming every bad alias or field. */
+function checkModels(models: CapabilityOptions["models"]): Record<string, ModelAlias> {
+  if (models === undefined) return {};
+  const problems = new Problems();
+  const out = validateModelAliases(models, ["models"], problems);
+  if (problems.list.length > 0 || out === undefined) {
+    const lines = problems.list.map((p) => `${p.field.map((f, i) => (i === 0 ? f : `.${f}`)).join("")}: ${p.message}`);
+    throw new UsageError(lines.length > 0 ? lines.join("\n") : "models: expected a mapping of aliases");
+  }
+  return out;
 }
 
 function checkSqlOptions(sql: CapabilityOptions["sql"]): SqlPoolOptions {
@@ -107,12 +138,17 @@ export function createRunCapabilities(
 ): RunCapabilities {
   const quota: RunQuota = { limits: run.limits, fsBytesWritten: 0, fsFilesCreated: 0 };
   const sql: SqlHost | undefined = Object.keys(settings.databases).length > 0 ? createRunSql({ databases: settings.databases, limits: run.limits, pool: settings.sqlPool() }) : undefined;
+  const llm = Object.keys(settings.models).length > 0 ? createLlm({ models: settings.models, limits: run.limits, tokens: run.tokens }) : undefined;
   return {
     ...base,
     fs: settings.mounts.length > 0 ? createFs({ mounts: settings.mounts, quota }) : undefined,
     http: createHttp({ allowPrivate: settings.allowPrivate, resolver: settings.resolver, quota, secrets: settings.secrets }),
     sql,
+    llm,
     authorizeHop: authorizeHop(run),
-    close: () => sql?.close(),
+    close: () => {
+      llm?.close();
+      sql?.close();
+    },
   };
 }

@@ -129,7 +129,7 @@ export class KernelSpace {
     validateLimits(options.limits, "limits");
     this.verification = mergeSettings(this.policy.verification, normalizeVerificationOptions(options.verification));
     this.verifier = options.verifier ?? createVerifier(this.verification, { signal: this.verifying.signal });
-    this.capabilities = resolveCapabilityOptions(options, this.policy.secrets);
+    this.capabilities = resolveCapabilityOptions(options, this.policy.secrets, this.policy.models);
     checkCacheOutsideMounts(options.cache, this.capabilities.mounts);
     sdkSource ??= readFileSync(SDK_SOURCE_URL, "utf8");
     this.pool = new WorkerPool(sdkSource, options.pool);
@@ -362,6 +362,7 @@ export class KernelSpace {
       log,
       verifier: this.verifier,
       hostCalls: 0,
+      tokens: { input: 0, output: 0 },
       denials: [],
       terminating: false,
       capabilities: undefined as unknown as RunCapabilities,

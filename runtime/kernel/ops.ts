@@ -34,6 +34,30 @@ export const SQL_VALUE: WitType = {
   variant: { null: null, integer: "s64", real: "f64", text: "string", blob: "bytes" },
 };
 
+const TOOL_CALL: WitType = { record: { id: "string", name: "string", arguments: "string" } };
+
+/** llm.chat's request: field names as the guest writes them (jco's camelCase). */
+export const CHAT_REQUEST: WitType = {
+  record: {
+    model: "string",
+    messages: {
+      list: {
+        record: {
+          role: { enum: ["system", "user", "assistant", "tool"] },
+          content: "string",
+          toolCalls: { list: TOOL_CALL },
+          toolCallId: { option: "string" },
+        },
+      },
+    },
+    tools: { list: { record: { name: "string", description: "string", parameters: "string" } } },
+    maxTokens: { option: "u32" },
+    temperature: { option: "f64" },
+    stop: { list: "string" },
+    json: "bool",
+  },
+};
+
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 
 /** Keyed by "<interface>.<function>" with WIT (kebab-case) names. */
@@ -63,6 +87,7 @@ export const OPS = {
   "random.bytes": { action: "random.bytes", params: [["len", "u32"]] },
   "process.pending-signal": { action: null, params: [] },
   "process.checkpoint": { action: "process.checkpoint", params: [["label", "string"]] },
+  "llm.chat": { action: "llm.chat", params: [["req", CHAT_REQUEST]] },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -77,4 +102,4 @@ export function camelCase(kebab: string): string {
 }
 
 /** The interfaces of the agent world, in WIT order. */
-export const INTERFACES = ["fs", "http", "sql", "log", "clock", "random", "process"] as const;
+export const INTERFACES = ["fs", "http", "sql", "log", "clock", "random", "process", "llm"] as const;

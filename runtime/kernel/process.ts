@@ -81,14 +81,20 @@ export class AgentProcess {
     return this.currentState;
   }
 
-  /** Fuel, host calls and running time so far. */
+  /** Fuel, host calls, running time and model tokens so far. */
   get usage(): Usage {
     const live = this.channel && !this.ending;
     return {
       fuel: live ? this.channel!.fuel : this.finalFuel,
       hostCalls: live ? this.gate?.hostCalls ?? 0 : this.finalCalls,
       wallMs: Math.round(this.wallMs()),
+      tokens: this.tokens(),
     };
+  }
+
+  private tokens(): Usage["tokens"] {
+    const t = this.gate?.tokens;
+    return { input: t?.input ?? 0, output: t?.output ?? 0 };
   }
 
   info(): ProcessInfo {
@@ -252,7 +258,7 @@ export class AgentProcess {
       ...(ending.error !== undefined ? { error: ending.error } : {}),
       ...(ending.signal ? { signal: ending.signal } : {}),
       ...(ending.reason ? { reason: ending.reason } : {}),
-      usage: { fuel: this.finalFuel, hostCalls: this.finalCalls, wallMs: Math.round(this.runningMs) },
+      usage: { fuel: this.finalFuel, hostCalls: this.finalCalls, wallMs: Math.round(this.runningMs), tokens: this.tokens() },
       denials: this.gate?.denials ?? [],
     };
     const exit = this.record("exit", {
@@ -261,7 +267,7 @@ export class AgentProcess {
       ...(result.signal ? { signal: result.signal } : {}),
       ...(result.error !== undefined ? { error: result.error } : {}),
       ...(output !== undefined ? { output } : {}),
-      usage: { ...result.usage },
+      usage: { ...result.usage, tokens: { ...result.usage.tokens } },
     });
     void Promise.allSettled([...this.pendingSignals, exit, released]).then(() => {
       this.deps.onExit(this);

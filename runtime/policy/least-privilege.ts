@@ -119,7 +119,7 @@ function buildRules(calls: ObservedCall[], collapseAbove: number): Rule[] {
       }
     } else if (action === "sql.query") {
       rules.push(...sqlRules(base, group));
-    } else if (action === "log.write" || action === "process.checkpoint") {
+    } else if (action === "log.write" || action === "process.checkpoint" || action === "llm.chat") {
       rules.push({ id: base, action, resource: unique(group.map((c) => literal(c.resource))) });
     } else {
       rules.push({ id: base, action });

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { isAbsolute, relative, resolve } from "node:path";
 import { PolicyError, type PolicyProblem } from "../errors.js";
-import type { Effect, PolicyLimits, SecretSpec, VerificationSettings } from "../types.js";
+import type { Effect, ModelAlias, PolicyLimits, SecretSpec, VerificationSettings } from "../types.js";
 import { EXTENDABLE_BUILTINS, builtinPath } from "./builtins.js";
 import { isRecord } from "./check.js";
 import { LoadedPolicy } from "./loaded.js";
@@ -34,6 +34,7 @@ export interface MergedPolicy {
   defaultEffect: Effect;
   limits: PolicyLimits;
   verification?: Partial<VerificationSettings>;
+  models?: Record<string, ModelAlias>;
   rules: RuleSpec[];
   /** The `secrets:` blocks merged by name (a child's replaces its parents'). */
   secrets?: SecretSpec[];
@@ -45,6 +46,7 @@ interface Partial_ {
   default?: Effect;
   limits: PolicyLimits;
   verification?: Partial<VerificationSettings>;
+  models?: Record<string, ModelAlias>;
   rules: RuleSpec[];
   secrets?: SecretSpec[];
 }
@@ -95,6 +97,7 @@ function mergeSource(root: Source): MergedPolicy {
     defaultEffect: merged.default ?? "deny",
     limits: merged.limits,
     ...(merged.verification ? { verification: merged.verification } : {}),
+    ...(merged.models ? { models: merged.models } : {}),
     rules: merged.rules,
     ...(merged.secrets ? { secrets: merged.secrets } : {}),
   };
@@ -137,10 +140,11 @@ function loadTree(source: Source, idPrefix: string, stack: Source[], done: Set<s
   }
   if (!doc || found.length) return undefined;
   const merged: Partial_ = { limits: {}, rules: [] };
-  for (const layer of [...parents, { default: doc.default, limits: doc.limits, verification: doc.verification, rules: doc.rules }]) {
+  for (const layer of [...parents, { default: doc.default, limits: doc.limits, verification: doc.verification, models: doc.models, rules: doc.rules }]) {
     if (layer.default !== undefined) merged.default = layer.default;
     Object.assign(merged.limits, layer.limits);
     if (layer.verification) merged.verification = { ...merged.verification, ...layer.verification };
+    if (layer.models) merged.models = { ...merged.models, ...layer.models };
     merged.rules.push(...layer.rules);
   }
   for (const layer of [...parents, doc]) if (layer.secrets) merged.secrets = mergeSecrets(merged.secrets, layer.secrets);

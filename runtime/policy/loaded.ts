@@ -1,5 +1,5 @@
 /** LoadedPolicy: a compiled policy with its rate-limit state, deciding and explaining requests. */
-import type { Decision, DecideOptions, Effect, Policy, PolicyLimits, Request, SecretSpec, VerificationSettings } from "../types.js";
+import type { Decision, DecideOptions, Effect, ModelAlias, Policy, PolicyLimits, Request, SecretSpec, VerificationSettings } from "../types.js";
 import { compilePolicy, type CompiledPolicy } from "./compile.js";
 import type { KernelLog } from "../episodic/log.js";
 import { canonicalizeRequest } from "./canonical-request.js";
@@ -41,6 +41,7 @@ export class LoadedPolicy implements Policy, RatePriming {
   readonly limits: PolicyLimits;
   readonly verification?: Partial<VerificationSettings>;
   readonly secrets?: readonly SecretSpec[];
+  readonly models?: Readonly<Record<string, ModelAlias>>;
   /** The root file the policy was loaded from, or "<inline>". */
   readonly source: string;
   /** Every rule after `extends` is merged, parents first, with its id. */
@@ -57,6 +58,7 @@ export class LoadedPolicy implements Policy, RatePriming {
     this.limits = Object.freeze({ ...merged.limits });
     if (merged.verification) this.verification = deepFreeze(structuredClone(merged.verification));
     if (merged.secrets) this.secrets = deepFreeze(structuredClone(merged.secrets));
+    if (merged.models) this.models = deepFreeze(structuredClone(merged.models));
     this.source = merged.source;
     this.rules = deepFreeze(merged.rules.map((r) => structuredClone(r)));
     this.#compiled = compilePolicy({ ...merged, rules: this.rules as RuleSpec[] });

@@ -101,6 +101,8 @@ export const LIMIT_KINDS: Readonly<Record<keyof Limits, { kind: "size" | "durati
   sqlTimeout: { kind: "duration", min: 1 },
   sqlWriteBytes: { kind: "size", min: 0 },
   logBytes: { kind: "size", min: 1 },
+  tokens: { kind: "count", min: 0 },
+  maxTokensPerCall: { kind: "count", min: 1 },
 };
 
 /** Parses one limit by its kind. */

@@ -1,5 +1,6 @@
 /** Validation of one policy document (one file, before `extends` is merged). */
-import type { Effect, Limits, PolicyLimits, SecretSpec, VerificationSettings } from "../types.js";
+import type { Effect, Limits, ModelAlias, PolicyLimits, SecretSpec, VerificationSettings } from "../types.js";
+import { validateModelAliases } from "./models.js";
 import { Problems, checkKeys, describe, getString, getStringList, isRecord } from "./check.js";
 import { validateEffect, validateRule, type RuleSpec } from "./rule.js";
 import type { FieldPath, Source } from "./source.js";
@@ -8,7 +9,7 @@ import { validateVerification } from "./verification.js";
 import { validateSecrets } from "./secrets.js";
 import type { PolicyProblem } from "../errors.js";
 
-export const TOP_FIELDS = ["$schema", "version", "name", "description", "extends", "default", "limits", "rules", "verification", "secrets"] as const;
+export const TOP_FIELDS = ["$schema", "version", "name", "description", "extends", "default", "limits", "rules", "verification", "models", "secrets"] as const;
 const LIMIT_KEYS = Object.keys(LIMIT_KINDS) as (keyof Limits)[];
 
 /** One file's policy, checked. */
@@ -19,6 +20,7 @@ export interface PolicyDocument {
   default?: Effect;
   limits: PolicyLimits;
   verification?: Partial<VerificationSettings>;
+  models?: Record<string, ModelAlias>;
   rules: RuleSpec[];
   /** The `secrets:` block (names of environment variables, never values). */
   secrets?: SecretSpec[];
@@ -68,6 +70,7 @@ function validateValue(source: Source, idPrefix: string, problems: Problems): Po
   if (raw.limits !== undefined) doc.limits = validateLimits(raw.limits, problems);
   if (raw.verification !== undefined) doc.verification = validateVerification(raw.verification, ["verification"], problems);
   if (raw.secrets !== undefined) doc.secrets = validateSecrets(raw.secrets, ["secrets"], problems);
+  if (raw.models !== undefined) doc.models = validateModelAliases(raw.models, ["models"], problems);
   if (raw.rules !== undefined) {
     if (!Array.isArray(raw.rules)) problems.add(["rules"], `expected a list of rules, got ${describe(raw.rules)}`);
     else {

@@ -60,45 +60,55 @@ function validateModels(raw: unknown, field: FieldPath, problems: Problems): Mod
   }
   const models: ModelSpec[] = [];
   raw.forEach((entry, i) => {
-    const at = [...field, i];
-    if (!isRecord(entry)) {
-      problems.add(at, `expected a model ({provider, model, baseUrl?, apiKeyEnv?}), got ${describe(entry)}`);
-      return;
-    }
-    for (const key of Object.keys(entry)) {
-      if (/^api_?key$/i.test(key)) {
-        problems.add([...at, key], `"${key}" is not allowed: API keys come from the environment only; name the variable with apiKeyEnv (e.g. apiKeyEnv: OPENAI_API_KEY)`, true);
-      }
-    }
-    checkKeys(
-      Object.fromEntries(Object.entries(entry).filter(([k]) => !/^api_?key$/i.test(k))),
-      MODEL_FIELDS,
-      at,
-      problems,
-      "a model",
-    );
-    const provider = entry.provider;
-    if (typeof provider !== "string" || !(PROVIDERS as readonly string[]).includes(provider)) {
-      const hint = typeof provider === "string" ? didYouMean(provider, PROVIDERS) : "";
-      problems.add([...at, "provider"], `expected a provider, one of: ${PROVIDERS.join(", ")}, got ${describe(provider)}${hint}`);
-    }
-    const model = getString(entry.model, [...at, "model"], problems, "a model name");
-    const spec: ModelSpec = { provider: provider as ModelSpec["provider"], model: model ?? "" };
-    if (entry.baseUrl !== undefined) {
-      const url = getString(entry.baseUrl, [...at, "baseUrl"], problems, "an http(s) URL");
-      if (url !== undefined) {
-        if (/^https?:\/\/[^/]/i.test(url) && URL.canParse(url)) spec.baseUrl = url;
-        else problems.add([...at, "baseUrl"], `expected an absolute http or https URL, got ${describe(url)}`);
-      }
-    }
-    if (entry.apiKeyEnv !== undefined) {
-      const name = getString(entry.apiKeyEnv, [...at, "apiKeyEnv"], problems, "an environment variable name");
-      if (name !== undefined) {
-        if (ENV_NAME.test(name)) spec.apiKeyEnv = name;
-        else problems.add([...at, "apiKeyEnv"], `expected the name of an environment variable (letters, digits, _), got ${describe(name)}`);
-      }
-    }
-    models.push(spec);
+    const spec = validateModel(entry, [...field, i], problems);
+    if (spec) models.push(spec);
   });
   return models;
+}
+
+/**
+ * One model ({provider, model, baseUrl?, apiKeyEnv?} and any `extra` fields, which the caller
+ * checks); a key written into the policy is refused. Undefined when it is not a mapping.
+ *
+ * @example validateModel({ provider: "openai", model: "gpt-4o" }, ["models", 0], problems) // { provider: "openai", model: "gpt-4o" }
+ */
+export function validateModel(entry: unknown, at: FieldPath, problems: Problems, extra: readonly string[] = []): ModelSpec | undefined {
+  if (!isRecord(entry)) {
+    problems.add(at, `expected a model ({provider, model, baseUrl?, apiKeyEnv?}), got ${describe(entry)}`);
+    return undefined;
+  }
+  for (const key of Object.keys(entry)) {
+    if (/^api_?key$/i.test(key)) {
+      problems.add([...at, key], `"${key}" is not allowed: API keys come from the environment only; name the variable with apiKeyEnv (e.g. apiKeyEnv: OPENAI_API_KEY)`, true);
+    }
+  }
+  checkKeys(
+    Object.fromEntries(Object.entries(entry).filter(([k]) => !/^api_?key$/i.test(k))),
+    [...MODEL_FIELDS, ...extra],
+    at,
+    problems,
+    "a model",
+  );
+  const provider = entry.provider;
+  if (typeof provider !== "string" || !(PROVIDERS as readonly string[]).includes(provider)) {
+    const hint = typeof provider === "string" ? didYouMean(provider, PROVIDERS) : "";
+    problems.add([...at, "provider"], `expected a provider, one of: ${PROVIDERS.join(", ")}, got ${describe(provider)}${hint}`);
+  }
+  const model = getString(entry.model, [...at, "model"], problems, "a model name");
+  const spec: ModelSpec = { provider: provider as ModelSpec["provider"], model: model ?? "" };
+  if (entry.baseUrl !== undefined) {
+    const url = getString(entry.baseUrl, [...at, "baseUrl"], problems, "an http(s) URL");
+    if (url !== undefined) {
+      if (/^https?:\/\/[^/]/i.test(url) && URL.canParse(url)) spec.baseUrl = url;
+      else problems.add([...at, "baseUrl"], `expected an absolute http or https URL, got ${describe(url)}`);
+    }
+  }
+  if (entry.apiKeyEnv !== undefined) {
+    const name = getString(entry.apiKeyEnv, [...at, "apiKeyEnv"], problems, "an environment variable name");
+    if (name !== undefined) {
+      if (ENV_NAME.test(name)) spec.apiKeyEnv = name;
+      else problems.add([...at, "apiKeyEnv"], `expected the name of an environment variable (letters, digits, _), got ${describe(name)}`);
+    }
+  }
+  return spec;
 }

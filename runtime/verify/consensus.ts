@@ -7,9 +7,8 @@
 import type { ModelSpec, VerificationSettings } from "../types.js";
 import { parseVerdict, type VerdictValue } from "./parse.js";
 import type { Prompt } from "./prompt.js";
-import { askAnthropic } from "./providers/anthropic.js";
-import { ProviderFailure, scrub, type FailureKind, type Provider } from "./providers/http.js";
-import { askOpenAI } from "./providers/openai.js";
+import { askAnthropic, askOpenAI } from "../models/client.js";
+import { ProviderFailure, scrub, type FailureKind, type Provider } from "../models/http.js";
 import { keyVariable, modelLabel } from "./settings.js";
 
 /** One model's vote, as the log records it (the model's key never appears). */

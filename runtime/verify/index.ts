@@ -11,6 +11,7 @@ export { consult, tally, type AskOptions, type VerificationResult, type Vote } f
 export { parseVerdict, MAX_ANSWER_CHARS, MAX_REASON_CHARS, type ParsedVerdict, type Verdict, type VerdictValue } from "./parse.js";
 export { buildPrompt, questionKey, summarizeArgs, PROMPT_LIMITS, type Prompt, type Question } from "./prompt.js";
 export { DEFAULT_VERIFICATION, keyVariable, mergeSettings, modelLabel, normalizeVerificationOptions, resolveSettings, type VerificationOptions } from "./settings.js";
-export { ProviderFailure, scrub, type FailureKind, type Provider, type ProviderCall } from "./providers/http.js";
-export { askOpenAI, OPENAI_BASE_URL } from "./providers/openai.js";
-export { askAnthropic, ANTHROPIC_BASE_URL, ANTHROPIC_VERSION } from "./providers/anthropic.js";
+export { ProviderFailure, scrub, type FailureKind, type Provider, type ProviderCall } from "../models/http.js";
+export { askOpenAI, askAnthropic } from "../models/client.js";
+export { OPENAI_BASE_URL } from "../models/openai.js";
+export { ANTHROPIC_BASE_URL, ANTHROPIC_VERSION } from "../models/anthropic.js";

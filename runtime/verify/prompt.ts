@@ -64,6 +64,7 @@ const ACTION_WORDS: Record<Action, string> = {
   "clock.now": "read the clock",
   "random.bytes": "read random bytes",
   "process.checkpoint": "record a checkpoint",
+  "llm.chat": "send a chat to a language model",
 };
 
 /**

@@ -28,6 +28,7 @@ export const AGENTS = {
   engines: join(ROOT, "test/component/agents/engines.js"),
   /** Imports its own TypeScript module and two npm packages (yaml, picomatch). */
   deps: join(ROOT, "test/component/agents/deps.js"),
+  "llm-adder": join(ROOT, "test/llm/agents/adder/agent.js"),
 } as const;
 
 export type AgentName = keyof typeof AGENTS;

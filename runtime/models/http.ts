@@ -1,10 +1,10 @@
 /**
  * What both providers share: one JSON POST with the global fetch (undici), bounded in time (the
  * caller's AbortSignal) and in size, never following a redirect (a redirect would carry the
- * key's header to another origin), and failures described without the key in them.
+ * key's header to another origin), and failures described without the key in them. Used by
+ * cross-model verification and by the llm capability alike.
  */
-import type { ModelSpec } from "../../types.js";
-import type { Prompt } from "../prompt.js";
+import type { ModelSpec } from "../types.js";
 
 /** Why a model gave no verdict; each counts as a rejection. */
 export type FailureKind = "no-key" | "timeout" | "network" | "http" | "bad-response" | "unparseable";
@@ -20,10 +20,10 @@ export class ProviderFailure extends Error {
   }
 }
 
-/** One model call: the model, the prompt, its key (if it sends one), and the deadline's signal. */
+/** One verification question: the model, the prompt, its key (if it sends one), and the deadline's signal. */
 export interface ProviderCall {
   model: ModelSpec;
-  prompt: Prompt;
+  prompt: { system: string; user: string };
   apiKey: string | undefined;
   signal: AbortSignal;
 }
@@ -81,8 +81,31 @@ export async function postJson(url: string, headers: Record<string, string>, bod
  */
 export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join("[redacted]");
+  for (const secret of secrets) if (secret.length > 0 && out.includes(secret)) out = out.split(secret).join("[redacted]");
   return out;
+}
+
+/**
+ * A key and its obvious encodings, for `scrub`: as is, URL-encoded, hex, and base64 / base64url
+ * at each of the three alignments it can have inside a longer encoded text (the few characters
+ * at each end that mix in neighbouring bytes are left out). Longest first.
+ *
+ * @example scrub(btoa("user:" + key), secretForms(key)) // no longer decodes to the key
+ */
+export function secretForms(key: string): string[] {
+  if (key.length === 0) return [];
+  const bytes = new TextEncoder().encode(key);
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const forms = new Set<string>([key, encodeURIComponent(key), hex, hex.toUpperCase()]);
+  if (bytes.length >= 12) {
+    for (let pad = 0; pad < 3; pad++) {
+      const b64 = btoa(String.fromCharCode(...new Uint8Array(pad), ...bytes));
+      const middle = b64.slice(4, b64.length - 4);
+      forms.add(middle);
+      forms.add(middle.replace(/\+/g, "-").replace(/\//g, "_"));
+    }
+  }
+  return [...forms].filter((f) => f.length > 0).sort((a, b) => b.length - a.length);
 }
 
 /** The joined base URL and path, with no doubled slash. */
@@ -114,6 +137,9 @@ function failureOf(error: unknown, signal: AbortSignal, secrets: readonly string
 
 async function readBounded(res: Response, max: number): Promise<string> {
   if (!res.body) return "";
+  // A declared length within bounds is read at once (the client refuses a body longer than it declares).
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (Number.isSafeInteger(declared) && declared >= 0 && declared <= max) return new TextDecoder().decode(await res.arrayBuffer());
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
