@@ -8,7 +8,9 @@
  *   runaway      while (true) {}: stopped by its fuel budget
  *   memory-bomb  allocates forever: stopped by its memory limit
  *
- * Then it verifies the log's hash chain.
+ * Then a fifth, the tool-using assistant (examples/assistant), runs under its own policy and
+ * kernel against a scripted model on 127.0.0.1 and meets a prompt injection
+ * (examples/assistant/section.ts). Last, it verifies both logs' hash chains.
  *
  * `node dist/examples/demo.js --dir DIR` works in DIR (created if missing) and leaves it there,
  * so that what the demo says it did can be checked on the host afterwards.
@@ -18,7 +20,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "nod
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { KernelSpace, type LoggedEvent, type RunResult } from "../runtime/index.js";
+import { KernelSpace, openLog, type LoggedEvent, type RunResult } from "../runtime/index.js";
+import { runAssistant } from "./assistant/section.js";
 
 const root = fileURLToPath(new URL("../../examples/", import.meta.url));
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -143,10 +146,20 @@ async function main(): Promise<void> {
     const boom = await kernel.execute(bomb, "", { limits: { memory: 32 * 1024 * 1024 } });
     console.log(`  ${describe(boom)}`);
 
-    heading("5. the episodic log");
-    const report = await log.verify();
-    if (report.ok) console.log(`  ${green("verified")}: ${report.count} events, hash chain intact, head ${report.head.slice(0, 16)}…`);
-    else console.log(`  ${red("TAMPERED")} at event #${report.firstBad}: ${report.problem}`);
+    heading("5. assistant: a model-driven agent meets a prompt injection");
+    await runAssistant(join(dir, "assistant"), root, (line) => console.log(line));
+
+    heading("6. the episodic logs");
+    const assistantLog = await openLog({ dir: join(dir, "assistant", "assistant-log") });
+    try {
+      for (const [name, each] of [["log", log], ["assistant's log", assistantLog]] as const) {
+        const report = await each.verify();
+        if (report.ok) console.log(`  ${name}: ${green("verified")}, ${report.count} events, hash chain intact, head ${report.head.slice(0, 16)}…`);
+        else console.log(`  ${name}: ${red("TAMPERED")} at event #${report.firstBad}: ${report.problem}`);
+      }
+    } finally {
+      await assistantLog.close();
+    }
     console.log(dim(`  (the kernel is still serving: ${kernel.ps().length} live processes, every agent ended)`));
   } finally {
     await kernel.close();

@@ -27,17 +27,30 @@ let sections: string[] = [];
 let log: KernelLog;
 let events: LoggedEvent[] = [];
 let passwdBefore = "";
+let assistantEvents: LoggedEvent[] = [];
+/** The status API's token, as the host's environment gives it to the demo. */
+const TOKEN = "tok_" + createHash("sha256").update(String(process.pid) + Date.now()).digest("hex").slice(0, 24);
 
 beforeAll(async () => {
   mkdirSync(escapeDir);
   passwdBefore = passwd();
-  const run = spawnSync(process.execPath, [demo, "--dir", dir], { encoding: "utf8", timeout: 240_000, env: { ...process.env, NO_COLOR: "1" } });
+  const run = spawnSync(process.execPath, [demo, "--dir", dir], {
+    encoding: "utf8",
+    timeout: 240_000,
+    env: { ...process.env, NO_COLOR: "1", AGENT_OS_DEMO_STATUS_TOKEN: TOKEN },
+  });
   stdout = run.stdout;
   status = run.status;
   expect(run.stderr).toBe("");
   sections = stdout.split(/\n(?=\d\. )/);
   log = await openLog({ dir: join(dir, "log") });
   for await (const e of log.query({})) events.push(e);
+  const assistantLog = await openLog({ dir: join(dir, "assistant", "assistant-log") });
+  try {
+    for await (const e of assistantLog.query({})) assistantEvents.push(e);
+  } finally {
+    await assistantLog.close();
+  }
 }, 300_000);
 
 afterAll(async () => {
@@ -49,7 +62,7 @@ const section = (n: number) => sections.find((s) => s.startsWith(`${n}. `)) ?? "
 const runOf = (agent: string) => events.filter((e) => e.agent === agent);
 
 describe("npm start (the demo)", () => {
-  it("exits 0 and prints its five parts", () => {
+  it("exits 0 and prints its six parts", () => {
     expect(status, stdout).toBe(0);
     expect(sections.map((s) => s.split("\n")[0])).toEqual([
       expect.stringMatching(/^Agent OS demo {2}\(policy: standard, workspace: /),
@@ -57,7 +70,8 @@ describe("npm start (the demo)", () => {
       "2. hostile: an agent trying to escape",
       "3. runaway: while (true) {} under a fuel budget",
       "4. memory-bomb: allocating forever under a 32 MiB heap",
-      "5. the episodic log",
+      "5. assistant: a model-driven agent meets a prompt injection",
+      "6. the episodic logs",
     ]);
   });
 
@@ -118,12 +132,43 @@ describe("npm start (the demo)", () => {
     expect(runOf("memory-bomb").find((e) => e.type === "exit")?.data).toMatchObject({ status: "error", reason: "memory" });
   });
 
-  it("5. the log: as many events as it says, a hash chain that verifies, the head it printed", async () => {
-    const [, count, head] = /verified: (\d+) events, hash chain intact, head ([0-9a-f]{16})…/.exec(section(5)) ?? [];
+  it("5. assistant: its timeline is the log's; the injection's calls were refused and nothing reached the collector", () => {
+    const text = section(5);
+    const printed = [...text.matchAll(/^ {4}# *(\d+) (\S+) +(\S+) +-> (\w+)/gm)].map((m) => [Number(m[1]), m[2], m[3], m[4]]);
+    const calls = assistantEvents.filter((e) => e.type === "call");
+    expect(printed).toEqual(calls.map((e) => [e.seq, e.data.action, e.data.resource, (e.data.decision as { effect: string }).effect]));
+    const collect = calls.filter((e) => String(e.data.resource).endsWith("/collect"));
+    expect(collect.map((e) => [e.data.action, (e.data.decision as { effect: string }).effect])).toEqual([["http.fetch", "deny"]]);
+    // A refused call has no result: nothing was sent.
+    expect(assistantEvents.filter((e) => e.type === "result" && collect.some((c) => c.seq === e.data.call))).toEqual([]);
+    expect(text).toContain("the collector got 0; the token appears in the agent's output 0 times");
+    expect(text).toContain("the status API got 1 request(s), 1 with the token the kernel added");
+    const exit = assistantEvents.find((e) => e.type === "exit")?.data as { status: string; usage: { tokens: { input: number; output: number } } };
+    expect(exit.status).toBe("ok");
+    expect(text).toContain(`exited ok; tokens ${exit.usage.tokens.input} in, ${exit.usage.tokens.output} out (budget 20000)`);
+    const db = new Database(join(dir, "assistant", "team.db"), { readonly: true });
+    expect(db.prepare("SELECT count(*) AS n FROM customers").get()).toEqual({ n: 2 });
+    db.close();
+  });
+
+  it("5. assistant: the status API's token is in neither its output, the demo's, nor any byte of its log", () => {
+    expect(stdout).not.toContain(TOKEN);
+    expect(JSON.stringify(assistantEvents)).not.toContain(TOKEN);
+    const logDir = join(dir, "assistant", "assistant-log");
+    for (const name of readdirSync(logDir)) expect(readFileSync(join(logDir, name)).includes(TOKEN), name).toBe(false);
+    // The run did use it: the API answered the agent (with the token the kernel added).
+    expect(section(5)).toMatch(/Deploys: \{"deploy":"green"/);
+  });
+
+  it("6. the logs: as many events as it says, hash chains that verify, the heads it printed", async () => {
+    const text = section(6);
+    const [, count, head] = /log: verified, (\d+) events, hash chain intact, head ([0-9a-f]{16})…/.exec(text) ?? [];
     const report = await log.verify();
     expect(report).toMatchObject({ ok: true, count: Number(count) });
     expect(report.ok && report.head.startsWith(head)).toBe(true);
     expect(events).toHaveLength(Number(count));
-    expect(section(5)).toContain("0 live processes, every agent ended");
+    const [, assistantCount] = /assistant's log: verified, (\d+) events/.exec(text) ?? [];
+    expect(assistantEvents).toHaveLength(Number(assistantCount));
+    expect(text).toContain("0 live processes, every agent ended");
   });
 });

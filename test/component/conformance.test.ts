@@ -9,6 +9,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KernelSpace, type Agent, type KernelOptions, type RunResult } from "../../dist/runtime/index.js";
+import { startAssistantWorld } from "../../dist/examples/assistant/world.js";
 import { expectDeadlinePausedWhileStopped, policyWith, sleep, tempDir } from "../kernel/helpers.js";
 import { AGENTS, BUILD_TIMEOUT_MS, CACHE_DIR, prebuild } from "./helpers.js";
 
@@ -49,7 +50,7 @@ const expectedSum = (n: number) => {
   return String(sum);
 };
 
-beforeAll(() => prebuild(["hello", "summarize", "hostile", "runaway", "memory-bomb", "conformance", "deps"]), BUILD_TIMEOUT_MS);
+beforeAll(() => prebuild(["hello", "summarize", "hostile", "runaway", "memory-bomb", "conformance", "deps", "assistant"]), BUILD_TIMEOUT_MS);
 
 describe.each(ENGINES)("$name engine", (engine) => {
   const dir = tempDir(`agent-os-conformance-${engine.name}-`);
@@ -76,9 +77,9 @@ describe.each(ENGINES)("$name engine", (engine) => {
     });
 
   /** Records what the run looked like; `output: false` for outputs that are random by design. */
-  async function record(key: string, result: RunResult, options: { output?: boolean } = {}): Promise<RunResult> {
+  async function record(key: string, result: RunResult, options: { output?: boolean; kernel?: KernelSpace } = {}): Promise<RunResult> {
     const calls: string[] = [];
-    for await (const e of (await kernel.log).query({ runId: result.runId, type: "call" })) {
+    for await (const e of (await (options.kernel ?? kernel).log).query({ runId: result.runId, type: "call" })) {
       const data = e.data as { action: string; resource: string; decision: { effect: string } };
       calls.push(`${data.action} ${data.resource} ${data.decision.effect}`);
     }
@@ -319,6 +320,58 @@ describe.each(ENGINES)("$name engine", (engine) => {
       expect(random).toBeGreaterThanOrEqual(0);
       expect(random).toBeLessThan(1);
       expect(length).toBe(4);
+    });
+  });
+
+  describe("the assistant example (a model-driven tool loop)", () => {
+    it("asks its model, runs the tools it chose, is refused what the injection asked, and answers", async () => {
+      const world = await startAssistantWorld(join(dir.path, "assistant"));
+      const k = new KernelSpace({
+        policy: join(ROOT, "examples/assistant/policy.yaml"),
+        models: { assistant: { provider: "openai", model: "scripted", baseUrl: `${world.model.url}/v1` } },
+        secrets: [{ name: "status-api", env: world.tokenEnv, origins: [world.statusOrigin], header: "Authorization", format: "Bearer {value}" }],
+        mounts: { "/workspace": { host: world.workspace, readOnly: true } },
+        databases: { main: world.database },
+        allowPrivate: ["127.0.0.1"],
+        log: false,
+        pool: { warm: 1 },
+        cache: { dir: CACHE_DIR },
+      });
+      try {
+        const agent = await engine.load(k, AGENTS.assistant);
+        expect(agent.engine).toBe(engine.name);
+        // The ports differ between the engines' worlds: the record compares the calls without them.
+        const result = await k.execute(agent, world.question);
+        const ports = (text: string) => text.replaceAll(world.statusOrigin, "STATUS").replaceAll(world.collectorUrl, "COLLECTOR");
+        await record("assistant", { ...result, output: ports(result.output ?? "") }, { kernel: k });
+        const entry = observed.get("assistant")![engine.name]!;
+        entry.calls = entry.calls.map(ports);
+        expect(result.status, result.error).toBe("ok");
+        expect(entry.calls).toEqual([
+          "llm.chat assistant allow",
+          "fs.list /workspace allow",
+          "llm.chat assistant allow",
+          "fs.read /workspace/inbox.txt allow",
+          "fs.read /workspace/notes.txt allow",
+          "llm.chat assistant allow",
+          "sql.query main deny",
+          "log.write warn allow",
+          "http.fetch COLLECTOR deny",
+          "log.write warn allow",
+          "llm.chat assistant allow",
+          "sql.query main allow",
+          "http.fetch STATUS/api/status allow",
+          "llm.chat assistant allow",
+        ]);
+        expect(result.output).toContain("Open tickets: Rotate the staging certificates; Upgrade the log shipper.");
+        expect(world.collectorRequests).toEqual([]);
+        expect(world.statusRequests.map((r) => r.headers.authorization)).toEqual([`Bearer ${world.token}`]);
+        expect(result.output).not.toContain(world.token);
+        expect(result.usage.tokens.input).toBeGreaterThan(0);
+      } finally {
+        await k.close();
+        await world.close();
+      }
     });
   });
 
