@@ -148,7 +148,7 @@ export function createRunCapabilities(
     authorizeHop: authorizeHop(run),
     close: () => {
       llm?.close();
-      sql?.close();
+      return sql?.close();
     },
   };
 }

@@ -250,10 +250,12 @@ describe("the kernel's SQL processes", () => {
 describe("the end of a run", () => {
   it("leaves its database settled: a transaction it left open is rolled back and its journal gone when the result arrives", async () => {
     open();
-    const answers = await told(spawnStatements(["BEGIN", "INSERT INTO t(b) VALUES (x'03')", "SELECT count(*) FROM t"]));
-    expect(answers.map((t) => t.tag)).toEqual(["ok", "ok", "ok"]);
-    // Checked at once, before anything else can run: the host may copy the file now.
-    expect(existsSync(`${file}-journal`)).toBe(false);
-    expect(inspect((db) => db.prepare("SELECT count(*) FROM t").pluck().get())).toBe(2);
+    for (let round = 0; round < 3; round++) {
+      const answers = await told(spawnStatements(["BEGIN", "INSERT INTO t(b) VALUES (x'03')", "SELECT count(*) FROM t"]));
+      expect(answers.map((t) => t.tag)).toEqual(["ok", "ok", "ok"]);
+      // Checked at once, before anything else can run: the host may copy the file now.
+      expect(existsSync(`${file}-journal`), `round ${round}`).toBe(false);
+      expect(inspect((db) => db.prepare("SELECT count(*) FROM t").pluck().get())).toBe(2);
+    }
   }, 60_000);
 });
