@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KernelSpace, type Agent, type KernelOptions, type RunResult } from "../../dist/runtime/index.js";
 import { startAssistantWorld } from "../../dist/examples/assistant/world.js";
 import { expectDeadlinePausedWhileStopped, policyWith, sleep, tempDir } from "../kernel/helpers.js";
-import { AGENTS, BUILD_TIMEOUT_MS, CACHE_DIR, prebuild } from "./helpers.js";
+import { AGENTS, BUILD_TIMEOUT_MS, CACHE_DIR, ROOT, prebuild } from "./helpers.js";
 
 // Guests that count to millions on a shared two-core machine: slow under load is not wrong.
 vi.setConfig({ testTimeout: 180_000 });
