@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { escapeText } from "../../runtime/cli/escape.js";
 import { KernelSpace, type LoggedEvent, type RunResult } from "../../runtime/index.js";
-import { startAssistantWorld, type AssistantWorld } from "./world.js";
+import { assistantKernelOptions, startAssistantWorld, type AssistantWorld } from "./world.js";
 
 export interface AssistantOutcome {
   result: RunResult;
@@ -25,15 +25,7 @@ export type Say = (line: string) => void;
  */
 export async function runAssistant(dir: string, root: string, say: Say): Promise<AssistantOutcome> {
   const world = await startAssistantWorld(dir);
-  const kernel = new KernelSpace({
-    policy: join(root, "assistant/policy.yaml"),
-    models: { assistant: { provider: "openai", model: "scripted-assistant", baseUrl: `${world.model.url}/v1` } },
-    secrets: [{ name: "status-api", env: world.tokenEnv, origins: [world.statusOrigin], header: "Authorization", format: "Bearer {value}" }],
-    mounts: { "/workspace": { host: world.workspace, readOnly: true } },
-    databases: { main: world.database },
-    allowPrivate: ["127.0.0.1"],
-    log: { dir: join(dir, "assistant-log") },
-  });
+  const kernel = new KernelSpace({ ...assistantKernelOptions(world, root), log: { dir: join(dir, "assistant-log") } });
   try {
     const agent = await kernel.load(join(root, "assistant/agent.js"));
     const result = await kernel.execute(agent, world.question);

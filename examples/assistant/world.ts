@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { startScriptedModel, type ScriptStep, type ScriptedModel, type ScriptedRequest } from "../../runtime/index.js";
+import { startScriptedModel, type KernelOptions, type ScriptStep, type ScriptedModel, type ScriptedRequest } from "../../runtime/index.js";
 
 /** A request one of the world's servers received. */
 export interface SeenRequest {
@@ -131,6 +131,23 @@ export async function startAssistantWorld(dir: string): Promise<AssistantWorld> 
     close: async () => {
       await Promise.all([close(status), close(collector), model.close()]);
     },
+  };
+}
+
+/**
+ * The kernel options the assistant runs with in this world (add `log`, `pool`, `cache`): its
+ * policy, the scripted model as the alias `assistant`, the status API's token as a secret, the
+ * workspace read-only, the tickets database, and loopback allowed for the status API.
+ * `examples` is the examples folder.
+ */
+export function assistantKernelOptions(world: AssistantWorld, examples: string): KernelOptions {
+  return {
+    policy: join(examples, "assistant/policy.yaml"),
+    models: { assistant: { provider: "openai", model: "scripted-assistant", baseUrl: `${world.model.url}/v1` } },
+    secrets: [{ name: "status-api", env: world.tokenEnv, origins: [world.statusOrigin], header: "Authorization", format: "Bearer {value}" }],
+    mounts: { "/workspace": { host: world.workspace, readOnly: true } },
+    databases: { main: world.database },
+    allowPrivate: ["127.0.0.1"],
   };
 }
 

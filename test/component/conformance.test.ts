@@ -9,7 +9,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KernelSpace, type Agent, type KernelOptions, type RunResult } from "../../dist/runtime/index.js";
-import { startAssistantWorld } from "../../dist/examples/assistant/world.js";
+import { assistantKernelOptions, startAssistantWorld } from "../../dist/examples/assistant/world.js";
 import { expectDeadlinePausedWhileStopped, policyWith, sleep, tempDir } from "../kernel/helpers.js";
 import { AGENTS, BUILD_TIMEOUT_MS, CACHE_DIR, ROOT, prebuild } from "./helpers.js";
 
@@ -326,17 +326,7 @@ describe.each(ENGINES)("$name engine", (engine) => {
   describe("the assistant example (a model-driven tool loop)", () => {
     it("asks its model, runs the tools it chose, is refused what the injection asked, and answers", async () => {
       const world = await startAssistantWorld(join(dir.path, "assistant"));
-      const k = new KernelSpace({
-        policy: join(ROOT, "examples/assistant/policy.yaml"),
-        models: { assistant: { provider: "openai", model: "scripted", baseUrl: `${world.model.url}/v1` } },
-        secrets: [{ name: "status-api", env: world.tokenEnv, origins: [world.statusOrigin], header: "Authorization", format: "Bearer {value}" }],
-        mounts: { "/workspace": { host: world.workspace, readOnly: true } },
-        databases: { main: world.database },
-        allowPrivate: ["127.0.0.1"],
-        log: false,
-        pool: { warm: 1 },
-        cache: { dir: CACHE_DIR },
-      });
+      const k = new KernelSpace({ ...assistantKernelOptions(world, join(ROOT, "examples")), log: false, pool: { warm: 1 }, cache: { dir: CACHE_DIR } });
       try {
         const agent = await engine.load(k, AGENTS.assistant);
         expect(agent.engine).toBe(engine.name);
