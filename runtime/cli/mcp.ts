@@ -75,7 +75,7 @@ export const mcpCommand: Subcommand = async (argv, io) => {
     for (const [name, file] of files) agents[name] = await kernel.load(file, engine ? { engine: engine as EngineName } : {});
     if (stopping !== undefined) return EXIT.ok;
     server = await kernel.serveMcp({ agents, ...(http ? { http } : {}) });
-    announce(server, kernel, io);
+    announce(server, kernel, io, http?.token !== undefined);
     if (stopping !== undefined) await server.close();
     await server.closed;
     io.stderr(`agent-os mcp: closed\n`);
@@ -87,11 +87,12 @@ export const mcpCommand: Subcommand = async (argv, io) => {
   return EXIT.ok;
 };
 
-function announce(server: McpServeHandle, kernel: KernelSpace, io: CliIo): void {
+/** What the server serves, where, and (when the command made it up) its token: stderr only. */
+function announce(server: McpServeHandle, kernel: KernelSpace, io: CliIo, tokenGiven: boolean): void {
   const what = `${server.tools.join(", ")} under the policy ${kernel.policy.name}`;
   if (server.url === undefined) return io.stderr(escapeText(`agent-os mcp: serving ${what} over stdio`) + "\n");
   io.stderr(escapeText(`agent-os mcp: serving ${what} at ${server.url}`) + "\n");
-  io.stderr(`agent-os mcp: token: ${server.token}\n`);
+  io.stderr(tokenGiven ? "agent-os mcp: token: the one in --token-file\n" : `agent-os mcp: token: ${server.token}\n`);
 }
 
 /** `--agent NAME=FILE` flags, in order; at least one, each NAME once, each FILE present. */
