@@ -25,7 +25,11 @@ const READ = `import * as agent from "${ENTRY}";
 globalThis.__schema = agent.inputSchema === undefined ? null : JSON.stringify(agent.inputSchema);`;
 
 async function read(data: SchemaWorkerData): Promise<SchemaReply> {
-  const quickjs = await newQuickJSWASMModule(newVariant(RELEASE_SYNC, {}));
+  // QuickJS's own limit does not count ArrayBuffer storage: the engine's whole heap is capped too.
+  const initial = 256;
+  const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => object } }).WebAssembly;
+  const wasmMemory = new Memory({ initial, maximum: initial + Math.ceil(data.memory / 65536) });
+  const quickjs = await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmMemory: wasmMemory as never }));
   const runtime = quickjs.newRuntime();
   runtime.setMemoryLimit(data.memory);
   runtime.setMaxStackSize(256 * 1024);

@@ -36,6 +36,17 @@ await fs.write("/workspace/eager.txt", "written while loading");
 export const inputSchema = { type: "object", properties: {} };
 export function run() { return "ran"; }
 `,
+  /** Allocates a gigabyte while loading. */
+  "greedy.js": `const bytes = new Uint8Array(1 << 30);
+bytes[0] = 1;
+export const inputSchema = { type: "object" };
+export function run() { return "ran"; }
+`,
+  /** Never finishes loading. */
+  "looping.js": `for (;;);
+export const inputSchema = { type: "object" };
+export function run() { return "ran"; }
+`,
   /** An inputSchema that is not an object schema. */
   "badschema.js": `export const inputSchema = { type: "string" };
 export function run(task) { return task; }

@@ -180,6 +180,19 @@ describe("serveMcp: the agents' inputSchema", () => {
     }
   });
 
+  it("reads it within a memory cap and a deadline: a module that allocates a gigabyte or never finishes loading is refused", async () => {
+    const k = new KernelSpace({ policy: "strict", log: false, cache: false });
+    try {
+      const greedy = await k.load(w.agent("greedy.js"));
+      await expect(k.serveMcp({ agents: { greedy }, http: { port: 0 } })).rejects.toThrow(/greedy: cannot read its inputSchema export/);
+      const looping = await k.load(w.agent("looping.js"));
+      await expect(k.serveMcp({ agents: { looping }, http: { port: 0 } })).rejects.toThrow(/looping: cannot read its inputSchema export: interrupted/);
+      // ("interrupted": the isolate's own deadline stopped it, not the reader's backstop timer)
+    } finally {
+      await k.close();
+    }
+  });
+
   it("refuses a schema that is not an object schema, and a tool name MCP does not allow", async () => {
     const k = new KernelSpace({ policy: "strict", log: false, cache: false });
     try {
