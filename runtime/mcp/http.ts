@@ -36,38 +36,11 @@ export async function startHttp(newServer: () => Server, options: { port?: numbe
   const token = options.token ?? randomBytes(32).toString("hex");
   if (typeof token !== "string" || token.length < 16 || /\s/.test(token)) throw new UsageError("mcp: the token must have at least 16 characters and no spaces");
   const expected = digest(`Bearer ${token}`);
-  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: Server }>();
-  const http = createServer((req, res) => {
-    handle(req, res).catch(() => reply(res, 500, "internal error"));
-  });
+  const sessions: Sessions = new Map();
   let bound = port;
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const refused = checkHost(req, bound) ?? checkToken(req, expected);
-    if (refused) return reply(res, refused.status, refused.message, refused.status === 401 ? { "WWW-Authenticate": 'Bearer realm="agent-os"' } : {});
-    if (new URL(req.url ?? "/", "http://127.0.0.1").pathname !== "/mcp") return reply(res, 404, "not found: the MCP endpoint is /mcp");
-    const id = req.headers["mcp-session-id"];
-    if (typeof id === "string") {
-      const session = sessions.get(id);
-      if (!session) return reply(res, 404, "unknown session");
-      const body = req.method === "POST" ? await readJson(req) : undefined;
-      if (body instanceof Error) return reply(res, 400, body.message);
-      return session.transport.handleRequest(req, res, body);
-    }
-    if (req.method !== "POST") return reply(res, 400, "no session: send initialize first");
-    const body = await readJson(req);
-    if (body instanceof Error) return reply(res, 400, body.message);
-    if (!isInitializeRequest(body)) return reply(res, 400, "no session: send initialize first");
-    const server = newServer();
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sid) => void sessions.set(sid, { transport, server }),
-    });
-    transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
-    };
-    await server.connect(transport);
-    await transport.handleRequest(req, res, body);
-  };
+  const http = createServer((req, res) => {
+    handle(req, res, { expected, port: bound, sessions, newServer }).catch(() => reply(res, 500, "internal error"));
+  });
   await new Promise<void>((resolve, reject) => {
     http.once("error", (error: NodeJS.ErrnoException) =>
       reject(error.code === "EADDRINUSE" ? new UsageError(`mcp: port ${port} on 127.0.0.1 is in use`) : error),
@@ -87,6 +60,44 @@ export async function startHttp(newServer: () => Server, options: { port?: numbe
     onClosed();
   };
   return { url: `http://127.0.0.1:${bound}/mcp`, token, closed, close };
+}
+
+type Sessions = Map<string, { transport: StreamableHTTPServerTransport; server: Server }>;
+
+interface Endpoint {
+  expected: Buffer;
+  port: number;
+  sessions: Sessions;
+  newServer: () => Server;
+}
+
+/** One request: the checks, then its session's transport, or a new session for an initialize. */
+async function handle(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint): Promise<void> {
+  const refused = checkHost(req, endpoint.port) ?? checkToken(req, endpoint.expected);
+  if (refused) return reply(res, refused.status, refused.message, refused.status === 401 ? { "WWW-Authenticate": 'Bearer realm="agent-os"' } : {});
+  if (new URL(req.url ?? "/", "http://127.0.0.1").pathname !== "/mcp") return reply(res, 404, "not found: the MCP endpoint is /mcp");
+  const id = req.headers["mcp-session-id"];
+  if (typeof id === "string") {
+    const session = endpoint.sessions.get(id);
+    if (!session) return reply(res, 404, "unknown session");
+    const body = req.method === "POST" ? await readJson(req) : undefined;
+    if (body instanceof Error) return reply(res, 400, body.message);
+    return session.transport.handleRequest(req, res, body);
+  }
+  if (req.method !== "POST") return reply(res, 400, "no session: send initialize first");
+  const body = await readJson(req);
+  if (body instanceof Error) return reply(res, 400, body.message);
+  if (!isInitializeRequest(body)) return reply(res, 400, "no session: send initialize first");
+  const server = endpoint.newServer();
+  const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    sessionIdGenerator: () => randomUUID(),
+    onsessioninitialized: (sid) => void endpoint.sessions.set(sid, { transport, server }),
+  });
+  transport.onclose = () => {
+    if (transport.sessionId) endpoint.sessions.delete(transport.sessionId);
+  };
+  await server.connect(transport);
+  await transport.handleRequest(req, res, body);
 }
 
 /** DNS rebinding: only a loopback Host, and no Origin but this server's own. */

@@ -4,6 +4,8 @@
  * on the host, a real LevelDB log read back once the command has closed it.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -196,6 +198,18 @@ describe("agent-os mcp: usage", () => {
     expect(ran.code).toBe(2);
     expect(ran.err).toMatch(/at least 16 characters/);
   });
+
+  it("exits 2 when the port is in use", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const ran = await run("--agent", `a=${SUMMARIZE}`, "--http", String((taken.address() as AddressInfo).port), "--no-log");
+      expect(ran.code).toBe(2);
+      expect(ran.err).toMatch(/port \d+ on 127\.0\.0\.1 is in use/);
+    } finally {
+      taken.close();
+    }
+  }, SLOW_MS);
 
   it("exits 2 for a policy that does not load, from the real command", async () => {
     const ran = await agentOs(w.path, "mcp", "--agent", `a=${SUMMARIZE}`, "--policy", join(w.path, "nope.yaml"), "--no-log");
