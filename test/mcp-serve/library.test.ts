@@ -25,7 +25,7 @@ beforeAll(async () => {
   kernel = new KernelSpace({
     policy: "standard",
     mounts: { "/workspace": w.ws, "/prod": w.prod },
-    limits: { wallTime: 1500 },
+    limits: { wallTime: 1500, output: 4096 },
     log: { dir: w.log },
     cache: false,
   });
@@ -37,6 +37,9 @@ beforeAll(async () => {
     patient: await kernel.load(w.agent("patient.js")),
     echo: kernel.register(async function echo(task: string) {
       return `echo: ${task}`;
+    }),
+    loud: kernel.register(function loud() {
+      return "x".repeat(10_000);
     }),
   };
   server = await kernel.serveMcp({ agents, http: { port: 0 } });
@@ -69,7 +72,7 @@ async function logged(filter: (e: LoggedEvent) => boolean): Promise<LoggedEvent[
 describe("serveMcp over HTTP", () => {
   it("lists the agents with their schemas: the default { task } or the agent's own inputSchema", async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(["summarize", "add", "writer", "spin", "patient", "echo"]);
+    expect(tools.map((t) => t.name)).toEqual(["summarize", "add", "writer", "spin", "patient", "echo", "loud"]);
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     expect(byName.summarize.inputSchema).toEqual(DEFAULT_INPUT_SCHEMA);
     expect(byName.echo.inputSchema).toEqual(DEFAULT_INPUT_SCHEMA);
@@ -116,6 +119,13 @@ describe("serveMcp over HTTP", () => {
     expect(result.isError).toBe(true);
     expect(text(result)).toMatch(/was killed by SIGKILL \(deadline\): wall-time limit of 1500 ms reached/);
     expect(result.structuredContent).toMatchObject({ status: "killed", reason: "deadline" });
+  });
+
+  it("reports an output over the limit as a tool error naming the limit, with none of the output", async () => {
+    const result = await client.callTool({ name: "loud", arguments: { task: "" } });
+    expect(result.isError).toBe(true);
+    expect(text(result)).toMatch(/failed \(limit\): the output has .*over the limit of 4096/);
+    expect(text(result)).not.toMatch(/xxxx/);
   });
 
   it("sends SIGTERM to the run when the client cancels the call", async () => {
