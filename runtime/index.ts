@@ -10,6 +10,8 @@
  * await kernel.close();
  * ```
  */
+export { serveMcp, type McpServeHandle, type ServeMcpOptions } from "./mcp/serve.js";
+export { DEFAULT_INPUT_SCHEMA, type InputSchema } from "./mcp/input-schema.js";
 export { KernelSpace, type Agent, type KernelOptions, type ReplayOptions, type SpawnOptions } from "./kernel/kernel.js";
 export { buildComponent, type BuildOptions, type BuildStep, type BuiltComponent } from "./engines/component/build.js";
 export { bundleModule, type BundleModuleOptions, type BundledModule } from "./engines/quickjs/agent.js";

@@ -8,6 +8,7 @@ import { reportFailure } from "./failure.js";
 import { inspectCommand } from "./inspect.js";
 import { EXIT, processIo, type CliIo, type Subcommand } from "./io.js";
 import { logCommand } from "./log.js";
+import { mcpCommand } from "./mcp.js";
 import { policyCommand } from "./policy.js";
 import { runCommand } from "./run.js";
 import { replayCommand } from "./replay.js";
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   log: { run: logCommand, summary: "print the episodic log as a timeline or JSON lines" },
   verify: { run: verifyCommand, summary: "verify the episodic log's hash chain" },
   replay: { run: replayCommand, summary: "replay a recorded run from the log, or re-decide it under another policy" },
+  mcp: { run: mcpCommand, summary: "serve agents as MCP tools (stdio, or HTTP on 127.0.0.1 with a token)" },
 };
 
 export const HELP = `Usage: agent-os <command> [options]

@@ -4,58 +4,32 @@
  * configuration error, 137 killed, 130 / 143 ended by Ctrl-C / SIGTERM.
  */
 import { existsSync } from "node:fs";
-import { dnsResolver } from "../capabilities/net-guard.js";
 import { KernelSpace } from "../kernel/kernel.js";
-import { parseDuration } from "../policy/units.js";
-import { LogError, UsageError } from "../errors.js";
-import type { ModelSpec, RunResult } from "../types.js";
-import type { VerificationOptions } from "../verify/settings.js";
+import { UsageError } from "../errors.js";
+import type { RunResult } from "../types.js";
 import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
 import { escapeLines, escapeText, safeJson } from "./escape.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
-import { DEFAULT_STOP_TIMEOUT_MS, databasesFrom, limitFlag, limitsFrom, mountsFrom, secretsFrom, stopTimeoutFrom } from "./run-options.js";
-import { modelsFrom, parseProviderModel, tokensFrom } from "./run-models.js";
+import { KERNEL_FLAGS, kernelOptionsFrom, openedLog } from "./kernel-flags.js";
+import { DEFAULT_STOP_TIMEOUT_MS, stopTimeoutFrom } from "./run-options.js";
 import { onProcessSignals, superviseRun, type ProcessSignal, type SupervisedEnd } from "./run-supervise.js";
 
+const { policy: POLICY_FLAG, ...OTHER_KERNEL_FLAGS } = KERNEL_FLAGS;
 const FLAGS: Record<string, FlagSpec> = {
-  policy: { type: "string", value: "NAME|FILE", help: "built-in policy name or YAML file (default: strict)" },
+  policy: POLICY_FLAG,
   task: { type: "string", value: "TEXT", help: "the task given to the agent's run(task) (default: empty)" },
-  mount: { type: "list", value: "/GUEST=HOST[:ro|:rw][,hardlinks]", help: "map a guest path onto a host directory (repeatable, each guest path once); hardlinks: allow files with other hard links" },
-  db: { type: "list", value: "NAME=FILE[:ro]", help: "name a SQLite database file; a :ro file must exist (repeatable, each name once)" },
-  secret: {
-    type: "list",
-    value: "NAME=ENV@ORIGIN[:HEADER[:FORMAT]]",
-    help: "inject the host variable ENV as a header on requests to ORIGIN (repeatable; see Secrets below)",
-  },
-  "allow-private": { type: "list", value: "HOST|CIDR", help: "let agents reach this private or loopback address (repeatable)" },
-  dns: { type: "list", value: "SERVER[:PORT]", help: "resolve agents' host names with this DNS server, not the system's (repeatable)" },
-  fuel: { type: "string", value: "N", help: "fuel budget (overrides the policy)" },
-  memory: { type: "string", value: "SIZE", help: "guest heap limit, e.g. 64MiB or plain bytes, at most 1GiB (overrides the policy)" },
-  timeout: { type: "string", value: "DURATION", help: "wall-time limit, e.g. 30s or plain milliseconds (overrides the policy); stopped time does not count" },
+  ...OTHER_KERNEL_FLAGS,
   "stop-timeout": {
     type: "string",
     value: "DURATION",
     help: `end the run when the agent has been stopped (a policy's stop) this long; 0 at once (default ${DEFAULT_STOP_TIMEOUT_MS / 1000}s)`,
   },
   engine: { type: "string", value: "quickjs|component", help: "the engine for a source file (default quickjs; a .wasm file is a component)" },
-  verifier: {
-    type: "list",
-    value: "PROVIDER:MODEL[@URL]",
-    help: "a model asked when a rule's effect is verify (repeatable; see Verification below)",
-  },
-  model: {
-    type: "list",
-    value: "ALIAS=PROVIDER:MODEL[@URL]",
-    help: "a model agents may call with llm.chat by ALIAS (repeatable; overrides the policy's models: per alias; see Models below)",
-  },
-  tokens: { type: "string", value: "N", help: "model tokens (input + output) the run may use (overrides the policy)" },
-  threshold: { type: "string", value: "SHARE", help: "share of verifier models that must approve, 0 to 1 (default: the policy's, else 1)" },
-  "verifier-timeout": { type: "string", value: "DURATION", help: "time each verifier model has to answer, e.g. 10s (default: the policy's, else 10s)" },
-  log: { type: "string", value: "DIR", help: "episodic log directory (default: .agent-os/log)" },
-  "no-log": { type: "boolean", help: "keep the episodic log in memory only" },
   json: { type: "boolean", help: "print the RunResult as JSON" },
   help: { type: "boolean", short: "h", help: "show this help" },
 };
+
+export { parseVerifierFlag } from "./kernel-flags.js";
 
 export const RUN_HELP = `Usage: agent-os run <agent.js|agent.ts|agent.wasm> [options]
 
@@ -126,21 +100,8 @@ export const runCommand: Subcommand = async (argv, io) => {
   if (engine !== undefined && engine !== "quickjs" && engine !== "component") {
     throw new UsageError(`run: --engine ${engine}: expected quickjs or component`);
   }
-  if (flags.log !== undefined && flags["no-log"]) throw new UsageError("run: --log and --no-log cannot go together");
   const stopTimeoutMs = stopTimeoutFrom(flags["stop-timeout"]);
-  const kernel = new KernelSpace({
-    policy: (flags.policy as string | undefined) ?? "strict",
-    mounts: mountsFrom(flags.mount as string[] | undefined),
-    databases: databasesFrom(flags.db as string[] | undefined),
-    allowPrivate: (flags["allow-private"] as string[] | undefined) ?? [],
-    secrets: secretsFrom(flags.secret as string[] | undefined),
-    ...(flags.dns !== undefined ? { resolver: dnsResolver(flags.dns as string[]) } : {}),
-    limits: { ...limitsFrom(flags), ...tokensFrom(flags.tokens) },
-    ...modelsFrom(flags.model as string[] | undefined),
-    log: flags["no-log"] ? false : { dir: (flags.log as string | undefined) ?? ".agent-os/log" },
-    pool: { warm: 1 },
-    ...verificationFlags(flags),
-  });
+  const kernel = new KernelSpace(kernelOptionsFrom(flags, "run"));
   let interrupted: ProcessSignal | undefined;
   let interrupt: ((signal: ProcessSignal) => void) | undefined;
   const release = onProcessSignals((signal) => {
@@ -165,16 +126,6 @@ export const runCommand: Subcommand = async (argv, io) => {
   return report(end, interrupted, Boolean(flags.json), io);
 };
 
-/** A log that cannot be opened is a configuration error (a bad --log, a log in use). */
-async function openedLog(kernel: KernelSpace): Promise<void> {
-  try {
-    await kernel.log;
-  } catch (error) {
-    if (error instanceof LogError) throw new UsageError(error.message, { cause: error });
-    throw error;
-  }
-}
-
 /** Prints how the run ended and returns the exit code. */
 function report(end: SupervisedEnd | undefined, interrupted: ProcessSignal | undefined, json: boolean, io: CliIo): number {
   const code = interrupted === "SIGINT" ? EXIT.interrupted : interrupted === "SIGTERM" ? EXIT.terminated : undefined;
@@ -191,37 +142,6 @@ function report(end: SupervisedEnd | undefined, interrupted: ProcessSignal | und
   if (!json && result.status === "ok") io.stdout(escapeLines(result.output ?? "") + (result.output?.endsWith("\n") ? "" : "\n"));
   else if (!json || result.status !== "ok") io.stderr(escapeText(`agent-os: ${result.agent} (pid ${result.pid}) ${describeEnd(result)}`) + "\n");
   return result.status === "ok" ? EXIT.ok : result.status === "killed" ? EXIT.killed : EXIT.failure;
-}
-
-/**
- * `--verifier openai:gpt-4o` as a model: PROVIDER:MODEL, optionally @ an http(s) base URL.
- *
- * @example parseVerifierFlag("openai:llama3@http://127.0.0.1:11434/v1") // { provider: "openai", model: "llama3", baseUrl: "http://127.0.0.1:11434/v1" }
- * @throws UsageError naming the flag and the accepted form.
- */
-export function parseVerifierFlag(value: string): ModelSpec {
-  const model = parseProviderModel(value);
-  if (!model) {
-    throw new UsageError(
-      `run: --verifier ${value}: expected PROVIDER:MODEL or PROVIDER:MODEL@URL, with PROVIDER openai or anthropic and an http(s) URL (e.g. openai:gpt-4o, openai:llama3@http://127.0.0.1:11434/v1)`,
-    );
-  }
-  return model;
-}
-
-function verificationFlags(flags: Record<string, unknown>): { verification?: VerificationOptions } {
-  const verification: VerificationOptions = {};
-  const models = ((flags.verifier as string[] | undefined) ?? []).map(parseVerifierFlag);
-  if (models.length > 0) verification.models = models;
-  const threshold = flags.threshold as string | undefined;
-  if (threshold !== undefined) {
-    const share = /^(0|1|0?\.\d+|1\.0*)$/.test(threshold) ? Number(threshold) : NaN;
-    if (!(share >= 0 && share <= 1)) throw new UsageError(`run: --threshold ${threshold}: expected a share of models from 0 to 1 (e.g. 0.8)`);
-    verification.threshold = share;
-  }
-  const timeout = limitFlag(flags["verifier-timeout"], parseDuration, "verifier-timeout");
-  if (timeout !== undefined) verification.timeout = timeout;
-  return Object.keys(verification).length > 0 ? { verification } : {};
 }
 
 /** "killed by SIGXCPU (fuel): ..." or "failed: TypeError: ..." */

@@ -15,6 +15,7 @@ import type { RunCapabilities } from "../capabilities/index.js";
 import { createRunSql } from "../capabilities/sql-run.js";
 import type { ComponentImage } from "../engines/component/image.js";
 import type { LoadedComponent } from "../engines/component/load.js";
+import type { McpServeHandle, ServeMcpOptions } from "../mcp/serve.js";
 import { checkCacheOutsideMounts, type CacheOptions } from "../engines/component/trust.js";
 import type { EngineName } from "../engines/engine.js";
 import { openLog, type KernelLog } from "../episodic/index.js";
@@ -291,6 +292,18 @@ export class KernelSpace {
     const log = await this.logPromise;
     const owner = options?.run ? { runId: options.run.runId, pid: options.run.pid, agent: options.run.agent } : undefined;
     return verifyOutput(this.verification, text, { question: options?.question, log, owner, signal: this.verifying.signal });
+  }
+
+  /**
+   * Serves agents as MCP tools, over stdio or Streamable HTTP on 127.0.0.1 with a bearer token:
+   * each `tools/call` is one run under this kernel's policy, mounts and limits (delegates to
+   * `serveMcp` in runtime/mcp/serve.ts).
+   *
+   * @example const server = await kernel.serveMcp({ agents: { summarize: agent }, http: { port: 0 } }); // server.url, server.token
+   */
+  async serveMcp(options: ServeMcpOptions): Promise<McpServeHandle> {
+    const { serveMcp } = await import("../mcp/serve.js");
+    return serveMcp(this, options);
   }
 
   /** The live processes. */
