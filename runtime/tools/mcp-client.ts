@@ -1,0 +1,216 @@
+/**
+ * An MCP server as a ToolProvider: the kernel lists its tools and calls them through the
+ * official SDK's client. The server runs with the authority the operator gives it (its command,
+ * its `env`, or its URL), never with the agent's and never with the host's environment.
+ */
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import type { JsonValue } from "../episodic/encoding.js";
+import { GuestError, guestErrors, UsageError } from "../errors.js";
+import { connectMcp, McpConnectError, type McpSession } from "./mcp-connect.js";
+import { mcpResultToJson } from "./mcp-content.js";
+import { checkServerSpec, type McpServerSpec } from "./mcp-spec.js";
+import { toolHash, toolName, type ToolContext, type ToolInfo, type ToolProvider } from "./types.js";
+
+export { type McpHttpSpec, type McpServerSpec, type McpStdioSpec } from "./mcp-spec.js";
+
+/**
+ * Options of createMcpProvider. Defaults: `startTimeoutMs` 10,000 (spawn plus `initialize`, and
+ * each `tools/list`); `callTimeoutMs` 300,000 (a backstop: the run's own deadline and signals
+ * cancel a call sooner); `maxMessageBytes` 10 MiB (one stdio message; a bigger one ends the
+ * server's process and fails the call with `io`); `maxRestarts` 3.
+ */
+export interface McpProviderOptions {
+  startTimeoutMs?: number;
+  callTimeoutMs?: number;
+  maxMessageBytes?: number;
+  /** How many times a server that exited is started again on a later call before calls fail with `io`. */
+  maxRestarts?: number;
+}
+
+/** A ToolProvider for one MCP server, which can also be started ahead of its first use. */
+export interface McpProvider extends ToolProvider {
+  /** Starts the server and lists its tools now (otherwise the first `list()` or `call()` does). */
+  start(): Promise<void>;
+}
+
+/** A tool name the kernel can carry in `SERVER/TOOL`: letters, digits, `_`, `-`, `.`. */
+const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const MAX_PAGES = 100;
+
+/**
+ * An MCP server as a tool provider. Nothing starts until the first `list()`, `call()` or
+ * `start()`. A server that cannot be started or does not answer `initialize` within
+ * `startTimeoutMs` is a UsageError naming it (with the end of its stderr, for a stdio server).
+ *
+ * A stdio server's environment is exactly `spec.env` plus the host's `PATH` (unless `env` sets
+ * one): none of the variables the SDK would pass by default (HOME, LOGNAME, SHELL, TERM, USER),
+ * and nothing else of the host's. Its stderr is kept (the last 2 KiB, for error messages), never
+ * shown on the operator's terminal.
+ *
+ * A server that exits during a call fails that call with `io`; the next call starts it again
+ * (at most `maxRestarts` times) and checks that the tool's name, description and schema still
+ * hash as they did when last listed; a changed tool fails with `io`.
+ *
+ * @example
+ * const files = createMcpProvider("files", { command: "node", args: ["server.js"], env: { ROOT: "/srv" } });
+ * const tools = await files.list();
+ * const text = await files.call("read", { path: "a.txt" }, { runId, agent: "reader", signal });
+ * await files.close();
+ */
+export function createMcpProvider(name: string, spec: McpServerSpec, options: McpProviderOptions = {}): McpProvider {
+  const checked = checkServerSpec(name, spec);
+  const settings = {
+    timeoutMs: options.startTimeoutMs ?? 10_000,
+    callTimeoutMs: options.callTimeoutMs ?? 300_000,
+    maxMessageBytes: options.maxMessageBytes ?? 10 * 1024 * 1024,
+    maxRestarts: options.maxRestarts ?? 3,
+  };
+  let session: McpSession | null = null;
+  let starting: Promise<McpSession> | null = null;
+  let started = false;
+  let restarts = 0;
+  let closed = false;
+  /** The hash of each tool as last listed. */
+  const listed = new Map<string, string>();
+
+  const where = `MCP server ${name}`;
+
+  async function open(): Promise<McpSession> {
+    try {
+      const s = await connectMcp(checked, settings);
+      if (closed) {
+        await s.close();
+        throw new UsageError(`${where} was closed while it started`);
+      }
+      return s;
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(`${where} did not start: ${startFailure(error, settings.timeoutMs)}`, { cause: error });
+    }
+  }
+
+  /** The live session, starting (or restarting) the server when there is none. */
+  async function live(): Promise<McpSession> {
+    if (closed) throw guestErrors.io(`${where} is closed`);
+    if (session && !session.closed) return session;
+    if (starting) return starting;
+    if (started && restarts >= settings.maxRestarts) throw guestErrors.io(`${where} exited ${restarts + 1} times; it is not started again`);
+    if (started) restarts++;
+    starting = open().then(
+      (s) => {
+        session = s;
+        started = true;
+        starting = null;
+        return s;
+      },
+      (error: unknown) => {
+        starting = null;
+        throw error;
+      },
+    );
+    return starting;
+  }
+
+  async function listTools(s: McpSession): Promise<ToolInfo[]> {
+    const tools: ToolInfo[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const result = await s.client.listTools(cursor === undefined ? {} : { cursor }, { timeout: settings.timeoutMs });
+      for (const tool of result.tools) tools.push(checkTool(where, tool, tools));
+      cursor = result.nextCursor;
+      if (cursor === undefined) break;
+    }
+    listed.clear();
+    for (const tool of tools) listed.set(tool.name, toolHash(toolName(name, tool.name), tool));
+    return tools;
+  }
+
+  /** After a restart: the tool must still be the one the kernel listed (and maybe pinned). */
+  async function checkUnchanged(s: McpSession, tool: string): Promise<void> {
+    const before = listed.get(tool);
+    const tools = await listTools(s);
+    const now = tools.find((t) => t.name === tool);
+    const after = now ? toolHash(toolName(name, tool), now) : undefined;
+    if (before !== undefined && after !== before) {
+      throw guestErrors.io(`${where} was restarted and its tool ${tool} changed (${before} before, ${after ?? "gone"} now)`);
+    }
+  }
+
+  return {
+    name,
+    async start() {
+      await this.list();
+    },
+    async list() {
+      const first = !started;
+      try {
+        return await listTools(await live());
+      } catch (error) {
+        if (error instanceof UsageError || error instanceof GuestError) throw error;
+        if (first) throw new UsageError(`${where} did not list its tools: ${describe(error, settings.timeoutMs)}`, { cause: error });
+        throw guestErrors.io(`${where} did not list its tools: ${describe(error, settings.timeoutMs)}`);
+      }
+    },
+    async call(tool: string, args: JsonValue, context: ToolContext): Promise<JsonValue> {
+      const full = toolName(name, tool);
+      if (context.signal.aborted) throw guestErrors.interrupted(`the call to ${full} was cancelled`);
+      if (args === null || typeof args !== "object" || Array.isArray(args)) throw guestErrors.invalid(`the arguments of ${full} must be an object`);
+      let s: McpSession;
+      try {
+        const restarting = started && !(session && !session.closed);
+        s = await live();
+        if (restarting || listed.size === 0) await checkUnchanged(s, tool);
+      } catch (error) {
+        if (error instanceof GuestError) throw error;
+        throw guestErrors.io(`${where} is not available: ${error instanceof UsageError ? error.message : describe(error, settings.timeoutMs)}`);
+      }
+      if (!listed.has(tool)) throw guestErrors.notFound(`tool ${full}`);
+      try {
+        const result = await s.client.callTool({ name: tool, arguments: args }, undefined, { signal: context.signal, timeout: settings.callTimeoutMs });
+        return mcpResultToJson(full, result);
+      } catch (error) {
+        throw callFailure(error, full, s, context.signal, settings.callTimeoutMs);
+      }
+    },
+    async close() {
+      closed = true;
+      const s = session ?? (await starting?.catch(() => null)) ?? null;
+      session = null;
+      await s?.close();
+    },
+  };
+}
+
+/** Checks one listed tool; a server listing a tool the kernel cannot name is misconfigured. */
+function checkTool(where: string, tool: { name: string; description?: string; inputSchema: Record<string, unknown> }, seen: ToolInfo[]): ToolInfo {
+  if (!TOOL_NAME.test(tool.name)) throw new UsageError(`${where} lists a tool named ${JSON.stringify(tool.name).slice(0, 140)}: tool names must be 1 to 128 letters, digits, "_", "-" or "."`);
+  if (seen.some((t) => t.name === tool.name)) throw new UsageError(`${where} lists the tool ${tool.name} twice`);
+  const inputSchema = JSON.parse(JSON.stringify(tool.inputSchema)) as ToolInfo["inputSchema"];
+  return { name: tool.name, description: tool.description ?? "", inputSchema };
+}
+
+/** A failed call as the GuestError the agent gets. */
+function callFailure(error: unknown, full: string, s: McpSession, signal: AbortSignal, timeoutMs: number): GuestError {
+  if (error instanceof GuestError) return error;
+  if (signal.aborted) return guestErrors.interrupted(`the call to ${full} was cancelled`);
+  if (error instanceof McpError && error.code === ErrorCode.InvalidParams) return guestErrors.invalid(`${full}: ${error.message}`);
+  if (s.closed || (error instanceof McpError && error.code === ErrorCode.ConnectionClosed)) {
+    const tail = s.stderrTail();
+    return guestErrors.io(`the MCP server exited during the call to ${full}${tail ? ` (its stderr ends: ${tail.slice(-300)})` : ""}`);
+  }
+  return guestErrors.io(`${full} failed: ${describe(error, timeoutMs)}`);
+}
+
+/** Why a server did not start, with the end of its stderr when it wrote any. */
+function startFailure(error: unknown, timeoutMs: number): string {
+  if (!(error instanceof McpConnectError)) return describe(error, timeoutMs);
+  const reason = describe(error.original, timeoutMs);
+  return error.stderr ? `${reason} (its stderr ends: ${error.stderr.slice(-500)})` : reason;
+}
+
+/** An error's message, with a timeout saying how long was waited. */
+function describe(error: unknown, timeoutMs: number): string {
+  if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) return `no answer within ${timeoutMs} ms`;
+  if (error instanceof McpError && error.code === ErrorCode.ConnectionClosed) return "the connection closed (the server exited?)";
+  return error instanceof Error ? error.message : String(error);
+}
