@@ -10,6 +10,7 @@ import { EXIT, processIo, type CliIo, type Subcommand } from "./io.js";
 import { logCommand } from "./log.js";
 import { policyCommand } from "./policy.js";
 import { runCommand } from "./run.js";
+import { toolsCommand } from "./tools.js";
 import { replayCommand } from "./replay.js";
 import { verifyCommand } from "./verify.js";
 
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   log: { run: logCommand, summary: "print the episodic log as a timeline or JSON lines" },
   verify: { run: verifyCommand, summary: "verify the episodic log's hash chain" },
   replay: { run: replayCommand, summary: "replay a recorded run from the log, or re-decide it under another policy" },
+  tools: { run: toolsCommand, summary: "list the tools of MCP servers with the hashes a policy pins (tools --help)" },
 };
 
 export const HELP = `Usage: agent-os <command> [options]

@@ -3,6 +3,7 @@
  * official SDK's client. The server runs with the authority the operator gives it (its command,
  * its `env`, or its URL), never with the agent's and never with the host's environment.
  */
+import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { JsonValue } from "../episodic/encoding.js";
 import { GuestError, guestErrors, UsageError } from "../errors.js";
@@ -212,5 +213,6 @@ function startFailure(error: unknown, timeoutMs: number): string {
 function describe(error: unknown, timeoutMs: number): string {
   if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) return `no answer within ${timeoutMs} ms`;
   if (error instanceof McpError && error.code === ErrorCode.ConnectionClosed) return "the connection closed (the server exited?)";
+  if (error instanceof StreamableHTTPError && typeof error.code === "number") return `HTTP status ${error.code}: ${error.message}`;
   return error instanceof Error ? error.message : String(error);
 }

@@ -33,6 +33,8 @@ export function mcpResultToJson(fullName: string, result: McpToolResult): JsonVa
     throw guestErrors.io(`tool ${fullName} failed${shown ? `: ${shown}` : ""}`);
   }
   if (isJsonObject(result.structuredContent)) return toJson(result.structuredContent);
+  // A server of the 2024-10-07 protocol answers { toolResult } instead of content blocks.
+  if (!Array.isArray(result.content) && "toolResult" in result) return toJson(result.toolResult);
   if (blocks.length === 0) return null;
   if (blocks.length === 1) return mapBlock(blocks[0]);
   return blocks.map(mapBlock);

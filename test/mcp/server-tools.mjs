@@ -9,7 +9,7 @@
  * http-server.mjs; tests may also start the HTTP server in their own process (startHttpServer).
  */
 import { randomUUID } from "node:crypto";
-import { appendFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -28,7 +28,7 @@ function tools(options) {
     env: {
       description: "Reports the environment variables the server sees",
       inputSchema: object(),
-      run: async () => ({ content: [{ type: "text", text: "see structuredContent" }], structuredContent: { env: { ...process.env } } }),
+      run: async () => ({ content: [{ type: "text", text: "see structuredContent" }], structuredContent: { env: { ...process.env }, pid: process.pid } }),
     },
     slow: {
       description: "Waits ms milliseconds unless cancelled; records whether it was cancelled",
@@ -114,12 +114,16 @@ export function createTestServer(options = {}) {
   return server;
 }
 
-/** The options of a server from its command line (`--description TEXT`, `--record FILE`) and environment (MCP_TEST_DESCRIPTION, MCP_TEST_RECORD). */
+/** The options of a server from its command line (`--description TEXT`, `--description-file FILE` read at start, `--record FILE`) and environment (MCP_TEST_DESCRIPTION, MCP_TEST_RECORD). */
 export function optionsFrom(argv, env) {
   const options = { description: env.MCP_TEST_DESCRIPTION, record: env.MCP_TEST_RECORD };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--description") options.description = argv[++i];
     else if (argv[i] === "--record") options.record = argv[++i];
+    else if (argv[i] === "--description-file") {
+      const file = argv[++i];
+      if (existsSync(file)) options.description = readFileSync(file, "utf8");
+    }
   }
   return options;
 }
