@@ -166,11 +166,18 @@ export function createMcpProvider(name: string, spec: McpServerSpec, options: Mc
         throw guestErrors.io(`${where} is not available: ${error instanceof UsageError ? error.message : describe(error, settings.timeoutMs)}`);
       }
       if (!listed.has(tool)) throw guestErrors.notFound(`tool ${full}`);
+      // The SDK never removes the listener it adds to a request's signal: a signal of its own per
+      // call keeps a run's signal from collecting one listener (and one request) per tool call.
+      const cancel = new AbortController();
+      const onAbort = () => cancel.abort(context.signal.reason);
+      context.signal.addEventListener("abort", onAbort, { once: true });
       try {
-        const result = await s.client.callTool({ name: tool, arguments: args }, undefined, { signal: context.signal, timeout: settings.callTimeoutMs });
+        const result = await s.client.callTool({ name: tool, arguments: args }, undefined, { signal: cancel.signal, timeout: settings.callTimeoutMs });
         return mcpResultToJson(full, result);
       } catch (error) {
         throw callFailure(error, full, s, context.signal, settings.callTimeoutMs);
+      } finally {
+        context.signal.removeEventListener("abort", onAbort);
       }
     },
     async close() {

@@ -2,6 +2,7 @@
  * createMcpProvider against a real MCP server written with the SDK (test/mcp/stdio-server.mjs),
  * started as a child process or served over Streamable HTTP on 127.0.0.1.
  */
+import { getEventListeners } from "node:events";
 import { writeFileSync } from "node:fs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { GuestError, UsageError } from "../../dist/runtime/errors.js";
@@ -148,6 +149,13 @@ describe("an MCP server over stdio", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     await until(() => recorded(record).some((e) => e.event === "cancelled"));
     expect(recorded(record).some((e) => e.event === "finished")).toBe(false);
+  });
+
+  it("leaves no listener on the run's signal after its calls", async () => {
+    const { provider } = stdioProvider();
+    const controller = new AbortController();
+    for (let i = 0; i < 15; i++) expect(await provider.call("echo", { text: String(i) }, context(controller.signal))).toBe(String(i));
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
   });
 
   it("ends the server's process on close()", async () => {
