@@ -166,6 +166,8 @@ export function createMcpProvider(name: string, spec: McpServerSpec, options: Mc
         throw guestErrors.io(`${where} is not available: ${error instanceof UsageError ? error.message : describe(error, settings.timeoutMs)}`);
       }
       if (!listed.has(tool)) throw guestErrors.notFound(`tool ${full}`);
+      // The run may have been stopped while the server started.
+      if (context.signal.aborted) throw guestErrors.interrupted(`the call to ${full} was cancelled`);
       // The SDK never removes the listener it adds to a request's signal: a signal of its own per
       // call keeps a run's signal from collecting one listener (and one request) per tool call.
       const cancel = new AbortController();

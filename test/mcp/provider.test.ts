@@ -44,7 +44,7 @@ describe("an MCP server over stdio", () => {
     expect(recorded(record)).toEqual([]);
     const tools = await provider.list();
     expect(recorded(record).map((e) => e.event)).toEqual(["start"]);
-    expect(tools.map((t) => t.name)).toEqual(["echo", "env", "slow", "crash", "big", "described", "blocks", "structured", "fail"]);
+    expect(tools.map((t) => t.name)).toEqual(["echo", "env", "slow", "crash", "big", "described", "blocks", "structured", "ask", "fail"]);
     expect(tools[0]).toEqual({
       name: "echo",
       description: "Returns its text",
@@ -141,6 +141,7 @@ describe("an MCP server over stdio", () => {
 
   it("cancels a slow call when the signal aborts: the call rejects at once and the server sees the cancellation", async () => {
     const { provider, record } = stdioProvider();
+    await provider.list();
     const controller = new AbortController();
     const started = Date.now();
     setTimeout(() => controller.abort(), 300);
@@ -151,11 +152,31 @@ describe("an MCP server over stdio", () => {
     expect(recorded(record).some((e) => e.event === "finished")).toBe(false);
   });
 
+  it("refuses the server's own requests: sampling (the host's model), roots and elicitation", async () => {
+    const { provider } = stdioProvider();
+    expect(await provider.call("ask", {}, context())).toBe(
+      [
+        "sampling/createMessage: refused (MCP error -32601: Method not found)",
+        "roots/list: refused (MCP error -32601: Method not found)",
+        "elicitation/create: refused (MCP error -32601: Method not found)",
+      ].join("\n"),
+    );
+  });
+
   it("leaves no listener on the run's signal after its calls", async () => {
     const { provider } = stdioProvider();
     const controller = new AbortController();
     for (let i = 0; i < 15; i++) expect(await provider.call("echo", { text: String(i) }, context(controller.signal))).toBe(String(i));
     expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+  });
+
+  it("does not call the tool when the signal aborts while the server starts", async () => {
+    const { provider, record } = stdioProvider();
+    const controller = new AbortController();
+    const call = provider.call("echo", { text: "late" }, context(controller.signal));
+    controller.abort();
+    expect(((await rejection(call)) as GuestError).error).toEqual({ tag: "interrupted", val: "the call to test/echo was cancelled" });
+    expect(recorded(record).filter((e) => e.event === "call")).toEqual([]);
   });
 
   it("ends the server's process on close()", async () => {
@@ -226,6 +247,7 @@ describe("an MCP server over Streamable HTTP", () => {
     try {
       const provider = createMcpProvider("remote", { url: server.url });
       open.push(provider);
+      await provider.list();
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 300);
       const error = (await rejection(provider.call("slow", { ms: 20_000 }, context(controller.signal)))) as GuestError;
