@@ -49,8 +49,9 @@ const MAX_PAGES = 100;
  * shown on the operator's terminal.
  *
  * A server that exits during a call fails that call with `io`; the next call starts it again
- * (at most `maxRestarts` times) and checks that the tool's name, description and schema still
- * hash as they did when last listed; a changed tool fails with `io`.
+ * (at most `maxRestarts` times) and lists its tools: a call to a tool whose name, description or
+ * schema no longer hashes as it did when the kernel last listed it fails with `io` (naming both
+ * hashes), until the kernel lists the tools again (and its pins decide).
  *
  * @example
  * const files = createMcpProvider("files", { command: "node", args: ["server.js"], env: { ROOT: "/srv" } });
@@ -59,136 +60,162 @@ const MAX_PAGES = 100;
  * await files.close();
  */
 export function createMcpProvider(name: string, spec: McpServerSpec, options: McpProviderOptions = {}): McpProvider {
-  const checked = checkServerSpec(name, spec);
-  const settings = {
+  return new McpServerProvider(name, checkServerSpec(name, spec), {
     timeoutMs: options.startTimeoutMs ?? 10_000,
     callTimeoutMs: options.callTimeoutMs ?? 300_000,
     maxMessageBytes: options.maxMessageBytes ?? 10 * 1024 * 1024,
     maxRestarts: options.maxRestarts ?? 3,
-  };
-  let session: McpSession | null = null;
-  let starting: Promise<McpSession> | null = null;
-  let started = false;
-  let restarts = 0;
-  let closed = false;
-  /** The hash of each tool as last listed. */
-  const listed = new Map<string, string>();
+  });
+}
 
-  const where = `MCP server ${name}`;
+interface Settings {
+  timeoutMs: number;
+  callTimeoutMs: number;
+  maxMessageBytes: number;
+  maxRestarts: number;
+}
 
-  async function open(): Promise<McpSession> {
+/** One server's provider: its session (started lazily, restarted after an exit) and its last listing. */
+class McpServerProvider implements McpProvider {
+  #session: McpSession | null = null;
+  #starting: Promise<McpSession> | null = null;
+  #started = false;
+  #restarts = 0;
+  #closed = false;
+  /** The hash of each tool as the kernel last listed it (by `list()`, or by the first call). */
+  #listed: Map<string, string> | null = null;
+  /** The hash of each tool as the running process lists it (differs from #listed after a restart that changed a tool). */
+  #current = new Map<string, string>();
+  readonly #where: string;
+
+  constructor(
+    readonly name: string,
+    private readonly spec: McpServerSpec,
+    private readonly settings: Settings,
+  ) {
+    this.#where = `MCP server ${name}`;
+  }
+
+  async start(): Promise<void> {
+    await this.list();
+  }
+
+  async list(): Promise<ToolInfo[]> {
+    const first = !this.#started;
     try {
-      const s = await connectMcp(checked, settings);
-      if (closed) {
-        await s.close();
-        throw new UsageError(`${where} was closed while it started`);
-      }
+      const tools = await this.#listTools(await this.#live());
+      this.#listed = this.#current;
+      return tools;
+    } catch (error) {
+      if (error instanceof UsageError || error instanceof GuestError) throw error;
+      const message = `${this.#where} did not list its tools: ${describe(error, this.settings.timeoutMs)}`;
+      if (first) throw new UsageError(message, { cause: error });
+      throw guestErrors.io(message);
+    }
+  }
+
+  async call(tool: string, args: JsonValue, context: ToolContext): Promise<JsonValue> {
+    const full = toolName(this.name, tool);
+    if (context.signal.aborted) throw guestErrors.interrupted(`the call to ${full} was cancelled`);
+    if (args === null || typeof args !== "object" || Array.isArray(args)) throw guestErrors.invalid(`the arguments of ${full} must be an object`);
+    const s = await this.#ready();
+    const before = this.#listed?.get(tool);
+    const now = this.#current.get(tool);
+    if (before === undefined) throw guestErrors.notFound(`tool ${full}`);
+    if (now !== before) throw guestErrors.io(`${this.#where} was restarted and its tool ${tool} changed (${before} before, ${now ?? "gone"} now)`);
+    // The run may have been stopped while the server started.
+    if (context.signal.aborted) throw guestErrors.interrupted(`the call to ${full} was cancelled`);
+    // The SDK never removes the listener it adds to a request's signal: a signal of its own per
+    // call keeps a run's signal from collecting one listener (and one request) per tool call.
+    const cancel = new AbortController();
+    const onAbort = () => cancel.abort(context.signal.reason);
+    context.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const result = await s.client.callTool({ name: tool, arguments: args }, undefined, { signal: cancel.signal, timeout: this.settings.callTimeoutMs });
+      return mcpResultToJson(full, result);
+    } catch (error) {
+      // An HTTP server that no longer knows the session (it restarted): the next call opens a new one.
+      if (error instanceof StreamableHTTPError && error.code === 404) await s.close();
+      throw callFailure(error, full, s, context.signal, this.settings.callTimeoutMs);
+    } finally {
+      context.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const s = this.#session ?? (await this.#starting?.catch(() => null)) ?? null;
+    this.#session = null;
+    await s?.close();
+  }
+
+  /**
+   * The session for a call, started if need be. A new process lists its tools again (into
+   * #current), so that a call can check that its tool is still the one the kernel listed.
+   */
+  async #ready(): Promise<McpSession> {
+    try {
+      const fresh = !(this.#session && !this.#session.closed);
+      const s = await this.#live();
+      if (fresh || this.#listed === null) await this.#listTools(s);
+      this.#listed ??= this.#current;
       return s;
     } catch (error) {
-      if (error instanceof UsageError) throw error;
-      throw new UsageError(`${where} did not start: ${startFailure(error, settings.timeoutMs)}`, { cause: error });
+      if (error instanceof GuestError) throw error;
+      throw guestErrors.io(`${this.#where} is not available: ${error instanceof UsageError ? error.message : describe(error, this.settings.timeoutMs)}`);
     }
   }
 
   /** The live session, starting (or restarting) the server when there is none. */
-  async function live(): Promise<McpSession> {
-    if (closed) throw guestErrors.io(`${where} is closed`);
-    if (session && !session.closed) return session;
-    if (starting) return starting;
-    if (started && restarts >= settings.maxRestarts) throw guestErrors.io(`${where} exited ${restarts + 1} times; it is not started again`);
-    if (started) restarts++;
-    starting = open().then(
+  async #live(): Promise<McpSession> {
+    if (this.#closed) throw guestErrors.io(`${this.#where} is closed`);
+    if (this.#session && !this.#session.closed) return this.#session;
+    if (this.#starting) return this.#starting;
+    if (this.#started && this.#restarts >= this.settings.maxRestarts) {
+      throw guestErrors.io(`${this.#where} exited ${this.#restarts + 1} times; it is not started again`);
+    }
+    if (this.#started) this.#restarts++;
+    this.#starting = this.#open().then(
       (s) => {
-        session = s;
-        started = true;
-        starting = null;
+        this.#session = s;
+        this.#started = true;
+        this.#starting = null;
         return s;
       },
       (error: unknown) => {
-        starting = null;
+        this.#starting = null;
         throw error;
       },
     );
-    return starting;
+    return this.#starting;
   }
 
-  async function listTools(s: McpSession): Promise<ToolInfo[]> {
+  async #open(): Promise<McpSession> {
+    let s: McpSession;
+    try {
+      s = await connectMcp(this.spec, this.settings);
+    } catch (error) {
+      throw new UsageError(`${this.#where} did not start: ${startFailure(error, this.settings.timeoutMs)}`, { cause: error });
+    }
+    if (this.#closed) {
+      await s.close();
+      throw new UsageError(`${this.#where} was closed while it started`);
+    }
+    return s;
+  }
+
+  async #listTools(s: McpSession): Promise<ToolInfo[]> {
     const tools: ToolInfo[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const result = await s.client.listTools(cursor === undefined ? {} : { cursor }, { timeout: settings.timeoutMs });
-      for (const tool of result.tools) tools.push(checkTool(where, tool, tools));
+      const result = await s.client.listTools(cursor === undefined ? {} : { cursor }, { timeout: this.settings.timeoutMs });
+      for (const tool of result.tools) tools.push(checkTool(this.#where, tool, tools));
       cursor = result.nextCursor;
       if (cursor === undefined) break;
     }
-    listed.clear();
-    for (const tool of tools) listed.set(tool.name, toolHash(toolName(name, tool.name), tool));
+    this.#current = new Map(tools.map((tool) => [tool.name, toolHash(toolName(this.name, tool.name), tool)]));
     return tools;
   }
-
-  /** After a restart: the tool must still be the one the kernel listed (and maybe pinned). */
-  async function checkUnchanged(s: McpSession, tool: string): Promise<void> {
-    const before = listed.get(tool);
-    const tools = await listTools(s);
-    const now = tools.find((t) => t.name === tool);
-    const after = now ? toolHash(toolName(name, tool), now) : undefined;
-    if (before !== undefined && after !== before) {
-      throw guestErrors.io(`${where} was restarted and its tool ${tool} changed (${before} before, ${after ?? "gone"} now)`);
-    }
-  }
-
-  return {
-    name,
-    async start() {
-      await this.list();
-    },
-    async list() {
-      const first = !started;
-      try {
-        return await listTools(await live());
-      } catch (error) {
-        if (error instanceof UsageError || error instanceof GuestError) throw error;
-        if (first) throw new UsageError(`${where} did not list its tools: ${describe(error, settings.timeoutMs)}`, { cause: error });
-        throw guestErrors.io(`${where} did not list its tools: ${describe(error, settings.timeoutMs)}`);
-      }
-    },
-    async call(tool: string, args: JsonValue, context: ToolContext): Promise<JsonValue> {
-      const full = toolName(name, tool);
-      if (context.signal.aborted) throw guestErrors.interrupted(`the call to ${full} was cancelled`);
-      if (args === null || typeof args !== "object" || Array.isArray(args)) throw guestErrors.invalid(`the arguments of ${full} must be an object`);
-      let s: McpSession;
-      try {
-        const restarting = started && !(session && !session.closed);
-        s = await live();
-        if (restarting || listed.size === 0) await checkUnchanged(s, tool);
-      } catch (error) {
-        if (error instanceof GuestError) throw error;
-        throw guestErrors.io(`${where} is not available: ${error instanceof UsageError ? error.message : describe(error, settings.timeoutMs)}`);
-      }
-      if (!listed.has(tool)) throw guestErrors.notFound(`tool ${full}`);
-      // The run may have been stopped while the server started.
-      if (context.signal.aborted) throw guestErrors.interrupted(`the call to ${full} was cancelled`);
-      // The SDK never removes the listener it adds to a request's signal: a signal of its own per
-      // call keeps a run's signal from collecting one listener (and one request) per tool call.
-      const cancel = new AbortController();
-      const onAbort = () => cancel.abort(context.signal.reason);
-      context.signal.addEventListener("abort", onAbort, { once: true });
-      try {
-        const result = await s.client.callTool({ name: tool, arguments: args }, undefined, { signal: cancel.signal, timeout: settings.callTimeoutMs });
-        return mcpResultToJson(full, result);
-      } catch (error) {
-        throw callFailure(error, full, s, context.signal, settings.callTimeoutMs);
-      } finally {
-        context.signal.removeEventListener("abort", onAbort);
-      }
-    },
-    async close() {
-      closed = true;
-      const s = session ?? (await starting?.catch(() => null)) ?? null;
-      session = null;
-      await s?.close();
-    },
-  };
 }
 
 /** Checks one listed tool; a server listing a tool the kernel cannot name is misconfigured. */
