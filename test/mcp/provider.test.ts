@@ -263,6 +263,21 @@ describe("an MCP server over Streamable HTTP", () => {
     }
   });
 
+  it("opens a new session after the server forgot the old one (404): that call fails with io, the next one works", async () => {
+    const server = await startHttpServer();
+    try {
+      const provider = createMcpProvider("remote", { url: server.url });
+      open.push(provider);
+      expect(await provider.call("echo", { text: "one" }, context())).toBe("one");
+      server.forget();
+      const error = (await rejection(provider.call("echo", { text: "two" }, context()))) as GuestError;
+      expect(error.error.tag).toBe("io");
+      expect(await provider.call("echo", { text: "three" }, context())).toBe("three");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("is a UsageError naming it when nothing listens", async () => {
     const server = await startHttpServer();
     const url = server.url;

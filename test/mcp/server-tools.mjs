@@ -184,6 +184,8 @@ export async function startHttpServer(options = {}) {
   const url = `http://127.0.0.1:${http.address().port}/mcp`;
   return {
     url,
+    /** Forgets every session, as a restarted server would: their requests then get 404. */
+    forget: () => sessions.clear(),
     close: async () => {
       for (const t of sessions.values()) await t.close().catch(() => {});
       http.closeAllConnections();
