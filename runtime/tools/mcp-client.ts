@@ -162,7 +162,8 @@ class McpServerProvider implements McpProvider {
       return s;
     } catch (error) {
       if (error instanceof GuestError) throw error;
-      throw guestErrors.io(`${this.#where} is not available: ${error instanceof UsageError ? error.message : describe(error, this.settings.timeoutMs)}`);
+      // Why it did not start (its command, its stderr) is the operator's to read, not the agent's.
+      throw guestErrors.io(`${this.#where} is not available: ${error instanceof UsageError ? "it did not start" : describe(error, this.settings.timeoutMs)}`);
     }
   }
 
@@ -231,10 +232,8 @@ function callFailure(error: unknown, full: string, s: McpSession, signal: AbortS
   if (error instanceof GuestError) return error;
   if (signal.aborted) return guestErrors.interrupted(`the call to ${full} was cancelled`);
   if (error instanceof McpError && error.code === ErrorCode.InvalidParams) return guestErrors.invalid(`${full}: ${error.message}`);
-  if (s.closed || (error instanceof McpError && error.code === ErrorCode.ConnectionClosed)) {
-    const tail = s.stderrTail();
-    return guestErrors.io(`the MCP server exited during the call to ${full}${tail ? ` (its stderr ends: ${tail.slice(-300)})` : ""}`);
-  }
+  // Not its stderr: that is the operator's to read (it may hold host paths or the server's secrets).
+  if (s.closed || (error instanceof McpError && error.code === ErrorCode.ConnectionClosed)) return guestErrors.io(`the MCP server exited during the call to ${full}`);
   return guestErrors.io(`${full} failed: ${describe(error, timeoutMs)}`);
 }
 
