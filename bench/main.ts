@@ -9,11 +9,12 @@ import { componentBench } from "./component.js";
 import { kernelBench } from "./kernel.js";
 import { llmBench } from "./llm.js";
 import { logBench } from "./log.js";
+import { mcpBench } from "./mcp.js";
 import { mcpServeBench } from "./mcp-serve.js";
 import { policyBench } from "./policy.js";
 import { secretsBench } from "./secrets.js";
 
-const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench, llm: llmBench, "mcp-serve": mcpServeBench };
+const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench, llm: llmBench, "mcp-serve": mcpServeBench, mcp: mcpBench };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));

@@ -32,6 +32,7 @@ export {
 } from "./verify/index.js";
 export { startScriptedModel, type Script as ModelScript, type ScriptStep, type ScriptedModel, type ScriptedRequest } from "./models/scripted.js";
 export type { ChatMessage, ChatRequest, ChatResponse, FinishReason, ToolCall, ToolSpec } from "./models/types.js";
+export { createMcpProvider, type McpHttpSpec, type McpProvider, type McpProviderOptions, type McpServerSpec, type McpStdioSpec } from "./tools/mcp-client.js";
 export { loadPolicy, resolvePolicy, BUILTIN_POLICIES } from "./policy/index.js";
 export { openLog, type KernelLog } from "./episodic/index.js";
 export type { CallSummary, Divergence, EndSummary, PendingCall, ReplayedCall, ReplayResult } from "./episodic/replay.js";

@@ -11,6 +11,7 @@ import { logCommand } from "./log.js";
 import { mcpCommand } from "./mcp.js";
 import { policyCommand } from "./policy.js";
 import { runCommand } from "./run.js";
+import { toolsCommand } from "./tools.js";
 import { replayCommand } from "./replay.js";
 import { verifyCommand } from "./verify.js";
 
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   verify: { run: verifyCommand, summary: "verify the episodic log's hash chain" },
   replay: { run: replayCommand, summary: "replay a recorded run from the log, or re-decide it under another policy" },
   mcp: { run: mcpCommand, summary: "serve agents as MCP tools (stdio, or HTTP on 127.0.0.1 with a token)" },
+  tools: { run: toolsCommand, summary: "list the tools of MCP servers with the hashes a policy pins (tools --help)" },
 };
 
 export const HELP = `Usage: agent-os <command> [options]

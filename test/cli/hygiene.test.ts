@@ -145,6 +145,7 @@ describe("--help documents every flag of every command", { timeout: SLOW_MS }, (
     build: ["output", "quiet", "cache", "no-cache", "help"],
     inspect: ["json", "help"],
     policy: ["action", "resource", "method", "sql", "operations", "tables", "agent", "json", "log", "output", "db", "name", "collapse", "any-policy", "help"],
+    tools: ["mcp", "json", "help"],
   };
   it.each(Object.entries(FLAGS))("%s --help and -h: every flag, and nothing a terminal acts on", async (command, flags) => {
     for (const help of ["--help", "-h"]) {
