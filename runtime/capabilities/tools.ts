@@ -41,7 +41,8 @@ export function createTools(ctx: ToolsContext): ToolsHost {
   let listing: Promise<ToolListing> | undefined;
   const list = () => (listing ??= ctx.registry.list());
   const find = async (name: string): Promise<ListedTool> => {
-    const { tools, failed } = await list();
+    // (a provider that never answers its listing holds the call only until the run is interrupted or ends)
+    const { tools, failed } = await abortable(list(), controller.signal, name);
     const tool = tools.get(name);
     if (tool) return tool;
     const provider = name.includes("/") ? name.slice(0, name.indexOf("/")) : "";
