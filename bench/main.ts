@@ -11,8 +11,9 @@ import { llmBench } from "./llm.js";
 import { logBench } from "./log.js";
 import { policyBench } from "./policy.js";
 import { secretsBench } from "./secrets.js";
+import { toolsBench } from "./tools.js";
 
-const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench, llm: llmBench };
+const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench, llm: llmBench, tools: toolsBench };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));
