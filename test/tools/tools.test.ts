@@ -148,3 +148,26 @@ describe("defineTool and KernelOptions.tools", () => {
     expect(() => new KernelSpace({ log: false, tools: [defineTool(ok), defineTool(ok)] })).toThrow(/already defined/);
   });
 });
+
+describe("KernelOptions.toolProviders", () => {
+  it("names a provider's tools SERVER/TOOL, leaves out a provider that cannot list (its calls are io), and refuses duplicate names", async () => {
+    const calls: unknown[] = [];
+    const srv = {
+      name: "srv",
+      list: async () => [{ name: "lookup", description: "Looks up", inputSchema: { type: "object", properties: { key: { type: "string" } } } }],
+      call: async (tool: string, args: unknown) => {
+        calls.push([tool, args]);
+        return { found: true };
+      },
+      close: async () => undefined,
+    };
+    const broken = { name: "broken", list: async () => Promise.reject(new Error("no answer")), call: async () => null, close: async () => undefined };
+    const k = kernel({ toolProviders: [srv, broken], policy: toolsPolicy([{ id: "any", action: "tool.call", resource: "*/*", effect: "allow" }]) });
+    const { outcomes } = await runSteps(k, [{ list: true }, { call: "srv/lookup", args: { key: "k" } }, { call: "broken/x", args: {} }]);
+    expect((outcomes[0] as { ok: { name: string }[] }).ok.map((t) => t.name)).toEqual(["srv/lookup"]);
+    expect(outcomes[1]).toEqual({ ok: { found: true } });
+    expect(outcomes[2]).toMatchObject({ error: { kind: "io", message: expect.stringContaining('tool provider "broken" could not list its tools') } });
+    expect(calls).toEqual([["lookup", { key: "k" }]]);
+    expect(() => new KernelSpace({ log: false, toolProviders: [srv, { ...srv }] })).toThrow(/two tool providers are named "srv"/);
+  });
+});
