@@ -145,6 +145,8 @@ describe("defineTool and KernelOptions.tools", () => {
     expect(() => defineTool({ ...ok, name: "a/b" })).toThrow(expect.objectContaining({ name: "UsageError", message: expect.stringMatching(/tool name/) }));
     expect(() => defineTool({ ...ok, input: { type: "string" } })).toThrow(/type: "object"/);
     expect(() => defineTool({ ...ok, input: { type: "object", properties: { a: { type: "nonsense" } } } })).toThrow(/does not compile/);
+    // A pattern that could backtrack for ever on an argument the agent chooses would stall the kernel's thread.
+    expect(() => defineTool({ ...ok, input: { type: "object", properties: { a: { type: "string", pattern: "^(a+)+$" } } } })).toThrow(/pattern "\^\(a\+\)\+\$" is refused/);
     expect(() => new KernelSpace({ log: false, tools: [defineTool(ok), defineTool(ok)] })).toThrow(/already defined/);
   });
 });
