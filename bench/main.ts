@@ -13,8 +13,9 @@ import { mcpBench } from "./mcp.js";
 import { mcpServeBench } from "./mcp-serve.js";
 import { policyBench } from "./policy.js";
 import { secretsBench } from "./secrets.js";
+import { toolsBench } from "./tools.js";
 
-const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench, llm: llmBench, "mcp-serve": mcpServeBench, mcp: mcpBench };
+const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench, llm: llmBench, "mcp-serve": mcpServeBench, mcp: mcpBench, tools: toolsBench };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));

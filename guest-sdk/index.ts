@@ -2,7 +2,7 @@
  * The guest SDK: what an agent imports to act on the world.
  *
  * ```js
- * import { fs, http, sql, log, llm } from "agent-os/guest";
+ * import { fs, http, sql, log, llm, tools } from "agent-os/guest";
  * export async function run(task) {
  *   const text = await fs.readText("/workspace/notes.txt");
  *   await log.info("read the notes", { bytes: text.length });
@@ -23,6 +23,7 @@ import * as klog from "agentos:kernel/log@0.1.0";
 import * as kprocess from "agentos:kernel/process@0.1.0";
 import * as krandom from "agentos:kernel/random@0.1.0";
 import * as ksql from "agentos:kernel/sql@0.1.0";
+import * as ktools from "agentos:kernel/tools@0.1.0";
 
 /** The policy refused the call. */
 export class PermissionDenied extends Error {
@@ -317,4 +318,32 @@ export const llm = {
         model: response.model,
       };
     }),
+};
+
+/** A tool the host offers, as `tools.list()` gives it. */
+export interface ToolInfo {
+  /** `TOOL` for the host's own tools, `SERVER/TOOL` for an MCP server's. */
+  name: string;
+  description: string;
+  /** The JSON Schema of its arguments. */
+  inputSchema: Record<string, unknown>;
+}
+
+/**
+ * Tools the host offers (its own and MCP servers'), through the kernel: the policy decides each
+ * call (action `tool.call`, resource the tool's name, `args` constraints on its arguments), the
+ * kernel validates the arguments against the tool's schema first, and the log records both the
+ * arguments and the result.
+ *
+ * @example
+ * const list = await tools.list(); // [{ name: "search", description, inputSchema }]
+ * const hits = await tools.call("search", { query: "agents" });
+ */
+export const tools = {
+  /** The tools the policy could let this agent call (listing is itself a decided call, `tool.list`). */
+  list: (): Promise<ToolInfo[]> =>
+    call(() => ktools.list().map((t) => ({ name: t.name, description: t.description, inputSchema: JSON.parse(t.inputSchema) as Record<string, unknown> }))),
+  /** Calls a tool; resolves to its result as plain JSON. */
+  call: (name: string, args: Record<string, unknown> = {}): Promise<unknown> =>
+    call(() => JSON.parse(ktools.call(String(name), JSON.stringify(args ?? {}))) as unknown),
 };

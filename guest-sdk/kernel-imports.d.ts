@@ -92,3 +92,13 @@ declare module "agentos:kernel/llm@0.1.0" {
   }
   export function chat(req: ChatRequest): ChatResponse;
 }
+
+declare module "agentos:kernel/tools@0.1.0" {
+  export interface ToolInfo {
+    name: string;
+    description: string;
+    inputSchema: string;
+  }
+  export function list(): ToolInfo[];
+  export function call(name: string, args: string): string;
+}

@@ -20,6 +20,8 @@ import { checkResourceArgs, checkResourceSize, clipReason, recordArgs } from "./
 import { errorText, wellFormedDecision } from "./decision.js";
 import { checkChatRequest } from "./models/validate.js";
 import { checkModelAlias } from "./capabilities/llm.js";
+import { parseToolArgs } from "./capabilities/tools.js";
+import { listAllowedTools, prepareToolCall } from "./gate-tools.js";
 import type { ChatRequest } from "./models/types.js";
 import type { Action, DecideOptions, Decision, Denial, Limits, Policy, Request, SqlFacts, TokenCount } from "./types.js";
 
@@ -95,15 +97,30 @@ export function handleCall(run: GateRun, message: unknown): Reply | Promise<Repl
       (error: unknown) => refuseInvalid(run, op, action, args, toWitError(error)),
     );
   }
+  // A tool call's arguments are checked against the tool's schema before the policy sees them.
+  if (action === "tool.call") {
+    let hash: Promise<string>;
+    try {
+      checkResourceArgs(op, args);
+      hash = prepareToolCall(run, args);
+    } catch (error) {
+      return refuseInvalid(run, op, action, args, toWitError(error));
+    }
+    return hash.then(
+      (toolHash) => decideCall(run, op, action, args, undefined, toolHash),
+      (error: unknown) => refuseInvalid(run, op, action, args, toWitError(error)),
+    );
+  }
   return decideCall(run, op, action, args);
 }
 
-function decideCall(run: GateRun, op: OpName, action: Action, args: unknown[], sql?: SqlFacts): Reply | Promise<Reply> {
+function decideCall(run: GateRun, op: OpName, action: Action, args: unknown[], sql?: SqlFacts, toolHash?: string): Reply | Promise<Reply> {
   let request: Request;
   try {
     // (a resource too long to record whole is refused: checked before and after canonicalization)
     checkResourceArgs(op, args);
     request = buildRequest(run, op, args, sql);
+    if (toolHash !== undefined) request.toolHash = toolHash;
     checkResourceSize(request);
     if (action === "llm.chat") checkModelAlias(run.capabilities.llm, request.resource);
   } catch (error) {
@@ -187,6 +204,8 @@ function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, d
         // replay and `policy suggest` decide on these without the database.
         ...(request.sql ? { sql: { operations: request.sql.operations, reads: request.sql.reads, writes: request.sql.writes } } : {}),
         ...(fsCall ? fsRecord(fsCall) : {}),
+        // The tool's hash when it was decided (pins are checked against it).
+        ...(request.toolHash ? { tool: { hash: request.toolHash } } : {}),
         decision: { ...decision },
       },
     });
@@ -244,6 +263,8 @@ function afterLogged(run: GateRun, op: OpName, args: unknown[], request: Request
   const note = () => (op === "llm.chat" ? { model: { alias: request.resource, latencyMs: Math.round(performance.now() - started) } } : undefined);
   const failed = (error: unknown) =>
     logResult(run, callSeq, refusedByCapability(run, denialsBefore, callSeq, request, { err: toWitError(error) }), { ...note(), ...secretsNote(secretsOf(error)) });
+  // A listing also records every listed tool's hash.
+  if (op === "tools.list") return listAllowedTools(run).then(({ listed, hashes }) => logResult(run, callSeq, { ok: listed }, { tools: hashes }), failed);
   let value: unknown;
   try {
     value = dispatch(op, args, run.capabilities, fsCall?.target);
@@ -402,6 +423,9 @@ export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "code">, op: O
       checkChatRequest(chat);
       return { ...base, resource: chat.model };
     }
+    case "tool.call":
+      if (typeof args[0] !== "string" || args[0] === "") throw new GuestError({ tag: "invalid", val: "tools.call: a tool name is a non-empty string" });
+      return { ...base, resource: args[0], args: parseToolArgs(args[1]) };
     default:
       return { ...base, resource: "" };
   }

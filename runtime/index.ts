@@ -79,3 +79,5 @@ export {
   type VerificationSettings,
   type VerifyReport,
 } from "./types.js";
+export { defineTool, type ToolDefinition } from "./tools/host.js";
+export { toolHash, toolName, type JsonSchema, type ToolContext, type ToolInfo, type ToolProvider } from "./tools/types.js";

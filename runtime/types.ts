@@ -4,6 +4,7 @@
  *
  * These follow the WIT contract in `wit/kernel.wit`; `test/wit.test.ts` checks that they agree.
  */
+import type { JsonValue } from "./episodic/encoding.js";
 
 /** Canonical action names, one per WIT import that the gate decides. */
 export const ACTIONS = [
@@ -20,6 +21,8 @@ export const ACTIONS = [
   "random.bytes",
   "process.checkpoint",
   "llm.chat",
+  "tool.list",
+  "tool.call",
 ] as const;
 
 export type Action = (typeof ACTIONS)[number];
@@ -65,7 +68,7 @@ export interface Request {
   /**
    * The canonical resource: the normalized guest path for `fs.*`, the normalized URL for
    * `http.fetch`, the database name for `sql.query`, the level for `log.write`, the model
-   * alias for `llm.chat`, and "" for
+   * alias for `llm.chat`, the tool's full name (`TOOL` or `SERVER/TOOL`) for `tool.call`, and "" for
    * actions without one.
    */
   resource: string;
@@ -76,6 +79,13 @@ export interface Request {
   method?: string;
   /** SQL facts (sql.query only). Absent when the statement could not be analyzed. */
   sql?: SqlFacts;
+  /**
+   * The tool's arguments (tool.call only), plain JSON already validated against its schema:
+   * rules' `args` constraints match JSON Pointers into it.
+   */
+  args?: JsonValue;
+  /** The tool's current hash, `sha256:...` (tool.call only, set by the gate): rules' `pin` checks it. */
+  toolHash?: string;
   /**
    * Hex sha256 of the agent's code, set by the gate. Rate limits count per agent name and per
    * code, so that registering the same code under another name gets no fresh window.
@@ -315,6 +325,12 @@ export interface Policy {
   readonly secrets?: readonly SecretSpec[];
   /** The policy's `models:` block (alias -> model), when it has one. */
   readonly models?: Readonly<Record<string, ModelAlias>>;
+  /**
+   * Whether some rule could let a call of `action` on `resource` through (an allow, audit or
+   * verify rule whose resource glob matches it, other conditions aside), or the default would.
+   * Optional: tools.list shows only such tools, and asks decide() without it.
+   */
+  couldAllow?(action: Action, resource: string): boolean;
   /**
    * Decides a request. With `{ count: false }` the decision is made as usual but not counted
    * against rate limits (the gate uses it for the further resources of one call: the path a

@@ -7,6 +7,7 @@ import { guestErrors } from "../errors.js";
 import type { OpName } from "../kernel/ops.js";
 import type { ChatRequest } from "../models/types.js";
 import type { LlmHost } from "./llm.js";
+import { parseToolArgs, type ToolsHost } from "./tools.js";
 import type { FsHost, FsTarget, HttpHost, HttpRequest, HopAuthorizer, SqlHost, SqlValue } from "./types.js";
 
 /** The most random bytes one call may ask for (as Web Crypto's getRandomValues). */
@@ -19,6 +20,10 @@ export interface RunCapabilities {
   sql?: SqlHost;
   /** Models by alias (absent: the host configured none). */
   llm?: LlmHost;
+  /** The kernel's tools (absent: the host offers none). */
+  tools?: ToolsHost;
+  /** SIGTERM reached the run: calls in flight that can be aborted are (a tool's AbortSignal). */
+  interrupt?(): void;
   /** Records a checkpoint; resolves to its sequence number. */
   checkpoint(label: string): Promise<number>;
   /** Start of the run, for the monotonic clock. */
@@ -87,5 +92,11 @@ export function dispatch(op: OpName, args: unknown[], caps: RunCapabilities, tar
     case "llm.chat":
       if (!caps.llm) throw guestErrors.invalid("llm.chat: this kernel has no models configured");
       return caps.llm.chat(args[0] as ChatRequest);
+    case "tools.list":
+      // (the gate lists tools itself: only it knows which the policy could allow)
+      throw guestErrors.invalid("tools.list is answered by the gate");
+    case "tools.call":
+      if (!caps.tools) throw guestErrors.invalid("tools.call: this kernel offers no tools");
+      return caps.tools.call(args[0] as string, parseToolArgs(args[1]));
   }
 }

@@ -3,6 +3,7 @@
  *
  *   agent-os policy check <policy>...
  *   agent-os policy explain <policy> --action fs.write --resource /prod/x [--method GET] [--sql "..."]
+ *   agent-os policy explain <policy> --action tool.call --resource github/create_issue --args '{"repo":"x/y"}' [--hash sha256:...]
  *   agent-os policy test <policy> <cases.yaml>
  *   agent-os policy suggest <runId>... [--log DIR] [-o FILE] [--db NAME=FILE]
  *
@@ -21,6 +22,7 @@ import {
   type CaseResult,
   type LoadedPolicy,
 } from "../policy/index.js";
+import type { JsonValue } from "../episodic/encoding.js";
 import { observeRuns } from "../episodic/observed.js";
 import { openLogReader } from "../episodic/reader.js";
 import { suggestPolicy } from "../policy/least-privilege.js";
@@ -40,6 +42,8 @@ const EXPLAIN_FLAGS: Record<string, FlagSpec> = {
   operations: { type: "string", value: "OPS", help: "the statement's operations, comma-separated (instead of guessing them)" },
   tables: { type: "string", value: "TABLES", help: "the tables it reads, comma-separated" },
   agent: { type: "string", value: "NAME", help: "the agent's name" },
+  args: { type: "string", value: "JSON", help: "the tool's arguments as JSON, for tool.call (args rules)" },
+  hash: { type: "string", value: "SHA256", help: "the tool's current hash, for tool.call (pin rules)" },
   json: { type: "boolean", help: "print the explanation as JSON" },
   help: HELP_FLAG,
 };
@@ -159,6 +163,14 @@ function explain(argv: string[], io: CliIo): number {
     if (e instanceof GuestError) throw new UsageError(`--resource ${JSON.stringify(values.resource ?? "")}: ${e.message}`);
     throw e;
   }
+  if (values.args !== undefined) {
+    try {
+      request.args = JSON.parse(values.args) as JsonValue;
+    } catch {
+      throw new UsageError(`--args: expected the tool's arguments as JSON, got ${JSON.stringify(values.args)}`);
+    }
+  }
+  if (values.hash !== undefined) request.toolHash = values.hash;
   const explanation = policy.explain(request);
   if (parsed.flags.json) io.stdout(safeJson(explanation, 2) + "\n");
   else {

@@ -20,7 +20,8 @@
  * `policy suggest` read it (the policy matches patterns against at most that much), and so is the
  * message of an allowed log.write (the call event is the only record of it). The request of an
  * llm.chat that is carried out is kept up to MODEL_REQUEST_ARG (1 MiB) in all: the log is the
- * record of every prompt (its answer is in the result event, whole).
+ * record of every prompt (its answer is in the result event, whole). A tools.call's arguments are
+ * kept up to 64 KiB when refused and 1 MiB when carried out, since `args` rules decide on them.
  */
 import { GuestError } from "../errors.js";
 import type { OpName } from "../kernel/ops.js";
@@ -90,6 +91,8 @@ function limitsOf(op: OpName, index: number, refused: boolean): ArgLimits {
   if (op === "sql.query" && index === 1) return KEPT;
   if (op === "log.write" && index === 1 && !refused) return KEPT;
   if (op === "llm.chat" && !refused) return MODEL_REQUEST;
+  // A tool call's arguments (JSON text): counterfactual replay and `policy suggest` read them.
+  if (op === "tools.call" && index === 1) return refused ? KEPT : MODEL_REQUEST;
   return refused ? REFUSED : CARRIED_OUT;
 }
 

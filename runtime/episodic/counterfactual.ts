@@ -2,7 +2,8 @@
  * Counterfactual replay: every call a run made, decided again under another policy, without
  * running the agent. The requests are rebuilt from the call events (action, canonical resource,
  * method, and for SQL the facts the gate recorded with the call, or for a call recorded without
- * them the facts of the statement analyzed now), in the recorded order, with the
+ * them the facts of the statement analyzed now; for a tool call its arguments and the tool's
+ * hash), in the recorded order, with the
  * policy's rate-limit clock at each call's recorded time.
  */
 import { GuestError } from "../errors.js";
@@ -11,7 +12,7 @@ import { decideAll, recordedFurther } from "../gate-fs.js";
 import { resolvePolicy } from "../policy/resolve.js";
 import type { Action, Policy, Request, SqlFacts } from "../types.js";
 import type { KernelLog } from "./log.js";
-import { readRun, recordedSqlFacts } from "./recording.js";
+import { readRun, recordedSqlFacts, recordedToolFacts } from "./recording.js";
 
 /** A call whose decision would change. */
 export interface DecisionChange {
@@ -91,6 +92,8 @@ export async function redecideRun(
       if (facts) request.sql = facts;
       else withoutSqlFacts = true;
     }
+    // A tool call: its arguments (for `args` rules) and the tool's hash then (for `pin`).
+    if (request.action === "tool.call") Object.assign(request, recordedToolFacts(d));
     if (withoutSqlFacts) undecided.push(e.seq);
     const before = (d.decision ?? {}) as { effect?: unknown; rule?: unknown };
     // An fs call was decided on its resolved path and every further path it touched: so again.

@@ -7,7 +7,7 @@ import { recordedFurther } from "../gate-fs.js";
 import type { ObservedCall } from "../policy/least-privilege.js";
 import type { SqlFacts } from "../types.js";
 import type { KernelLog } from "./log.js";
-import { readRun, recordedSqlFacts } from "./recording.js";
+import { readRun, recordedSqlFacts, recordedToolFacts } from "./recording.js";
 
 /** One run read for a suggestion. */
 export interface ObservedRun {
@@ -59,6 +59,10 @@ export async function observeRuns(log: KernelLog, runIds: string[], options: Obs
         call.statement = d.args[1];
         const facts = recordedSqlFacts(d) ?? analyze(options.analyzeSql, call.resource, d.args[1]);
         if (facts) call.sql = facts;
+      }
+      if (call.action === "tool.call") {
+        const { args } = recordedToolFacts(d);
+        if (args !== undefined) call.args = args;
       }
       calls.push(call);
       // An fs call was decided on every path it touched (as written, each link, each entry): a suggestion allows them all.

@@ -7,6 +7,7 @@ import { ReplayError } from "../errors.js";
 import { canonicalSql } from "../capabilities/sql-text.js";
 import type { LoggedEvent, SqlFacts } from "../types.js";
 import type { KernelLog } from "./log.js";
+import type { JsonValue } from "./encoding.js";
 
 /** One host call of a run, as the gate recorded it. */
 export interface RecordedCall {
@@ -193,4 +194,23 @@ export function recordedSqlFacts(data: Record<string, unknown>): SqlFacts | unde
   if (!operations || !reads || !writes) return undefined;
   const statement = args[1];
   return { statement, canonical: canonicalSql(statement), operations, reads, writes };
+}
+
+/**
+ * What the policy saw of a recorded tool.call: its arguments (parsed from the recorded JSON
+ * text; absent when the log summarized them) and the tool's hash when it was decided.
+ */
+export function recordedToolFacts(data: Record<string, unknown>): { args?: JsonValue; toolHash?: string } {
+  const out: { args?: JsonValue; toolHash?: string } = {};
+  const args = data.args;
+  if (Array.isArray(args) && typeof args[1] === "string") {
+    try {
+      out.args = JSON.parse(args[1]) as JsonValue;
+    } catch {
+      // (recorded as the agent sent it: not JSON, refused as invalid before any decision)
+    }
+  }
+  const hash = (data.tool as { hash?: unknown } | undefined)?.hash;
+  if (typeof hash === "string") out.toolHash = hash;
+  return out;
 }

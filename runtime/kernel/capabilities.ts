@@ -11,6 +11,10 @@ import { createLlm } from "../capabilities/llm.js";
 import { parseAllowPrivate, systemResolver, type Resolver } from "../capabilities/net-guard.js";
 import { SqlProcessPool, type SqlPoolOptions } from "../capabilities/sql-process.js";
 import { createRunSql } from "../capabilities/sql-run.js";
+import { createTools } from "../capabilities/tools.js";
+import { hostToolProvider, type ToolDefinition } from "../tools/host.js";
+import { ToolRegistry } from "../tools/registry.js";
+import type { ToolProvider } from "../tools/types.js";
 import type { Mount, RunQuota, SqlHost } from "../capabilities/types.js";
 import { UsageError } from "../errors.js";
 import { authorizeHop, type GateRun } from "../gate.js";
@@ -59,6 +63,17 @@ export interface CapabilityOptions {
    * Default: none (every llm.chat is `invalid`).
    */
   models?: Record<string, Omit<ModelAlias, "timeout"> & { timeout?: number | string }>;
+  /**
+   * Tools of the host's own code that agents may call (`tools.call(name, args)`), made with
+   * `defineTool`; named `TOOL`. Bad or duplicate definitions are a UsageError. Default: none.
+   */
+  tools?: readonly ToolDefinition[];
+  /**
+   * Further tool providers (an MCP server's client, named `SERVER`: its tools are `SERVER/TOOL`).
+   * The kernel lists them per run, calls them and closes them with itself. Internal-ish: the
+   * MCP client plugs in here. Default: none.
+   */
+  toolProviders?: readonly ToolProvider[];
 }
 
 /** Capability settings checked once, when the kernel is created. */
@@ -69,6 +84,8 @@ export interface ResolvedCapabilities {
   resolver: Resolver;
   /** The policy's secrets with the kernel options' over them, checked. */
   secrets: SecretSpec[];
+  /** The kernel's tool providers (the host's tools first). */
+  tools: ToolRegistry;
   /** Models by alias: the policy's, overridden by the kernel's options. */
   models: Record<string, ModelAlias>;
   /** The kernel's SQL processes (started with the kernel when it has databases). */
@@ -96,6 +113,8 @@ export function resolveCapabilityOptions(
   const sql = checkSqlOptions(options.sql);
   const secrets = mergeSecrets(policySecrets, secretsFromOptions(options.secrets));
   checkMergedSecrets(secrets, "secrets (the policy's and the kernel's options)");
+  if (options.toolProviders !== undefined && !Array.isArray(options.toolProviders)) throw new UsageError("toolProviders: expected a list of ToolProvider objects");
+  const tools = new ToolRegistry([...(options.tools !== undefined ? [hostToolProvider(options.tools)] : []), ...(options.toolProviders ?? [])]);
   // Started with the kernel, so that a run's first statement finds a process ready.
   let pool = Object.keys(databases).length > 0 ? new SqlProcessPool(sql) : undefined;
   return {
@@ -105,8 +124,11 @@ export function resolveCapabilityOptions(
     resolver: options.resolver ?? systemResolver,
     secrets,
     models: { ...policyModels, ...checkModels(options.models) },
+    tools,
     sqlPool: () => (pool ??= new SqlProcessPool(sql)),
-    close: async () => pool?.close(),
+    close: async () => {
+      await Promise.all([pool?.close(), tools.close()]);
+    },
   };
 }
 
@@ -139,14 +161,18 @@ export function createRunCapabilities(
   const quota: RunQuota = { limits: run.limits, fsBytesWritten: 0, fsFilesCreated: 0 };
   const sql: SqlHost | undefined = Object.keys(settings.databases).length > 0 ? createRunSql({ databases: settings.databases, limits: run.limits, pool: settings.sqlPool() }) : undefined;
   const llm = Object.keys(settings.models).length > 0 ? createLlm({ models: settings.models, limits: run.limits, tokens: run.tokens }) : undefined;
+  const tools = settings.tools.empty ? undefined : createTools({ registry: settings.tools, limits: run.limits, runId: run.runId, agent: run.agent });
   return {
     ...base,
+    tools,
+    interrupt: () => tools?.interrupt(),
     fs: settings.mounts.length > 0 ? createFs({ mounts: settings.mounts, quota }) : undefined,
     http: createHttp({ allowPrivate: settings.allowPrivate, resolver: settings.resolver, quota, secrets: settings.secrets }),
     sql,
     llm,
     authorizeHop: authorizeHop(run),
     close: () => {
+      tools?.close();
       llm?.close();
       return sql?.close();
     },

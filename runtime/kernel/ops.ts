@@ -88,6 +88,8 @@ export const OPS = {
   "process.pending-signal": { action: null, params: [] },
   "process.checkpoint": { action: "process.checkpoint", params: [["label", "string"]] },
   "llm.chat": { action: "llm.chat", params: [["req", CHAT_REQUEST]] },
+  "tools.list": { action: "tool.list", params: [] },
+  "tools.call": { action: "tool.call", params: [["name", "string"], ["args", "string"]] },
 } as const satisfies Record<string, OpSpec>;
 
 export type OpName = keyof typeof OPS;
@@ -102,4 +104,4 @@ export function camelCase(kebab: string): string {
 }
 
 /** The interfaces of the agent world, in WIT order. */
-export const INTERFACES = ["fs", "http", "sql", "log", "clock", "random", "process", "llm"] as const;
+export const INTERFACES = ["fs", "http", "sql", "log", "clock", "random", "process", "llm", "tools"] as const;

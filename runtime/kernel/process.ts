@@ -143,6 +143,8 @@ export class AgentProcess {
 
   private signalTerm(): void {
     if (this.gate) this.gate.terminating = true;
+    // (a tool call in flight is aborted at once: its handler's AbortSignal fires)
+    this.gate?.capabilities?.interrupt?.();
     this.channel?.requestTerm();
   }
 

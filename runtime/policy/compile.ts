@@ -9,6 +9,7 @@ import { compileGlobs, type GlobMatcher } from "./glob.js";
 import type { MergedPolicy } from "./load.js";
 import type { RuleSpec } from "./rule.js";
 import type { Rate } from "./units.js";
+import { compileArgs, type CompiledArg } from "./tool-rules.js";
 
 /** One rule ready to decide. Internal: the public view is its `spec`. */
 export interface CompiledRule {
@@ -26,6 +27,10 @@ export interface CompiledRule {
   readonly operations: ReadonlySet<string> | null;
   readonly tables: GlobMatcher | null;
   readonly needsSql: boolean;
+  /** tool.call: constraints on the arguments. */
+  readonly args: readonly CompiledArg[] | null;
+  /** tool.call: the pinned tool hash. */
+  readonly pin: string | null;
   /**
    * A rule that can let a call through (allow, audit, verify): it lets a call through only when
    * every condition holds strictly (see match.ts). A denying rule (deny, stop, kill) matches
@@ -82,6 +87,8 @@ export function generatedReason(spec: RuleSpec): string {
   if (spec.pattern) parts.push(`matching /${spec.pattern}/`);
   if (spec.operations) parts.push(`for ${spec.operations.join(", ")}`);
   if (spec.tables) parts.push(`on tables ${spec.tables.join(", ")}`);
+  if (spec.args) parts.push(`with arguments ${Object.keys(spec.args).join(", ")} constrained`);
+  if (spec.pin) parts.push(`pinned to ${spec.pin}`);
   return parts.join(" ");
 }
 
@@ -106,6 +113,8 @@ export function compilePolicy(policy: MergedPolicy): CompiledPolicy {
       operations: spec.operations ? new Set(spec.operations) : null,
       tables: spec.tables ? compileGlobs(spec.tables, { nocase: true }) : null,
       needsSql: spec.pattern !== undefined || spec.operations !== undefined || spec.tables !== undefined,
+      args: spec.args ? compileArgs(spec.args) : null,
+      pin: spec.pin ?? null,
       allowing: EFFECTS.indexOf(spec.effect) < DENY_RANK,
       rate: spec.rate ?? null,
       rateSlot: spec.rate ? rateSlots++ : -1,

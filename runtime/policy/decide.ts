@@ -14,6 +14,7 @@ import { canonicalizeRequest } from "./canonical-request.js";
 import { DENY_RANK, type CompiledPolicy, type CompiledRule } from "./compile.js";
 import { MATCHES, NO_MATCH, matchRule } from "./match.js";
 import type { RateBook } from "./rate.js";
+import { pinBreak } from "./tool-rules.js";
 
 /** The decision when a request cannot be decided: fail closed. */
 export function failClosed(why: string): Decision {
@@ -28,6 +29,10 @@ export function failClosed(why: string): Decision {
 export function decideWith(policy: CompiledPolicy, rates: RateBook, given: Request, now: () => number, record: boolean): Decision {
   const request = canonicalizeRequest(given);
   if (typeof request === "string") return failClosed(`invalid request: ${request}`);
+  if (request.action === "tool.call") {
+    const broken = brokenPin(policy, request);
+    if (broken !== null) return broken;
+  }
   const found = matchingRules(policy, request);
   if (found === null) return { effect: policy.defaultEffect, rule: null, reason: policy.defaultReason, matched: [] };
   const { decider, matched } = found;
@@ -92,6 +97,28 @@ function matchingRules(policy: CompiledPolicy, request: Request): { decider: Com
   if (matched === null) return null;
   if (matched.length > 1) matched.sort(byIndex);
   return { decider: best, matched };
+}
+
+/**
+ * A tool.call of a tool whose hash is not the one a rule on it pins (whatever the rule's
+ * effect): denied by that rule, naming both hashes.
+ */
+function brokenPin(policy: CompiledPolicy, request: Request): Decision | null {
+  for (const rule of policy.byAction.get("tool.call") ?? []) {
+    if (rule.pin === null || (rule.resource !== null && !rule.resource.test(request.resource))) continue;
+    const reason = pinBreak(rule.id, rule.pin, request);
+    if (reason !== undefined) return { effect: "deny", rule: rule.id, reason, matched: [rule.id] };
+  }
+  return null;
+}
+
+/**
+ * Whether some rule could let a call of `action` on `resource` through, other conditions than
+ * the resource aside (an allow, audit or verify rule), or the default would.
+ */
+export function couldAllowWith(policy: CompiledPolicy, action: Request["action"], resource: string): boolean {
+  if (policy.defaultRank < DENY_RANK) return true;
+  return (policy.byAction.get(action) ?? []).some((rule) => rule.allowing && (rule.resource === null || rule.resource.test(resource)));
 }
 
 function stronger(a: CompiledRule, b: CompiledRule): boolean {

@@ -13,6 +13,8 @@
  *   allow every table. A statement recorded without facts and no database to analyze it gets a
  *   rule of its own that allows exactly its canonical text (`pattern: ^...$`), with the
  *   operations guessed from the text (the file says so); one too long to pin is left out;
+ * - tool.call: one rule per tool, with `args` pinning (exactly) each top-level string argument
+ *   on which every recorded call of that tool agreed;
  * - log.write: the levels used; process.checkpoint: the labels used; clock.now and
  *   random.bytes (no resource): allowed when used.
  *
@@ -22,6 +24,7 @@
  * The result is checked before it is returned: loaded with the project's loader, it must allow
  * every observed call (a collapsed glob that would not is written out exactly instead).
  */
+import type { JsonValue } from "../episodic/encoding.js";
 import type { Request, SqlFacts } from "../types.js";
 import { loadPolicy } from "./load.js";
 import { sqlFactsFromText } from "./request.js";
@@ -35,6 +38,8 @@ export interface ObservedCall {
   sql?: SqlFacts;
   /** For sql.query: the statement, to guess operations from when there are no facts. */
   statement?: string;
+  /** For tool.call: the arguments, when the log kept them. */
+  args?: JsonValue;
 }
 
 /** Options of {@link suggestPolicy}. Defaults: name "suggested", collapseAbove 3, no header. */
@@ -62,6 +67,8 @@ interface Rule {
   operations?: string[];
   tables?: string[];
   pattern?: string;
+  /** tool.call: JSON Pointer -> exact value (as a glob matching only itself). */
+  args?: Record<string, string>;
   note?: string;
 }
 
@@ -96,6 +103,7 @@ function allowsAll(yaml: string, calls: ObservedCall[]): boolean {
   return kept.every((c) => {
     const request: Request = { action: c.action as Request["action"], resource: c.resource, agent: "suggest", pid: 0 };
     if (c.method !== undefined) request.method = c.method;
+    if (c.args !== undefined) request.args = c.args;
     if (c.sql !== undefined) request.sql = c.sql;
     else if (c.statement !== undefined) request.sql = sqlFactsFromText(c.statement);
     const effect = policy.decide(request).effect;
@@ -119,6 +127,8 @@ function buildRules(calls: ObservedCall[], collapseAbove: number): Rule[] {
       }
     } else if (action === "sql.query") {
       rules.push(...sqlRules(base, group));
+    } else if (action === "tool.call") {
+      rules.push(...toolRules(base, group));
     } else if (action === "log.write" || action === "process.checkpoint" || action === "llm.chat") {
       rules.push({ id: base, action, resource: unique(group.map((c) => literal(c.resource))) });
     } else {
@@ -126,6 +136,33 @@ function buildRules(calls: ObservedCall[], collapseAbove: number): Rule[] {
     }
   }
   return rules;
+}
+
+/**
+ * tool.call: one rule per tool, with an `args` constraint (the exact value) on each top-level
+ * string argument on which every recorded call of that tool agreed.
+ */
+function toolRules(base: string, calls: ObservedCall[]): Rule[] {
+  const rules: Rule[] = [];
+  for (const [tool, same] of [...groupBy(calls, (c) => c.resource)].sort(([a], [b]) => a.localeCompare(b))) {
+    const rule: Rule = { id: `${base}-${slug(tool)}`, action: "tool.call", resource: [literal(tool)] };
+    const agreed = agreedStrings(same.map((c) => c.args));
+    if (Object.keys(agreed).length > 0) rule.args = agreed;
+    rules.push(rule);
+  }
+  return rules;
+}
+
+/** Top-level string arguments with one value in every call, as `"/key": exact glob`. */
+function agreedStrings(all: (JsonValue | undefined)[]): Record<string, string> {
+  const objects = all.filter((a): a is { [key: string]: JsonValue } => typeof a === "object" && a !== null && !Array.isArray(a));
+  if (objects.length === 0 || objects.length !== all.length) return {};
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(objects[0]).sort(([a], [b]) => a.localeCompare(b))) {
+    if (typeof value !== "string" || value === "" || !objects.every((o) => Object.hasOwn(o, key) && o[key] === value)) continue;
+    out[`/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`] = literal(value);
+  }
+  return out;
 }
 
 function sqlRules(base: string, calls: ObservedCall[]): Rule[] {
@@ -225,6 +262,7 @@ function writeYaml(rules: Rule[], options: SuggestOptions): string {
     if (r.operations !== undefined) lines.push(`    operations: ${list(r.operations)}`);
     if (r.tables !== undefined) lines.push(`    tables: ${list(r.tables)}`);
     if (r.pattern !== undefined) lines.push(`    pattern: ${q(r.pattern)}`);
+    if (r.args !== undefined) lines.push(`    args: {${Object.entries(r.args).map(([k, v]) => `${q(k)}: ${q(v)}`).join(", ")}}`);
     lines.push("    effect: allow");
   }
   return lines.join("\n") + "\n";

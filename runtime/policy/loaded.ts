@@ -1,9 +1,9 @@
 /** LoadedPolicy: a compiled policy with its rate-limit state, deciding and explaining requests. */
-import type { Decision, DecideOptions, Effect, ModelAlias, Policy, PolicyLimits, Request, SecretSpec, VerificationSettings } from "../types.js";
+import type { Action, Decision, DecideOptions, Effect, ModelAlias, Policy, PolicyLimits, Request, SecretSpec, VerificationSettings } from "../types.js";
 import { compilePolicy, type CompiledPolicy } from "./compile.js";
 import type { KernelLog } from "../episodic/log.js";
 import { canonicalizeRequest } from "./canonical-request.js";
-import { countPast, decideWith, failClosed } from "./decide.js";
+import { countPast, couldAllowWith, decideWith, failClosed } from "./decide.js";
 import { traceRules, type Explanation } from "./explain.js";
 import type { MergedPolicy } from "./load.js";
 import { primeFromEvents, type PrimeReport, type RatePriming } from "./prime.js";
@@ -77,7 +77,21 @@ export class LoadedPolicy implements Policy, RatePriming {
    *
    * @example policy.decide(canonicalRequest("fs.write", "/prod/x")) // { effect: "deny", rule: "no-prod-writes", ... }
    */
-  decide(request: Request, options?: DecideOptions): Decision {
+/**
+   * Whether some allow, audit or verify rule on `action` has a resource glob matching `resource`
+   * (its other conditions aside), or the default allows: what tools.list shows.
+   *
+   * @example policy.couldAllow("tool.call", "github/create_issue")
+   */
+  couldAllow(action: Action, resource: string): boolean {
+    try {
+      return couldAllowWith(this.#compiled, action, resource);
+    } catch {
+      return false;
+    }
+  }
+
+    decide(request: Request, options?: DecideOptions): Decision {
     try {
       return decideWith(this.#compiled, this.#rates, request, this.#now, options?.count !== false);
     } catch (e) {

@@ -14,6 +14,7 @@
  */
 import type { Request, SqlFacts } from "../types.js";
 import type { CompiledRule } from "./compile.js";
+import { argHolds } from "./tool-rules.js";
 
 /**
  * The longest SQL text a `pattern` is run on. Beyond it the pattern cannot be evaluated, which
@@ -61,6 +62,19 @@ export function matchRule(rule: CompiledRule, request: Request, why?: string[]):
   if (rule.methods !== null) {
     state &= seen(methodHolds(rule, request.method, why));
     if (level(rule, state) === NO_MATCH) return NO_MATCH;
+  }
+  if (rule.pin !== null) {
+    const ok = request.toolHash === rule.pin;
+    why?.push(`the tool's hash ${request.toolHash ?? "(none)"} ${ok ? "is" : "is not"} the pinned ${rule.pin}`);
+    if (!ok) return NO_MATCH;
+  }
+  if (rule.args !== null) {
+    for (const c of rule.args) {
+      const { holds, why: text } = argHolds(c, request.args);
+      why?.push(holds === "unknown" ? `${text}: ${unknownEffect(rule)}` : text);
+      state &= seen(holds === "yes" ? BOTH : holds === "unknown" ? LOOSE : FAILS);
+      if (level(rule, state) === NO_MATCH) return NO_MATCH;
+    }
   }
   if (rule.needsSql) state &= sqlState(rule, request.sql, why);
   return level(rule, state);

@@ -5,13 +5,14 @@ import { ACTION_NAMES, expandAction, resourceKind, type ResourceKind } from "./a
 import { Problems, checkKeys, describe, getString, getStringList, isRecord } from "./check.js";
 import { globProblem } from "./glob.js";
 import { regexProblem } from "./regex-safety.js";
+import { validateArgs, validatePin, type ArgConstraint } from "./tool-rules.js";
 import type { FieldPath } from "./source.js";
 import { didYouMean } from "./suggest.js";
 import { parseRate, type Rate } from "./units.js";
 import { validateVerifyOverrides } from "./verification.js";
 
 export const RULE_FIELDS = [
-  "id", "action", "resource", "database", "methods", "pattern", "operations", "tables", "rate", "effect", "reason", "verify",
+  "id", "action", "resource", "database", "methods", "pattern", "operations", "tables", "rate", "effect", "reason", "verify", "args", "pin",
 ] as const;
 
 /** Operation names the SQL analyzer reports (SqlFacts.operations). */
@@ -49,6 +50,10 @@ export interface RuleSpec {
   readonly rate?: Readonly<Rate> & { readonly text: string };
   readonly reason?: string;
   readonly verify?: Readonly<Partial<VerificationSettings>>;
+  /** tool.call only: JSON Pointer -> constraint on the tool's arguments (tool-rules.ts). */
+  readonly args?: Readonly<Record<string, ArgConstraint>>;
+  /** tool.call only: the tool's hash, `sha256:...`; a tool whose hash differs is denied. */
+  readonly pin?: string;
   readonly origin: RuleOrigin;
 }
 
@@ -122,6 +127,11 @@ export function validateRule(raw: unknown, field: FieldPath, defaultId: string, 
   // `tables: []` is a real condition (no table at all), not a missing one: policy suggest writes it.
   if (only("sql.query", "tables")) tables = Array.isArray(raw.tables) && raw.tables.length === 0 ? [] : getStringList(raw.tables, at("tables"), problems, "a table name or glob", globProblem);
 
+  let args: Record<string, ArgConstraint> | undefined;
+  if (only("tool.call", "args")) args = validateArgs(raw.args, at("args"), problems);
+  let pin: string | undefined;
+  if (only("tool.call", "pin")) pin = validatePin(raw.pin, at("pin"), problems);
+
   let rate: RuleSpec["rate"];
   if (raw.rate !== undefined) {
     const parsed = parseRate(raw.rate);
@@ -137,7 +147,7 @@ export function validateRule(raw: unknown, field: FieldPath, defaultId: string, 
   }
 
   if (problems.list.length > before || id === undefined || effect === undefined || action === undefined) return undefined;
-  const spec: RuleSpec = { id, effect, action, actions, resource, database, methods, pattern, operations, tables, rate, reason, verify, origin };
+  const spec: RuleSpec = { id, effect, action, actions, resource, database, methods, pattern, operations, tables, rate, reason, verify, args, pin, origin };
   for (const key of Object.keys(spec) as (keyof RuleSpec)[]) if (spec[key] === undefined) delete spec[key];
   return spec;
 }

@@ -65,6 +65,8 @@ const ACTION_WORDS: Record<Action, string> = {
   "random.bytes": "read random bytes",
   "process.checkpoint": "record a checkpoint",
   "llm.chat": "send a chat to a language model",
+  "tool.list": "list the tools it may call",
+  "tool.call": "call a tool",
 };
 
 /**

@@ -29,6 +29,8 @@ export const AGENTS = {
   /** Imports its own TypeScript module and two npm packages (yaml, picomatch). */
   deps: join(ROOT, "test/component/agents/deps.js"),
   "llm-adder": join(ROOT, "test/llm/agents/adder/agent.js"),
+  /** Lists and calls tools as its task says (the tools capability). */
+  toolbox: join(ROOT, "test/tools/agents/toolbox/agent.js"),
   /** The tool-using assistant example (llm.chat, fs, sql, http). */
   assistant: join(ROOT, "examples/assistant/agent.js"),
 } as const;

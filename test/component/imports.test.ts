@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { inspectComponent } from "../../dist/runtime/index.js";
 import { AGENTS, BUILD_TIMEOUT_MS, prebuild, type AgentName } from "./helpers.js";
 
-const KERNEL_INTERFACES = ["types", "fs", "http", "sql", "log", "clock", "random", "process", "llm"].map((i) => `agentos:kernel/${i}@0.1.0`);
+const KERNEL_INTERFACES = ["types", "fs", "http", "sql", "log", "clock", "random", "process", "llm", "tools"].map((i) => `agentos:kernel/${i}@0.1.0`);
 let built: Record<string, string>;
 
 beforeAll(async () => {

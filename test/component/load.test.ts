@@ -82,7 +82,7 @@ describe("kernel.load refuses what it cannot run, naming why", () => {
     const other = await component("other", `(component (import "evil:net/socket" (instance (export "connect" (func)))) ${core("")})`);
     expect(await refusal(other)).toMatch(/imports evil:net\/socket, which the kernel does not provide/);
     const version = await component("version", `(component (import "agentos:kernel/fs@0.2.0" (instance)) ${core("")})`);
-    expect(await refusal(version)).toMatch(/imports agentos:kernel\/fs@0\.2\.0, which the kernel does not provide \(the kernel provides agentos:kernel\/\{fs,http,sql,log,clock,random,process,llm\}@0\.1\.0\)/);
+    expect(await refusal(version)).toMatch(/imports agentos:kernel\/fs@0\.2\.0, which the kernel does not provide \(the kernel provides agentos:kernel\/\{fs,http,sql,log,clock,random,process,llm,tools\}@0\.1\.0\)/);
   });
 
   it("a kernel function the kernel does not have, or has with another signature", async () => {

@@ -41,10 +41,11 @@ export function call(fn, args) {
 /** The module an agent (or the SDK, or the prelude) gets for \`agentos:kernel/<iface>\`. */
 export function kernelInterface(specifier: string): string {
   const iface = specifier.slice(`${WIT_PACKAGE}/`.length).split("@")[0];
-  const lines = [`import { call } from ${JSON.stringify(KERNEL_CALL_SPECIFIER)};`, `import * as raw from ${JSON.stringify(specifier + RAW_SUFFIX)};`];
+  // (the kernel's call helper under a name no WIT function has: `tools` has a `call` of its own)
+  const lines = [`import { call as kernelCall$ } from ${JSON.stringify(KERNEL_CALL_SPECIFIER)};`, `import * as raw from ${JSON.stringify(specifier + RAW_SUFFIX)};`];
   for (const op of Object.keys(OPS)) {
     const [owner, fn] = op.split(".");
-    if (owner === iface) lines.push(`export function ${camelCase(fn)}(...args) { return call(raw.${camelCase(fn)}, args); }`);
+    if (owner === iface) lines.push(`export function ${camelCase(fn)}(...args) { return kernelCall$(raw.${camelCase(fn)}, args); }`);
   }
   return lines.join("\n") + "\n";
 }
