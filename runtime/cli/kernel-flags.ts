@@ -12,6 +12,7 @@ import type { VerificationOptions } from "../verify/settings.js";
 import type { FlagSpec } from "./args.js";
 import { databasesFrom, limitFlag, limitsFrom, mountsFrom, secretsFrom } from "./run-options.js";
 import { modelsFrom, parseProviderModel, tokensFrom } from "./run-models.js";
+import { parseMcpFlags } from "./mcp-flag.js";
 
 /** The flags that configure the kernel: policy, world, limits, models, verification, log. */
 export const KERNEL_FLAGS: Record<string, FlagSpec> = {
@@ -39,6 +40,11 @@ export const KERNEL_FLAGS: Record<string, FlagSpec> = {
     help: "a model agents may call with llm.chat by ALIAS (repeatable; overrides the policy's models: per alias; see Models below)",
   },
   tokens: { type: "string", value: "N", help: "model tokens (input + output) the run may use (overrides the policy)" },
+  mcp: {
+    type: "list",
+    value: "NAME=URL|CMD",
+    help: 'an MCP server whose tools agents may call as NAME/TOOL: NAME=URL (Streamable HTTP) or "NAME=COMMAND ARG..." (stdio; split as a shell would, no expansion; it gets only PATH of this environment); repeatable',
+  },
   threshold: { type: "string", value: "SHARE", help: "share of verifier models that must approve, 0 to 1 (default: the policy's, else 1)" },
   "verifier-timeout": { type: "string", value: "DURATION", help: "time each verifier model has to answer, e.g. 10s (default: the policy's, else 10s)" },
   log: { type: "string", value: "DIR", help: "episodic log directory (default: .agent-os/log)" },
@@ -63,6 +69,7 @@ export function kernelOptionsFrom(flags: Record<string, unknown>, command: strin
       ...(flags.dns !== undefined ? { resolver: dnsResolver(flags.dns as string[]) } : {}),
       limits: { ...limitsFrom(flags), ...tokensFrom(flags.tokens) },
       ...modelsFrom(flags.model as string[] | undefined),
+      ...(flags.mcp !== undefined ? { mcp: parseMcpFlags(flags.mcp as string[]) } : {}),
       log: flags["no-log"] ? false : { dir: (flags.log as string | undefined) ?? ".agent-os/log" },
       pool: { warm: 1 },
       ...verificationFlags(flags),
@@ -76,14 +83,18 @@ export function kernelOptionsFrom(flags: Record<string, unknown>, command: strin
   }
 }
 
-/** A log that cannot be opened is a configuration error (a bad --log, a log in use). */
-export async function openedLog(kernel: KernelSpace): Promise<void> {
+/**
+ * A log that cannot be opened is a configuration error (a bad --log, a log in use), and so is
+ * an MCP server (--mcp) that does not start: both are found before any agent runs.
+ */
+export async function openedLog(kernel: KernelSpace, flags: Record<string, unknown> = {}): Promise<void> {
   try {
     await kernel.log;
   } catch (error) {
     if (error instanceof LogError) throw new UsageError(error.message, { cause: error });
     throw error;
   }
+  if (flags.mcp !== undefined) await kernel.listTools();
 }
 
 /**

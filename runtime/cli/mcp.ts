@@ -70,7 +70,7 @@ export const mcpCommand: Subcommand = async (argv, io) => {
     void server?.close();
   });
   try {
-    await openedLog(kernel);
+    await openedLog(kernel, flags);
     const agents: Record<string, Agent> = {};
     for (const [name, file] of files) agents[name] = await kernel.load(file, engine ? { engine: engine as EngineName } : {});
     if (stopping !== undefined) return EXIT.ok;

@@ -112,7 +112,7 @@ export const runCommand: Subcommand = async (argv, io) => {
   });
   let end: SupervisedEnd | undefined;
   try {
-    await openedLog(kernel);
+    await openedLog(kernel, flags);
     const agent = await kernel.load(file, engine ? { engine } : {});
     if (interrupted === undefined) {
       const run = superviseRun(kernel, agent, (flags.task as string | undefined) ?? "", { stopTimeoutMs, io });

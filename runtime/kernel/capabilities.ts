@@ -12,6 +12,8 @@ import { parseAllowPrivate, systemResolver, type Resolver } from "../capabilitie
 import { SqlProcessPool, type SqlPoolOptions } from "../capabilities/sql-process.js";
 import { createRunSql } from "../capabilities/sql-run.js";
 import { createTools } from "../capabilities/tools.js";
+import { createMcpProvider } from "../tools/mcp-client.js";
+import type { McpServerSpec } from "../tools/mcp-spec.js";
 import { hostToolProvider, type ToolDefinition } from "../tools/host.js";
 import { ToolRegistry } from "../tools/registry.js";
 import type { ToolProvider } from "../tools/types.js";
@@ -74,6 +76,15 @@ export interface CapabilityOptions {
    * MCP client plugs in here. Default: none.
    */
   toolProviders?: readonly ToolProvider[];
+  /**
+   * MCP servers whose tools agents may call, as `SERVER/TOOL`: a stdio server
+   * (`{ command, args?, env?, cwd? }`: it gets only `env` and the host's PATH) or a Streamable
+   * HTTP one (`{ url, headers? }`). Started when first listed (`kernel.listTools()` starts them
+   * at once), stopped with the kernel. A bad name or spec is a UsageError. Default: none.
+   *
+   * @example mcp: { files: { command: "node", args: ["server.js"], env: { ROOT: "/srv" } }, remote: { url: "http://127.0.0.1:9000/mcp" } }
+   */
+  mcp?: Readonly<Record<string, McpServerSpec>>;
 }
 
 /** Capability settings checked once, when the kernel is created. */
@@ -114,7 +125,9 @@ export function resolveCapabilityOptions(
   const secrets = mergeSecrets(policySecrets, secretsFromOptions(options.secrets));
   checkMergedSecrets(secrets, "secrets (the policy's and the kernel's options)");
   if (options.toolProviders !== undefined && !Array.isArray(options.toolProviders)) throw new UsageError("toolProviders: expected a list of ToolProvider objects");
-  const tools = new ToolRegistry([...(options.tools !== undefined ? [hostToolProvider(options.tools)] : []), ...(options.toolProviders ?? [])]);
+  if (options.mcp !== undefined && (typeof options.mcp !== "object" || options.mcp === null || Array.isArray(options.mcp))) throw new UsageError("mcp: expected a mapping of server names to { command, args, env } or { url }");
+  const mcp = Object.entries(options.mcp ?? {}).map(([name, spec]) => createMcpProvider(name, spec));
+  const tools = new ToolRegistry([...(options.tools !== undefined ? [hostToolProvider(options.tools)] : []), ...(options.toolProviders ?? []), ...mcp]);
   // Started with the kernel, so that a run's first statement finds a process ready.
   let pool = Object.keys(databases).length > 0 ? new SqlProcessPool(sql) : undefined;
   return {

@@ -16,6 +16,7 @@ import { createRunSql } from "../capabilities/sql-run.js";
 import type { ComponentImage } from "../engines/component/image.js";
 import type { LoadedComponent } from "../engines/component/load.js";
 import type { McpServeHandle, ServeMcpOptions } from "../mcp/serve.js";
+import type { ToolInfo } from "../tools/types.js";
 import { checkCacheOutsideMounts, type CacheOptions } from "../engines/component/trust.js";
 import type { EngineName } from "../engines/engine.js";
 import { openLog, type KernelLog } from "../episodic/index.js";
@@ -304,6 +305,20 @@ export class KernelSpace {
   async serveMcp(options: ServeMcpOptions): Promise<McpServeHandle> {
     const { serveMcp } = await import("../mcp/serve.js");
     return serveMcp(this, options);
+  }
+
+  /**
+   * Lists every tool agents could be offered (the host's tools and each MCP server's, starting
+   * the servers), with the hash a policy pins. What a run lists is filtered by its policy.
+   *
+   * @example for (const t of await kernel.listTools()) console.log(t.name, t.hash);
+   * @throws UsageError naming each provider that cannot list (an MCP server that does not start
+   * or does not answer `initialize`).
+   */
+  async listTools(): Promise<{ name: string; description: string; inputSchema: ToolInfo["inputSchema"]; hash: string }[]> {
+    const listing = await this.capabilities.tools.list();
+    if (listing.failed.size > 0) throw new UsageError([...listing.failed.values()].join("\n"));
+    return [...listing.tools.values()].map((t) => ({ name: t.name, description: t.info.description, inputSchema: t.info.inputSchema, hash: t.hash }));
   }
 
   /** The live processes. */
