@@ -1,8 +1,10 @@
 // A tool-using assistant. It asks a model (the alias "assistant", which the host configures:
 // the agent never sees a provider URL or a key), carries out the tool calls the model chose
 // through the kernel, feeds the results back, and returns the model's answer. Every step is a
-// host call the policy decides: the model call itself, and each tool the model asks for.
-import { fs, http, llm, log, sql } from "agent-os/guest";
+// host call the policy decides: the model call itself, and each tool the model asks for. Besides
+// its own four tools it offers the model the tools the kernel lists for it (the host's, and
+// MCP servers' as SERVER/TOOL), under names a model accepts.
+import { fs, http, llm, log, sql, tools } from "agent-os/guest";
 
 const SYSTEM = [
   "You are an operations assistant with tools for the user's workspace (/workspace),",
@@ -47,8 +49,23 @@ function rowsJson(rows) {
   );
 }
 
-async function callTool(call) {
+/** The kernel's tools (as many as the policy could allow), by the name the model knows them by. */
+async function kernelTools() {
+  const byModelName = new Map();
+  try {
+    for (const tool of await tools.list()) {
+      byModelName.set(`tool_${tool.name.replace(/[^A-Za-z0-9_-]/g, "_")}`.slice(0, 64), tool);
+    }
+  } catch (error) {
+    await log.info("no kernel tools", { error: error instanceof Error ? error.message : String(error) });
+  }
+  return byModelName;
+}
+
+async function callTool(call, extra) {
   const args = call.arguments ?? {};
+  const kernelTool = extra.get(call.name);
+  if (kernelTool) return JSON.stringify(await tools.call(kernelTool.name, args));
   switch (call.name) {
     case "list_files":
       return JSON.stringify(await fs.list(String(args.path)));
@@ -68,9 +85,9 @@ async function callTool(call) {
 }
 
 /** Carries out one tool call; a refusal or failure goes back to the model as the tool's result. */
-async function answerToolCall(call) {
+async function answerToolCall(call, extra) {
   try {
-    const output = await callTool(call);
+    const output = await callTool(call, extra);
     return output.length > MAX_TOOL_OUTPUT ? `${output.slice(0, MAX_TOOL_OUTPUT)}...` : output;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -84,12 +101,14 @@ export async function run(task) {
     { role: "system", content: SYSTEM },
     { role: "user", content: task.trim() || "What needs my attention today?" },
   ];
+  const extra = await kernelTools();
+  const offered = [...TOOLS, ...[...extra].map(([name, t]) => ({ name, description: t.description, parameters: t.inputSchema }))];
   for (let turn = 0; turn < MAX_TURNS; turn++) {
-    const reply = await llm.chat({ model: "assistant", messages, tools: TOOLS, maxTokens: 512 });
+    const reply = await llm.chat({ model: "assistant", messages, tools: offered, maxTokens: 512 });
     messages.push({ role: "assistant", content: reply.content, toolCalls: reply.toolCalls });
     if (reply.toolCalls.length === 0) return reply.content;
     for (const call of reply.toolCalls) {
-      messages.push({ role: "tool", toolCallId: call.id, content: await answerToolCall(call) });
+      messages.push({ role: "tool", toolCallId: call.id, content: await answerToolCall(call, extra) });
     }
   }
   return `no answer after ${MAX_TURNS} turns`;

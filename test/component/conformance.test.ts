@@ -338,6 +338,7 @@ describe.each(ENGINES)("$name engine", (engine) => {
         entry.calls = entry.calls.map(ports);
         expect(result.status, result.error).toBe("ok");
         expect(entry.calls).toEqual([
+          "tool.list  allow",
           "llm.chat assistant allow",
           "fs.list /workspace allow",
           "llm.chat assistant allow",
