@@ -7,22 +7,20 @@
  * Every error on the way to a decision denies. Capabilities never see the policy; the policy
  * never performs I/O; engines never decide.
  */
-import { canonicalPath, canonicalUrl } from "./canonical.js";
+import { canonicalUrl } from "./canonical.js";
+import { buildRequest, toWitError } from "./gate-request.js";
 import { dispatch, type RunCapabilities } from "./capabilities/index.js";
 import type { HopAuthorizer } from "./capabilities/types.js";
 import { secretsOf, withoutSecrets } from "./capabilities/secrets.js";
-import { GuestError, guestErrors, type WitError } from "./errors.js";
+import { guestErrors, type WitError } from "./errors.js";
 import { decideFsCall, fsCallOf, fsRecord, planFsCall, type FsCall } from "./gate-fs.js";
 import type { Reply } from "./engines/engine.js";
 import { OPS, isOpName, type OpName } from "./kernel/ops.js";
 import type { KernelLog } from "./episodic/log.js";
 import { checkResourceArgs, checkResourceSize, clipReason, recordArgs } from "./episodic/args.js";
 import { errorText, wellFormedDecision } from "./decision.js";
-import { checkChatRequest } from "./models/validate.js";
 import { checkModelAlias } from "./capabilities/llm.js";
-import { parseToolArgs } from "./capabilities/tools.js";
 import { listAllowedTools, prepareToolCall } from "./gate-tools.js";
-import type { ChatRequest } from "./models/types.js";
 import type { Action, DecideOptions, Decision, Denial, Limits, Policy, Request, SqlFacts, TokenCount } from "./types.js";
 
 /**
@@ -391,46 +389,6 @@ function denialOf(seq: number, request: Request, decision: Decision, kind: Denia
   return { seq, action: request.action, resource: request.resource, rule: decision.rule, reason: decision.reason, kind };
 }
 
-/**
- * The canonical request the policy sees; for sql.query, with the facts the run's SQL capability
- * gave (absent: the request has none). Throws GuestError for invalid arguments.
- */
-export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "code">, op: OpName, args: unknown[], sql?: SqlFacts): Request {
-  const action = OPS[op].action!;
-  const base = run.code === undefined ? { action, agent: run.agent, pid: run.pid } : { action, agent: run.agent, pid: run.pid, code: run.code };
-  switch (action) {
-    case "fs.read":
-    case "fs.write":
-    case "fs.list":
-    case "fs.remove":
-    case "fs.stat":
-    case "fs.mkdir":
-      return { ...base, resource: canonicalPath(args[0] as string) };
-    case "http.fetch": {
-      const req = args[0] as { method: string; url: string };
-      const method = req.method.toUpperCase();
-      if (!/^[A-Z]{1,16}$/.test(method)) throw new GuestError({ tag: "invalid", val: "an HTTP method is one word of letters" });
-      return { ...base, resource: canonicalUrl(req.url), method };
-    }
-    case "sql.query":
-      return sql ? { ...base, resource: args[0] as string, sql } : { ...base, resource: args[0] as string };
-    case "log.write":
-      return { ...base, resource: args[0] as string };
-    case "process.checkpoint":
-      return { ...base, resource: args[0] as string };
-    case "llm.chat": {
-      const chat = args[0] as ChatRequest;
-      checkChatRequest(chat);
-      return { ...base, resource: chat.model };
-    }
-    case "tool.call":
-      if (typeof args[0] !== "string" || args[0] === "") throw new GuestError({ tag: "invalid", val: "tools.call: a tool name is a non-empty string" });
-      return { ...base, resource: args[0], args: parseToolArgs(args[1]) };
-    default:
-      return { ...base, resource: "" };
-  }
-}
-
 /** Whether a decision lets the call be carried out (its arguments are then recorded in more detail). */
 function carriedOut(decision: Decision): boolean {
   return decision.effect === "allow" || decision.effect === "audit";
@@ -441,8 +399,4 @@ function logQuotaReached(bytes: number): string {
   return `log quota of ${bytes} bytes reached (limits.logBytes)`;
 }
 
-/** Turns anything a capability threw into a WIT error with no host detail in it. */
-export function toWitError(error: unknown): WitError {
-  if (error instanceof GuestError) return error.error;
-  return { tag: "io", val: "the host could not carry out the call" };
-}
+export { buildRequest, toWitError };
