@@ -12,7 +12,7 @@ import { buildRequest, toWitError } from "./gate-request.js";
 import { dispatch, type RunCapabilities } from "./capabilities/index.js";
 import type { HopAuthorizer } from "./capabilities/types.js";
 import { secretsOf, withoutSecrets } from "./capabilities/secrets.js";
-import { guestErrors, type WitError } from "./errors.js";
+import type { WitError } from "./errors.js";
 import { decideFsCall, fsCallOf, fsRecord, planFsCall, type FsCall } from "./gate-fs.js";
 import type { Reply } from "./engines/engine.js";
 import { OPS, isOpName, type OpName } from "./kernel/ops.js";
@@ -79,9 +79,6 @@ export function handleCall(run: GateRun, message: unknown): Reply | Promise<Repl
   // The call that crossed the quota was logged whole; the next one ends the run (its exit is logged).
   if (run.log.runBytes(run.runId) >= run.limits.logBytes) return { abort: "limit", message: logQuotaReached(run.limits.logBytes) };
   // SQL is analyzed in the run's SQL process, off this thread: the decision waits for its facts.
-  // Without databases there are no facts to decide on: the database is not there (as the
-  // capability would say), rather than a deny rule that matches for want of facts.
-  if (action === "sql.query" && !run.capabilities.sql) return refuseInvalid(run, op, action, args, toWitError(guestErrors.notFound(`no database named ${JSON.stringify(String(args[0]))}`)));
   if (action === "sql.query" && run.capabilities.sql) {
     let facts: Promise<SqlFacts>;
     try {

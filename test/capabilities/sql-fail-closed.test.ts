@@ -149,20 +149,3 @@ describe("a SQL process that answers junk", () => {
     run.capabilities.close();
   });
 });
-
-describe("a kernel with no databases", () => {
-  it("answers not-found, whatever the policy's deny rules would have matched for want of facts", async () => {
-    const kernel = new KernelSpace({ policy: "standard", log: false });
-    try {
-      const result = await kernel.execute(kernel.register(sqlAgent), JSON.stringify({ statements: ["INSERT INTO t VALUES (1)", "SELECT 1"] }));
-      expect(result.status, result.error).toBe("ok");
-      const told = JSON.parse(result.output ?? "[]") as Told[];
-      expect(told.map((t) => t.tag)).toEqual(["not-found", "not-found"]);
-      expect(told[0].reason).toMatch(/no database named "main"/);
-      // Refused before the policy, as an unknown database is when there are databases.
-      expect(result.denials.map((d) => d.kind)).toEqual(["invalid", "invalid"]);
-    } finally {
-      await kernel.close();
-    }
-  });
-});
