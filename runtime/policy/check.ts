@@ -1,5 +1,6 @@
 /** Small helpers shared by the validators: collecting problems and checking plain values. */
 import type { FieldPath } from "./source.js";
+import { regexProblem } from "./regex-safety.js";
 import { didYouMean } from "./suggest.js";
 
 export interface RawProblem {
@@ -77,4 +78,27 @@ export function getStringList(
     }
   });
   return ok ? (list as string[]) : undefined;
+}
+
+/**
+ * A regular expression from a policy: a string that compiles (with `flags`) and that
+ * regex-safety.ts finds safe; else a problem at `field` and undefined.
+ *
+ * @example getRegex("^fix:", ["rules", 0, "pattern"], problems) === "^fix:"
+ */
+export function getRegex(value: unknown, field: FieldPath, problems: Problems, flags = ""): string | undefined {
+  const source = getString(value, field, problems, "a regular expression (a string)");
+  if (source === undefined) return undefined;
+  try {
+    new RegExp(source, flags);
+  } catch (e) {
+    problems.add(field, `invalid regular expression: ${(e as Error).message}`);
+    return undefined;
+  }
+  const unsafe = regexProblem(source);
+  if (unsafe) {
+    problems.add(field, `unsafe regular expression ${JSON.stringify(source)}: ${unsafe}`);
+    return undefined;
+  }
+  return source;
 }

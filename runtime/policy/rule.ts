@@ -2,9 +2,8 @@
 import { domainToASCII } from "node:url";
 import { EFFECTS, type Action, type Effect, type VerificationSettings } from "../types.js";
 import { ACTION_NAMES, expandAction, resourceKind, type ResourceKind } from "./actions.js";
-import { Problems, checkKeys, describe, getString, getStringList, isRecord } from "./check.js";
+import { Problems, checkKeys, describe, getRegex, getString, getStringList, isRecord } from "./check.js";
 import { globProblem } from "./glob.js";
-import { regexProblem } from "./regex-safety.js";
 import { validateArgs, validatePin, type ArgConstraint } from "./tool-rules.js";
 import type { FieldPath } from "./source.js";
 import { didYouMean } from "./suggest.js";
@@ -116,7 +115,7 @@ export function validateRule(raw: unknown, field: FieldPath, defaultId: string, 
     )?.map((m) => m.toUpperCase());
   }
   let pattern: string | undefined;
-  if (only("sql.query", "pattern")) pattern = validatePattern(raw.pattern, at("pattern"), problems);
+  if (only("sql.query", "pattern")) pattern = getRegex(raw.pattern, at("pattern"), problems, "i");
   let operations: string[] | undefined;
   if (only("sql.query", "operations")) {
     operations = getStringList(raw.operations, at("operations"), problems, "an SQL operation name", (op) =>
@@ -163,22 +162,6 @@ export function validateEffect(value: unknown, field: FieldPath, problems: Probl
   return undefined;
 }
 
-function validatePattern(value: unknown, field: FieldPath, problems: Problems): string | undefined {
-  const source = getString(value, field, problems, "a regular expression (a string)");
-  if (source === undefined) return undefined;
-  try {
-    new RegExp(source, "i");
-  } catch (e) {
-    problems.add(field, `invalid regular expression: ${(e as Error).message}`);
-    return undefined;
-  }
-  const unsafe = regexProblem(source);
-  if (unsafe) {
-    problems.add(field, `unsafe regular expression ${JSON.stringify(source)}: ${unsafe}`);
-    return undefined;
-  }
-  return source;
-}
 
 /**
  * A glob that can never match a canonical resource is a silent hole in a deny rule, so it is an

@@ -12,9 +12,8 @@
  */
 import type { JsonValue } from "../episodic/encoding.js";
 import type { Request } from "../types.js";
-import { Problems, describe, getString, getStringList, isRecord } from "./check.js";
+import { Problems, describe, getRegex, getStringList, isRecord } from "./check.js";
 import { compileGlobs, globProblem, type GlobMatcher } from "./glob.js";
-import { regexProblem } from "./regex-safety.js";
 import type { FieldPath } from "./source.js";
 
 /** One argument constraint as written: globs or a pattern. */
@@ -56,7 +55,7 @@ export function validateArgs(raw: unknown, field: FieldPath, problems: Problems)
         problems.add(at, `expected a glob, a list of globs or { pattern: REGEX }, got a mapping with ${keys.map((k) => JSON.stringify(k)).join(", ") || "nothing"}`);
         continue;
       }
-      const pattern = validateRegex(value.pattern, [...at, "pattern"], problems);
+      const pattern = getRegex(value.pattern, [...at, "pattern"], problems);
       if (pattern !== undefined) out[pointer] = { pattern };
       continue;
     }
@@ -66,22 +65,6 @@ export function validateArgs(raw: unknown, field: FieldPath, problems: Problems)
   return problems.list.length > before ? undefined : out;
 }
 
-function validateRegex(value: unknown, field: FieldPath, problems: Problems): string | undefined {
-  const source = getString(value, field, problems, "a regular expression (a string)");
-  if (source === undefined) return undefined;
-  try {
-    new RegExp(source);
-  } catch (e) {
-    problems.add(field, `invalid regular expression: ${(e as Error).message}`);
-    return undefined;
-  }
-  const unsafe = regexProblem(source);
-  if (unsafe) {
-    problems.add(field, `unsafe regular expression ${JSON.stringify(source)}: ${unsafe}`);
-    return undefined;
-  }
-  return source;
-}
 
 /** Checks a rule's `pin:` field. */
 export function validatePin(raw: unknown, field: FieldPath, problems: Problems): string | undefined {
