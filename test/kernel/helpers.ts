@@ -55,3 +55,17 @@ export async function expectDeadlinePausedWhileStopped(proc: AgentProcess, moveC
   expect(result.usage.wallMs).toBeLessThan(3000);
   expect(result.usage.hostCalls).toBeGreaterThan(frozen.hostCalls);
 }
+
+const kernels: KernelSpace[] = [];
+
+/** A kernel with an in-memory log (unless `options` gives one), closed by {@link closeKernels}. */
+export function kernel(options: KernelOptions): KernelSpace {
+  const k = new KernelSpace({ log: false, ...options });
+  kernels.push(k);
+  return k;
+}
+
+/** Closes every kernel {@link kernel} made since the last call. */
+export async function closeKernels(): Promise<void> {
+  await Promise.all(kernels.splice(0).map((k) => k.close()));
+}

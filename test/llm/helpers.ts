@@ -4,8 +4,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { KernelOptions, ModelAlias } from "../../dist/runtime/index.js";
-import { KernelSpace } from "../../dist/runtime/index.js";
+import type { ModelAlias } from "../../dist/runtime/index.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The tool-using agent (test/llm/agents/adder/agent.js), for both engines. */
@@ -38,14 +37,4 @@ export function llmPolicy(extra: Record<string, unknown> = {}, rules: unknown[] 
 
 
 
-const kernels: KernelSpace[] = [];
-
-export function kernel(options: KernelOptions): KernelSpace {
-  const k = new KernelSpace({ log: false, ...options });
-  kernels.push(k);
-  return k;
-}
-
-export async function closeKernels(): Promise<void> {
-  await Promise.all(kernels.splice(0).map((k) => k.close()));
-}
+export { closeKernels, kernel } from "../kernel/helpers.js";

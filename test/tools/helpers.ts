@@ -4,7 +4,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { KernelSpace, defineTool, type KernelOptions, type LoggedEvent, type ToolContext, type ToolDefinition } from "../../dist/runtime/index.js";
+import { defineTool, type KernelSpace, type LoggedEvent, type ToolContext, type ToolDefinition } from "../../dist/runtime/index.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Runs the tool steps its task lists and reports each outcome (test/tools/agents/toolbox/agent.js). */
@@ -72,17 +72,7 @@ export function toolsPolicy(rules: unknown[] = [], extra: Record<string, unknown
   };
 }
 
-const kernels: KernelSpace[] = [];
-
-export function kernel(options: KernelOptions): KernelSpace {
-  const k = new KernelSpace({ log: false, ...options });
-  kernels.push(k);
-  return k;
-}
-
-export async function closeKernels(): Promise<void> {
-  await Promise.all(kernels.splice(0).map((k) => k.close()));
-}
+export { closeKernels, kernel } from "../kernel/helpers.js";
 
 /** Runs the toolbox with these steps; the parsed outcomes. */
 export async function runSteps(k: KernelSpace, steps: unknown[], agent?: Parameters<KernelSpace["execute"]>[0]): Promise<{ outcomes: Outcome[]; runId: string }> {
