@@ -1,0 +1,14 @@
+// Every SDK scenario in one agent (one component holds them all: each build costs seconds and
+// hundreds of megabytes). The task's `scenario` picks one; see openai.js, ai.js and agents.js.
+import * as openai from "./openai.js";
+import * as ai from "./ai.js";
+import * as agents from "./agents.js";
+
+const byScenario = { ...Object.fromEntries(Object.keys(openai.scenarios).map((s) => [s, openai])), "ai-generate": ai, "agents-runner": agents };
+
+export async function run(task) {
+  const { scenario } = JSON.parse(task);
+  const agent = byScenario[scenario];
+  if (!agent) return JSON.stringify({ error: "unknown scenario " + scenario });
+  return agent.run(task);
+}
