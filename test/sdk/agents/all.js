@@ -1,10 +1,10 @@
-// Every SDK scenario in one agent (one component holds them all: each build costs seconds and
-// hundreds of megabytes). The task's `scenario` picks one; see openai.js, ai.js and agents.js.
+// The SDK scenarios that can run inside the sandbox, in one agent (one component holds them:
+// each build costs seconds and hundreds of megabytes). The task's `scenario` picks one; see
+// openai.js and ai.js. (agents.js is not here: the Agents SDK does not bundle, see agents.test.ts.)
 import * as openai from "./openai.js";
 import * as ai from "./ai.js";
-import * as agents from "./agents.js";
 
-const byScenario = { ...Object.fromEntries(Object.keys(openai.scenarios).map((s) => [s, openai])), "ai-generate": ai, "agents-runner": agents };
+const byScenario = { ...Object.fromEntries(Object.keys(openai.scenarios).map((s) => [s, openai])), "ai-generate": ai };
 
 export async function run(task) {
   const { scenario } = JSON.parse(task);
