@@ -61,11 +61,11 @@ export interface ScriptedModel {
 }
 
 /**
- * Starts a scripted model server on 127.0.0.1 (a free port).
+ * Starts a scripted model server on 127.0.0.1, on `options.port` (default: a free port).
  *
  * @example const model = await startScriptedModel([{ content: "hello" }]); await model.close();
  */
-export async function startScriptedModel(script: Script): Promise<ScriptedModel> {
+export async function startScriptedModel(script: Script, options: { port?: number } = {}): Promise<ScriptedModel> {
   const requests: ScriptedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -89,7 +89,13 @@ export async function startScriptedModel(script: Script): Promise<ScriptedModel>
       answer(res, request, step, index);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
