@@ -28,7 +28,7 @@ export interface SdkEngine {
   loadTimeoutMs: number;
 }
 
-const BASICS = { id: "basics", action: ["log.write", "clock.now", "random.bytes", "process.*"], effect: "allow" };
+const BASICS = { id: "basics", action: ["log.write", "clock.*", "random.bytes", "process.*"], effect: "allow" };
 
 /** The policy of the allowed runs: the model's host on loopback, nothing else. */
 export function allowModel(): Record<string, unknown> {
