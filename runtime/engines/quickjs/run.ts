@@ -11,6 +11,7 @@ import type { WitError } from "../../errors.js";
 import { OPS, type OpName } from "../../kernel/ops.js";
 import type { AbortReason, Finished, GuestBridge, Outcome, RunSpec } from "../engine.js";
 import { HOST_GLOBAL, PRELUDE, functionModule, kernelModules } from "./guest-modules.js";
+import { installWebLoader } from "../web/quickjs.js";
 import { captureIntrinsics, releaseIntrinsics } from "./intrinsics.js";
 import { MarshalError, copyIn, copyOut } from "./marshal.js";
 import { StringTransferError, newString, readString } from "./strings.js";
@@ -111,6 +112,7 @@ export function runQuickJs(module: QuickJSWASMModule, spec: RunSpec, bridge: Gue
 function runIn(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, bridge: GuestBridge, state: RunState, end: () => void): Outcome {
   captureIntrinsics(ctx);
   installHost(ctx, bridge, state);
+  installWebLoader(ctx);
   const fail = (error: QuickJSHandle): Outcome => {
     end();
     return failure(ctx, error, spec, state);
