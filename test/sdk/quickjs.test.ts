@@ -8,6 +8,5 @@ import { SDK_AGENTS } from "./scenarios.js";
 runSdkCases({
   name: "quickjs",
   load: (kernel, scenario) => kernel.load(SDK_AGENTS[scenario.file]),
-  skip: ["agents-runner"],
   loadTimeoutMs: 60_000,
 });

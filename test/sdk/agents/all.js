@@ -1,10 +1,11 @@
-// The SDK scenarios that can run inside the sandbox, in one agent (one component holds them:
-// each build costs seconds and hundreds of megabytes). The task's `scenario` picks one; see
-// openai.js and ai.js. (agents.js is not here: the Agents SDK does not bundle, see agents.test.ts.)
+// Every SDK scenario in one agent (one component holds them all: each build costs seconds and
+// hundreds of megabytes). The task's `scenario` picks one; see openai.js, ai.js and agents.js.
 import * as openai from "./openai.js";
 import * as ai from "./ai.js";
+import * as agents from "./agents.js";
 
-const byScenario = { ...Object.fromEntries(Object.keys(openai.scenarios).map((s) => [s, openai])), "ai-generate": ai };
+const byScenario = {};
+for (const agent of [openai, ai, agents]) for (const name of Object.keys(agent.scenarios)) byScenario[name] = agent;
 
 export async function run(task) {
   const { scenario } = JSON.parse(task);
