@@ -27,7 +27,7 @@ import { trustedCache, type CacheOptions } from "./trust.js";
 import { WIT_PACKAGE, WIT_VERSION } from "./world.js";
 
 /** Bump when the bundle or the componentize options change. */
-export const BUILD_FORMAT = "build-1";
+export const BUILD_FORMAT = "build-2";
 
 const SDK_FILE = fileURLToPath(new URL("../../../guest-sdk/index.js", import.meta.url));
 

@@ -8,7 +8,9 @@
  */
 import { OUT_OF_MEMORY, NO_RUN } from "./prelude.js";
 import { ENGINE_IMPORT, FUEL_EXPORT, GROW_IMPORT, MEMORY_IMPORT, REFUEL_IMPORT, type ComponentImage } from "./image.js";
-import { EngineAbort, kernelImports, type RunState } from "./host.js";
+import { EngineAbort, kernelImports, sender, type RunState } from "./host.js";
+import { TimerClock } from "../timer-clock.js";
+import { wasiImports } from "./wasi.js";
 import { PAGE_BYTES, Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmModule } from "./wasm.js";
 import type { Finished, GuestBridge, Outcome, RunSpec } from "../engine.js";
 
@@ -55,7 +57,9 @@ export class ComponentEngine {
 }
 
 function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunSpec, bridge: GuestBridge): Finished {
-  const state: RunState = { hostCalls: 0, abort: null };
+  const state: RunState = { hostCalls: 0, abort: null, timerFailure: null };
+  const clock: TimerClock = new TimerClock((op, args) => send(op, args));
+  const send = sender(bridge, state, (op, reply) => clock.observe(op, reply));
   const limit = spec.limits.fuel;
   const counters: WasmGlobal[] = [];
   // Units handed out to the modules' counters; what is left in them is not used yet.
@@ -103,7 +107,7 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
         if (!module) throw new Error(`the glue asks for a core module ${name} the component does not have`);
         return module;
       },
-      kernelImports(bridge, state),
+      { ...kernelImports(bridge, state, send), ...wasiImports(clock, send, state) },
       (module, imports) => {
         const name = names.get(module);
         if (name === undefined || !image.instrumented.includes(name)) return new Wasm.Instance(module, imports);
@@ -124,6 +128,7 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
     output = root.run(spec.task);
   } catch (error) {
     if (state.abort) return finish({ status: "killed", reason: state.abort.reason, error: state.abort.message }, false);
+    if (state.timerFailure !== null) return finish({ status: "error", error: state.timerFailure }, false);
     const payload = errPayload(error);
     if (payload !== undefined) return finish(guestError(payload, spec), true);
     // A trap: the instance is dead. After a growth the limit refused, it was the memory that ran out.

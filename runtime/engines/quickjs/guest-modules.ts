@@ -8,6 +8,8 @@
 import { INTERFACES, OPS, camelCase } from "../../kernel/ops.js";
 import { KERNEL_TIME_AND_RANDOM } from "../kernel-globals.js";
 import { WEB_PRELUDE_QUICKJS } from "../web/quickjs.js";
+import { QUICKJS_TIMERS } from "../timers.js";
+import { TIMER_HOST_GLOBAL } from "./timers.js";
 
 export const HOST_GLOBAL = "__agentos_host";
 export const HOST_MODULE = "agentos:kernel/_host";
@@ -38,6 +40,9 @@ export const PRELUDE = `
 import host from "${HOST_MODULE}";
 const now = host["clock.now"];
 const randomBytes = host["random.bytes"];
+const timerHost = globalThis.${TIMER_HOST_GLOBAL};
+delete globalThis.${TIMER_HOST_GLOBAL};
+${QUICKJS_TIMERS}(timerHost);
 ${KERNEL_TIME_AND_RANDOM}const crypto = {
   getRandomValues(array) {
     if (!ArrayBuffer.isView(array)) throw new TypeError("getRandomValues needs a typed array");
