@@ -164,6 +164,21 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
     expect(lines[7][1]).toMatch(/more characters\)$/);
   });
 
+  it("console under a policy that denies log.write: nothing throws, the run succeeds, the log holds the denials", async () => {
+    const quiet = kernelFor([{ id: "quiet", action: "log.write", effect: "deny", reason: "no logging" }]);
+    try {
+      const quietAgent = engine === "quickjs" ? await quiet.load(AGENT) : await quiet.load(AGENT, { engine: "component" });
+      const { out, result, logged } = await runCase("console", quiet, quietAgent);
+      expect(out).toBe("logged");
+      const writes = logged.filter((c) => c.action === "log.write");
+      expect(writes).toHaveLength(8);
+      expect(writes.every((c) => c.effect === "deny")).toBe(true);
+      expect(result.denials.filter((d) => d.action === "log.write").map((d) => d.rule)).toEqual(Array(8).fill("quiet"));
+    } finally {
+      await quiet.close();
+    }
+  });
+
   it("URL, URLSearchParams, TextDecoder, structuredClone, atob/btoa, Headers, Blob, events, crypto.randomUUID", async () => {
     const { out } = await runCase("globals");
     expect(out.url).toEqual(["http://example.com/a/c?q=1%202#frag", "http:", "example.com", "/a/c", "?q=1%202", "#frag"]);
