@@ -24,6 +24,10 @@ for (const [name, code] of Object.entries(CODES)) {
   Object.defineProperty(DOMException, key, { value: code, enumerable: true });
 }
 
+/** The DOMException abort reasons are made of: the engine's own where it has one. */
+let DOMExceptionOf = () => DOMException;
+const abortError = () => new (DOMExceptionOf())("This operation was aborted", "AbortError");
+
 const STOP = Symbol("stop");
 const CANCELED = Symbol("canceled");
 
@@ -135,7 +139,7 @@ export class AbortSignal extends EventTarget {
   static abort(reason) {
     const signal = new AbortSignal(SIGNAL);
     signal._aborted = true;
-    signal._reason = reason === undefined ? new DOMException("This operation was aborted", "AbortError") : reason;
+    signal._reason = reason === undefined ? abortError() : reason;
     return signal;
   }
   static timeout(ms) {
@@ -144,7 +148,7 @@ export class AbortSignal extends EventTarget {
     const signal = new AbortSignal(SIGNAL);
     const setTimer = globalThis.setTimeout;
     if (typeof setTimer === "function") {
-      setTimer(() => abortSignal(signal, new DOMException("The operation timed out.", "TimeoutError")), delay);
+      setTimer(() => abortSignal(signal, new (DOMExceptionOf())("The operation timed out.", "TimeoutError")), delay);
     }
     return signal;
   }
@@ -166,7 +170,7 @@ export class AbortSignal extends EventTarget {
 export function abortSignal(signal, reason) {
   if (signal._aborted) return;
   signal._aborted = true;
-  signal._reason = reason === undefined ? new DOMException("This operation was aborted", "AbortError") : reason;
+  signal._reason = reason === undefined ? abortError() : reason;
   signal.dispatchEvent(new Event("abort"));
 }
 
@@ -187,6 +191,7 @@ export class CustomEvent extends Event {
   }
 }
 
-export function create() {
+export function create(need) {
+  DOMExceptionOf = () => need("DOMException");
   return { DOMException, Event, EventTarget, AbortController, AbortSignal, CustomEvent };
 }

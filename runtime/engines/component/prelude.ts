@@ -13,6 +13,7 @@ import { OPS, camelCase } from "../../kernel/ops.js";
 import { KERNEL_TIME_AND_RANDOM, MAX_THROWN_TEXT, describeThrownSource } from "../kernel-globals.js";
 import { COMPONENT_TIMERS } from "../timers.js";
 import { WIT_PACKAGE, WIT_VERSION } from "./world.js";
+import { webPreludeComponent } from "../web/component.js";
 
 export const PRELUDE_SPECIFIER = "agentos:prelude";
 export const KERNEL_CALL_SPECIFIER = "agentos:kernel-call";
@@ -91,6 +92,7 @@ for (const name of ["fetch", "Request", "Response", "Headers"]) {
 }
 ${COMPONENT_TIMERS}
 
+${webPreludeComponent(WIT_VERSION)}
 // Made here, before the agent's module runs: the agent cannot replace what it uses.
 export const describeThrown = ${describeThrownSource(MAX_THROWN_TEXT)};
 `;
