@@ -46,12 +46,17 @@ async function streamed(client) {
   let text = "";
   let chunks = 0;
   let usage;
+  let first;
+  let spreadMs = 0;
   for await (const chunk of stream) {
     chunks++;
+    // (when the chunks arrived: they are read as they come, not after the whole body)
+    first ??= Date.now();
+    spreadMs = Date.now() - first;
     text += chunk.choices[0]?.delta?.content ?? "";
     if (chunk.usage) usage = chunk.usage;
   }
-  return { text, chunks, usage };
+  return { text, chunks, usage, spreadMs };
 }
 
 export const scenarios = { "openai-tools": withTools, "openai-stream": streamed };
