@@ -30,7 +30,7 @@ async function output(source: string, task = ""): Promise<string> {
 }
 
 describe("ambient authority", () => {
-  it("has only language globals, the Web platform's (pure JS or kernel calls) and kernel-backed time and randomness", async () => {
+  it("has only language globals, the Web platform's (pure JS or kernel calls), kernel-backed time and randomness, and timers on the kernel's clock", async () => {
     const names = JSON.parse(await output(`export function run() { return JSON.stringify(Object.getOwnPropertyNames(globalThis).sort()); }`)) as string[];
     const allowed = new Set([
       ...["Object", "Function", "Array", "Number", "parseFloat", "parseInt", "Infinity", "NaN", "undefined", "Boolean", "String", "Symbol", "Date", "Promise", "RegExp", "Error", "AggregateError", "EvalError", "RangeError", "ReferenceError", "SyntaxError", "TypeError", "URIError", "globalThis", "Math", "JSON", "Reflect", "Proxy", "Map", "Set", "WeakMap", "WeakSet", "WeakRef", "FinalizationRegistry", "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics", "BigInt", "BigInt64Array", "BigUint64Array", "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "Float16Array", "Iterator", "eval", "isNaN", "isFinite", "decodeURI", "decodeURIComponent", "encodeURI", "encodeURIComponent", "escape", "unescape", "InternalError", "SuppressedError", "DisposableStack", "AsyncDisposableStack", "performance", "queueMicrotask", "structuredClone", "navigator"],
@@ -42,9 +42,11 @@ describe("ambient authority", () => {
       ...["ReadableStreamDefaultController", "ReadableByteStreamController", "ReadableStreamBYOBRequest", "WritableStream"],
       ...["WritableStreamDefaultWriter", "WritableStreamDefaultController", "TransformStream", "TransformStreamDefaultController"],
       ...["ByteLengthQueuingStrategy", "CountQueuingStrategy"],
+      // Timers on the kernel's clock.
+      ...["setTimeout", "setInterval", "clearTimeout", "clearInterval"],
     ]);
     expect(names.filter((n) => !allowed.has(n))).toEqual([]);
-    for (const forbidden of ["require", "process", "setTimeout", "setInterval", "XMLHttpRequest", "WebSocket", "Deno", "Bun", "__agentos_host", "__agentos_exports", "module", "exports"]) {
+    for (const forbidden of ["require", "process", "XMLHttpRequest", "WebSocket", "Deno", "Bun", "__agentos_host", "__agentos_exports", "__agentos_timers", "module", "exports"]) {
       expect(names).not.toContain(forbidden);
     }
   });
