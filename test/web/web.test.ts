@@ -94,7 +94,7 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
   it("a denied fetch rejects with a TypeError whose cause is PermissionDenied; the server sees nothing", async () => {
     const { out, seen, logged } = await runCase("denied");
     expect(seen).toEqual([]);
-    expect(out.error).toMatchObject({ name: "TypeError", isTypeError: true, cause: { name: "PermissionDenied", rule: "no-forbidden", reason: "not this one" } });
+    expect(out.error).toMatchObject({ name: "TypeError", message: "fetch failed", isTypeError: true, cause: { name: "PermissionDenied", rule: "no-forbidden", reason: "not this one" } });
     expect(logged.filter((c) => c.action === "http.fetch").map((c) => c.effect)).toEqual(["deny"]);
   });
 
