@@ -205,10 +205,13 @@ function kernelCause(error) {
   return cause;
 }
 
+/**
+ * A failed fetch, as Node's (undici) says it: exactly "fetch failed", the reason in `cause`
+ * (SDKs such as the AI SDK recognize a network failure by that message alone).
+ */
 function fetchFailed(error) {
   const cause = kernelCause(error);
-  const message = cause && cause.name === "PermissionDenied" ? `fetch failed: ${cause.message}` : "fetch failed";
-  const failure = new TypeError(message);
+  const failure = new TypeError("fetch failed");
   Object.defineProperty(failure, "cause", { value: cause, writable: true, configurable: true });
   return failure;
 }
@@ -256,7 +259,7 @@ function makeFetch(kernel, need, Request, Response) {
           headers: headersFromPairs(reply.headers),
           [INTERNAL]: { type: "basic", url: request.url, source, signal: signal ?? undefined, immutable: true },
         });
-        if (request.redirect === "error" && REDIRECT_STATUS.has(status)) throw new TypeError("fetch failed: a redirect where the request said redirect: \"error\"");
+        if (request.redirect === "error" && REDIRECT_STATUS.has(status)) throw fetchFailed(new Error(`a ${status} redirect, and the request said redirect: "error"`));
         return response;
       };
       // Not now: in a microtask, so that an abort() in the same tick stops it first.

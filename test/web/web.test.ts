@@ -94,7 +94,7 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
   it("a denied fetch rejects with a TypeError whose cause is PermissionDenied; the server sees nothing", async () => {
     const { out, seen, logged } = await runCase("denied");
     expect(seen).toEqual([]);
-    expect(out.error).toMatchObject({ name: "TypeError", isTypeError: true, cause: { name: "PermissionDenied", rule: "no-forbidden", reason: "not this one" } });
+    expect(out.error).toMatchObject({ name: "TypeError", message: "fetch failed", isTypeError: true, cause: { name: "PermissionDenied", rule: "no-forbidden", reason: "not this one" } });
     expect(logged.filter((c) => c.action === "http.fetch").map((c) => c.effect)).toEqual(["deny"]);
   });
 
@@ -184,6 +184,8 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
     expect(out.url).toEqual(["http://example.com/a/c?q=1%202#frag", "http:", "example.com", "/a/c", "?q=1%202", "#frag"]);
     expect(out.idna).toBe("xn--mnchen-3ya.example");
     expect(out.invalid.error).toMatchObject({ isTypeError: true });
+    expect(out.edges).toEqual(["http://[::1]:8080/x", "http://127.0.0.1/", "http://h.example/a%20b/%7e?x=%C3%A9#%C3%BC", "https://h.example/", "http://xn--mnchen-3ya.example/"]);
+    expect(out.refused).toEqual([true, true, true, true]);
     expect(out.relative).toBe("http://h.example/a/x?y");
     expect(out.params).toEqual([["1", "3"], " x y", "a=1&a=3&b=2&c=+x+y&d=%C3%A9%26%3D"]);
     expect(out.split).toEqual(["a", "€", "😀b", ""]);

@@ -107,6 +107,8 @@ function bundleNow(file: string): string {
     charset: "utf8",
     legalComments: "none",
     logLevel: "silent",
+    // whatwg-url's IDNA step, without tr46's mapping table (see guest-web/tr46-lite.js).
+    alias: { tr46: join(GUEST_WEB_DIR, "tr46-lite.js") },
   });
   return `(() => {\n${result.outputFiles[0].text}\nreturn ${RESULT};\n})()`;
 }

@@ -101,6 +101,11 @@ const cases = {
     out.url = [u.href, u.protocol, u.host, u.pathname, u.search, u.hash];
     out.idna = new URL("http://münchen.example/").host;
     out.invalid = await settle((async () => new URL("not a url"))());
+    out.edges = ["http://[::1]:8080/x", "http://0x7f.1/", "http://h.example/a b/%7e?x=é#ü", "HTTPS://H.EXAMPLE:443/", "http://xn--mnchen-3ya.example/"].map((u) => new URL(u).href);
+    out.refused = [];
+    for (const u of ["http://exa mple.com/", "http://xn--a.example/", "http://[::1/", "http://h.example:99999/"]) {
+      out.refused.push((await settle((async () => new URL(u))())).error?.isTypeError === true);
+    }
     out.relative = new URL("../x?y", "http://h.example/a/b/c").href;
     const params = new URLSearchParams("a=1&b=2&a=3&c=%20x+y");
     params.append("d", "é&=");
