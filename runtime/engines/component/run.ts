@@ -66,17 +66,20 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
   let given = 0;
   const used = () => given - counters.reduce((sum, c) => sum + c.value, 0);
   // Called with a counter that went below zero (by what was spent beyond it); returns its new value.
+  // Decided on what was spent, not on what was handed out: each module that ran holds a slice of
+  // its own, mostly unspent (StarlingMonkey's clock and poll code runs in a module of its own).
   const refuel = (counter: number): number => {
+    const spent = used();
     if (!state.abort) {
-      if (given >= limit) {
+      if (spent >= limit) {
         state.abort = { reason: "fuel", message: `fuel budget of ${limit} exhausted` };
       } else {
-        const reason = bridge.tick(used());
+        const reason = bridge.tick(spent);
         if (reason) state.abort = { reason, message: "ended by the kernel" };
       }
     }
     if (state.abort) throw new EngineAbort(state.abort.message);
-    const slice = Math.min(FUEL_PER_SLICE, limit - given);
+    const slice = Math.min(FUEL_PER_SLICE, limit - spent);
     given += slice;
     return slice + counter;
   };
