@@ -71,7 +71,7 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
   const refuel = (counter: number): number => {
     const spent = used();
     if (!state.abort) {
-      if (spent >= limit) {
+      if (spent > limit) {
         state.abort = { reason: "fuel", message: `fuel budget of ${limit} exhausted` };
       } else {
         const reason = bridge.tick(spent);
@@ -79,7 +79,8 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
       }
     }
     if (state.abort) throw new EngineAbort(state.abort.message);
-    const slice = Math.min(FUEL_PER_SLICE, limit - spent);
+    // (at least one unit: a loop header refunds the unit it charged, and a slice of none would spin)
+    const slice = Math.max(1, Math.min(FUEL_PER_SLICE, limit - spent));
     given += slice;
     return slice + counter;
   };
@@ -110,7 +111,7 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
         if (!module) throw new Error(`the glue asks for a core module ${name} the component does not have`);
         return module;
       },
-      { ...kernelImports(bridge, state, send), ...wasiImports(clock, send, state) },
+      { ...kernelImports(bridge, state, send), ...wasiImports(clock, state) },
       (module, imports) => {
         const name = names.get(module);
         if (name === undefined || !image.instrumented.includes(name)) return new Wasm.Instance(module, imports);
