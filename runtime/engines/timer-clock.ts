@@ -34,20 +34,37 @@ export type SendCall = (op: OpName, args: unknown[]) => Reply;
 
 const CLOCK_READS: ReadonlySet<OpName> = new Set(["clock.monotonic-now", "clock.sleep-until"]);
 
+/** A wall-clock reading, as `clock.now` answers it. */
+export interface WallTime {
+  seconds: bigint;
+  nanoseconds: number;
+}
+
 export class TimerClock {
   private known = 0n;
   private valid = false;
+  private wall: WallTime = { seconds: 0n, nanoseconds: 0 };
 
   constructor(private readonly send: SendCall) {}
 
   /** Every answered call through the gate passes here: a clock reading sets the known time, any other call spoils it. */
   observe(op: OpName, reply: Reply): void {
+    if (op === "clock.now" && "ok" in reply) this.wall = reply.ok as WallTime;
     if (CLOCK_READS.has(op) && "ok" in reply && typeof reply.ok === "bigint") {
       this.known = reply.ok;
       this.valid = true;
     } else {
       this.valid = false;
     }
+  }
+
+  /**
+   * The agent's last `clock.now` answer (the epoch before any): what StarlingMonkey's own reads of
+   * the wall clock get (its time-zone cache reads it), with no call. The agent's `Date` is the
+   * prelude's, a `clock.now` call each time.
+   */
+  get lastWall(): WallTime {
+    return this.wall;
   }
 
   /** The last time read (0 before any): what a read of the clock that sets no timer gets. */

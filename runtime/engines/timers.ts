@@ -2,7 +2,8 @@
  * The guest side of timers, as source text for the preludes.
  *
  * QuickJS has no timers: `QUICKJS_TIMERS` is an expression, a function that installs
- * `setTimeout`, `setInterval`, `clearTimeout` and `clearInterval` over three private host
+ * `setTimeout`, `setInterval`, `clearTimeout` and `clearInterval` (and `queueMicrotask`, which
+ * QuickJS lacks too: a job of the engine's own queue) over three private host
  * functions (`base`: the time a delay counts from; `wait`: waits until a time; `register`: hands
  * the host the function that runs the next timer turn). The engine's job loop calls that turn when
  * no job is left and the run is still pending: it waits for the timer due first (by due time,
@@ -45,6 +46,14 @@ export const QUICKJS_TIMERS = `(function installTimers(host) {
   define("setInterval", true);
   clear("clearTimeout");
   clear("clearInterval");
+  if (typeof globalThis.queueMicrotask !== "function") {
+    const resolved = Promise.resolve(), then = Promise.prototype.then, apply = Reflect.apply;
+    const queueMicrotask = { queueMicrotask(callback) {
+      if (typeof callback !== "function") throw new TypeError("queueMicrotask: the callback must be a function");
+      apply(then, resolved, [() => { callback(); }]);
+    } }.queueMicrotask;
+    Object.defineProperty(globalThis, "queueMicrotask", { value: queueMicrotask, writable: true, configurable: true });
+  }
   host.register(function turn() {
     let next;
     for (const timer of timers.values()) {

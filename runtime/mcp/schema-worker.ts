@@ -49,7 +49,11 @@ async function read(data: SchemaWorkerData): Promise<SchemaReply> {
     installWebLoader(ctx);
     // The agents' own prelude (TextEncoder, the kernel's Date): its host calls throw here too.
     const prelude = ctx.evalCode(PRELUDE, "prelude.js", { type: "module" });
-    if (prelude.error) return { error: describe(ctx.dump(prelude.error)) };
+    if (prelude.error) {
+      const error = ctx.dump(prelude.error);
+      prelude.error.dispose();
+      return { error: describe(error) };
+    }
     prelude.value.dispose();
     const evaluated = ctx.evalCode(READ, "read-schema.js", { type: "module" });
     if (evaluated.error) {

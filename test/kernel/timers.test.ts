@@ -74,6 +74,23 @@ describe("QuickJS timers", () => {
     expect(await kernel.execute(agent, "")).toMatchObject({ status: "ok", output: "loaded ran" });
   });
 
+  it("queueMicrotask queues a microtask: after the current job, before any timer", async () => {
+    const agent = moduleAgent(
+      "microtask",
+      `export async function run() {
+        const order = [];
+        setTimeout(() => order.push("timer"), 0);
+        queueMicrotask(() => order.push("microtask"));
+        order.push("sync");
+        let refused = "";
+        try { queueMicrotask("order.push(1)"); } catch (e) { refused = e.name; }
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return order.join(",") + " " + refused;
+      }`,
+    );
+    expect(await kernel.execute(agent, "")).toMatchObject({ status: "ok", output: "sync,microtask,timer TypeError" });
+  });
+
   it("a delay of 2^31 ms or more wraps as browsers do (fires at once), and timers set in a callback run after it", async () => {
     const agent = moduleAgent(
       "wrap",

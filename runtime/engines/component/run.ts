@@ -66,17 +66,21 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
   let given = 0;
   const used = () => given - counters.reduce((sum, c) => sum + c.value, 0);
   // Called with a counter that went below zero (by what was spent beyond it); returns its new value.
+  // Decided on what was spent, not on what was handed out: each module that ran holds a slice of
+  // its own, mostly unspent (StarlingMonkey's clock and poll code runs in a module of its own).
   const refuel = (counter: number): number => {
+    const spent = used();
     if (!state.abort) {
-      if (given >= limit) {
+      if (spent > limit) {
         state.abort = { reason: "fuel", message: `fuel budget of ${limit} exhausted` };
       } else {
-        const reason = bridge.tick(used());
+        const reason = bridge.tick(spent);
         if (reason) state.abort = { reason, message: "ended by the kernel" };
       }
     }
     if (state.abort) throw new EngineAbort(state.abort.message);
-    const slice = Math.min(FUEL_PER_SLICE, limit - given);
+    // (at least one unit: a loop header refunds the unit it charged, and a slice of none would spin)
+    const slice = Math.max(1, Math.min(FUEL_PER_SLICE, limit - spent));
     given += slice;
     return slice + counter;
   };
@@ -107,7 +111,7 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
         if (!module) throw new Error(`the glue asks for a core module ${name} the component does not have`);
         return module;
       },
-      { ...kernelImports(bridge, state, send), ...wasiImports(clock, send, state) },
+      { ...kernelImports(bridge, state, send), ...wasiImports(clock, state) },
       (module, imports) => {
         const name = names.get(module);
         if (name === undefined || !image.instrumented.includes(name)) return new Wasm.Instance(module, imports);

@@ -7,7 +7,8 @@
  *   counts from the known time, or from one `clock.monotonic-now` call when it is not valid.
  * - poll: waits for the earliest deadline with one `clock.sleep-until` (none when the known time
  *   shows it due) and answers that one pollable, as QuickJS's timer turn picks it.
- * - wall-clock: `clock.now`.
+ * - wall-clock: the agent's last `clock.now` answer, with no call (StarlingMonkey reads it for
+ *   its own purposes; the agent's `Date` is the prelude's, a `clock.now` call each time).
  * - stderr and streams: what StarlingMonkey writes to stderr is dropped (never the log: console
  *   output is the guest library's `log.write`); no input stream exists.
  * - error: a resource type only; the kernel never makes one.
@@ -15,14 +16,14 @@
  * A clock that cannot be read, or a wait that is refused, cannot be reported to the guest
  * through these interfaces: the run ends (see TimerStop), as it does on QuickJS.
  */
-import { earliest, TimerStop, type SendCall, type TimerClock } from "../timer-clock.js";
+import { earliest, TimerStop, type TimerClock } from "../timer-clock.js";
 import { EngineAbort, type RunState } from "./host.js";
 import { WASI_VERSION } from "./world.js";
 
 type Imports = Record<string, Record<string, unknown>>;
 
 /** The WASI imports of one run, over the run's timer clock. */
-export function wasiImports(clock: TimerClock, send: SendCall, state: RunState): Imports {
+export function wasiImports(clock: TimerClock, state: RunState): Imports {
   // Ends the run from inside a WASI call: its failure (or the kernel's abort) is in the state.
   const guarded = <A extends unknown[], R>(fn: (...args: A) => R) => (...args: A): R => {
     if (state.abort) throw new EngineAbort(state.abort.message);
@@ -96,13 +97,6 @@ export function wasiImports(clock: TimerClock, send: SendCall, state: RunState):
   }
   const stderr = new OutputStream();
 
-  const wallNow = () => {
-    const reply = send("clock.now", []);
-    if ("abort" in reply) throw new TimerStop(reply.message, reply.abort);
-    if ("err" in reply) throw new TimerStop(`the wall clock could not be read: clock.now was refused (${reply.err.tag})`);
-    return reply.ok;
-  };
-
   const interfaces: Imports = {
     "wasi:io/poll": { Pollable, poll: guarded(poll) },
     "wasi:clocks/monotonic-clock": {
@@ -111,7 +105,7 @@ export function wasiImports(clock: TimerClock, send: SendCall, state: RunState):
       subscribeInstant: guarded((when: bigint) => subscribeAt(when)),
       subscribeDuration: guarded((duration: bigint) => (duration === 0n ? new Pollable(0n, true) : subscribeAt(clock.last + duration))),
     },
-    "wasi:clocks/wall-clock": { now: guarded(wallNow), resolution: () => ({ seconds: 0n, nanoseconds: 1_000_000 }) },
+    "wasi:clocks/wall-clock": { now: () => clock.lastWall, resolution: () => ({ seconds: 0n, nanoseconds: 1_000_000 }) },
     "wasi:io/error": { Error: IoError },
     "wasi:io/streams": { InputStream, OutputStream },
     "wasi:cli/stderr": { getStderr: () => stderr },

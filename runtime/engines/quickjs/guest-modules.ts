@@ -42,7 +42,8 @@ const now = host["clock.now"];
 const randomBytes = host["random.bytes"];
 const timerHost = globalThis.${TIMER_HOST_GLOBAL};
 delete globalThis.${TIMER_HOST_GLOBAL};
-${QUICKJS_TIMERS}(timerHost);
+// (no timers where there is no host to wait on: the kernel reading an agent's inputSchema)
+if (timerHost !== undefined) ${QUICKJS_TIMERS}(timerHost);
 ${KERNEL_TIME_AND_RANDOM}const crypto = {
   getRandomValues(array) {
     if (!ArrayBuffer.isView(array)) throw new TypeError("getRandomValues needs a typed array");
