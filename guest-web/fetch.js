@@ -29,6 +29,7 @@ function parseUrl(URL, input) {
     throw new TypeError(`fetch: invalid URL ${JSON.stringify(String(input))} (only absolute http(s) URLs: there is no base URL here)`);
   }
   if (url.username !== "" || url.password !== "") throw new TypeError("fetch: a URL with credentials (user:password@) is refused");
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new TypeError(`fetch: only http and https URLs, not ${url.protocol}`);
   return url;
 }
 

@@ -98,12 +98,12 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
     expect(logged.filter((c) => c.action === "http.fetch").map((c) => c.effect)).toEqual(["deny"]);
   });
 
-  it("a URL with credentials, and a relative URL, are TypeErrors before any kernel call", async () => {
+  it("a URL with credentials, a relative URL, and one neither http nor https are TypeErrors before any kernel call", async () => {
     for (const name of ["credentials", "relative"]) {
       const { out, seen, logged } = await runCase(name);
       expect(seen).toEqual([]);
       expect(logged.filter((c) => c.action === "http.fetch")).toEqual([]);
-      const errors = name === "credentials" ? [out.fetch.error, out.request.error] : [out.error];
+      const errors = name === "credentials" ? [out.fetch.error, out.request.error] : [out.relative.error, out.file.error, out.data.error];
       for (const error of errors) expect(error).toMatchObject({ name: "TypeError", isTypeError: true });
     }
   });
@@ -133,7 +133,7 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
     expect(out.next.error).toMatchObject({ name: "AbortError" });
   });
 
-  it("FormData goes as multipart/form-data, URLSearchParams as a urlencoded form", async () => {
+  it("FormData goes as multipart/form-data, URLSearchParams as a urlencoded form, a ReadableStream read whole first", async () => {
     const { out } = await runCase("form");
     expect(out.form.headers["content-type"]).toMatch(/^multipart\/form-data; boundary=/);
     const boundary = out.form.headers["content-type"].split("boundary=")[1];
@@ -144,6 +144,7 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
     );
     expect(out.params.headers["content-type"]).toBe("application/x-www-form-urlencoded;charset=UTF-8");
     expect(out.params.body).toBe("a=1+2");
+    expect(out.streamed).toBe("streamed upload");
   });
 
   it("console lines go to the log as log.write at the method's level, formatted and cut", async () => {

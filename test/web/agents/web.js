@@ -54,7 +54,7 @@ const cases = {
     return { fetch: await settle(fetch(withCredentials)), request: await settle((async () => new Request(withCredentials))()) };
   },
   async relative() {
-    return settle(fetch("/relative/path"));
+    return { relative: await settle(fetch("/relative/path")), file: await settle(fetch("file:///etc/passwd")), data: await settle(fetch("data:text/plain,x")) };
   },
   async reuse(url) {
     const request = new Request(url + "echo", { method: "POST", body: "once" });
@@ -153,7 +153,10 @@ const cases = {
     form.append("file", new Blob(["file body"], { type: "text/plain" }), "notes.txt");
     const res = await fetch(url + "echo", { method: "POST", body: form });
     const params = await fetch(url + "echo", { method: "POST", body: new URLSearchParams({ a: "1 2" }) });
-    return { form: await res.json(), params: await params.json() };
+    const parts = [new TextEncoder().encode("streamed "), new TextEncoder().encode("upload")];
+    const body = new ReadableStream({ start(c) { for (const p of parts) c.enqueue(p); c.close(); } });
+    const streamed = await fetch(url + "echo", { method: "PUT", body, duplex: "half" });
+    return { form: await res.json(), params: await params.json(), streamed: (await streamed.json()).body };
   },
 };
 
