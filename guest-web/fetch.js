@@ -5,7 +5,7 @@
  * response whole; its body is then streamed to the agent in chunks.
  */
 import { BODY, BodyState, bodyMixin, extractBody } from "./body.js";
-import { Headers, freezeHeaders, headerPairs, headersFromPairs } from "./headers.js";
+import { Headers, freezeHeaders, headerPairs, headersFromPairs, isFrozenHeaders } from "./headers.js";
 
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"]);
@@ -150,7 +150,7 @@ function makeResponse(need) {
     clone() {
       const copy = new Response(null, { status: this._status, statusText: this._statusText, headers: this._headers, [INTERNAL]: { type: this._type, url: this._url } });
       copy[BODY] = this[BODY].clone();
-      if (this._headers && isImmutable(this)) freezeHeaders(copy._headers);
+      if (isFrozenHeaders(this._headers)) freezeHeaders(copy._headers);
       return copy;
     }
     static error() {
@@ -172,16 +172,6 @@ function makeResponse(need) {
   }
   bodyMixin(Response.prototype, need);
   return Response;
-}
-
-function isImmutable(response) {
-  try {
-    response.headers.append("x-agentos-probe", "1");
-    response.headers.delete("x-agentos-probe");
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 /** The error a WIT error becomes: PermissionDenied (rule, reason) or KernelError (kind, detail). */

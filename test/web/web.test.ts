@@ -163,6 +163,9 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
     expect(lines[6][1]).toContain("(index)");
     expect(lines[7][1].length).toBeLessThan(8300);
     expect(lines[7][1]).toMatch(/more characters\)$/);
+    // A Symbol label makes no line (and no throw); a throwing getter is shown, not run twice.
+    expect(lines[8]).toEqual(["info", "[object that cannot be shown]"]);
+    expect(lines).toHaveLength(9);
   });
 
   it("console under a policy that denies log.write: nothing throws, the run succeeds, the log holds the denials", async () => {
@@ -172,9 +175,9 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
       const { out, result, logged } = await runCase("console", quiet, quietAgent);
       expect(out).toBe("logged");
       const writes = logged.filter((c) => c.action === "log.write");
-      expect(writes).toHaveLength(8);
+      expect(writes).toHaveLength(9);
       expect(writes.every((c) => c.effect === "deny")).toBe(true);
-      expect(result.denials.filter((d) => d.action === "log.write").map((d) => d.rule)).toEqual(Array(8).fill("quiet"));
+      expect(result.denials.filter((d) => d.action === "log.write").map((d) => d.rule)).toEqual(Array(9).fill("quiet"));
     } finally {
       await quiet.close();
     }

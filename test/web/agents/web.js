@@ -93,6 +93,8 @@ const cases = {
     console.log(cycle);
     console.table([{ a: 1, b: "x" }, { a: 2 }]);
     console.log("x".repeat(20000));
+    console.count(Symbol("not a string"));
+    console.log({ get boom() { throw new Error("getter"); } });
     return "logged";
   },
   async globals() {
