@@ -116,6 +116,9 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
     expect(out.clone.error).toMatchObject({ isTypeError: true });
     expect(out.text).toContain("twice");
     expect(out.twice.error).toMatchObject({ isTypeError: true });
+    // A Request made from another takes its body (the other's is used up); from a used one, a TypeError.
+    expect(out.moved).toEqual([true, "moved"]);
+    expect(out.fromUsed.error).toMatchObject({ isTypeError: true });
     expect(seen.map((s) => s.body)).toEqual(["twice"]);
   });
 

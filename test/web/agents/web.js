@@ -64,7 +64,10 @@ const cases = {
     const response = await fetch(url + "echo", { method: "POST", body: "twice" });
     const text = await response.text();
     const twice = await settle(response.text());
-    return { first, bodyUsed: request.bodyUsed, again, clone, text, twice };
+    const original = new Request(url + "echo", { method: "POST", body: "moved" });
+    const moved = new Request(original);
+    const fromUsed = await settle((async () => new Request(request))());
+    return { first, bodyUsed: request.bodyUsed, again, clone, text, twice, moved: [original.bodyUsed, await moved.text()], fromUsed };
   },
   async "abort-before"(url) {
     const controller = new AbortController();
