@@ -165,5 +165,17 @@ export function create(need, kernel) {
     },
   };
   console.groupCollapsed = console.group;
+  // Whatever the arguments (a Symbol label, a throwing getter), a console method never throws.
+  for (const [name, method] of Object.entries(console)) {
+    console[name] = {
+      [name](...args) {
+        try {
+          method(...args);
+        } catch {
+          // dropped
+        }
+      },
+    }[name];
+  }
   return { console };
 }

@@ -5,7 +5,7 @@
  * response whole; its body is then streamed to the agent in chunks.
  */
 import { BODY, BodyState, bodyMixin, extractBody } from "./body.js";
-import { Headers, freezeHeaders, headerPairs, headersFromPairs } from "./headers.js";
+import { Headers, freezeHeaders, headerPairs, headersFromPairs, isFrozenHeaders } from "./headers.js";
 
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"]);
@@ -29,6 +29,7 @@ function parseUrl(URL, input) {
     throw new TypeError(`fetch: invalid URL ${JSON.stringify(String(input))} (only absolute http(s) URLs: there is no base URL here)`);
   }
   if (url.username !== "" || url.password !== "") throw new TypeError("fetch: a URL with credentials (user:password@) is refused");
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new TypeError(`fetch: only http and https URLs, not ${url.protocol}`);
   return url;
 }
 
@@ -63,26 +64,27 @@ function makeRequest(need) {
       this._referrer = opts.referrer ?? "about:client";
       this._referrerPolicy = opts.referrerPolicy ?? "";
       this._duplex = opts.duplex ?? "half";
-      let body;
+      // A body made asynchronously (a FormData with the engine's Blobs): its Content-Type comes with it.
+      this._pendingBody = null;
       if (opts.body !== undefined && opts.body !== null) {
-        if (method === "GET" || method === "HEAD") throw new TypeError(`Request: a ${method} request cannot have a body`);
         const extracted = extractBody(opts.body, need);
         if (extracted.type !== null && !this._headers.has("content-type")) this._headers.set("content-type", extracted.type);
-        body = new BodyState(extracted, need, undefined);
-        this._laterType = extracted.later ? extracted.later : null;
-      } else if (from && opts.body === undefined) {
+        this[BODY] = new BodyState(extracted, need, undefined);
+        this._pendingBody = extracted.later ?? null;
+      } else if (from && opts.body === undefined && from[BODY].source !== null) {
         if (from.bodyUsed) throw new TypeError("Request: the body of the Request it is made from has already been read");
-        body = from[BODY];
-        this._laterType = from._laterType;
+        if (method === "GET" || method === "HEAD") throw new TypeError(`Request: a ${method} request cannot have a body`);
+        this[BODY] = from[BODY];
+        this._pendingBody = from._pendingBody;
         // The new Request takes the body: the old one's is used up, as the standard says.
         from[BODY] = new BodyState(null, need, undefined);
-        from[BODY].used = body.source !== null;
+        from[BODY].used = true;
       } else {
-        if (opts.body === null && from) body = new BodyState(null, need, undefined);
-        else body = new BodyState(null, need, undefined);
-        this._laterType = null;
+        this[BODY] = new BodyState(null, need, undefined);
       }
-      this[BODY] = body;
+      if ((method === "GET" || method === "HEAD") && this[BODY].source !== null) {
+        throw new TypeError(`Request: a ${method} request cannot have a body`);
+      }
     }
     get url() { return this._url; }
     get method() { return this._method; }
@@ -101,7 +103,7 @@ function makeRequest(need) {
     clone() {
       const copy = new Request(this.url, { method: this.method, headers: this.headers, signal: this._signal ?? undefined, redirect: this.redirect });
       copy[BODY] = this[BODY].clone();
-      copy._laterType = this._laterType;
+      copy._pendingBody = this._pendingBody;
       return copy;
     }
     get [Symbol.toStringTag]() { return "Request"; }
@@ -149,7 +151,7 @@ function makeResponse(need) {
     clone() {
       const copy = new Response(null, { status: this._status, statusText: this._statusText, headers: this._headers, [INTERNAL]: { type: this._type, url: this._url } });
       copy[BODY] = this[BODY].clone();
-      if (this._headers && isImmutable(this)) freezeHeaders(copy._headers);
+      if (isFrozenHeaders(this._headers)) freezeHeaders(copy._headers);
       return copy;
     }
     static error() {
@@ -171,16 +173,6 @@ function makeResponse(need) {
   }
   bodyMixin(Response.prototype, need);
   return Response;
-}
-
-function isImmutable(response) {
-  try {
-    response.headers.append("x-agentos-probe", "1");
-    response.headers.delete("x-agentos-probe");
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 /** The error a WIT error becomes: PermissionDenied (rule, reason) or KernelError (kind, detail). */
@@ -220,8 +212,8 @@ function fetchFailed(error) {
 async function requestBytes(request) {
   const state = request[BODY];
   if (state.source === null) return undefined;
-  if (request._laterType) {
-    const done = await request._laterType;
+  if (request._pendingBody) {
+    const done = await request._pendingBody;
     if (done.type && !request.headers.has("content-type")) request.headers.set("content-type", done.type);
   }
   return state.consume();

@@ -98,6 +98,11 @@ export function freezeHeaders(headers) {
   return headers;
 }
 
+/** Whether `headers` are immutable. */
+export function isFrozenHeaders(headers) {
+  return headers[GUARD] === "immutable";
+}
+
 /** Headers from the kernel's pairs, kept as received (names lowercased). */
 export function headersFromPairs(pairs) {
   const headers = new Headers();

@@ -98,12 +98,12 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
     expect(logged.filter((c) => c.action === "http.fetch").map((c) => c.effect)).toEqual(["deny"]);
   });
 
-  it("a URL with credentials, and a relative URL, are TypeErrors before any kernel call", async () => {
+  it("a URL with credentials, a relative URL, and one neither http nor https are TypeErrors before any kernel call", async () => {
     for (const name of ["credentials", "relative"]) {
       const { out, seen, logged } = await runCase(name);
       expect(seen).toEqual([]);
       expect(logged.filter((c) => c.action === "http.fetch")).toEqual([]);
-      const errors = name === "credentials" ? [out.fetch.error, out.request.error] : [out.error];
+      const errors = name === "credentials" ? [out.fetch.error, out.request.error] : [out.relative.error, out.file.error, out.data.error];
       for (const error of errors) expect(error).toMatchObject({ name: "TypeError", isTypeError: true });
     }
   });
@@ -116,6 +116,9 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
     expect(out.clone.error).toMatchObject({ isTypeError: true });
     expect(out.text).toContain("twice");
     expect(out.twice.error).toMatchObject({ isTypeError: true });
+    // A Request made from another takes its body (the other's is used up); from a used one, a TypeError.
+    expect(out.moved).toEqual([true, "moved"]);
+    expect(out.fromUsed.error).toMatchObject({ isTypeError: true });
     expect(seen.map((s) => s.body)).toEqual(["twice"]);
   });
 
@@ -133,7 +136,7 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
     expect(out.next.error).toMatchObject({ name: "AbortError" });
   });
 
-  it("FormData goes as multipart/form-data, URLSearchParams as a urlencoded form", async () => {
+  it("FormData goes as multipart/form-data, URLSearchParams as a urlencoded form, a ReadableStream read whole first", async () => {
     const { out } = await runCase("form");
     expect(out.form.headers["content-type"]).toMatch(/^multipart\/form-data; boundary=/);
     const boundary = out.form.headers["content-type"].split("boundary=")[1];
@@ -144,6 +147,7 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
     );
     expect(out.params.headers["content-type"]).toBe("application/x-www-form-urlencoded;charset=UTF-8");
     expect(out.params.body).toBe("a=1+2");
+    expect(out.streamed).toBe("streamed upload");
   });
 
   it("console lines go to the log as log.write at the method's level, formatted and cut", async () => {
@@ -162,6 +166,9 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
     expect(lines[6][1]).toContain("(index)");
     expect(lines[7][1].length).toBeLessThan(8300);
     expect(lines[7][1]).toMatch(/more characters\)$/);
+    // A Symbol label makes no line (and no throw); a throwing getter is shown, not run twice.
+    expect(lines[8]).toEqual(["info", "[object that cannot be shown]"]);
+    expect(lines).toHaveLength(9);
   });
 
   it("console under a policy that denies log.write: nothing throws, the run succeeds, the log holds the denials", async () => {
@@ -171,9 +178,9 @@ describe.each(ENGINES)("the Web platform on the %s engine", (engine) => {
       const { out, result, logged } = await runCase("console", quiet, quietAgent);
       expect(out).toBe("logged");
       const writes = logged.filter((c) => c.action === "log.write");
-      expect(writes).toHaveLength(8);
+      expect(writes).toHaveLength(9);
       expect(writes.every((c) => c.effect === "deny")).toBe(true);
-      expect(result.denials.filter((d) => d.action === "log.write").map((d) => d.rule)).toEqual(Array(8).fill("quiet"));
+      expect(result.denials.filter((d) => d.action === "log.write").map((d) => d.rule)).toEqual(Array(9).fill("quiet"));
     } finally {
       await quiet.close();
     }

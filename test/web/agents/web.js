@@ -54,7 +54,7 @@ const cases = {
     return { fetch: await settle(fetch(withCredentials)), request: await settle((async () => new Request(withCredentials))()) };
   },
   async relative() {
-    return settle(fetch("/relative/path"));
+    return { relative: await settle(fetch("/relative/path")), file: await settle(fetch("file:///etc/passwd")), data: await settle(fetch("data:text/plain,x")) };
   },
   async reuse(url) {
     const request = new Request(url + "echo", { method: "POST", body: "once" });
@@ -64,7 +64,10 @@ const cases = {
     const response = await fetch(url + "echo", { method: "POST", body: "twice" });
     const text = await response.text();
     const twice = await settle(response.text());
-    return { first, bodyUsed: request.bodyUsed, again, clone, text, twice };
+    const original = new Request(url + "echo", { method: "POST", body: "moved" });
+    const moved = new Request(original);
+    const fromUsed = await settle((async () => new Request(request))());
+    return { first, bodyUsed: request.bodyUsed, again, clone, text, twice, moved: [original.bodyUsed, await moved.text()], fromUsed };
   },
   async "abort-before"(url) {
     const controller = new AbortController();
@@ -93,6 +96,8 @@ const cases = {
     console.log(cycle);
     console.table([{ a: 1, b: "x" }, { a: 2 }]);
     console.log("x".repeat(20000));
+    console.count(Symbol("not a string"));
+    console.log({ get boom() { throw new Error("getter"); } });
     return "logged";
   },
   async globals() {
@@ -153,7 +158,10 @@ const cases = {
     form.append("file", new Blob(["file body"], { type: "text/plain" }), "notes.txt");
     const res = await fetch(url + "echo", { method: "POST", body: form });
     const params = await fetch(url + "echo", { method: "POST", body: new URLSearchParams({ a: "1 2" }) });
-    return { form: await res.json(), params: await params.json() };
+    const parts = [new TextEncoder().encode("streamed "), new TextEncoder().encode("upload")];
+    const body = new ReadableStream({ start(c) { for (const p of parts) c.enqueue(p); c.close(); } });
+    const streamed = await fetch(url + "echo", { method: "PUT", body, duplex: "half" });
+    return { form: await res.json(), params: await params.json(), streamed: (await streamed.json()).body };
   },
 };
 
