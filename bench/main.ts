@@ -14,8 +14,9 @@ import { mcpServeBench } from "./mcp-serve.js";
 import { policyBench } from "./policy.js";
 import { secretsBench } from "./secrets.js";
 import { toolsBench } from "./tools.js";
+import { webBench } from "./web.js";
 
-const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench, llm: llmBench, "mcp-serve": mcpServeBench, mcp: mcpBench, tools: toolsBench };
+const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench, llm: llmBench, "mcp-serve": mcpServeBench, mcp: mcpBench, tools: toolsBench, web: webBench };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));

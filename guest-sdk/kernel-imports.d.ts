@@ -44,6 +44,7 @@ declare module "agentos:kernel/log@0.1.0" {
 declare module "agentos:kernel/clock@0.1.0" {
   export function now(): { seconds: bigint; nanoseconds: number };
   export function monotonicNow(): bigint;
+  export function sleepUntil(when: bigint): bigint;
 }
 
 declare module "agentos:kernel/random@0.1.0" {

@@ -6,7 +6,9 @@ async function attempt(name, fn) {
   try {
     const value = await fn();
     return { name, outcome: "ALLOWED", detail: String(value).slice(0, 80) };
-  } catch (error) {
+  } catch (thrown) {
+    // The global fetch is the kernel's: a refused fetch is a TypeError whose cause is the denial.
+    const error = thrown?.cause?.name === "PermissionDenied" ? thrown.cause : thrown;
     const kind = error?.name === "PermissionDenied" ? `denied by ${error.rule ?? "the default"}` : error?.kind ?? error?.name;
     return { name, outcome: kind, detail: error?.reason ?? error?.detail ?? String(error?.message ?? error) };
   }
@@ -23,7 +25,7 @@ export async function run() {
     await attempt("stacked DELETE", () => sql.query("main", "select 1; delete from users")),
     await attempt("ambient process", () => typeof process !== "undefined" ? process.env : Promise.reject(new Error("process is not defined"))),
     await attempt("ambient require", () => typeof require !== "undefined" ? require("fs") : Promise.reject(new Error("require is not defined"))),
-    await attempt("ambient fetch", () => typeof fetch !== "undefined" ? fetch("https://example.com") : Promise.reject(new Error("fetch is not defined"))),
+    await attempt("global fetch", () => fetch("https://example.com")),
     await attempt("import node:fs", () => import("node:fs")),
     await attempt("constructor escape", () => Promise.resolve((0, [].constructor.constructor)("return typeof process")()).then((t) => (t === "undefined" ? Promise.reject(new Error("no process behind Function")) : t))),
   ];

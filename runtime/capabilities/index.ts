@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { guestErrors } from "../errors.js";
 import type { OpName } from "../kernel/ops.js";
 import type { ChatRequest } from "../models/types.js";
+import type { ClockHost } from "./clock.js";
 import type { LlmHost } from "./llm.js";
 import { parseToolArgs, type ToolsHost } from "./tools.js";
 import type { FsHost, FsTarget, HttpHost, HttpRequest, HopAuthorizer, SqlHost, SqlValue } from "./types.js";
@@ -22,6 +23,8 @@ export interface RunCapabilities {
   llm?: LlmHost;
   /** The kernel's tools (absent: the host offers none). */
   tools?: ToolsHost;
+  /** The run's waits (clock.sleep-until); absent: no call can wait (replay answers from the log). */
+  clock?: ClockHost;
   /** SIGTERM reached the run: calls in flight that can be aborted are (a tool's AbortSignal). */
   interrupt?(): void;
   /** Records a checkpoint; resolves to its sequence number. */
@@ -80,6 +83,9 @@ export function dispatch(op: OpName, args: unknown[], caps: RunCapabilities, tar
     }
     case "clock.monotonic-now":
       return process.hrtime.bigint() - caps.startedNs;
+    case "clock.sleep-until":
+      if (!caps.clock) throw guestErrors.invalid("clock.sleep-until: this kernel cannot wait");
+      return caps.clock.sleepUntil(args[0] as bigint);
     case "random.bytes": {
       const len = args[0] as number;
       if (len > MAX_RANDOM_BYTES) throw guestErrors.invalid(`random.bytes: at most ${MAX_RANDOM_BYTES} bytes a call`);

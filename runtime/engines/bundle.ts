@@ -21,7 +21,7 @@ import type { BuildOptions, OnResolveArgs, OnResolveResult, PluginBuild } from "
 import { AgentLoadError } from "../errors.js";
 
 /** Bump when the bundler's options or plugin change what a bundle holds. */
-export const BUNDLE_FORMAT = "bundle-1";
+export const BUNDLE_FORMAT = "bundle-2";
 /** The files an agent's entry may be. */
 export const SOURCE_EXTENSIONS = [".js", ".mjs", ".ts", ".mts"];
 
@@ -54,12 +54,22 @@ export interface AgentBundle {
   agentDir: string;
 }
 
-/** The esbuild options every bundle is made with (a cache key covers them). */
+/**
+ * The esbuild options every bundle is made with (a cache key covers them).
+ *
+ * Packages resolve under the "browser" export condition: an agent runs on the Web platform
+ * (fetch, streams, timers, no Node built-ins), which is what a package's browser build targets.
+ * Without it, packages that ship a Node build and a browser build get the Node one, which needs
+ * built-ins an agent cannot import: `@openai/agents-core` (its shims import node:async_hooks,
+ * node:stream, ...), `pkce-challenge` (it exports only under "browser" or "node"), and the AI
+ * SDK's `@vercel/oidc` (it requires fs and path as it loads).
+ */
 export const BUNDLE_OPTIONS = {
   bundle: true,
   write: false,
   format: "esm",
   platform: "neutral",
+  conditions: ["browser"],
   target: "es2022",
   mainFields: ["module", "main"],
   charset: "utf8",

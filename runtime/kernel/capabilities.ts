@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import type { RunCapabilities } from "../capabilities/index.js";
+import { createClock } from "../capabilities/clock.js";
 import { createFs, normalizeMounts, type MountSpec } from "../capabilities/fs.js";
 import { createHttp } from "../capabilities/http.js";
 import { createLlm } from "../capabilities/llm.js";
@@ -175,16 +176,22 @@ export function createRunCapabilities(
   const sql: SqlHost | undefined = Object.keys(settings.databases).length > 0 ? createRunSql({ databases: settings.databases, limits: run.limits, pool: settings.sqlPool() }) : undefined;
   const llm = Object.keys(settings.models).length > 0 ? createLlm({ models: settings.models, limits: run.limits, tokens: run.tokens }) : undefined;
   const tools = settings.tools.empty ? undefined : createTools({ registry: settings.tools, limits: run.limits, runId: run.runId, agent: run.agent });
+  const clock = createClock(base.startedNs);
   return {
     ...base,
     tools,
-    interrupt: () => tools?.interrupt(),
+    clock,
+    interrupt: () => {
+      tools?.interrupt();
+      clock.interrupt();
+    },
     fs: settings.mounts.length > 0 ? createFs({ mounts: settings.mounts, quota }) : undefined,
     http: createHttp({ allowPrivate: settings.allowPrivate, resolver: settings.resolver, quota, secrets: settings.secrets }),
     sql,
     llm,
     authorizeHop: authorizeHop(run),
     close: () => {
+      clock.close();
       tools?.close();
       llm?.close();
       return sql?.close();

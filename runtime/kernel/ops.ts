@@ -84,6 +84,8 @@ export const OPS = {
   },
   "clock.now": { action: "clock.now", params: [] },
   "clock.monotonic-now": { action: "clock.now", params: [] },
+  // A timer reveals only time: decided as reading the clock (the deadline bounds the wait).
+  "clock.sleep-until": { action: "clock.now", params: [["when", "u64"]] },
   "random.bytes": { action: "random.bytes", params: [["len", "u32"]] },
   "process.pending-signal": { action: null, params: [] },
   "process.checkpoint": { action: "process.checkpoint", params: [["label", "string"]] },

@@ -8,6 +8,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { newQuickJSWASMModule, RELEASE_SYNC, newVariant, shouldInterruptAfterDeadline } from "quickjs-emscripten";
 import { HOST_GLOBAL, PRELUDE, kernelModules } from "../engines/quickjs/guest-modules.js";
+import { installWebLoader } from "../engines/web/quickjs.js";
 
 export interface SchemaWorkerData {
   source: string;
@@ -45,9 +46,14 @@ async function read(data: SchemaWorkerData): Promise<SchemaReply> {
     const setup = ctx.evalCode(NO_HOST, "no-host.js");
     if (setup.error) return { error: describe(ctx.dump(setup.error)) };
     setup.value.dispose();
+    installWebLoader(ctx);
     // The agents' own prelude (TextEncoder, the kernel's Date): its host calls throw here too.
     const prelude = ctx.evalCode(PRELUDE, "prelude.js", { type: "module" });
-    if (prelude.error) return { error: describe(ctx.dump(prelude.error)) };
+    if (prelude.error) {
+      const error = ctx.dump(prelude.error);
+      prelude.error.dispose();
+      return { error: describe(error) };
+    }
     prelude.value.dispose();
     const evaluated = ctx.evalCode(READ, "read-schema.js", { type: "module" });
     if (evaluated.error) {

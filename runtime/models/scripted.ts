@@ -1,7 +1,8 @@
 /**
  * A scripted stand-in for a model provider, for tests and demos: a real HTTP server on
  * 127.0.0.1 that speaks OpenAI chat completions (`POST /v1/chat/completions`) and Anthropic
- * messages (`POST /v1/messages`) and answers from a script instead of a model. It says so: every
+ * messages (`POST /v1/messages`) and answers from a script instead of a model. An OpenAI request
+ * with `stream: true` is answered with server-sent events (scripted-stream.ts). It says so: every
  * answer's `model` is the requested name with " (scripted)" appended, unless the step names one.
  *
  * ```ts
@@ -16,6 +17,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { writeStream } from "./scripted-stream.js";
 
 /** One scripted answer. */
 export type ScriptStep =
@@ -26,6 +28,10 @@ export type ScriptStep =
       finishReason?: string;
       usage?: { input: number; output: number };
       model?: string;
+      /** Streamed answers (OpenAI, `stream: true`): the content's pieces (default: cut after each space). */
+      chunks?: string[];
+      /** Streamed answers: milliseconds waited before each event after the first. */
+      delayMs?: number;
     }
   /** Answer with this status and JSON body. */
   | { status: number; body?: unknown }
@@ -55,11 +61,11 @@ export interface ScriptedModel {
 }
 
 /**
- * Starts a scripted model server on 127.0.0.1 (a free port).
+ * Starts a scripted model server on 127.0.0.1, on `options.port` (default: a free port).
  *
  * @example const model = await startScriptedModel([{ content: "hello" }]); await model.close();
  */
-export async function startScriptedModel(script: Script): Promise<ScriptedModel> {
+export async function startScriptedModel(script: Script, options: { port?: number } = {}): Promise<ScriptedModel> {
   const requests: ScriptedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -83,7 +89,13 @@ export async function startScriptedModel(script: Script): Promise<ScriptedModel>
       answer(res, request, step, index);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -113,6 +125,13 @@ function answer(res: ServerResponse, request: ScriptedRequest, step: ScriptStep 
   const model = step.model ?? `${String(request.body.model ?? "")} (scripted)`;
   const calls = (step.toolCalls ?? []).map((c, i) => ({ id: c.id ?? `call_${index}_${i}`, name: c.name, arguments: c.arguments }));
   const usage = step.usage ?? { input: 10, output: 5 };
+  if (request.format === "openai" && request.body.stream === true) {
+    const options = request.body.stream_options as { include_usage?: unknown } | undefined;
+    const finishReason = step.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop");
+    const answer = { id: "chatcmpl-scripted", model, content: step.content, chunks: step.chunks, calls, finishReason, usage, includeUsage: options?.include_usage === true, delayMs: step.delayMs };
+    void writeStream(res, answer).catch(() => res.destroy());
+    return;
+  }
   const body = request.format === "anthropic" ? anthropicReply(step, calls, usage, model) : openaiReply(step, calls, usage, model);
   res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
 }

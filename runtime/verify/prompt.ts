@@ -61,7 +61,7 @@ const ACTION_WORDS: Record<Action, string> = {
   "http.fetch": "make an HTTP request",
   "sql.query": "run an SQL statement",
   "log.write": "write to the log",
-  "clock.now": "read the clock",
+  "clock.now": "read the clock (or wait for a time on it)",
   "random.bytes": "read random bytes",
   "process.checkpoint": "record a checkpoint",
   "llm.chat": "send a chat to a language model",

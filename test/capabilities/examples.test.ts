@@ -119,15 +119,18 @@ describe("the hostile agent is refused everything under standard", () => {
       ["fetch cloud metadata", "http.fetch", "http://169.254.169.254/latest/meta-data/"],
       ["fetch an unlisted host", "http.fetch", "https://exfiltrate.example/steal?data=secrets"],
       ["DROP TABLE", "sql.query", "main"],
+      // The global fetch is the kernel's http.fetch, decided like the SDK's.
+      ["global fetch", "http.fetch", "https://example.com/"],
     ];
-    // Every refused call is listed: the six the policy denied, and the stacked DELETE refused before it.
+    // Every refused call is listed: the seven the policy denied, and the stacked DELETE refused before it.
     expect(result.denials.map((d) => [d.action, d.resource, d.kind])).toEqual([
-      ...decided.map(([, action, resource]) => [action, resource, "policy"]),
+      ...decided.slice(0, 6).map(([, action, resource]) => [action, resource, "policy"]),
       ["sql.query", "", "invalid"],
+      ["http.fetch", "https://example.com/", "policy"],
     ]);
     const byPolicy = result.denials.filter((d) => d.kind === "policy");
     const ids = standardRuleIds();
-    // Each denial names its rule; only the unlisted host meets the default (the network is an allowlist).
+    // Each denial names its rule; only the unlisted hosts meet the default (the network is an allowlist).
     expect(byPolicy.map((d) => d.rule)).toEqual([
       "standard-system-paths",
       "standard-prod",
@@ -135,6 +138,7 @@ describe("the hostile agent is refused everything under standard", () => {
       "standard-cloud-metadata",
       null,
       expect.stringMatching(/^standard-sql-destructive-/),
+      null,
     ]);
     byPolicy.forEach((denial, i) => {
       const attempt = attempts.find((a) => a.name === decided[i][0]);
@@ -165,7 +169,7 @@ describe("the hostile agent is refused everything under standard", () => {
   });
 
   it("ambient authority does not exist in the isolate", () => {
-    for (const name of ["ambient process", "ambient require", "ambient fetch", "import node:fs", "constructor escape"]) {
+    for (const name of ["ambient process", "ambient require", "import node:fs", "constructor escape"]) {
       expect(attempts.find((a) => a.name === name)?.outcome, name).toBe("Error");
     }
   });

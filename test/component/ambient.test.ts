@@ -1,8 +1,9 @@
 /**
  * A hostile component tries every ambient route of the StarlingMonkey environment: the global
  * fetch (and Request, XMLHttpRequest, WebSocket), Date, Math.random, crypto, performance.now,
- * console, timers, dynamic import. None reaches the host: the network is the kernel's http
- * capability or nothing, and time and randomness are the kernel's (gated and logged).
+ * console, timers, dynamic import. None reaches the host on its own: the global fetch and the
+ * SDK's both are the kernel's http capability, console is the kernel's log.write, and time and
+ * randomness are the kernel's (all gated and logged).
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -62,14 +63,15 @@ describe("a hostile component in the StarlingMonkey environment", () => {
       const second = await probe(kernel, agent);
       const { out } = first;
 
-      // The network: no global route at all; the one request the server saw is the kernel's.
-      expect(out["typeof fetch"]).toEqual({ ok: true, value: "undefined" });
-      expect(out.fetch).toEqual({ ok: false, error: "fetch is not defined" });
-      expect(out.Request).toEqual({ ok: false, error: "Request is not defined" });
+      // The network: the global fetch is the kernel's http.fetch (guest-web/), as the SDK's is;
+      // the requests the server saw are the kernel's.
+      expect(out["typeof fetch"]).toEqual({ ok: true, value: "function" });
+      expect(out.fetch).toEqual({ ok: true, value: 200 });
+      expect(out.Request).toEqual({ ok: true, value: url });
       expect(out["typeof XMLHttpRequest"]).toEqual({ ok: true, value: "undefined" });
       expect(out["typeof WebSocket"]).toEqual({ ok: true, value: "undefined" });
       expect(out["kernel http.fetch"]).toEqual({ ok: true, value: 200 });
-      expect(requests).toEqual(["GET /ambient", "GET /ambient"]);
+      expect(requests).toEqual(["GET /ambient", "GET /ambient", "GET /ambient", "GET /ambient"]);
 
       // Time: the kernel's clock (KernelSpace `now`), by every way to the Date constructor.
       expect(out["Date.now"]).toEqual({ ok: true, value: NOW });
@@ -86,7 +88,8 @@ describe("a hostile component in the StarlingMonkey environment", () => {
       expect(out["typeof crypto.subtle"]).toEqual({ ok: true, value: "undefined" });
 
       // Everything else: gone, or going nowhere.
-      expect(out["typeof setTimeout"]).toEqual({ ok: true, value: "undefined" });
+      // (timers are there, on the kernel's clock: see timers.test.ts)
+      expect(out["typeof setTimeout"]).toEqual({ ok: true, value: "function" });
       expect(out["typeof process"]).toEqual({ ok: true, value: "undefined" });
       expect(out["import node:http"]).toEqual({ ok: false, error: 'cannot import "node:http": a Node built-in; an agent can import only "agent-os/guest", "agentos:kernel/*", its own files and packages from node_modules' });
       expect(out.console).toEqual({ ok: true, value: "object" });
@@ -94,6 +97,7 @@ describe("a hostile component in the StarlingMonkey environment", () => {
 
       // And every clock reading and random draw went through the gate, into the log.
       expect(first.calls).toEqual([
+        "http.fetch allow", // the global fetch
         "clock.now allow", // Date.now
         "clock.now allow", // new Date
         "clock.now allow", // Date via its prototype: new Date() for the prototype,
@@ -102,6 +106,8 @@ describe("a hostile component in the StarlingMonkey environment", () => {
         "random.bytes allow", // getRandomValues
         "random.bytes allow", // randomUUID
         "clock.now allow", // performance.now (monotonic)
+        "log.write allow", // console.log
+        "log.write allow", // console.error
         "http.fetch allow", // the kernel's http, the control
       ]);
     } finally {

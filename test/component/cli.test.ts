@@ -76,7 +76,7 @@ describe("agent-os inspect", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/sha256: +[0-9a-f]{64}/);
     expect(r.stdout).toMatch(/kernel: +fits the agent world/);
-    expect(r.stdout).toMatch(/imports:\n(  agentos:kernel\/\w+@0\.1\.0\n)+exports:\n  run: func\(task: string\) -> result<string, string>\n/);
+    expect(r.stdout).toMatch(/imports:\n(  agentos:kernel\/\w+@0\.1\.0\n)+(  wasi:[\w-]+\/[\w-]+@0\.2\.12\n){6}exports:\n  run: func\(task: string\) -> result<string, string>\n/);
     const json = JSON.parse(agentOs("inspect", built.hello, "--json").stdout) as { size: number; imports: string[]; fits: { ok: boolean } };
     expect(json.size).toBe(readFileSync(built.hello).length);
     expect(json.imports).toContain("agentos:kernel/fs@0.1.0");

@@ -31,6 +31,8 @@ export const AGENTS = {
   "llm-adder": join(ROOT, "test/llm/agents/adder/agent.js"),
   /** Lists and calls tools as its task says (the tools capability). */
   toolbox: join(ROOT, "test/tools/agents/toolbox/agent.js"),
+  /** setTimeout and setInterval, as its task says (the timers tests). */
+  timers: join(ROOT, "test/component/agents/timers.js"),
   /** The tool-using assistant example (llm.chat, fs, sql, http). */
   assistant: join(ROOT, "examples/assistant/agent.js"),
 } as const;

@@ -78,7 +78,12 @@ describe("kernel.load refuses what it cannot run, naming why", () => {
 
   it("an import the kernel does not provide, named", async () => {
     const wasi = await component("wasi", `(component (import "wasi:clocks/wall-clock@0.2.3" (instance (export "now" (func (result u64))))) ${core("")})`);
-    expect(await refusal(wasi)).toMatch(/wasi\.wasm: imports wasi:clocks\/wall-clock@0\.2\.3, which the kernel does not provide \(components must be built with WASI disabled/);
+    expect(await refusal(wasi)).toMatch(/wasi\.wasm: imports wasi:clocks\/wall-clock@0\.2\.3, which the kernel does not provide \(a component may import only wasi:io\/poll@0\.2\.12, .* of WASI/);
+    const files = await component("files", `(component (import "wasi:filesystem/types@0.2.12" (instance)) ${core("")})`);
+    expect(await refusal(files)).toMatch(/files\.wasm: imports wasi:filesystem\/types@0\.2\.12, which the kernel does not provide/);
+    // An interface of timers, with a function the kernel does not supply.
+    const sleep = await component("sleep", `(component (import "wasi:clocks/monotonic-clock@0.2.12" (instance (export "sleep" (func (param "ns" u64))))) ${core("")})`);
+    expect(await refusal(sleep)).toMatch(/sleep\.wasm: imports wasi:clocks\/monotonic-clock@0\.2\.12#sleep, which the kernel does not provide/);
     const other = await component("other", `(component (import "evil:net/socket" (instance (export "connect" (func)))) ${core("")})`);
     expect(await refusal(other)).toMatch(/imports evil:net\/socket, which the kernel does not provide/);
     const version = await component("version", `(component (import "agentos:kernel/fs@0.2.0" (instance)) ${core("")})`);

@@ -30,21 +30,28 @@ async function output(source: string, task = ""): Promise<string> {
 }
 
 describe("ambient authority", () => {
-  it("has only language globals, the SDK's polyfills and kernel-backed time and randomness", async () => {
+  it("has only language globals, the Web platform's (pure JS or kernel calls), kernel-backed time and randomness, and timers on the kernel's clock", async () => {
     const names = JSON.parse(await output(`export function run() { return JSON.stringify(Object.getOwnPropertyNames(globalThis).sort()); }`)) as string[];
     const allowed = new Set([
       ...["Object", "Function", "Array", "Number", "parseFloat", "parseInt", "Infinity", "NaN", "undefined", "Boolean", "String", "Symbol", "Date", "Promise", "RegExp", "Error", "AggregateError", "EvalError", "RangeError", "ReferenceError", "SyntaxError", "TypeError", "URIError", "globalThis", "Math", "JSON", "Reflect", "Proxy", "Map", "Set", "WeakMap", "WeakSet", "WeakRef", "FinalizationRegistry", "ArrayBuffer", "SharedArrayBuffer", "DataView", "Atomics", "BigInt", "BigInt64Array", "BigUint64Array", "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "Float16Array", "Iterator", "eval", "isNaN", "isFinite", "decodeURI", "decodeURIComponent", "encodeURI", "encodeURIComponent", "escape", "unescape", "InternalError", "SuppressedError", "DisposableStack", "AsyncDisposableStack", "performance", "queueMicrotask", "structuredClone", "navigator"],
       "crypto",
-      "TextEncoder",
-      "TextDecoder",
+      // The Web platform (guest-web/): pure JS, or kernel calls (fetch: http.fetch, console: log.write).
+      ...["TextEncoder", "TextDecoder", "TextEncoderStream", "TextDecoderStream", "URL", "URLSearchParams", "atob", "btoa", "structuredClone"],
+      ...["DOMException", "Event", "EventTarget", "CustomEvent", "AbortController", "AbortSignal", "Blob", "File", "FormData", "console"],
+      ...["fetch", "Headers", "Request", "Response", "ReadableStream", "ReadableStreamDefaultReader", "ReadableStreamBYOBReader"],
+      ...["ReadableStreamDefaultController", "ReadableByteStreamController", "ReadableStreamBYOBRequest", "WritableStream"],
+      ...["WritableStreamDefaultWriter", "WritableStreamDefaultController", "TransformStream", "TransformStreamDefaultController"],
+      ...["ByteLengthQueuingStrategy", "CountQueuingStrategy"],
+      // Timers on the kernel's clock.
+      ...["setTimeout", "setInterval", "clearTimeout", "clearInterval"],
     ]);
     expect(names.filter((n) => !allowed.has(n))).toEqual([]);
-    for (const forbidden of ["require", "process", "fetch", "setTimeout", "setInterval", "XMLHttpRequest", "WebSocket", "Deno", "Bun", "__agentos_host", "__agentos_exports", "module", "exports"]) {
+    for (const forbidden of ["require", "process", "XMLHttpRequest", "WebSocket", "Deno", "Bun", "__agentos_host", "__agentos_exports", "__agentos_timers", "module", "exports"]) {
       expect(names).not.toContain(forbidden);
     }
   });
 
-  it("cannot reach require, process, fetch, Node modules or the host through constructors", async () => {
+  it("cannot reach require, process, Node modules or the host through constructors (fetch is the kernel's)", async () => {
     const report = JSON.parse(
       await output(`
       export async function run() {
@@ -63,7 +70,7 @@ describe("ambient authority", () => {
     ) as Record<string, string>;
     expect(report.require).toBe("undefined");
     expect(report.process).toBe("undefined");
-    expect(report.fetch).toBe("undefined");
+    expect(report.fetch).toBe("function"); // the kernel's http.fetch (test/web)
     for (const route of ["viaFunction", "viaAsync", "viaGenerator", "viaAsyncGenerator", "viaIndirectEval"]) expect(report[route], route).toBe("undefined");
     for (const name of ["fs", "node:fs", "child_process", "./x.js", "/etc/passwd", "agentos:kernel/nope", "https://evil.example/x.js"]) {
       expect(report[name]).toMatch(/cannot import .*an agent can import only/);

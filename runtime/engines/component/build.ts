@@ -21,13 +21,14 @@ import { SOURCE_EXTENSIONS, bundleAgent, type BundleProfile } from "../bundle.js
 import { INTERFACES } from "../../kernel/ops.js";
 import { readBuilt, writeBuilt } from "./cache.js";
 import { DISABLED_FEATURES, WIT_DIR } from "./componentize.js";
+import { WEB_COMPONENT_FILE, WEB_FILES, WEB_SPECIFIER } from "../web/component.js";
 import { KERNEL_CALL, KERNEL_CALL_SPECIFIER, PRELUDE, PRELUDE_SPECIFIER, RAW_SUFFIX, entrySource, kernelInterface } from "./prelude.js";
 import { runTool } from "./tools.js";
 import { trustedCache, type CacheOptions } from "./trust.js";
 import { WIT_PACKAGE, WIT_VERSION } from "./world.js";
 
 /** Bump when the bundle or the componentize options change. */
-export const BUILD_FORMAT = "build-1";
+export const BUILD_FORMAT = "build-2";
 
 const SDK_FILE = fileURLToPath(new URL("../../../guest-sdk/index.js", import.meta.url));
 
@@ -116,9 +117,10 @@ const KERNEL_IMPORT = new RegExp(`^${WIT_PACKAGE}/([\\w-]+)(?:@${WIT_VERSION.rep
 const COMPONENT_PROFILE: BundleProfile = {
   name: "component",
   entry: entrySource,
-  kernelFiles: [SDK_FILE],
+  kernelFiles: [SDK_FILE, ...WEB_FILES],
   resolveKernel(args) {
     if (args.path === "agent-os/guest") return { path: SDK_FILE };
+    if (args.path === WEB_SPECIFIER) return { path: WEB_COMPONENT_FILE };
     if (args.path === PRELUDE_SPECIFIER) return { path: PRELUDE_SPECIFIER, namespace: "agentos-prelude" };
     if (args.path === KERNEL_CALL_SPECIFIER) return { path: KERNEL_CALL_SPECIFIER, namespace: "agentos-prelude" };
     // The WIT import itself, only ever imported by the wrapper below.

@@ -1,7 +1,8 @@
 /**
- * componentize-js, against the kernel's `agent` world, with every WASI feature disabled: the
- * component imports nothing but `agentos:kernel/*`. The bundle's prelude (prelude.ts) gives the
- * agent a clock and randomness over the kernel's imports instead.
+ * componentize-js, against the kernel's `agent` world, with every WASI feature but `clocks`
+ * disabled: the component imports `agentos:kernel/*` and the WASI clocks, poll and stderr that
+ * its timers need, which the kernel backs with its own clock (wasi.ts). The bundle's prelude
+ * (prelude.ts) gives the agent `Date`, randomness and `performance` over the kernel's imports.
  *
  * Runs in a tool worker only (see tools.ts): componentize runs WASI tools through preview2-shim,
  * which (since 0.26) must be told to preopen "/" first. That setting belongs to the worker's own
@@ -12,8 +13,11 @@ import { AgentLoadError } from "../../errors.js";
 
 export const WIT_DIR = fileURLToPath(new URL("../../../../wit/", import.meta.url));
 export const WORLD = "agent";
-/** stdio, random and clocks are replaced by the prelude; http and fetch-event are refused outright. */
-export const DISABLED_FEATURES = ["stdio", "random", "clocks", "http", "fetch-event"] as const;
+/**
+ * stdio and random are replaced by the prelude; http and fetch-event are refused outright;
+ * `clocks` stays, for StarlingMonkey's timers: the kernel supplies those WASI interfaces (wasi.ts).
+ */
+export const DISABLED_FEATURES = ["stdio", "random", "http", "fetch-event"] as const;
 
 export async function componentizeSource(sourcePath: string, where: string): Promise<Uint8Array> {
   const shim = await import("@bytecodealliance/preview2-shim/filesystem");

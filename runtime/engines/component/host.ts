@@ -10,7 +10,7 @@
  */
 import type { WitError } from "../../errors.js";
 import { INTERFACES, OPS, camelCase, type OpName, type WitType } from "../../kernel/ops.js";
-import type { AbortReason, GuestBridge } from "../engine.js";
+import type { AbortReason, GuestBridge, Reply } from "../engine.js";
 import { WIT_PACKAGE, WIT_VERSION } from "./world.js";
 
 /** Thrown through the guest to end the run; the reason is in the run's state. */
@@ -21,6 +21,8 @@ export class EngineAbort extends Error {
 export interface RunState {
   hostCalls: number;
   abort: { reason: AbortReason; message: string } | null;
+  /** A timer could not read the clock or wait: the run fails with this (see wasi.ts). */
+  timerFailure: string | null;
 }
 
 type Result = { tag: "ok"; val: unknown } | { tag: "err"; val: WitError };
@@ -30,12 +32,26 @@ class ConformError extends Error {}
 
 const MAX_LIST = 1_000_000;
 
+/**
+ * Sends one call through the gate: counted, its abort kept in the state, and seen by `observe`
+ * (the timers' clock) once answered.
+ */
+export function sender(bridge: GuestBridge, state: RunState, observe: (op: OpName, reply: Reply) => void): (op: OpName, args: unknown[]) => Reply {
+  return (op, args) => {
+    state.hostCalls++;
+    const reply = bridge.call(op, args);
+    observe(op, reply);
+    if ("abort" in reply) state.abort = { reason: reply.abort, message: reply.message };
+    return reply;
+  };
+}
+
 /** The import object for the glue: `imports["agentos:kernel/fs"].readText(path)`. */
-export function kernelImports(bridge: GuestBridge, state: RunState): Record<string, Record<string, HostFunction>> {
+export function kernelImports(bridge: GuestBridge, state: RunState, send: (op: OpName, args: unknown[]) => Reply): Record<string, Record<string, HostFunction>> {
   const byInterface = new Map<string, Record<string, HostFunction>>(INTERFACES.map((i) => [i, {}]));
   for (const op of Object.keys(OPS) as OpName[]) {
     const [iface, fn] = op.split(".");
-    byInterface.get(iface)![camelCase(fn)] = op === "process.pending-signal" ? pendingSignal(bridge, state) : hostCall(op, bridge, state);
+    byInterface.get(iface)![camelCase(fn)] = op === "process.pending-signal" ? pendingSignal(bridge, state) : hostCall(op, send, state);
   }
   const imports: Record<string, Record<string, HostFunction>> = {};
   for (const [iface, functions] of byInterface) {
@@ -52,7 +68,7 @@ function pendingSignal(bridge: GuestBridge, state: RunState): HostFunction {
   };
 }
 
-function hostCall(op: OpName, bridge: GuestBridge, state: RunState): HostFunction {
+function hostCall(op: OpName, send: (op: OpName, args: unknown[]) => Reply, state: RunState): HostFunction {
   const params = OPS[op].params as readonly (readonly [string, WitType])[];
   return (...raw: unknown[]): Result => {
     if (state.abort) throw new EngineAbort(state.abort.message);
@@ -63,11 +79,9 @@ function hostCall(op: OpName, bridge: GuestBridge, state: RunState): HostFunctio
       if (error instanceof ConformError) return { tag: "err", val: { tag: "invalid", val: error.message } };
       throw error;
     }
-    state.hostCalls++;
-    const reply = bridge.call(op, args);
+    const reply = send(op, args);
     if ("ok" in reply) return { tag: "ok", val: reply.ok };
     if ("err" in reply) return { tag: "err", val: reply.err };
-    state.abort = { reason: reply.abort, message: reply.message };
     throw new EngineAbort(reply.message);
   };
 }

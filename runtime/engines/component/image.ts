@@ -8,6 +8,9 @@ import type { WasmModule } from "./wasm.js";
 /** Bump when the instrumentation changes: cached results of another version are not used. */
 export const INSTRUMENTER_VERSION = "fuel-8";
 
+/** Bump when what a component may import changes (the world check): entries prepared under another are checked again. */
+export const HOST_FORMAT = "wasi-clocks-1";
+
 /** The import module of everything the engine itself supplies to an instrumented core module. */
 export const ENGINE_IMPORT = "agentos:engine";
 /** `(i32) -> i32`: called with the counter once it is below zero (what was overspent); returns the new counter. */

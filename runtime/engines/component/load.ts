@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readPrepared, sha256, writePrepared } from "./cache.js";
-import { INSTRUMENTER_VERSION, type ComponentImage } from "./image.js";
+import { HOST_FORMAT, INSTRUMENTER_VERSION, type ComponentImage } from "./image.js";
 import type { ComponentMeta } from "./prepare.js";
 import { runTool } from "./tools.js";
 import type { TrustedCache } from "./trust.js";
@@ -22,13 +22,13 @@ export interface LoadedComponent {
 
 let format: string | undefined;
 
-/** The preparation format: the instrumenter's version and the jco that wrote the glue. */
+/** The preparation format: the instrumenter's version, the host's imports and the jco that wrote the glue. */
 export function preparedFormat(): string {
   if (format === undefined) {
     let dir = dirname(fileURLToPath(import.meta.resolve("@bytecodealliance/jco")));
     while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
     const jco = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string };
-    format = `${INSTRUMENTER_VERSION}+jco-${jco.version}`;
+    format = `${INSTRUMENTER_VERSION}+${HOST_FORMAT}+jco-${jco.version}`;
   }
   return format;
 }

@@ -2,15 +2,18 @@
  * What `agent-os build` bundles around an agent: a prelude that runs before it, and the `run`
  * export the component world declares.
  *
- * The component is built with every WASI feature disabled, so StarlingMonkey's own clock is
- * frozen at build time, its randomness repeats on every run, `performance.now()` and timers
- * trap, and `fetch` traps. The prelude replaces each of them, as the QuickJS engine's prelude
- * does, with the kernel's `clock` and `random` imports (gated by the policy and recorded in the
- * log), or removes it: the same agent makes the same host calls on both engines.
+ * The component is built with every WASI feature but `clocks` disabled, so StarlingMonkey's
+ * randomness repeats on every run and `fetch` traps. The prelude replaces `Date`, randomness
+ * and `performance`, as the QuickJS engine's prelude does, with the kernel's `clock` and
+ * `random` imports (gated by the policy and recorded in the log), or removes them. Its timers
+ * stay (their WASI clock is the kernel's: wasi.ts), wrapped to behave as QuickJS's: the same
+ * agent makes the same host calls on both engines.
  */
 import { OPS, camelCase } from "../../kernel/ops.js";
 import { KERNEL_TIME_AND_RANDOM, MAX_THROWN_TEXT, describeThrownSource } from "../kernel-globals.js";
+import { COMPONENT_TIMERS } from "../timers.js";
 import { WIT_PACKAGE, WIT_VERSION } from "./world.js";
+import { webPreludeComponent } from "../web/component.js";
 
 export const PRELUDE_SPECIFIER = "agentos:prelude";
 export const KERNEL_CALL_SPECIFIER = "agentos:kernel-call";
@@ -83,11 +86,13 @@ const performance = {
 };
 Object.defineProperty(globalThis, "performance", { value: performance, writable: true, configurable: true });
 
-// No network and no timers: these would trap the instance (their WASI features are disabled).
-for (const name of ["fetch", "Request", "Response", "Headers", "setTimeout", "setInterval", "clearTimeout", "clearInterval"]) {
+// No network: these would trap the instance (their WASI features are disabled).
+for (const name of ["fetch", "Request", "Response", "Headers"]) {
   delete globalThis[name];
 }
+${COMPONENT_TIMERS}
 
+${webPreludeComponent(WIT_VERSION)}
 // Made here, before the agent's module runs: the agent cannot replace what it uses.
 export const describeThrown = ${describeThrownSource(MAX_THROWN_TEXT)};
 `;

@@ -8,7 +8,9 @@
  */
 import { OUT_OF_MEMORY, NO_RUN } from "./prelude.js";
 import { ENGINE_IMPORT, FUEL_EXPORT, GROW_IMPORT, MEMORY_IMPORT, REFUEL_IMPORT, type ComponentImage } from "./image.js";
-import { EngineAbort, kernelImports, type RunState } from "./host.js";
+import { EngineAbort, kernelImports, sender, type RunState } from "./host.js";
+import { TimerClock } from "../timer-clock.js";
+import { wasiImports } from "./wasi.js";
 import { PAGE_BYTES, Wasm, type WasmGlobal, type WasmInstance, type WasmMemory, type WasmModule } from "./wasm.js";
 import type { Finished, GuestBridge, Outcome, RunSpec } from "../engine.js";
 
@@ -55,24 +57,30 @@ export class ComponentEngine {
 }
 
 function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunSpec, bridge: GuestBridge): Finished {
-  const state: RunState = { hostCalls: 0, abort: null };
+  const state: RunState = { hostCalls: 0, abort: null, timerFailure: null };
+  const clock: TimerClock = new TimerClock((op, args) => send(op, args));
+  const send = sender(bridge, state, (op, reply) => clock.observe(op, reply));
   const limit = spec.limits.fuel;
   const counters: WasmGlobal[] = [];
   // Units handed out to the modules' counters; what is left in them is not used yet.
   let given = 0;
   const used = () => given - counters.reduce((sum, c) => sum + c.value, 0);
   // Called with a counter that went below zero (by what was spent beyond it); returns its new value.
+  // Decided on what was spent, not on what was handed out: each module that ran holds a slice of
+  // its own, mostly unspent (StarlingMonkey's clock and poll code runs in a module of its own).
   const refuel = (counter: number): number => {
+    const spent = used();
     if (!state.abort) {
-      if (given >= limit) {
+      if (spent > limit) {
         state.abort = { reason: "fuel", message: `fuel budget of ${limit} exhausted` };
       } else {
-        const reason = bridge.tick(used());
+        const reason = bridge.tick(spent);
         if (reason) state.abort = { reason, message: "ended by the kernel" };
       }
     }
     if (state.abort) throw new EngineAbort(state.abort.message);
-    const slice = Math.min(FUEL_PER_SLICE, limit - given);
+    // (at least one unit: a loop header refunds the unit it charged, and a slice of none would spin)
+    const slice = Math.max(1, Math.min(FUEL_PER_SLICE, limit - spent));
     given += slice;
     return slice + counter;
   };
@@ -103,7 +111,7 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
         if (!module) throw new Error(`the glue asks for a core module ${name} the component does not have`);
         return module;
       },
-      kernelImports(bridge, state),
+      { ...kernelImports(bridge, state, send), ...wasiImports(clock, state) },
       (module, imports) => {
         const name = names.get(module);
         if (name === undefined || !image.instrumented.includes(name)) return new Wasm.Instance(module, imports);
@@ -124,6 +132,7 @@ function runInstance(instantiate: Instantiate, image: ComponentImage, spec: RunS
     output = root.run(spec.task);
   } catch (error) {
     if (state.abort) return finish({ status: "killed", reason: state.abort.reason, error: state.abort.message }, false);
+    if (state.timerFailure !== null) return finish({ status: "error", error: state.timerFailure }, false);
     const payload = errPayload(error);
     if (payload !== undefined) return finish(guestError(payload, spec), true);
     // A trap: the instance is dead. After a growth the limit refused, it was the memory that ran out.

@@ -1,7 +1,9 @@
 /**
  * Does a component fit the kernel's `agent` world? Checked at load, before anything of it runs:
  * it must be a component (not a core module), import nothing but `agentos:kernel/*@0.1.0`
- * interfaces, import each function with exactly the kernel's signature, and export
+ * interfaces and the few WASI interfaces StarlingMonkey's timers need (backed by the kernel's
+ * clock: see wasi.ts), import each kernel function with exactly the kernel's signature and no
+ * WASI function the kernel does not supply, and export
  * `run: func(task: string) -> result<string, string>`.
  */
 import { AgentLoadError } from "../../errors.js";
@@ -11,8 +13,20 @@ export const WIT_PACKAGE = "agentos:kernel";
 export const WIT_VERSION = "0.1.0";
 export const RUN_EXPORT = "run: func(task: string) -> result<string, string>;";
 
-/** Every interface a component may import: the world's, and `types`, which they use. */
-export const ALLOWED_IMPORTS: readonly string[] = ["types", ...INTERFACES].map((i) => `${WIT_PACKAGE}/${i}@${WIT_VERSION}`);
+export const WASI_VERSION = "0.2.12";
+/** The WASI functions the kernel supplies (wasi.ts), by interface: a component may import these and no other WASI. */
+export const WASI_FUNCTIONS: Readonly<Record<string, readonly string[]>> = {
+  "wasi:io/poll": ["poll"],
+  "wasi:clocks/monotonic-clock": ["now", "resolution", "subscribeInstant", "subscribeDuration"],
+  "wasi:io/error": [],
+  "wasi:io/streams": [],
+  "wasi:cli/stderr": ["getStderr"],
+  "wasi:clocks/wall-clock": ["now", "resolution"],
+};
+const WASI_IMPORTS = Object.keys(WASI_FUNCTIONS).map((i) => `${i}@${WASI_VERSION}`);
+
+/** Every interface a component may import: the world's, `types`, which they use, and the WASI of timers. */
+export const ALLOWED_IMPORTS: readonly string[] = [...["types", ...INTERFACES].map((i) => `${WIT_PACKAGE}/${i}@${WIT_VERSION}`), ...WASI_IMPORTS];
 
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
 
@@ -70,7 +84,7 @@ export function checkWorld(wit: string, where: string): WorldSummary {
       const hint = name.startsWith(`${WIT_PACKAGE}/`)
         ? ` (the kernel provides ${WIT_PACKAGE}/{${INTERFACES.join(",")}}@${WIT_VERSION})`
         : name.startsWith("wasi:")
-          ? ` (components must be built with WASI disabled: "agent-os build" does that)`
+          ? ` (a component may import only ${WASI_IMPORTS.join(", ")} of WASI, backed by the kernel's clock; "agent-os build" builds it so)`
           : "";
       throw new AgentLoadError(`${where}: imports ${name}, which the kernel does not provide${hint}`);
     }
@@ -117,6 +131,10 @@ export function checkInterfaces(component: string[], kernel: string[], where: st
   for (const text of component) {
     const { module, decls } = declarations(text);
     if (!module) continue;
+    if (WASI_IMPORTS.includes(module)) {
+      checkWasiFunctions(module, decls, where);
+      continue;
+    }
     const expected = reference.get(module);
     if (!expected) throw new AgentLoadError(`${where}: imports ${module}, which the kernel does not provide`);
     for (const [key, text] of decls) {
@@ -131,6 +149,15 @@ export function checkInterfaces(component: string[], kernel: string[], where: st
         throw new AgentLoadError(`${where}: ${module} declares ${kind} ${name} differently from the kernel`);
       }
     }
+  }
+}
+
+/** A WASI interface the kernel supplies: it may import only the functions the kernel has (checked by name). */
+function checkWasiFunctions(module: string, decls: Map<string, string>, where: string): void {
+  const supplied = WASI_FUNCTIONS[module.split("@")[0]];
+  for (const key of decls.keys()) {
+    const [kind, name] = key.split(" ");
+    if (kind === "function" && !supplied.includes(name)) throw new AgentLoadError(`${where}: imports ${module}#${kebab(name)}, which the kernel does not provide`);
   }
 }
 

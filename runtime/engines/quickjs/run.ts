@@ -9,12 +9,15 @@
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from "quickjs-emscripten";
 import type { WitError } from "../../errors.js";
 import { OPS, type OpName } from "../../kernel/ops.js";
-import type { AbortReason, Finished, GuestBridge, Outcome, RunSpec } from "../engine.js";
+import type { AbortReason, Finished, GuestBridge, Outcome, Reply, RunSpec } from "../engine.js";
 import { HOST_GLOBAL, PRELUDE, functionModule, kernelModules } from "./guest-modules.js";
+import { installWebLoader } from "../web/quickjs.js";
 import { captureIntrinsics, releaseIntrinsics } from "./intrinsics.js";
 import { MarshalError, copyIn, copyOut } from "./marshal.js";
 import { StringTransferError, newString, readString } from "./strings.js";
 import { formatThrown, isOutOfMemory, readThrown, type Thrown } from "./thrown.js";
+import { TimerClock } from "../timer-clock.js";
+import { installTimerHost, type TimerHost } from "./timers.js";
 
 /**
  * QuickJS checks for interrupts every 10,000 interpreter steps (a loop iteration is about two
@@ -30,6 +33,8 @@ class RunState {
   slices = 0;
   hostCalls = 0;
   abort: { reason: AbortReason; message: string } | null = null;
+  /** A timer could not read the clock or wait: the run fails with this (see timers.ts). */
+  timerFailure: string | null = null;
   /**
    * Set once the guest's run is over (it returned, threw, or its promise settled): from then on
    * the kernel only reads what is left, no guest code runs, and no host call is made.
@@ -59,7 +64,7 @@ export function runQuickJs(module: QuickJSWASMModule, spec: RunSpec, bridge: Gue
     runtime.setMemoryLimit(spec.limits.memory);
     runtime.setMaxStackSize(MAX_STACK_BYTES);
     runtime.setInterruptHandler(() => {
-      if (state.abort) return true;
+      if (state.abort || state.timerFailure !== null) return true;
       if (state.ended) return false; // only the kernel's own readers run now
       state.slices++;
       const fuel = state.slices * FUEL_PER_SLICE;
@@ -110,7 +115,26 @@ export function runQuickJs(module: QuickJSWASMModule, spec: RunSpec, bridge: Gue
 
 function runIn(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, bridge: GuestBridge, state: RunState, end: () => void): Outcome {
   captureIntrinsics(ctx);
-  installHost(ctx, bridge, state);
+  // Every call through the gate: counted, its abort kept, and seen by the timers' clock.
+  const send = (op: OpName, args: unknown[]): Reply => {
+    state.hostCalls++;
+    const reply = bridge.call(op, args);
+    clock.observe(op, reply);
+    if ("abort" in reply) state.abort = { reason: reply.abort, message: reply.message };
+    return reply;
+  };
+  const clock = new TimerClock(send);
+  installHost(ctx, bridge, state, send);
+  installWebLoader(ctx);
+  const timers = installTimerHost(ctx, clock, state);
+  try {
+    return runModule(ctx, runtime, spec, state, timers, end);
+  } finally {
+    timers.dispose();
+  }
+}
+
+function runModule(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, state: RunState, timers: TimerHost, end: () => void): Outcome {
   const fail = (error: QuickJSHandle): Outcome => {
     end();
     return failure(ctx, error, spec, state);
@@ -124,7 +148,7 @@ function runIn(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, brid
     type: "module",
   });
   if (evaluated.error) return fail(evaluated.error);
-  const settledModule = settle(ctx, runtime, evaluated.value);
+  const settledModule = settle(ctx, runtime, evaluated.value, timers);
   if ("never" in settledModule) return never(end, "the agent's module never finishes loading (it awaits something nothing is left to settle)");
   if ("error" in settledModule) return fail(settledModule.error);
   settledModule.value.dispose();
@@ -143,7 +167,7 @@ function runIn(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, brid
   taskHandle.dispose();
   runFn.dispose();
   if (called.error) return fail(called.error);
-  const settled = settle(ctx, runtime, called.value);
+  const settled = settle(ctx, runtime, called.value, timers);
   if ("never" in settled) return never(end, "run() returned a promise that never settles (nothing is left that could settle it)");
   if ("error" in settled) return fail(settled.error);
   end();
@@ -157,6 +181,7 @@ function runIn(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, brid
 /** The run's result: its output string, read whole, within the output limit. */
 function result(ctx: QuickJSContext, value: QuickJSHandle, spec: RunSpec, state: RunState): Outcome {
   if (state.abort) return { status: "killed", reason: state.abort.reason, error: state.abort.message };
+  if (state.timerFailure !== null) return { status: "error", error: state.timerFailure };
   if (ctx.typeof(value) !== "string") {
     return { status: "error", error: `run() must return a string (or a promise of one), not ${ctx.typeof(value)}` };
   }
@@ -197,8 +222,11 @@ function never(end: () => void, error: string): Outcome {
 
 type Settled = { value: QuickJSHandle } | { error: QuickJSHandle } | { never: true };
 
-/** Runs pending jobs until `handle` (maybe a promise) settles; consumes `handle`. */
-function settle(ctx: QuickJSContext, runtime: QuickJSRuntime, handle: QuickJSHandle): Settled {
+/**
+ * Runs pending jobs until `handle` (maybe a promise) settles, and a timer turn whenever no job
+ * is left (its microtasks run before the next turn); consumes `handle`.
+ */
+function settle(ctx: QuickJSContext, runtime: QuickJSRuntime, handle: QuickJSHandle, timers: TimerHost): Settled {
   for (;;) {
     const state = ctx.getPromiseState(handle);
     if (state.type === "fulfilled") {
@@ -216,20 +244,27 @@ function settle(ctx: QuickJSContext, runtime: QuickJSRuntime, handle: QuickJSHan
       return { error: jobs.error };
     }
     if (jobs.value === 0 && ctx.getPromiseState(handle).type === "pending") {
-      handle.dispose();
-      return { never: true };
+      const turn = timers.turn();
+      if ("error" in turn) {
+        handle.dispose();
+        return { error: turn.error };
+      }
+      if (!turn.fired) {
+        handle.dispose();
+        return { never: true };
+      }
     }
   }
 }
 
-function installHost(ctx: QuickJSContext, bridge: GuestBridge, state: RunState): void {
+function installHost(ctx: QuickJSContext, bridge: GuestBridge, state: RunState, send: (op: OpName, args: unknown[]) => Reply): void {
   const host = ctx.newObject();
   for (const op of Object.keys(OPS) as OpName[]) {
     const params = OPS[op].params;
     const fn = ctx.newFunction(op, (...argHandles) => {
       // After the run's end no guest code should run at all; if some did, it reaches nothing.
       if (state.ended) return { error: ctx.undefined };
-      if (state.abort) return { error: ctx.newError("interrupted") };
+      if (state.abort || state.timerFailure !== null) return { error: ctx.newError("interrupted") };
       if (op === "process.pending-signal") {
         const signal = bridge.pendingSignal();
         return signal ? ctx.newString(signal) : ctx.undefined;
@@ -241,11 +276,9 @@ function installHost(ctx: QuickJSContext, bridge: GuestBridge, state: RunState):
         if (error instanceof MarshalError) return { error: witError(ctx, { tag: "invalid", val: error.message }) };
         throw error;
       }
-      state.hostCalls++;
-      const reply = bridge.call(op, args);
+      const reply = send(op, args);
       if ("ok" in reply) return copyOut(ctx, reply.ok);
       if ("err" in reply) return { error: witError(ctx, reply.err) };
-      state.abort = { reason: reply.abort, message: reply.message };
       return { error: ctx.newError("interrupted") };
     });
     ctx.setProp(host, op, fn);
@@ -280,6 +313,10 @@ function failure(ctx: QuickJSContext, errorHandle: QuickJSHandle, spec: RunSpec,
   if (state.abort) {
     errorHandle.dispose();
     return { status: "killed", reason: state.abort.reason, error: state.abort.message };
+  }
+  if (state.timerFailure !== null) {
+    errorHandle.dispose();
+    return { status: "error", error: state.timerFailure };
   }
   let thrown: Thrown;
   try {
