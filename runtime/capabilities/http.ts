@@ -10,14 +10,14 @@
  * redirect. Secrets (secrets.ts) are set per hop, on their own origins only, and every value
  * the kernel knows is scrubbed from the response and from errors before the guest sees them.
  */
-import type { LookupFunction } from "node:net";
-import { Agent, request as undiciRequest } from "undici";
+import { request as undiciRequest, type Agent } from "undici";
 import { canonicalUrl } from "../canonical.js";
 import { GuestError, guestErrors } from "../errors.js";
 import type { HopAuthorizer, HttpHost, HttpRequest, HttpResponse, RunQuota } from "./types.js";
 import { CallSecrets, decodedForScrubbing, processEnv, type EchoFormCache, type SecretEnv } from "./secrets.js";
 import type { SecretSpec } from "../types.js";
-import { NO_PRIVATE, parseAllowPrivate, resolveChecked, systemResolver, type ResolvedAddress, type Resolver } from "./net-guard.js";
+import { ConnectionPool } from "./http-pool.js";
+import { NO_PRIVATE, parseAllowPrivate, resolveChecked, systemResolver, type Resolver } from "./net-guard.js";
 
 export interface HttpOptions {
   /** Private targets the operator allows (hosts, IPs or CIDRs). Default: none. */
@@ -58,6 +58,7 @@ export function createHttp(options: HttpOptions): HttpHost {
   const specs = options.secrets ?? [];
   const env = options.env ?? processEnv;
   const echoForms: EchoFormCache = new Map();
+  const pool = new ConnectionPool(quota.limits.httpTimeout);
 
   async function fetch(req: HttpRequest, authorizeHop: HopAuthorizer): Promise<HttpResponse> {
     if (specs.length === 0) return fetchHops(req, authorizeHop, undefined);
@@ -91,7 +92,7 @@ export function createHttp(options: HttpOptions): HttpHost {
       // (a secret whose variable is not set fails here: nothing is resolved or sent)
       const sending = secrets ? secrets.headersFor(target.origin, headers) : { headers, carries: false };
       const address = await resolveChecked(target.hostname, allow, resolver);
-      let res = await send(url, address, currentMethod, sending.headers, body, signal, quota);
+      let res = await send(url, pool.dispatcher(target, address), currentMethod, sending.headers, body, signal, quota);
       if (sending.carries) res = decodedForScrubbing(res, quota.limits.httpBody);
       const location = res.headers.find(([k]) => k === "location")?.[1];
       if (!REDIRECTS.has(res.status) || location === undefined) return res;
@@ -114,24 +115,19 @@ export function createHttp(options: HttpOptions): HttpHost {
     }
   }
 
-  return { fetch };
+  return { fetch, close: () => pool.close() };
 }
 
-/** One hop: connect to the checked address only, stream the response under the body cap. */
+/** One hop, through a connection to the checked address only; the response streamed under the body cap. */
 async function send(
   url: string,
-  address: ResolvedAddress,
+  dispatcher: Agent,
   method: string,
   headers: [string, string][],
   body: Uint8Array | undefined,
   signal: AbortSignal,
   quota: RunQuota,
 ): Promise<HttpResponse> {
-  const lookup: LookupFunction = (_host, opts, callback) => {
-    if (opts.all) callback(null, [{ address: address.address, family: address.family }]);
-    else callback(null, address.address, address.family);
-  };
-  const dispatcher = new Agent({ connect: { lookup, timeout: quota.limits.httpTimeout }, connections: 1, pipelining: 0 });
   const cap = quota.limits.httpBody;
   try {
     const res = await undiciRequest(url, {
@@ -168,8 +164,6 @@ async function send(
     if (signal.aborted) throw guestErrors.limit(`the request to ${url} timed out after ${quota.limits.httpTimeout} ms`);
     const code = (err as { code?: unknown }).code;
     throw guestErrors.io(`the request to ${url} failed${typeof code === "string" ? `: ${code}` : ""}`);
-  } finally {
-    void dispatcher.destroy().catch(() => undefined);
   }
 }
 

@@ -133,6 +133,8 @@ export type HopAuthorizer = (hop: { method: string; url: string }) => Promise<bo
 
 export interface HttpHost {
   fetch(request: HttpRequest, authorizeHop: HopAuthorizer): Promise<HttpResponse>;
+  /** The run is over: its kept-alive connections are closed. */
+  close?(): void;
 }
 
 export type SqlValue =

@@ -177,6 +177,7 @@ export function createRunCapabilities(
   const llm = Object.keys(settings.models).length > 0 ? createLlm({ models: settings.models, limits: run.limits, tokens: run.tokens }) : undefined;
   const tools = settings.tools.empty ? undefined : createTools({ registry: settings.tools, limits: run.limits, runId: run.runId, agent: run.agent });
   const clock = createClock(base.startedNs);
+  const http = createHttp({ allowPrivate: settings.allowPrivate, resolver: settings.resolver, quota, secrets: settings.secrets });
   return {
     ...base,
     tools,
@@ -186,12 +187,13 @@ export function createRunCapabilities(
       clock.interrupt();
     },
     fs: settings.mounts.length > 0 ? createFs({ mounts: settings.mounts, quota }) : undefined,
-    http: createHttp({ allowPrivate: settings.allowPrivate, resolver: settings.resolver, quota, secrets: settings.secrets }),
+    http,
     sql,
     llm,
     authorizeHop: authorizeHop(run),
     close: () => {
       clock.close();
+      http.close?.();
       tools?.close();
       llm?.close();
       return sql?.close();
