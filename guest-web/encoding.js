@@ -1,7 +1,13 @@
 /**
  * TextEncoder and TextDecoder (UTF-8 only, as the Encoding standard's API: `fatal`,
- * `ignoreBOM`, `stream`), TextEncoderStream and TextDecoderStream, atob and btoa. Pure JS.
+ * `ignoreBOM`, `stream`). Pure JS; where the engine gives a native converter (`kernel.utf8` on
+ * QuickJS: the engine's own code, not a kernel call, reading and making nothing but the bytes
+ * and the string), whole strings and whole runs of bytes go through it, since a byte-by-byte
+ * loop in the interpreter costs about half a microsecond a byte.
  */
+
+/** The engine's native converter: `encode(string) -> ArrayBuffer`, `decode(ArrayBuffer, fatal) -> string | undefined` (undefined: not valid UTF-8). */
+let native = null;
 
 const LABELS = new Set(["utf-8", "utf8", "unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "x-unicode20utf8"]);
 
@@ -9,6 +15,7 @@ export class TextEncoder {
   get encoding() { return "utf-8"; }
   encode(input = "") {
     const s = String(input);
+    if (native !== null) return new Uint8Array(native.encode(s));
     const out = new Uint8Array(s.length * 3);
     let n = 0;
     for (let i = 0; i < s.length; i++) {
@@ -86,6 +93,7 @@ export class TextDecoder {
       b = joined;
       this._pending = new Uint8Array(0);
     }
+    if (native !== null) return this._decodeNative(b, stream);
     let out = "";
     let i = 0;
     const bad = () => {
@@ -124,8 +132,48 @@ export class TextDecoder {
     }
     return out;
   }
+  /** The same decoding by the engine's converter: a cut sequence at a streamed chunk's end waits for the next. */
+  _decodeNative(b, stream) {
+    const whole = stream ? completeLength(b) : b.length;
+    if (whole < b.length) this._pending = b.slice(whole);
+    const part = whole === b.length && b.byteOffset === 0 && b.buffer.byteLength === b.length ? b.buffer : b.slice(0, whole).buffer;
+    let out = native.decode(part, this._fatal);
+    if (out === undefined) {
+      this._pending = new Uint8Array(0);
+      this._bomSeen = false;
+      throw new TypeError("The encoded data was not valid UTF-8");
+    }
+    if (!this._ignoreBOM && !this._bomSeen && out.length > 0) {
+      if (out.charCodeAt(0) === 0xfeff) out = out.slice(1);
+      this._bomSeen = true;
+    }
+    if (!stream) this._bomSeen = false;
+    return out;
+  }
 }
 
-export function create() {
+/**
+ * How many of `b`'s bytes end on a whole sequence: all of them, unless the last (up to three)
+ * are a valid start of a sequence that the next chunk may complete. Decoding up to there and
+ * the rest later gives what decoding the bytes in one piece gives.
+ */
+function completeLength(b) {
+  for (let back = 1; back <= 3 && back <= b.length; back++) {
+    const x = b[b.length - back];
+    if ((x & 0xc0) === 0x80) continue;
+    const n = lengthOf(x);
+    if (n <= back) return b.length;
+    for (let k = 1; k < back; k++) {
+      const c = b[b.length - back + k];
+      if (!(k === 1 ? validSecond(x, c) : (c & 0xc0) === 0x80)) return b.length;
+    }
+    return b.length - back;
+  }
+  return b.length;
+}
+
+export function create(_need, kernel) {
+  const utf8 = kernel && kernel.utf8;
+  if (utf8 && typeof utf8.encode === "function" && typeof utf8.decode === "function") native = utf8;
   return { TextEncoder, TextDecoder };
 }

@@ -7,11 +7,14 @@
  * prelude before any agent code runs) that returns the kernel's own code by group name: it
  * reads nothing of the host's and is not a kernel call, as the module loader is not.
  */
-import type { QuickJSContext } from "quickjs-emscripten";
+import type { QuickJSContext, QuickJSHandle } from "quickjs-emscripten";
+import { newString, readString } from "../quickjs/strings.js";
 import { WEB_GROUPS, groupOfName } from "./groups.js";
 import { webGroupSource } from "./sources.js";
 
 export const WEB_SOURCE_GLOBAL = "__agentos_web";
+/** The engine's UTF-8 converter for TextEncoder/TextDecoder, taken and deleted by the prelude like the loader. */
+export const UTF8_GLOBAL = "__agentos_utf8";
 
 /**
  * Defines the function the prelude takes to read a group's source.
@@ -25,6 +28,63 @@ export function installWebLoader(ctx: QuickJSContext): void {
   });
   ctx.defineProp(ctx.global, WEB_SOURCE_GLOBAL, { value: fn, configurable: true, enumerable: false });
   fn.dispose();
+  installUtf8(ctx);
+}
+
+/**
+ * `encode(string) -> ArrayBuffer` and `decode(ArrayBuffer, fatal) -> string | undefined`: UTF-8
+ * as the Encoding standard has it (an unpaired surrogate encodes as U+FFFD; a malformed sequence
+ * decodes as U+FFFD, or to undefined when `fatal`). Pure conversions of the values given: they
+ * read nothing of the host's and are not kernel calls. A byte-by-byte loop in the interpreter
+ * costs about half a microsecond a byte; these cost a copy.
+ */
+function installUtf8(ctx: QuickJSContext): void {
+  const utf8 = ctx.newObject();
+  const encode = ctx.newFunction("encode", (text) => {
+    if (ctx.typeof(text) !== "string") return { error: ctx.newError("TextEncoder: not a string") };
+    try {
+      const bytes = Buffer.from(readString(ctx, text), "utf8");
+      return ctx.newArrayBuffer(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    } catch {
+      return { error: ctx.newError("TextEncoder: the string could not be encoded (the guest's heap is full?)") };
+    }
+  });
+  const decode = ctx.newFunction("decode", (buffer, fatal) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = copyBuffer(ctx, buffer);
+    } catch {
+      return { error: ctx.newError("TextDecoder: not an ArrayBuffer") };
+    }
+    const strict = ctx.typeof(fatal) === "boolean" && ctx.dump(fatal) === true;
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: strict, ignoreBOM: true }).decode(bytes);
+    } catch {
+      return ctx.undefined;
+    }
+    try {
+      return newString(ctx, text);
+    } catch {
+      return { error: ctx.newError("TextDecoder: the string could not be made (the guest's heap is full?)") };
+    }
+  });
+  ctx.setProp(utf8, "encode", encode);
+  ctx.setProp(utf8, "decode", decode);
+  encode.dispose();
+  decode.dispose();
+  ctx.defineProp(ctx.global, UTF8_GLOBAL, { value: utf8, configurable: true, enumerable: false });
+  utf8.dispose();
+}
+
+/** A copy of a guest ArrayBuffer's bytes. @throws when `handle` is not an ArrayBuffer */
+function copyBuffer(ctx: QuickJSContext, handle: QuickJSHandle): Uint8Array {
+  const lifetime = ctx.getArrayBuffer(handle);
+  try {
+    return new Uint8Array(lifetime.value);
+  } finally {
+    lifetime.dispose();
+  }
 }
 
 /**
@@ -34,8 +94,10 @@ export function installWebLoader(ctx: QuickJSContext): void {
 export const WEB_PRELUDE_QUICKJS = `
 const webSource = globalThis.${WEB_SOURCE_GLOBAL};
 delete globalThis.${WEB_SOURCE_GLOBAL};
+const webUtf8 = globalThis.${UTF8_GLOBAL};
+delete globalThis.${UTF8_GLOBAL};
 const webEval = eval;
-const webKernel = Object.freeze({ httpFetch: host["http.fetch"], logWrite: host["log.write"] });
+const webKernel = Object.freeze({ httpFetch: host["http.fetch"], logWrite: host["log.write"], utf8: webUtf8 });
 const webGroupOf = ${JSON.stringify(groupOfName())};
 const webMade = Object.create(null);
 function webNeed(name) {
