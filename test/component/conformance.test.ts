@@ -10,6 +10,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KernelSpace, type Agent, type KernelOptions, type RunResult } from "../../dist/runtime/index.js";
 import { assistantKernelOptions, startAssistantWorld } from "../../dist/examples/assistant/world.js";
+import { startStandin } from "../../dist/examples/openai-agent/standin.js";
 import { expectDeadlinePausedWhileStopped, policyWith, sleep, tempDir } from "../kernel/helpers.js";
 import { AGENTS, BUILD_TIMEOUT_MS, CACHE_DIR, ROOT, prebuild } from "./helpers.js";
 
@@ -50,7 +51,7 @@ const expectedSum = (n: number) => {
   return String(sum);
 };
 
-beforeAll(() => prebuild(["hello", "summarize", "hostile", "runaway", "memory-bomb", "conformance", "deps", "assistant"]), BUILD_TIMEOUT_MS);
+beforeAll(() => prebuild(["hello", "summarize", "hostile", "runaway", "memory-bomb", "conformance", "deps", "assistant", "openai-agent"]), BUILD_TIMEOUT_MS);
 
 describe.each(ENGINES)("$name engine", (engine) => {
   const dir = tempDir(`agent-os-conformance-${engine.name}-`);
@@ -362,6 +363,47 @@ describe.each(ENGINES)("$name engine", (engine) => {
       } finally {
         await k.close();
         await world.close();
+      }
+    });
+  });
+
+  describe("the openai-agent example (the openai package on the Web platform: fetch, timers, console)", () => {
+    it("runs its tools loop through the kernel's fetch with the kernel's key, and logs its console line", async () => {
+      const model = await startStandin(0);
+      const key = "sk-conformance-0123456789";
+      process.env.AGENT_OS_CONFORMANCE_OPENAI_KEY = key;
+      const k = new KernelSpace({
+        policy: join(ROOT, "examples/openai-agent/policy.yaml"),
+        secrets: [{ name: "openai", env: "AGENT_OS_CONFORMANCE_OPENAI_KEY", origins: [model.url], header: "Authorization", format: "Bearer {value}" }],
+        allowPrivate: ["127.0.0.1"],
+        log: false,
+        pool: { warm: 1 },
+        cache: { dir: CACHE_DIR },
+      });
+      try {
+        const agent = await engine.load(k, AGENTS["openai-agent"]);
+        expect(agent.engine).toBe(engine.name);
+        const result = await k.execute(agent, JSON.stringify({ question: "What is 12 times 7?", baseURL: `${model.url}/v1` }));
+        const port = (text: string) => text.replaceAll(model.url, "MODEL");
+        await record("openai-agent", result, { kernel: k });
+        const entry = observed.get("openai-agent")![engine.name]!;
+        entry.calls = entry.calls.map(port);
+        expect(result.status, result.error).toBe("ok");
+        expect(result.output).toBe("12 times 7 is 84.");
+        // The SDK's own clock and randomness (Date, its timeout timer, an idempotency id) are
+        // kernel calls too: the comparison between the engines covers them in order.
+        const effects = entry.calls.filter((c) => !/^(clock\.now|random\.bytes) /.test(c));
+        expect(effects).toEqual([
+          "http.fetch MODEL/v1/chat/completions allow",
+          "log.write info allow",
+          "http.fetch MODEL/v1/chat/completions allow",
+        ]);
+        expect(model.requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${key}`, `Bearer ${key}`]);
+        expect(result.output).not.toContain(key);
+      } finally {
+        await k.close();
+        await model.close();
+        delete process.env.AGENT_OS_CONFORMANCE_OPENAI_KEY;
       }
     });
   });

@@ -35,6 +35,8 @@ export const AGENTS = {
   timers: join(ROOT, "test/component/agents/timers.js"),
   /** The tool-using assistant example (llm.chat, fs, sql, http). */
   assistant: join(ROOT, "examples/assistant/agent.js"),
+  /** An agent written with the openai package (the Web platform: fetch, timers, console). */
+  "openai-agent": join(ROOT, "examples/openai-agent/agent.js"),
 } as const;
 
 export type AgentName = keyof typeof AGENTS;
