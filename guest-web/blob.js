@@ -14,7 +14,8 @@ function partBytes(part, encoder) {
   return encoder.encode(String(part));
 }
 
-function concat(chunks) {
+/** The bytes of several Uint8Arrays, in order, as one. */
+export function concat(chunks) {
   let length = 0;
   for (const c of chunks) length += c.length;
   const out = new Uint8Array(length);

@@ -3,7 +3,7 @@
  * or a Blob/FormData of the engine's whose bytes come asynchronously), `body` as a
  * ReadableStream made on first use, `bodyUsed`, and the readers (text, json, arrayBuffer, ...).
  */
-import { blobBytes } from "./blob.js";
+import { blobBytes, concat } from "./blob.js";
 
 export const BODY = Symbol("body");
 /** The size of the chunks a body made from known bytes is streamed in. */
@@ -56,17 +56,6 @@ async function multipart(form, need) {
   return { bytes: concat(chunks), type: `multipart/form-data; boundary=${boundary}` };
 }
 
-export function concat(chunks) {
-  let length = 0;
-  for (const c of chunks) length += c.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 /**
  * A body from what Request and Response accept: `{ bytes }`, `{ stream }` or `{ later }` (a
