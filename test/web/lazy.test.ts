@@ -108,4 +108,29 @@ describe("the Web globals on QuickJS", () => {
       await recorder.close();
     }
   });
+
+  it("an abort and a redirect: aborted in the same tick, neither hop is sent; a timer's abort comes after the kernel's call (both hops done) and errors only what is still to read", async () => {
+    const before = server.seen.length;
+    const out = JSON.parse(
+      await output(`export async function run(task) {
+        const url = ${JSON.stringify(server.url)} + "redirect";
+        const outcome = (p) => p.then((v) => "ok", (e) => e.name);
+        const early = new AbortController();
+        const stopped = fetch(url, { signal: early.signal });
+        early.abort();
+        const first = await outcome(stopped);
+        const late = new AbortController();
+        setTimeout(() => late.abort(), 0); // a timer fires only when the agent is idle: never inside a kernel call
+        const res = await fetch(url, { signal: late.signal });
+        const reader = res.body.getReader();
+        const chunk = await reader.read();
+        await new Promise((r) => setTimeout(r, 5));
+        const rest = await outcome(reader.read());
+        return JSON.stringify({ first, status: res.status, firstChunk: chunk.value.length > 0, aborted: late.signal.aborted, rest });
+      }`),
+    );
+    expect(out).toEqual({ first: "AbortError", status: 200, firstChunk: true, aborted: true, rest: "AbortError" });
+    // The aborted fetch sent nothing; the second made both hops (the redirect and its target).
+    expect(server.seen.slice(before).map((r) => r.url)).toEqual(["/redirect", "/big"]);
+  });
 });

@@ -20,6 +20,10 @@ export async function startServer(): Promise<{ url: string; seen: Seen[]; close(
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8");
       seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
+      if (req.url === "/redirect") {
+        res.writeHead(302, { location: "/big" }).end();
+        return;
+      }
       if (req.url === "/big") {
         res.writeHead(200, { "content-type": "text/plain" }).end(BIG);
         return;
