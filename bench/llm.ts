@@ -27,8 +27,9 @@ import { median, type BenchRow, type BenchSuite } from "./harness.js";
 const CALLS = 200;
 const ROUNDS = 5;
 const TARGET_MS = 1;
-const PROMPT = "Summarize the following notes. ".repeat(64).slice(0, 2048);
-const ANSWER = "The notes say the meeting moved to Tuesday. ".repeat(47).slice(0, 2048);
+/** The 2 KB prompt and 2 KB answer of a model call (also the web suite's). */
+export const PROMPT = "Summarize the following notes. ".repeat(64).slice(0, 2048);
+export const ANSWER = "The notes say the meeting moved to Tuesday. ".repeat(47).slice(0, 2048);
 const KEY_ENV = "AGENT_OS_BENCH_MODEL_KEY";
 
 const POLICY = {

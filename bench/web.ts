@@ -21,6 +21,7 @@ import { KernelSpace, startScriptedModel, type Agent } from "../runtime/index.js
 import { bundleAgent } from "../runtime/engines/bundle.js";
 import { QUICKJS_PROFILE } from "../runtime/engines/quickjs/agent.js";
 import { median, timeEach, type BenchRow, type BenchSuite } from "./harness.js";
+import { ANSWER, PROMPT } from "./llm.js";
 
 const AGENT = new URL("../../bench/agents/openai.js", import.meta.url).pathname;
 /** The same request without the SDK: the sandbox's fetch, or the guest SDK's http.fetch. */
@@ -29,8 +30,6 @@ const LOADS = 7;
 const CALLS = 100;
 const ROUNDS = 5;
 const TARGET_MS = 2;
-const PROMPT = "Summarize the following notes. ".repeat(64).slice(0, 2048);
-const ANSWER = "The notes say the meeting moved to Tuesday. ".repeat(47).slice(0, 2048);
 const KEY_ENV = "AGENT_OS_BENCH_WEB_KEY";
 
 const POLICY = {
