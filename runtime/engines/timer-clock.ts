@@ -90,16 +90,42 @@ export class TimerClock {
     return this.clockCall("clock.sleep-until", [deadline], "a timer could not wait");
   }
 
-  private clockCall(op: OpName, args: unknown[], what: string): bigint {
-    const reply = this.send(op, args);
-    if ("abort" in reply) throw new TimerStop(reply.message, reply.abort);
-    if ("err" in reply) {
-      const val = reply.err.val;
-      throw new TimerStop(`${what}: ${op} was refused (${reply.err.tag}: ${typeof val === "string" ? val : val.reason})`);
-    }
-    if (typeof reply.ok !== "bigint") throw new TimerStop(`${what}: ${op} answered ${typeof reply.ok}, not a time`);
-    return reply.ok;
+  /**
+   * base() for an engine whose calls may wait (the asynchronous QuickJS engine): the known time
+   * at once, or the call's answer when it comes. @throws (or rejects with) TimerStop
+   */
+  baseMaybeAsync(send: MaybeAsyncSend): bigint | Promise<bigint> {
+    if (this.valid) return this.known;
+    return maybeAnswer(send("clock.monotonic-now", []), "clock.monotonic-now", "a timer could not read the clock");
   }
+
+  /** waitUntil() for an engine whose calls may wait. @throws (or rejects with) TimerStop */
+  waitUntilMaybeAsync(deadline: bigint, send: MaybeAsyncSend): bigint | Promise<bigint> {
+    if (this.valid && deadline <= this.known) return this.known;
+    return maybeAnswer(send("clock.sleep-until", [deadline]), "clock.sleep-until", "a timer could not wait");
+  }
+
+  private clockCall(op: OpName, args: unknown[], what: string): bigint {
+    return answer(this.send(op, args), op, what);
+  }
+}
+
+/** Sends one call through the gate; the reply may come later. */
+export type MaybeAsyncSend = (op: OpName, args: unknown[]) => Reply | Promise<Reply>;
+
+function maybeAnswer(reply: Reply | Promise<Reply>, op: OpName, what: string): bigint | Promise<bigint> {
+  return reply instanceof Promise ? reply.then((r) => answer(r, op, what)) : answer(reply, op, what);
+}
+
+/** A clock call's time. @throws TimerStop when it was refused or the run ends */
+function answer(reply: Reply, op: OpName, what: string): bigint {
+  if ("abort" in reply) throw new TimerStop(reply.message, reply.abort);
+  if ("err" in reply) {
+    const val = reply.err.val;
+    throw new TimerStop(`${what}: ${op} was refused (${reply.err.tag}: ${typeof val === "string" ? val : val.reason})`);
+  }
+  if (typeof reply.ok !== "bigint") throw new TimerStop(`${what}: ${op} answered ${typeof reply.ok}, not a time`);
+  return reply.ok;
 }
 
 /** The index of the timer to fire next: the earliest deadline, the first listed among equal ones. */

@@ -7,15 +7,14 @@
  * `agentos:kernel/*`, and refuses everything else.
  */
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from "quickjs-emscripten";
-import type { WitError } from "../../errors.js";
 import { OPS, type OpName } from "../../kernel/ops.js";
-import type { AbortReason, Finished, GuestBridge, Outcome, Reply, RunSpec } from "../engine.js";
-import { HOST_GLOBAL, PRELUDE, functionModule, kernelModules } from "./guest-modules.js";
+import type { Finished, GuestBridge, Outcome, Reply, RunSpec } from "../engine.js";
+import { PRELUDE } from "./guest-modules.js";
 import { installWebLoader } from "../web/quickjs.js";
 import { captureIntrinsics, releaseIntrinsics } from "./intrinsics.js";
-import { MarshalError, copyIn, copyOut } from "./marshal.js";
-import { StringTransferError, newString, readString } from "./strings.js";
-import { formatThrown, isOutOfMemory, readThrown, type Thrown } from "./thrown.js";
+import { installHost } from "./host.js";
+import { ENTRY, RunState, describeHostError, disposeResult, failure, installModuleLoader, never, result } from "./outcome.js";
+import { newString } from "./strings.js";
 import { TimerClock } from "../timer-clock.js";
 import { installTimerHost, type TimerHost } from "./timers.js";
 
@@ -26,21 +25,6 @@ import { installTimerHost, type TimerHost } from "./timers.js";
 export const FUEL_PER_SLICE = 10_000;
 /** QuickJS's own stack limit; the worker's native stack is larger (see the pool). */
 export const MAX_STACK_BYTES = 256 * 1024;
-const ENTRY = "agent";
-const MAX_MESSAGE = 4096;
-
-class RunState {
-  slices = 0;
-  hostCalls = 0;
-  abort: { reason: AbortReason; message: string } | null = null;
-  /** A timer could not read the clock or wait: the run fails with this (see timers.ts). */
-  timerFailure: string | null = null;
-  /**
-   * Set once the guest's run is over (it returned, threw, or its promise settled): from then on
-   * the kernel only reads what is left, no guest code runs, and no host call is made.
-   */
-  ended = false;
-}
 
 /** What the worker does around a run. */
 export interface RunHooks {
@@ -76,17 +60,7 @@ export function runQuickJs(module: QuickJSWASMModule, spec: RunSpec, bridge: Gue
       if (reason) state.abort = { reason, message: "ended by the kernel" };
       return state.abort !== null;
     });
-    const modules = kernelModules(sdkSource);
-    modules.set(ENTRY, spec.kind === "function" ? functionModule(spec.source) : spec.source);
-    runtime.setModuleLoader(
-      (name) => {
-        const source = modules.get(name);
-        return source === undefined ? { error: new Error(notImportable(name)) } : { value: source };
-      },
-      // Identity: no relative or path resolution at all. (Refusing here would make
-      // quickjs-emscripten 0.32 call the loader with an empty name; the loader refuses instead.)
-      (_base, requested) => requested,
-    );
+    installModuleLoader(runtime, spec, sdkSource);
     ctx = runtime.newContext();
     const rt = runtime;
     const end = () => {
@@ -124,7 +98,7 @@ function runIn(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, brid
     return reply;
   };
   const clock = new TimerClock(send);
-  installHost(ctx, bridge, state, send);
+  installHost(ctx, state, { send, pendingSignal: () => bridge.pendingSignal(), canWait: () => true });
   installWebLoader(ctx);
   const timers = installTimerHost(ctx, clock, state);
   try {
@@ -178,48 +152,6 @@ function runModule(ctx: QuickJSContext, runtime: QuickJSRuntime, spec: RunSpec, 
   }
 }
 
-/** The run's result: its output string, read whole, within the output limit. */
-function result(ctx: QuickJSContext, value: QuickJSHandle, spec: RunSpec, state: RunState): Outcome {
-  if (state.abort) return { status: "killed", reason: state.abort.reason, error: state.abort.message };
-  if (state.timerFailure !== null) return { status: "error", error: state.timerFailure };
-  if (ctx.typeof(value) !== "string") {
-    return { status: "error", error: `run() must return a string (or a promise of one), not ${ctx.typeof(value)}` };
-  }
-  const overLimit = (bytes: number | string) => ({
-    status: "error" as const,
-    reason: "limit" as const,
-    error: `the output has ${bytes} bytes, over the limit of ${spec.limits.output}`,
-  });
-  // Every UTF-16 unit is at least one byte of UTF-8: a longer string is over the limit unread.
-  const units = stringLength(ctx, value);
-  if (units > spec.limits.output) return overLimit(`at least ${units}`);
-  let output: string;
-  try {
-    output = readString(ctx, value);
-  } catch (error) {
-    if (!(error instanceof StringTransferError)) throw error;
-    return { status: "error", reason: "trap", error: `the output could not be read: ${error.message}` };
-  }
-  const bytes = Buffer.byteLength(output);
-  if (bytes > spec.limits.output) return overLimit(bytes);
-  return { status: "ok", output };
-}
-
-/** The length of a guest string primitive (its own, unchangeable `length`). */
-function stringLength(ctx: QuickJSContext, handle: QuickJSHandle): number {
-  const length = ctx.getProp(handle, "length");
-  try {
-    return ctx.getNumber(length);
-  } finally {
-    length.dispose();
-  }
-}
-
-function never(end: () => void, error: string): Outcome {
-  end();
-  return { status: "error", error };
-}
-
 type Settled = { value: QuickJSHandle } | { error: QuickJSHandle } | { never: true };
 
 /**
@@ -257,106 +189,4 @@ function settle(ctx: QuickJSContext, runtime: QuickJSRuntime, handle: QuickJSHan
   }
 }
 
-function installHost(ctx: QuickJSContext, bridge: GuestBridge, state: RunState, send: (op: OpName, args: unknown[]) => Reply): void {
-  const host = ctx.newObject();
-  for (const op of Object.keys(OPS) as OpName[]) {
-    const params = OPS[op].params;
-    const fn = ctx.newFunction(op, (...argHandles) => {
-      // After the run's end no guest code should run at all; if some did, it reaches nothing.
-      if (state.ended) return { error: ctx.undefined };
-      if (state.abort || state.timerFailure !== null) return { error: ctx.newError("interrupted") };
-      if (op === "process.pending-signal") {
-        const signal = bridge.pendingSignal();
-        return signal ? ctx.newString(signal) : ctx.undefined;
-      }
-      let args: unknown[];
-      try {
-        args = params.map(([name, type], i) => copyIn(ctx, argHandles[i] ?? ctx.undefined, type, `${op}: ${name}`));
-      } catch (error) {
-        if (error instanceof MarshalError) return { error: witError(ctx, { tag: "invalid", val: error.message }) };
-        throw error;
-      }
-      const reply = send(op, args);
-      if ("ok" in reply) return copyOut(ctx, reply.ok);
-      if ("err" in reply) return { error: witError(ctx, reply.err) };
-      return { error: ctx.newError("interrupted") };
-    });
-    ctx.setProp(host, op, fn);
-    fn.dispose();
-  }
-  const object = ctx.getProp(ctx.global, "Object");
-  const freeze = ctx.getProp(object, "freeze");
-  disposeResult(ctx.callFunction(freeze, ctx.undefined, host));
-  freeze.dispose();
-  object.dispose();
-  ctx.defineProp(ctx.global, HOST_GLOBAL, { value: host, configurable: true, enumerable: false });
-  host.dispose();
-}
 
-/** A WIT error as the guest sees it: an Error whose `payload` is the variant, as jco does. */
-function witError(ctx: QuickJSContext, error: WitError): QuickJSHandle {
-  const message = typeof error.val === "string" ? error.val : error.val.reason;
-  const handle = ctx.newError();
-  for (const [key, text] of [["name", "ComponentError"], ["message", `${error.tag}: ${message}`]]) {
-    const value = newString(ctx, text); // whole, NUL characters included
-    ctx.setProp(handle, key, value);
-    value.dispose();
-  }
-  const payload = copyOut(ctx, error);
-  ctx.setProp(handle, "payload", payload);
-  payload.dispose();
-  return handle;
-}
-
-/** The outcome of a run that threw (or rejected) `errorHandle`; consumes it. The run has ended. */
-function failure(ctx: QuickJSContext, errorHandle: QuickJSHandle, spec: RunSpec, state: RunState): Outcome {
-  if (state.abort) {
-    errorHandle.dispose();
-    return { status: "killed", reason: state.abort.reason, error: state.abort.message };
-  }
-  if (state.timerFailure !== null) {
-    errorHandle.dispose();
-    return { status: "error", error: state.timerFailure };
-  }
-  let thrown: Thrown;
-  try {
-    thrown = readThrown(ctx, errorHandle);
-  } catch (error) {
-    if (!(error instanceof StringTransferError)) throw error;
-    thrown = { kind: "object", internalError: false };
-  } finally {
-    errorHandle.dispose();
-  }
-  if (isOutOfMemory(thrown)) {
-    return { status: "error", reason: "memory", error: `InternalError: out of memory (limit ${spec.limits.memory} bytes)` };
-  }
-  const { name, message } = formatThrown(thrown);
-  if (spec.kind === "function" && name === "ReferenceError") {
-    const missing = /^'?([^' ]+)'? is not defined/.exec(message)?.[1] ?? "a variable";
-    return {
-      status: "error",
-      error:
-        `ReferenceError: ${spec.agent} refers to ${missing}, which does not exist inside the isolate. ` +
-        `A registered function runs from its source text alone: it cannot use variables from outside it ` +
-        `(pass data in the task, and use the SDK passed as its second argument).`,
-    };
-  }
-  return { status: "error", error: name ? `${name}: ${message}` : message };
-}
-
-function disposeResult(result: ReturnType<QuickJSContext["evalCode"]>): void {
-  if (result.error) result.error.dispose();
-  else result.value.dispose();
-}
-
-function describeHostError(error: unknown): string {
-  return clip(error instanceof Error ? error.message : String(error)).replace(/\/[^\s)]+/g, "<path>");
-}
-
-function clip(text: string): string {
-  return text.length > MAX_MESSAGE ? text.slice(0, MAX_MESSAGE) + "…" : text;
-}
-
-function notImportable(name: string): string {
-  return `cannot import ${JSON.stringify(name)}: an agent can import only "agent-os/guest" and "agentos:kernel/*"`;
-}

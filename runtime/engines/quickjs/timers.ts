@@ -10,6 +10,7 @@
 import type { QuickJSContext, QuickJSHandle } from "quickjs-emscripten";
 import type { AbortReason } from "../engine.js";
 import { TimerStop, type TimerClock } from "../timer-clock.js";
+import { newMaybeAsyncFunction } from "./functions.js";
 import { MarshalError, copyIn, copyOut } from "./marshal.js";
 
 export const TIMER_HOST_GLOBAL = "__agentos_timers";
@@ -30,8 +31,41 @@ export interface TimerHost {
   dispose(): void;
 }
 
+/** The clock as the timer functions use it: either engine's (the asynchronous one's answers may wait). */
+export interface TimerClockOps {
+  base(): bigint | Promise<bigint>;
+  waitUntil(deadline: bigint): bigint | Promise<bigint>;
+  /** Whether an answer that must wait can be waited for here (the asynchronous engine: at the bottom of the stack). */
+  canWait(): boolean;
+}
+
 /** Defines the private global the prelude takes (see QUICKJS_TIMERS). */
 export function installTimerHost(ctx: QuickJSContext, clock: TimerClock, state: TimerRunState): TimerHost {
+  const timers = installTimerFunctions(ctx, { base: () => clock.base(), waitUntil: (d) => clock.waitUntil(d), canWait: () => true }, state);
+  return {
+    turn() {
+      const turnFn = timers.turnFn();
+      if (turnFn === undefined) return { fired: false };
+      const called = ctx.callFunction(turnFn, ctx.undefined);
+      if (called.error) return { error: called.error };
+      return { fired: firedResult(ctx, called.value) };
+    },
+    dispose: () => timers.dispose(),
+  };
+}
+
+/** Whether a timer turn's result says a timer fired; consumes it. */
+export function firedResult(ctx: QuickJSContext, value: QuickJSHandle): boolean {
+  const fired = ctx.typeof(value) === "boolean" && ctx.dump(value) === true;
+  value.dispose();
+  return fired;
+}
+
+/**
+ * The three private functions, on either engine. Returns the turn function the prelude
+ * registered (undefined before it does).
+ */
+export function installTimerFunctions(ctx: QuickJSContext, clock: TimerClockOps, state: TimerRunState): { turnFn(): QuickJSHandle | undefined; dispose(): void } {
   let turnFn: QuickJSHandle | undefined;
   const stopped = (error: unknown): { error: QuickJSHandle } => {
     if (!(error instanceof TimerStop)) throw error;
@@ -40,33 +74,23 @@ export function installTimerHost(ctx: QuickJSContext, clock: TimerClock, state: 
     return { error: ctx.newError("interrupted") };
   };
   const refused = () => state.abort !== null || state.timerFailure !== null;
+  // An answer now, or (asynchronous engine) one the guest waits for; a TimerStop ends the run either way.
+  const answer = (compute: () => bigint | Promise<bigint>, reply: (time: bigint) => QuickJSHandle) => {
+    if (refused()) return { error: ctx.newError("interrupted") };
+    if (!clock.canWait()) return { error: ctx.newError("a timer cannot be set or waited for here (inside another kernel call)") };
+    try {
+      const time = compute();
+      return time instanceof Promise ? time.then(reply, stopped) : reply(time);
+    } catch (error) {
+      if (error instanceof MarshalError) return { error: ctx.newError(error.message) };
+      return stopped(error);
+    }
+  };
 
   const host = ctx.newObject();
   const functions: [string, QuickJSHandle][] = [
-    [
-      "base",
-      ctx.newFunction("base", () => {
-        if (refused()) return { error: ctx.newError("interrupted") };
-        try {
-          return copyOut(ctx, clock.base());
-        } catch (error) {
-          return stopped(error);
-        }
-      }),
-    ],
-    [
-      "wait",
-      ctx.newFunction("wait", (due) => {
-        if (refused()) return { error: ctx.newError("interrupted") };
-        try {
-          clock.waitUntil(copyIn(ctx, due, "u64", "timer deadline") as bigint);
-          return ctx.undefined;
-        } catch (error) {
-          if (error instanceof MarshalError) return { error: ctx.newError(error.message) };
-          return stopped(error);
-        }
-      }),
-    ],
+    ["base", newMaybeAsyncFunction(ctx, "base", () => answer(() => clock.base(), (time) => copyOut(ctx, time)))],
+    ["wait", newMaybeAsyncFunction(ctx, "wait", (due) => answer(() => clock.waitUntil(copyIn(ctx, due, "u64", "timer deadline") as bigint), () => ctx.undefined))],
     [
       "register",
       ctx.newFunction("register", (fn) => {
@@ -81,16 +105,8 @@ export function installTimerHost(ctx: QuickJSContext, clock: TimerClock, state: 
   }
   ctx.defineProp(ctx.global, TIMER_HOST_GLOBAL, { value: host, configurable: true, enumerable: false });
   host.dispose();
-
   return {
-    turn() {
-      if (turnFn === undefined) return { fired: false };
-      const called = ctx.callFunction(turnFn, ctx.undefined);
-      if (called.error) return { error: called.error };
-      const fired = ctx.typeof(called.value) === "boolean" && ctx.dump(called.value) === true;
-      called.value.dispose();
-      return { fired };
-    },
+    turnFn: () => turnFn,
     dispose() {
       turnFn?.dispose();
       turnFn = undefined;

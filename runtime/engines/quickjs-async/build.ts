@@ -1,0 +1,167 @@
+/**
+ * Builds the asynchronous QuickJS engine: `engine.wasm` beside this file.
+ *
+ * The input is quickjs-emscripten's published *synchronous* release build (0.32.0), whose bytes
+ * and glue are checked against the hashes below. Binaryen then:
+ * 1. gives its minified imports and exports readable names (the glue in this directory uses
+ *    them, so it does not depend on a minifier's choices);
+ * 2. runs the asyncify pass with four imports that may suspend: a host function call, the
+ *    interrupt handler, and the two module-loader callbacks. The published asyncify build lists
+ *    only three (not the interrupt), so a guest in a tight loop could not be paused there;
+ * 3. optimizes (-O2).
+ *
+ * The same input and the same binaryen give the same bytes every time; `engine.wasm.sha256`
+ * holds the output's hash, which the loader checks. Run with `npm run build:engine` (about
+ * 20 s); `test/engines/shared-build.test.ts` rebuilds and compares.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+/** sha256 of the published files this build starts from (quickjs-emscripten 0.32.0, release-sync). */
+export const INPUT_WASM_SHA256 = "105c3bed22d457e43e3d1c3c1c6959fda62a8fe06f0fc8a985303c3a2be72232";
+export const INPUT_GLUE_SHA256 = "3b0757e4b1051a5f344322ad6a02c075dadff70cdb50d37b7df6c120d4af77e9";
+
+/**
+ * The input's imports (module "a"), by minified name: what each is, as its glue shows. The
+ * four host callbacks are the ones that may suspend.
+ */
+export const IMPORT_NAMES: Readonly<Record<string, string>> = {
+  a: "memory",
+  b: "__assert_fail",
+  c: "fd_write",
+  d: "fd_close",
+  e: "environ_get",
+  f: "environ_sizes_get",
+  g: "qts_host_normalize_module",
+  h: "qts_host_load_module_source",
+  i: "qts_host_interrupt_handler",
+  j: "_setitimer_js",
+  k: "emscripten_resize_heap",
+  l: "_emscripten_runtime_keepalive_clear",
+  m: "_localtime_js",
+  n: "_tzset_js",
+  o: "fd_seek",
+  p: "emscripten_date_now",
+  q: "_abort_js",
+  r: "proc_exit",
+  s: "qts_host_call_function",
+  t: "qts_host_free_value",
+};
+
+export const SUSPENDING_IMPORTS = ["qts_host_call_function", "qts_host_interrupt_handler", "qts_host_load_module_source", "qts_host_normalize_module"];
+
+/** Exports the glue names only by use: the constructors, the timer callback and the stack helpers. */
+const UNNAMED_EXPORTS: Readonly<Record<string, string>> = {
+  u: "__wasm_call_ctors",
+  La: "_emscripten_timeout",
+  Ma: "_emscripten_stack_restore",
+  Na: "_emscripten_stack_alloc",
+  Oa: "emscripten_stack_get_current",
+};
+
+export const ENGINE_WASM = fileURLToPath(new URL("../../../../runtime/engines/quickjs-async/engine.wasm", import.meta.url));
+
+interface Binaryen {
+  readBinary(bytes: Uint8Array): BinaryenModule;
+  setOptimizeLevel(level: number): void;
+  setShrinkLevel(level: number): void;
+  setPassArgument(key: string, value: string): void;
+  getExportInfo(ref: number): { name: string; value: string; kind: number };
+  getFunctionInfo(ref: number): { name: string; module: string | null; base: string | null; params: number; results: number };
+  ExternalFunction: number;
+  Features: Record<string, number>;
+}
+interface BinaryenModule {
+  setFeatures(features: number): void;
+  getNumExports(): number;
+  getExportByIndex(i: number): number;
+  removeExport(name: string): void;
+  addFunctionExport(internal: string, external: string): number;
+  getNumFunctions(): number;
+  getFunctionByIndex(i: number): number;
+  removeFunction(name: string): void;
+  addFunctionImport(internal: string, module: string, base: string, params: number, results: number): void;
+  getMemoryInfo(name: string): unknown;
+  runPasses(passes: string[]): void;
+  optimize(): void;
+  validate(): number;
+  emitBinary(): Uint8Array;
+  dispose(): void;
+}
+
+function sha256(bytes: Uint8Array | string): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The published glue's `Module._NAME = exports.x` lines: the QTS functions, malloc and free. */
+function namedExports(glue: string): Map<string, string> {
+  const names = new Map<string, string>(Object.entries(UNNAMED_EXPORTS));
+  for (const [, name, minified] of glue.matchAll(/d\._(\w+)=\s*b\.([\w$]+)/g)) names.set(minified, name);
+  return names;
+}
+
+/** Builds the engine from the installed quickjs-emscripten files. @throws if they are not the expected ones */
+export async function buildEngine(): Promise<Uint8Array> {
+  const require = createRequire(import.meta.url);
+  const dist = dirname(require.resolve("@jitl/quickjs-wasmfile-release-sync/wasm"));
+  const wasm = readFileSync(join(dist, "emscripten-module.wasm"));
+  const glue = readFileSync(join(dist, "emscripten-module.mjs"), "utf8");
+  if (sha256(wasm) !== INPUT_WASM_SHA256 || sha256(glue) !== INPUT_GLUE_SHA256) {
+    throw new Error("the installed @jitl/quickjs-wasmfile-release-sync is not 0.32.0 as published: update build.ts's tables and hashes for it");
+  }
+  const binaryen = (await import("binaryen")).default as unknown as Binaryen;
+  const mod = binaryen.readBinary(wasm);
+  try {
+    const f = binaryen.Features;
+    mod.setFeatures(f.MVP | f.MutableGlobals | f.SignExt | f.BulkMemory | f.BulkMemoryOpt | f.NontrappingFPToInt);
+    renameExports(binaryen, mod, namedExports(glue));
+    renameImports(binaryen, mod);
+    binaryen.setOptimizeLevel(2);
+    binaryen.setShrinkLevel(0);
+    binaryen.setPassArgument("asyncify-imports", SUSPENDING_IMPORTS.map((name) => `env.${name}`).join(","));
+    mod.runPasses(["asyncify"]);
+    mod.optimize();
+    if (!mod.validate()) throw new Error("the engine did not validate after the asyncify pass");
+    return mod.emitBinary();
+  } finally {
+    mod.dispose();
+  }
+}
+
+function renameExports(binaryen: Binaryen, mod: BinaryenModule, names: Map<string, string>): void {
+  const exports: { name: string; value: string; kind: number }[] = [];
+  for (let i = 0; i < mod.getNumExports(); i++) exports.push(binaryen.getExportInfo(mod.getExportByIndex(i)));
+  for (const e of exports) {
+    if (e.kind !== binaryen.ExternalFunction) continue;
+    const name = names.get(e.name);
+    if (name === undefined) throw new Error(`the engine's export ${e.name} has no known name`);
+    mod.removeExport(e.name);
+    mod.addFunctionExport(e.value, name);
+  }
+}
+
+/** Function imports move to module "env" under their real names (the memory stays "a"."a"). */
+function renameImports(binaryen: Binaryen, mod: BinaryenModule): void {
+  const imports: { name: string; base: string; params: number; results: number }[] = [];
+  for (let i = 0; i < mod.getNumFunctions(); i++) {
+    const info = binaryen.getFunctionInfo(mod.getFunctionByIndex(i));
+    if (info.module === "a" && info.base !== null) imports.push({ name: info.name, base: info.base, params: info.params, results: info.results });
+  }
+  for (const imp of imports) {
+    const name = IMPORT_NAMES[imp.base];
+    if (name === undefined) throw new Error(`the engine's import a.${imp.base} has no known name`);
+    mod.removeFunction(imp.name);
+    mod.addFunctionImport(imp.name, "env", name, imp.params, imp.results);
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const started = performance.now();
+  const bytes = await buildEngine();
+  writeFileSync(ENGINE_WASM, bytes);
+  writeFileSync(ENGINE_WASM + ".sha256", sha256(bytes) + "\n");
+  console.log(`engine.wasm: ${bytes.length} bytes, sha256 ${sha256(bytes)}, built in ${Math.round(performance.now() - started)} ms`);
+}

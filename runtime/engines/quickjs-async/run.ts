@@ -1,0 +1,178 @@
+/**
+ * Runs one agent on the asynchronous engine: its own engine instance (its own linear memory),
+ * sharing the thread with other agents. The guest sees exactly what it sees on the synchronous
+ * engine; what differs is how it waits:
+ * - a host call whose reply comes later suspends the guest's stack, and the thread serves others;
+ * - at every interrupt (10,000 interpreter steps, one fuel slice) the guest yields its turn
+ *   (see Turns), so that a guest in a tight loop delays the others by one slice at most;
+ * - SIGSTOP suspends it there, or after the host call it is in, until SIGCONT.
+ * Limits are the same: memory (QuickJS's and the instance's), stack, fuel, host calls, output.
+ */
+import type { QuickJSContext, QuickJSRuntime } from "quickjs-emscripten";
+import type { OpName } from "../../kernel/ops.js";
+import type { AbortReason, Finished, Outcome, Reply, RunSpec } from "../engine.js";
+import { installHost } from "../quickjs/host.js";
+import { captureIntrinsics, releaseIntrinsics } from "../quickjs/intrinsics.js";
+import { RunState, describeHostError, installModuleLoader } from "../quickjs/outcome.js";
+import { FUEL_PER_SLICE, MAX_STACK_BYTES } from "../quickjs/run.js";
+import { installTimerFunctions } from "../quickjs/timers.js";
+import { TimerClock } from "../timer-clock.js";
+import { installWebLoader } from "../web/quickjs.js";
+import { EngineAbandoned, type EngineGlue } from "./glue.js";
+import { ENGINE_INITIAL_BYTES, newEngine } from "./module.js";
+import { runModuleAsync } from "./steps.js";
+import type { Turns } from "./turns.js";
+
+/** What the kernel wants of a run right now. */
+export type ControlWord = "run" | "stop" | "kill";
+
+/** The run's end of the gate on the asynchronous engine. */
+export interface AsyncBridge {
+  /** One call through the gate: the reply, or a promise of it when it must be waited for. */
+  call(op: OpName, args: unknown[]): Reply | Promise<Reply>;
+  /** Publishes the fuel used so far; says what the kernel wants. */
+  tick(fuel: number): ControlWord;
+  /** What the kernel wants, read without publishing anything. */
+  control(): ControlWord;
+  /** While the run is stopped: reports it paused, and resolves once it may go on ("run") or must end ("kill"). */
+  whileStopped(): Promise<"run" | "kill">;
+  pendingSignal(): "sigterm" | undefined;
+}
+
+export interface AsyncRunOptions {
+  sdkSource: string;
+  turns: Turns;
+  /** The most memory any instance may have, in bytes (the kernel's hard cap). */
+  maxHeapBytes: number;
+}
+
+/** A run in progress: its result, and how to end it from outside. */
+export interface AsyncRun {
+  readonly finished: Promise<Finished>;
+  /** Ends the run for good: a suspended guest is never resumed, a running one stops at its next interrupt. */
+  abandon(): void;
+}
+
+/** Room beyond the run's memory limit for the kernel's own reads once the run is over. */
+const READ_HEADROOM_BYTES = 16 * 1024 * 1024;
+/** The message of a run ended because guest code run by a kernel call would not yield. */
+const NESTED_TOO_LONG = "guest code run inside a kernel call (a getter or a Proxy trap read as an argument) ran longer than one time slice";
+
+/** Starts `spec` on a fresh engine instance. */
+export function startQuickJsAsync(spec: RunSpec, bridge: AsyncBridge, options: AsyncRunOptions): AsyncRun {
+  const state = new RunState();
+  const maximum = Math.min(options.maxHeapBytes, ENGINE_INITIAL_BYTES + spec.limits.memory + READ_HEADROOM_BYTES);
+  let nestedSlices = 0;
+  const kill = () => {
+    state.abort ??= { reason: "signal", message: "ended by the kernel" };
+    return true;
+  };
+  const interrupt = (canSuspend: boolean): boolean | Promise<boolean> => {
+    if (state.abort || state.timerFailure !== null) return true;
+    if (state.ended) return false; // only the kernel's own readers run now
+    state.slices++;
+    const fuel = state.slices * FUEL_PER_SLICE;
+    if (fuel > spec.limits.fuel) {
+      state.abort = { reason: "fuel", message: `fuel budget of ${spec.limits.fuel} exhausted` };
+      return true;
+    }
+    const word = bridge.tick(fuel);
+    if (word === "kill") return kill();
+    if (!canSuspend) {
+      // Guest code that a kernel call runs cannot yield: one slice is all it gets.
+      if (++nestedSlices > 1) state.abort = { reason: "limit", message: NESTED_TOO_LONG };
+      return state.abort !== null;
+    }
+    nestedSlices = 0;
+    if (word === "stop") return bridge.whileStopped().then((next) => (next === "kill" ? kill() : options.turns.next().then(() => state.abort !== null)));
+    return options.turns.next().then(() => state.abort !== null);
+  };
+  const engine = newEngine({ interrupt }, maximum);
+  const finished = run(spec, bridge, options, engine.glue, engine.quickjs.newRuntime(), state);
+  return { finished, abandon: () => engine.glue.abandonRun("the run was ended") };
+}
+
+async function run(spec: RunSpec, bridge: AsyncBridge, options: AsyncRunOptions, glue: EngineGlue, runtime: QuickJSRuntime, state: RunState): Promise<Finished> {
+  let ctx: QuickJSContext | undefined;
+  let outcome: Outcome;
+  let abandoned = false;
+  glue.heapLimit = glue.memory.buffer.byteLength + spec.limits.memory;
+  try {
+    runtime.setMemoryLimit(spec.limits.memory);
+    runtime.setMaxStackSize(MAX_STACK_BYTES);
+    // (the glue answers the interrupts itself: this only turns QuickJS's checks on)
+    runtime.setInterruptHandler(() => false);
+    installModuleLoader(runtime, spec, options.sdkSource);
+    ctx = runtime.newContext();
+    const end = () => {
+      state.ended = true;
+      runtime.setMemoryLimit(-1);
+      glue.heapLimit = Infinity;
+    };
+    outcome = await runIn(ctx, runtime, spec, bridge, glue, state, end);
+  } catch (error) {
+    abandoned = error instanceof EngineAbandoned;
+    outcome = abandoned
+      ? { status: "killed", reason: state.abort?.reason ?? "signal", error: state.abort?.message ?? "ended by the kernel" }
+      : { status: "error", error: "the agent's engine failed: " + describeHostError(error), reason: "trap" };
+  }
+  // A suspended stack is never resumed, and a trapped engine is never called again: the
+  // instance is dropped whole. Otherwise its runtime is freed as on the synchronous engine.
+  if (!abandoned && !glue.suspended) {
+    try {
+      if (ctx) releaseIntrinsics(ctx);
+      ctx?.dispose();
+      runtime.dispose();
+    } catch {
+      // the instance goes with its memory either way
+    }
+  }
+  return { outcome, fuel: state.slices * FUEL_PER_SLICE, hostCalls: state.hostCalls, reusable: false };
+}
+
+async function runIn(
+  ctx: QuickJSContext,
+  runtime: QuickJSRuntime,
+  spec: RunSpec,
+  bridge: AsyncBridge,
+  glue: EngineGlue,
+  state: RunState,
+  end: () => void,
+): Promise<Outcome> {
+  captureIntrinsics(ctx);
+  const abortWith = (reason: AbortReason, message: string): Reply => {
+    state.abort ??= { reason, message };
+    return { abort: reason, message };
+  };
+  // After a reply: kept for the timers' clock, its abort kept, and a stop (SIGSTOP during the
+  // call, or a policy's stop) taking effect before the guest goes on.
+  const after = (op: OpName, reply: Reply): Reply | Promise<Reply> => {
+    clock.observe(op, reply);
+    if ("abort" in reply) state.abort = { reason: reply.abort, message: reply.message };
+    const word = bridge.control();
+    if (word === "kill") return abortWith("signal", "killed");
+    if (word === "stop") return bridge.whileStopped().then((next) => (next === "kill" ? abortWith("signal", "killed") : reply));
+    return reply;
+  };
+  const send = (op: OpName, args: unknown[]): Reply | Promise<Reply> => {
+    state.hostCalls++;
+    const reply = bridge.call(op, args);
+    return reply instanceof Promise ? reply.then((r) => after(op, r)) : after(op, reply);
+  };
+  const canWait = () => glue.canSuspend();
+  const clock = new TimerClock(() => {
+    throw new Error("kernel: the asynchronous engine's timers call through baseMaybeAsync and waitUntilMaybeAsync");
+  });
+  installHost(ctx, state, { send, pendingSignal: () => bridge.pendingSignal(), canWait });
+  installWebLoader(ctx);
+  const timers = installTimerFunctions(
+    ctx,
+    { base: () => clock.baseMaybeAsync(send), waitUntil: (deadline) => clock.waitUntilMaybeAsync(deadline, send), canWait },
+    state,
+  );
+  try {
+    return await runModuleAsync({ glue, ctx, runtime, spec, state, turnFn: () => timers.turnFn(), end });
+  } finally {
+    if (!glue.suspended) timers.dispose();
+  }
+}
