@@ -19,6 +19,7 @@ export { type CacheOptions } from "./engines/component/trust.js";
 export { inspectComponent, type ComponentReport } from "./engines/component/inspect.js";
 export type { AgentProcess, ProcessInfo } from "./kernel/process.js";
 export type { PoolOptions } from "./kernel/pool.js";
+export type { Isolation } from "./kernel/hosts.js";
 export type { CapabilityOptions } from "./kernel/capabilities.js";
 export { dnsResolver, type ResolvedAddress, type Resolver } from "./capabilities/net-guard.js";
 export type { Verifier } from "./gate.js";

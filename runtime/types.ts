@@ -189,7 +189,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 export const SIGNALS = ["SIGKILL", "SIGSTOP", "SIGCONT", "SIGTERM", "SIGXCPU"] as const;
 export type Signal = (typeof SIGNALS)[number];
 
-export type ProcessState = "running" | "stopped" | "exited" | "killed" | "failed";
+/** `queued`: waiting for a running slot (see KernelOptions.maxConcurrent); it has not started. */
+export type ProcessState = "queued" | "running" | "stopped" | "exited" | "killed" | "failed";
 
 /** Why a run ended when it did not end normally. */
 export type ExitReason = "fuel" | "deadline" | "memory" | "policy" | "signal" | "limit" | "trap";

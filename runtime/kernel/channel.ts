@@ -103,8 +103,11 @@ export interface ChannelBuffers {
   payloadBytes: number;
 }
 
-export function createChannelBuffers(payloadBytes = DEFAULT_PAYLOAD_BYTES): ChannelBuffers {
-  return { sab: new SharedArrayBuffer(HEADER_BYTES + STATS_BYTES + payloadBytes), payloadBytes };
+/** A run's buffers; `control` is the control word the guest finds when it starts (a stop that came first). */
+export function createChannelBuffers(payloadBytes = DEFAULT_PAYLOAD_BYTES, control: number = Control.run): ChannelBuffers {
+  const sab = new SharedArrayBuffer(HEADER_BYTES + STATS_BYTES + payloadBytes);
+  new Int32Array(sab, 0, HEADER_BYTES / 4)[CONTROL] = control;
+  return { sab, payloadBytes };
 }
 
 class ChannelView {

@@ -31,8 +31,13 @@ import { createVerifier, verifyOutput } from "../verify/verifier.js";
 import type { VerificationResult } from "../verify/consensus.js";
 import { mergeSettings, normalizeVerificationOptions, type VerificationOptions } from "../verify/settings.js";
 import { createRunCapabilities, resolveCapabilityOptions, type CapabilityOptions, type ResolvedCapabilities } from "./capabilities.js";
+import { Admission } from "./admission.js";
+import { DedicatedHost } from "./dedicated-host.js";
+import type { Isolation, RunHost } from "./hosts.js";
+import { isolationFor, resolvePlacement, type Placement } from "./placement.js";
 import { AgentProcess, type ProcessInfo } from "./process.js";
-import { DEFAULT_MAX_HEAP_BYTES, WorkerPool, type PoolOptions } from "./pool.js";
+import { DEFAULT_MAX_HEAP_BYTES, type PoolOptions } from "./pool.js";
+import { createSharedHost } from "./shared-host-factory.js";
 import { runSpec, sha256, validateLimits } from "./run-spec.js";
 
 /** An agent the kernel can spawn: from `register` (a function) or `load` (a module file). */
@@ -50,8 +55,10 @@ export interface Agent {
 /**
  * Options of a KernelSpace. Defaults: `policy` "strict"; no mounts, no databases, no private
  * network targets; `log` `{ dir: ".agent-os/log" }` (pass `false` for an in-memory log);
- * `limits` from the policy, then DEFAULT_LIMITS; `pool` two warm workers; `termGraceMs` 5000.
- * Mount directories must exist; a bad mount, database or address is a UsageError at once.
+ * `limits` from the policy, then DEFAULT_LIMITS; `pool` two warm workers (see PoolOptions);
+ * `isolation` "dedicated" ("shared" with `pool: false`); `maxConcurrent` pool.workers ×
+ * pool.agentsPerWorker (2 × 500 on two cores); `termGraceMs` 5000.
+ * Mount directories must exist; a bad mount, database, address or pool option is a UsageError at once.
  */
 export interface KernelOptions extends CapabilityOptions {
   /** A built-in policy name, a path to a YAML policy, a policy object, or a loaded Policy. */
@@ -59,7 +66,16 @@ export interface KernelOptions extends CapabilityOptions {
   log?: { dir: string } | false;
   /** Limits that override the policy's (for every run of this kernel). */
   limits?: Partial<Limits>;
-  pool?: PoolOptions;
+  /** The worker threads; `false`: none at all, agents run in the kernel's own thread (isolation "shared" only). */
+  pool?: PoolOptions | false;
+  /**
+   * Where a run takes place unless its spawn says otherwise: "dedicated", a worker thread of its
+   * own; "shared", an engine instance among many on a shared thread (being added in issue 17).
+   * Components always run dedicated.
+   */
+  isolation?: Isolation;
+  /** How many agents run at once, kernel-wide; further spawns wait in a FIFO queue (state "queued"). */
+  maxConcurrent?: number;
   /** Milliseconds between SIGTERM and the SIGKILL that follows it. */
   termGraceMs?: number;
   /**
@@ -101,6 +117,8 @@ export interface ReplayOptions {
 export interface SpawnOptions {
   /** Limits for this run only; they can only tighten the kernel's. */
   limits?: Partial<Limits>;
+  /** This run's isolation (default: the kernel's); "shared" is refused for a component. */
+  isolation?: Isolation;
 }
 
 const SDK_SOURCE_URL = new URL("../../guest-sdk/index.js", import.meta.url);
@@ -111,7 +129,12 @@ export class KernelSpace {
   readonly policy: Policy;
   private readonly options: KernelOptions;
   private readonly logPromise: Promise<KernelLog>;
-  private readonly pool: WorkerPool;
+  private readonly placement: Placement;
+  private readonly admission: Admission;
+  /** Absent with `pool: false`. */
+  private readonly dedicated: DedicatedHost | undefined;
+  /** Made on the first shared spawn. */
+  private shared: RunHost | undefined;
   private readonly capabilities: ResolvedCapabilities;
   private readonly maxHeapBytes: number;
   private readonly verification: Partial<VerificationSettings>;
@@ -127,6 +150,8 @@ export class KernelSpace {
   /** @throws PolicyError when the policy does not load (nothing runs under a broken policy). */
   constructor(options: KernelOptions = {}) {
     this.options = options;
+    this.placement = resolvePlacement(options);
+    this.admission = new Admission(this.placement.maxConcurrent);
     this.policy = resolvePolicy(options.policy ?? "strict");
     validateLimits(options.limits, "limits");
     this.verification = mergeSettings(this.policy.verification, normalizeVerificationOptions(options.verification));
@@ -134,8 +159,10 @@ export class KernelSpace {
     this.capabilities = resolveCapabilityOptions(options, this.policy.secrets, this.policy.models);
     checkCacheOutsideMounts(options.cache, this.capabilities.mounts);
     sdkSource ??= readFileSync(SDK_SOURCE_URL, "utf8");
-    this.pool = new WorkerPool(sdkSource, options.pool);
-    this.maxHeapBytes = options.pool?.maxHeapBytes ?? DEFAULT_MAX_HEAP_BYTES;
+    const pool = this.placement.pool;
+    this.maxHeapBytes = (pool === false ? undefined : pool.maxHeapBytes) ?? DEFAULT_MAX_HEAP_BYTES;
+    // (last: nothing after it may throw, or the warm workers it starts would be left running)
+    this.dedicated = pool === false ? undefined : new DedicatedHost(sdkSource, pool);
     const logOption = options.log === undefined ? { dir: ".agent-os/log" } : options.log;
     // Rate limits count from the durable log, so that a restart does not reset them.
     this.logPromise = openLog(logOption === false ? false : { dir: logOption.dir, now: options.now }).then((log) => primeRates(this.policy, log));
@@ -209,6 +236,8 @@ export class KernelSpace {
     if (typeof task !== "string") throw new UsageError("the task must be a string");
     validateLimits(options.limits, "spawn limits");
     const limits = this.limitsFor(options.limits);
+    const isolation = isolationFor(agent, options.isolation, this.placement.isolation);
+    const host = this.hostFor(isolation);
     const pid = this.nextPid++;
     const runId = randomUUID();
     const spec = runSpec(agent, runId, pid, task, limits);
@@ -217,9 +246,16 @@ export class KernelSpace {
       runId,
       spec,
       // (the log holds the code when withCode stores it: verify then reports it missing or changed)
-      { codeHash: agent.codeHash, codeStored: sha256(agent.source) === agent.codeHash, policyName: this.policy.name, policyHash: this.policy.hash },
       {
-        pool: this.pool,
+        codeHash: agent.codeHash,
+        codeStored: sha256(agent.source) === agent.codeHash,
+        policyName: this.policy.name,
+        policyHash: this.policy.hash,
+        isolation,
+      },
+      {
+        host,
+        admission: this.admission,
         log: this.withCode(agent),
         termGraceMs: this.options.termGraceMs ?? 5000,
         gateRun: (p, log) => this.gateRun(p, log, task),
@@ -247,6 +283,8 @@ export class KernelSpace {
     const { run, stop } = await locateRun(log, options);
     const agent = await recordedAgent(log, run, options.agent);
     const { task, limits } = spawnedWith(run);
+    const isolation = isolationFor(agent, undefined, this.placement.isolation);
+    const host = this.hostFor(isolation);
     // Only to tell which statements the gate refused before deciding (those are not logged); read-only, nothing runs.
     const databases = Object.fromEntries(Object.entries(this.capabilities.databases).map(([name, db]) => [name, { file: db.file, readOnly: true }]));
     const analyzer = Object.keys(databases).length > 0 ? createRunSql({ databases, limits, pool: this.capabilities.sqlPool() }) : undefined;
@@ -254,8 +292,9 @@ export class KernelSpace {
     const pid = this.nextPid++;
     const spec = runSpec({ ...agent, component: options.agent?.component }, run.runId, run.spawn.pid, task, limits);
     const memory = openLog(false);
-    const proc = new AgentProcess(pid, run.runId, spec, { codeHash: agent.codeHash, policyName: "replay", policyHash: "" }, {
-      pool: this.pool,
+    const proc = new AgentProcess(pid, run.runId, spec, { codeHash: agent.codeHash, policyName: "replay", policyHash: "", isolation }, {
+      host,
+      admission: this.admission,
       log: memory,
       termGraceMs: this.options.termGraceMs ?? 5000,
       gateRun: (p, own) => replayGateRun(p, own, limits, task, this.policy),
@@ -341,7 +380,7 @@ export class KernelSpace {
     const live = [...this.processes.values()];
     for (const proc of live) proc.signal("SIGKILL", "kernel (closing)");
     await Promise.all(live.map((p) => p.wait()));
-    await this.pool.close();
+    await Promise.all([this.dedicated?.close(), this.shared?.close()]);
     await this.capabilities.close();
     const log = await this.logPromise.catch(() => undefined);
     await log?.close();
@@ -349,7 +388,32 @@ export class KernelSpace {
 
   /** Workers alive right now (for leak checks). */
   get workerCount(): number {
-    return this.pool.size;
+    return this.stats().workers;
+  }
+
+  /**
+   * Agents running (admitted, stopped ones included) and queued, and the workers and engine
+   * instances the run hosts hold, summed over both isolations.
+   * @example const { running, queued } = kernel.stats();
+   */
+  stats(): { running: number; queued: number; workers: number; instances: number } {
+    const hosts = [this.dedicated, this.shared].map((h) => h?.stats() ?? { workers: 0, instances: 0 });
+    return {
+      running: this.admission.running,
+      queued: this.admission.queued,
+      workers: hosts.reduce((n, h) => n + h.workers, 0),
+      instances: hosts.reduce((n, h) => n + h.instances, 0),
+    };
+  }
+
+  /** The host for runs of `isolation`; the shared one is made on first use. @throws UsageError when it cannot run here. */
+  private hostFor(isolation: Isolation): RunHost {
+    if (isolation === "shared") {
+      this.shared ??= createSharedHost({ sdkSource: sdkSource!, pool: this.placement.pool, maxHeapBytes: this.maxHeapBytes });
+      return this.shared;
+    }
+    if (!this.dedicated) throw new UsageError('pool: false runs agents in this thread: only isolation "shared" is possible');
+    return this.dedicated;
   }
 
   /**

@@ -8,14 +8,25 @@ import type { Finished, RunSpec } from "../engines/engine.js";
 import type { ChannelBuffers } from "./channel.js";
 import type { FromWorker, ToWorker, WorkerData } from "./worker.js";
 
+/**
+ * Options of the kernel's worker threads. Defaults: `warm` 2, `stackSizeMb` 8, `maxHeapBytes`
+ * 1 GiB, `workers` os.availableParallelism(), `agentsPerWorker` 500. Every number is an
+ * integer, positive except `warm` (0: no idle worker kept); anything else is a UsageError.
+ */
 export interface PoolOptions {
-  /** Idle workers kept ready. Default 2. */
+  /** Idle workers kept ready for dedicated runs. Default 2. */
   warm?: number;
   /** Native stack of each worker, in MiB; QuickJS needs headroom beyond its own limit. Default 8. */
   stackSizeMb?: number;
   /** The hard cap on each worker's engine heap, in bytes; no run's memory limit can exceed it. Default 1 GiB. */
   maxHeapBytes?: number;
+  /** The most workers that host shared agents (isolation "shared"). Default os.availableParallelism(). */
+  workers?: number;
+  /** The most agents one shared worker hosts at once. Default 500. */
+  agentsPerWorker?: number;
 }
+
+export const DEFAULT_AGENTS_PER_WORKER = 500;
 
 export const DEFAULT_MAX_HEAP_BYTES = 1024 * 1024 * 1024;
 

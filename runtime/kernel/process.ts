@@ -1,20 +1,23 @@
 /**
  * An agent as a process: a pid, a state, signals, limits, and an exit status.
  *
- * `running -> stopped -> running -> exited | killed | failed`
+ * `queued -> running -> stopped -> running -> exited | killed | failed`
  *
- * SIGKILL terminates the worker thread itself, so no guest code (and no built-in stuck in a
- * long operation) can delay it. SIGSTOP sets the control word that the guest's interrupt
- * handler reads between any two fuel slices and after every host call. The deadline counts
- * running time only.
+ * A process waits in the kernel's admission queue (state `queued`, zero usage) until a running
+ * slot is free, then its run host starts it. SIGKILL ends the run through its host at once
+ * (a dedicated worker is terminated), so no guest code (and no built-in stuck in a long
+ * operation) can delay it; a queued process killed never starts. SIGSTOP sets the control word
+ * that the guest's interrupt handler reads between any two fuel slices and after every host
+ * call; a queued process stopped starts paused. The deadline counts running time only.
  */
 import type { Finished, Reply, RunSpec } from "../engines/engine.js";
 import type { GateRun } from "../gate.js";
 import { handleCall } from "../gate.js";
 import type { KernelLog } from "../episodic/index.js";
 import type { ExitReason, ProcessState, RunResult, Signal, Usage } from "../types.js";
-import { Control, KernelChannel, createChannelBuffers } from "./channel.js";
-import type { PooledWorker, WorkerPool } from "./pool.js";
+import type { Admission, AdmissionTicket } from "./admission.js";
+import { Control } from "./channel.js";
+import type { HostedRun, Isolation, RunChannel, RunHost } from "./hosts.js";
 
 /** A snapshot of one process, as `kernel.ps()` lists it. */
 export interface ProcessInfo {
@@ -26,7 +29,10 @@ export interface ProcessInfo {
 }
 
 export interface ProcessDeps {
-  pool: WorkerPool;
+  /** Where the run takes place once admitted. */
+  host: RunHost;
+  /** The kernel's admission queue: the process takes a place in it at once. */
+  admission: Admission;
   log: Promise<KernelLog>;
   termGraceMs: number;
   /** Builds the gate's view of this run once the log is open. */
@@ -39,9 +45,14 @@ export interface ProcessDeps {
 type Ending = { status: RunResult["status"]; signal?: Signal; reason?: ExitReason; error?: string };
 
 export class AgentProcess {
-  private currentState: ProcessState = "running";
-  private worker: PooledWorker | undefined;
-  private channel: KernelChannel | undefined;
+  private currentState: ProcessState;
+  private readonly ticket: AdmissionTicket;
+  /** A SIGSTOP that came while queued: the run starts paused. */
+  private stopWhenStarted = false;
+  /** Aborted when the process ends: a host still finding a place for the run gives up. */
+  private readonly ended = new AbortController();
+  private hosted: HostedRun | undefined;
+  private channel: RunChannel | undefined;
   private gate: GateRun | undefined;
   private log: KernelLog | undefined;
   private ending: Ending | undefined;
@@ -59,10 +70,12 @@ export class AgentProcess {
     readonly pid: number,
     readonly runId: string,
     readonly spec: RunSpec,
-    private readonly meta: { codeHash: string; codeStored?: boolean; policyName: string; policyHash: string },
+    private readonly meta: { codeHash: string; codeStored?: boolean; policyName: string; policyHash: string; isolation?: Isolation },
     private readonly deps: ProcessDeps,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.ticket = deps.admission.enter();
+    this.currentState = this.ticket.admitted ? "running" : "queued";
     void this.start().catch((error: unknown) => {
       this.finish({ status: "error", reason: "trap", error: `the kernel could not start the agent: ${message(error)}` });
     });
@@ -123,12 +136,14 @@ export class AgentProcess {
         this.kill({ status: "killed", signal: "SIGXCPU", reason: "fuel" });
         break;
       case "SIGSTOP":
+        if (this.currentState === "queued") this.stopWhenStarted = true;
         if (this.currentState !== "running") return;
         this.currentState = "stopped";
         this.channel?.setControl(Control.stop);
         this.pauseClock();
         break;
       case "SIGCONT":
+        if (this.currentState === "queued") this.stopWhenStarted = false;
         if (this.currentState !== "stopped") return;
         this.currentState = "running";
         this.channel?.setControl(Control.run);
@@ -163,33 +178,16 @@ export class AgentProcess {
   private async start(): Promise<void> {
     const log = await this.deps.log;
     this.log = log;
-    if (this.ending) return;
-    const { limits } = this.spec;
-    await log.append({
-      type: "spawn",
-      runId: this.runId,
-      pid: this.pid,
-      agent: this.agent,
-      data: {
-        engine: this.spec.engine,
-        kind: this.spec.kind,
-        codeHash: this.meta.codeHash,
-        ...(this.meta.codeStored ? { codeStored: true } : {}),
-        task: this.spec.task,
-        policy: { name: this.meta.policyName, hash: this.meta.policyHash },
-        limits: { ...limits },
-      },
-    });
-    const worker = await this.deps.pool.acquire();
-    if (this.ending) {
-      this.deps.pool.release(worker, true);
-      return;
-    }
-    this.worker = worker;
-    const buffers = createChannelBuffers();
+    // Logged even when a kill came first, so that every signal and exit follows its spawn.
+    await log.append(this.spawnEvent());
+    if (this.ending || !(await this.ticket.granted) || this.ending) return;
+    if (this.currentState === "queued") this.currentState = this.stopWhenStarted ? "stopped" : "running";
+    const hosted = await this.deps.host.start(this.spec, this.ended.signal, { stopped: () => this.currentState === "stopped" });
+    if (!hosted) return;
+    if (this.ending) return hosted.kill();
+    this.hosted = hosted;
+    this.channel = hosted.channel;
     this.gate = this.deps.gateRun(this, log);
-    const { finished, port } = worker.run(this.spec, buffers);
-    this.channel = new KernelChannel(buffers, port);
     if (this.currentState === "stopped") this.channel.setControl(Control.stop);
     else this.resumeClock();
     // A SIGTERM sent before the run started (its grace period is already counting) reaches it now.
@@ -197,7 +195,26 @@ export class AgentProcess {
     const gate = this.gate;
     const handle = this.deps.handle ?? handleCall;
     void this.channel.serve((request) => handle(gate, request));
-    finished.then((f) => this.onFinished(f));
+    hosted.finished.then((f) => this.onFinished(f));
+  }
+
+  private spawnEvent() {
+    return {
+      type: "spawn" as const,
+      runId: this.runId,
+      pid: this.pid,
+      agent: this.agent,
+      data: {
+        engine: this.spec.engine,
+        kind: this.spec.kind,
+        ...(this.meta.isolation ? { isolation: this.meta.isolation } : {}),
+        codeHash: this.meta.codeHash,
+        ...(this.meta.codeStored ? { codeStored: true } : {}),
+        task: this.spec.task,
+        policy: { name: this.meta.policyName, hash: this.meta.policyHash },
+        limits: { ...this.spec.limits },
+      },
+    };
   }
 
   private onFinished(finished: Finished): void {
@@ -206,8 +223,6 @@ export class AgentProcess {
     this.finalFuel = finished.fuel;
     this.finalCalls = this.gate?.hostCalls ?? finished.hostCalls;
     const { outcome } = finished;
-    if (this.worker) this.deps.pool.release(this.worker, finished.reusable);
-    this.worker = undefined;
     if (outcome.status === "ok") return this.finish({ status: "ok" }, outcome.output);
     if (outcome.status === "error") return this.finish({ status: "error", error: outcome.error, reason: outcome.reason });
     if (outcome.reason === "fuel") {
@@ -225,15 +240,18 @@ export class AgentProcess {
     this.kill({ status: "killed", signal: "SIGKILL", reason, ...(error !== undefined ? { error } : {}) });
   }
 
-  /** Kills from the kernel's side: the worker is terminated, whatever the guest is doing. */
+  /**
+   * Kills from the kernel's side: the host ends the run whatever the guest is doing (a dedicated
+   * worker is terminated); a run still queued or being placed never starts.
+   */
   private kill(ending: Ending): void {
     if (this.ending) return;
     if (this.channel) this.finalFuel = this.channel.fuel;
     this.finalCalls = this.gate?.hostCalls ?? 0;
-    const worker = this.worker;
-    this.worker = undefined;
+    const hosted = this.hosted;
+    this.hosted = undefined;
     this.finish(ending);
-    if (worker) void this.deps.pool.discard(worker);
+    hosted?.kill();
   }
 
   private finish(ending: Ending, output?: string): void {
@@ -242,6 +260,9 @@ export class AgentProcess {
     this.pauseClock();
     clearTimeout(this.termTimer);
     this.channel?.close();
+    this.ended.abort();
+    // The next queued run may start now.
+    this.ticket.leave();
     let released: Promise<unknown> = Promise.resolve();
     try {
       // The result waits for the run's handles to close (bounded: a SQL process that does not
