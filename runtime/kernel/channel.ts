@@ -204,6 +204,63 @@ export class GuestChannel extends ChannelView {
   }
 }
 
+/**
+ * The guest's end on a shared thread: the same buffer and protocol as GuestChannel, but a call
+ * waits with `Atomics.waitAsync`, so that the thread serves other agents meanwhile.
+ */
+export class AsyncGuestChannel extends ChannelView {
+  private seq = 0;
+  private closed = false;
+
+  /** Sends a request; resolves with the kernel's reply. @throws (rejects) once closed */
+  async call(request: unknown): Promise<unknown> {
+    this.write(REQ_LEN, request);
+    const seq = ++this.seq;
+    Atomics.store(this.header, REQ_SEQ, seq);
+    Atomics.notify(this.header, REQ_SEQ);
+    while (Atomics.load(this.header, RESP_SEQ) !== seq) {
+      if (this.closed) throw new Error("channel: closed");
+      const waiting = Atomics.waitAsync(this.header, RESP_SEQ, seq - 1);
+      if (waiting.async) await waiting.value;
+    }
+    return this.read(RESP_LEN);
+  }
+
+  control(): number {
+    return Atomics.load(this.header, CONTROL);
+  }
+
+  /** While the control word says stop: reports paused, waits; returns the word that ended the wait. */
+  async whileStopped(): Promise<number> {
+    let word = Atomics.load(this.header, CONTROL);
+    if (word !== Control.stop) return word;
+    Atomics.store(this.header, GUEST_STATE, GuestState.paused);
+    Atomics.notify(this.header, GUEST_STATE);
+    while ((word = Atomics.load(this.header, CONTROL)) === Control.stop && !this.closed) {
+      const waiting = Atomics.waitAsync(this.header, CONTROL, Control.stop);
+      if (waiting.async) await waiting.value;
+    }
+    Atomics.store(this.header, GUEST_STATE, GuestState.running);
+    Atomics.notify(this.header, GUEST_STATE);
+    return this.closed ? Control.kill : word;
+  }
+
+  termRequested(): boolean {
+    return Atomics.load(this.header, TERM) === 1;
+  }
+
+  publish(fuel: number): void {
+    this.stats[FUEL] = fuel;
+  }
+
+  /** Ends every wait on this channel (the run is over): nothing stays waiting on the buffer. */
+  close(): void {
+    this.closed = true;
+    Atomics.notify(this.header, RESP_SEQ);
+    Atomics.notify(this.header, CONTROL);
+  }
+}
+
 /** The kernel's end: serve requests one at a time, set the control word. */
 export class KernelChannel extends ChannelView {
   private served = 0;

@@ -1,10 +1,12 @@
 /**
- * Makes the run host for isolation "shared": many agents per thread, each in an engine instance
- * of its own (issue 17). The kernel calls it once, on the first shared spawn.
+ * Makes the run host for isolation "shared": many agents per thread, each in an engine
+ * instance of its own. The kernel calls it once, on the first shared spawn.
  */
-import { UsageError } from "../errors.js";
+import { availableParallelism } from "node:os";
 import type { RunHost } from "./hosts.js";
-import type { PoolOptions } from "./pool.js";
+import { InThreadHost } from "./in-thread.js";
+import { DEFAULT_AGENTS_PER_WORKER, type PoolOptions } from "./pool.js";
+import { SharedWorkerHost } from "./shared-host.js";
 
 export interface SharedHostOptions {
   /** The guest SDK's source, as every agent imports it. */
@@ -15,10 +17,15 @@ export interface SharedHostOptions {
   maxHeapBytes: number;
 }
 
-/**
- * @throws UsageError: the shared engine is not available yet.
- */
+/** Agents in the kernel's own thread with `pool: false`, else in shared worker threads. */
 export function createSharedHost(options: SharedHostOptions): RunHost {
-  void options;
-  throw new UsageError('isolation "shared" is not available yet');
+  const { sdkSource, pool, maxHeapBytes } = options;
+  if (pool === false) return new InThreadHost({ sdkSource, maxHeapBytes });
+  return new SharedWorkerHost({
+    sdkSource,
+    maxHeapBytes,
+    workers: pool.workers ?? availableParallelism(),
+    agentsPerWorker: pool.agentsPerWorker ?? DEFAULT_AGENTS_PER_WORKER,
+    stackSizeMb: pool.stackSizeMb ?? 8,
+  });
 }

@@ -18,10 +18,15 @@ import { AGENTS, BUILD_TIMEOUT_MS, CACHE_DIR, ROOT, prebuild } from "./helpers.j
 vi.setConfig({ testTimeout: 180_000 });
 
 type EngineName = "quickjs" | "component";
+/** An engine and how it is placed: QuickJS runs dedicated (a worker each) or shared (many per thread). */
+type Label = EngineName | "quickjs shared" | "quickjs in-thread";
 
 /** An engine, as the suite sees it: how a kernel loads an agent source for it. */
 interface EngineFactory {
+  label: Label;
   name: EngineName;
+  /** The kernel options that place its runs (isolation, pool). */
+  placement?: KernelOptions;
   load(kernel: KernelSpace, file: string): Promise<Agent>;
   /**
    * How much more work the engine does in the same time, roughly: StarlingMonkey's JIT-less
@@ -31,8 +36,11 @@ interface EngineFactory {
 }
 
 const ENGINES: EngineFactory[] = [
-  { name: "quickjs", load: (kernel, file) => kernel.load(file), speed: 1 },
-  { name: "component", load: (kernel, file) => kernel.load(file, { engine: "component" }), speed: 1 },
+  { label: "quickjs", name: "quickjs", load: (kernel, file) => kernel.load(file), speed: 1 },
+  { label: "component", name: "component", load: (kernel, file) => kernel.load(file, { engine: "component" }), speed: 1 },
+  // The asynchronous engine: many agents per worker thread, and in the kernel's own thread.
+  { label: "quickjs shared", name: "quickjs", placement: { isolation: "shared" }, load: (kernel, file) => kernel.load(file), speed: 1 },
+  { label: "quickjs in-thread", name: "quickjs", placement: { pool: false }, load: (kernel, file) => kernel.load(file), speed: 1 },
 ];
 
 /** What a run looks like from outside, for the comparison between engines. */
@@ -43,7 +51,7 @@ interface Observed {
   signal?: string;
   calls: string[];
 }
-const observed = new Map<string, Partial<Record<EngineName, Observed>>>();
+const observed = new Map<string, Partial<Record<Label, Observed>>>();
 
 const expectedSum = (n: number) => {
   let sum = 0;
@@ -53,8 +61,8 @@ const expectedSum = (n: number) => {
 
 beforeAll(() => prebuild(["hello", "summarize", "hostile", "runaway", "memory-bomb", "conformance", "deps", "assistant", "openai-agent"]), BUILD_TIMEOUT_MS);
 
-describe.each(ENGINES)("$name engine", (engine) => {
-  const dir = tempDir(`agent-os-conformance-${engine.name}-`);
+describe.each(ENGINES)("$label engine", (engine) => {
+  const dir = tempDir(`agent-os-conformance-${engine.label.replace(" ", "-")}-`);
   const workspace = join(dir.path, "ws");
   const dbFile = join(dir.path, "app.db");
   let kernel: KernelSpace;
@@ -75,6 +83,9 @@ describe.each(ENGINES)("$name engine", (engine) => {
       // default 30 s deadline first on a loaded machine (the deadline tests set their own).
       limits: { wallTime: 10 * 60_000 },
       ...options,
+      ...engine.placement,
+      // (a test's own pool options apply to the workers; in-thread there are none)
+      ...(engine.placement?.pool === false ? {} : options.pool ? { pool: options.pool } : {}),
     });
 
   /** Records what the run looked like; `output: false` for outputs that are random by design. */
@@ -85,7 +96,7 @@ describe.each(ENGINES)("$name engine", (engine) => {
       calls.push(`${data.action} ${data.resource} ${data.decision.effect}`);
     }
     const entry = observed.get(key) ?? {};
-    entry[engine.name] = {
+    entry[engine.label] = {
       status: result.status,
       calls,
       ...(result.output !== undefined && options.output !== false ? { output: result.output } : {}),
@@ -152,7 +163,7 @@ describe.each(ENGINES)("$name engine", (engine) => {
       const expected = "title: Notes\nfiles:\n  - name: a.md\n    lines: 2\n    words: 5\n  - name: b.txt\n    lines: 2\n    words: 3\n";
       expect(result.output).toBe(expected);
       expect(readFileSync(join(workspace, "deps", "report.yaml"), "utf8")).toBe(expected);
-      expect(observed.get("deps")?.[engine.name]?.calls).toEqual([
+      expect(observed.get("deps")?.[engine.label]?.calls).toEqual([
         "fs.read /workspace/deps/config.yaml allow",
         "fs.list /workspace/deps allow",
         "fs.read /workspace/deps/a.md allow",
@@ -335,7 +346,7 @@ describe.each(ENGINES)("$name engine", (engine) => {
         const result = await k.execute(agent, world.question);
         const ports = (text: string) => text.replaceAll(world.statusOrigin, "STATUS").replaceAll(world.collectorUrl, "COLLECTOR");
         await record("assistant", { ...result, output: ports(result.output ?? "") }, { kernel: k });
-        const entry = observed.get("assistant")![engine.name]!;
+        const entry = observed.get("assistant")![engine.label]!;
         entry.calls = entry.calls.map(ports);
         expect(result.status, result.error).toBe("ok");
         expect(entry.calls).toEqual([
@@ -386,7 +397,7 @@ describe.each(ENGINES)("$name engine", (engine) => {
         const result = await k.execute(agent, JSON.stringify({ question: "What is 12 times 7?", baseURL: `${model.url}/v1` }));
         const port = (text: string) => text.replaceAll(model.url, "MODEL");
         await record("openai-agent", result, { kernel: k });
-        const entry = observed.get("openai-agent")![engine.name]!;
+        const entry = observed.get("openai-agent")![engine.label]!;
         entry.calls = entry.calls.map(port);
         expect(result.status, result.error).toBe("ok");
         expect(result.output).toBe("12 times 7 is 84.");
@@ -426,12 +437,14 @@ describe.each(ENGINES)("$name engine", (engine) => {
   });
 });
 
-describe("both engines", () => {
+describe("every engine and placement", () => {
   it("give the same outputs, statuses and allowed and denied calls, in the same order", () => {
     expect(observed.size).toBeGreaterThan(10);
     for (const [key, byEngine] of observed) {
       expect(byEngine.quickjs, `${key} on quickjs`).toBeDefined();
-      expect(byEngine.component, key).toEqual(byEngine.quickjs);
+      for (const label of ["component", "quickjs shared", "quickjs in-thread"] as const) {
+        expect(byEngine[label], `${key} on ${label}`).toEqual(byEngine.quickjs);
+      }
     }
   });
 });
