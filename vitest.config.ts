@@ -7,5 +7,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Each file spawns its own worker threads; two cores are enough for two files at a time.
     maxWorkers: 2,
+    // The in-thread tests run agents on the test process's main thread, whose V8 stack is 984 KB
+    // by default: loading the Web platform there needs a little more (see the README, "In-thread").
+    execArgv: ["--stack-size=4000"],
   },
 });

@@ -9,6 +9,7 @@
 import type { Reply, RunSpec } from "../engines/engine.js";
 import { startQuickJsAsync, type AsyncBridge, type AsyncRun, type ControlWord } from "../engines/quickjs-async/run.js";
 import { Turns } from "../engines/quickjs-async/turns.js";
+import { PreparedPool } from "../engines/quickjs-async/prepare.js";
 import { Control } from "./channel.js";
 import type { HostedRun, RunChannel, RunHost, StartOptions } from "./hosts.js";
 
@@ -127,24 +128,35 @@ export interface InThreadOptions {
 export class InThreadHost implements RunHost {
   private readonly turns = new Turns();
   private readonly live = new Set<AsyncRun>();
+  private readonly instances: PreparedPool;
 
-  constructor(private readonly options: InThreadOptions) {}
+  constructor(options: InThreadOptions) {
+    this.instances = new PreparedPool(options.sdkSource, options.maxHeapBytes);
+  }
 
   async start(spec: RunSpec, signal: AbortSignal, options: StartOptions = {}): Promise<HostedRun | undefined> {
     if (signal.aborted) return undefined;
     const channel = new InThreadChannel(options.stopped?.() ? Control.stop : Control.run);
-    const run = startQuickJsAsync(spec, channel.bridge(), { sdkSource: this.options.sdkSource, turns: this.turns, maxHeapBytes: this.options.maxHeapBytes });
-    this.live.add(run);
-    const finished = run.finished.finally(() => this.live.delete(run));
+    const run = startQuickJsAsync(spec, channel.bridge(), { turns: this.turns, instances: this.instances });
+    this.add(run);
+    const finished = run.finished.finally(() => this.remove(run));
     return {
       finished,
       channel,
       kill: () => {
         channel.setControl(Control.kill);
         run.abandon();
-        this.live.delete(run);
+        this.remove(run);
       },
     };
+  }
+
+  private add(run: AsyncRun): void {
+    this.live.add(run);
+  }
+
+  private remove(run: AsyncRun): void {
+    this.live.delete(run);
   }
 
   stats(): { workers: number; instances: number } {
@@ -152,7 +164,10 @@ export class InThreadHost implements RunHost {
   }
 
   async close(): Promise<void> {
-    for (const run of this.live) run.abandon();
-    this.live.clear();
+    for (const run of [...this.live]) {
+      run.abandon();
+      this.remove(run);
+    }
+    this.instances.clear();
   }
 }

@@ -35,7 +35,7 @@ import { Admission } from "./admission.js";
 import { DedicatedHost } from "./dedicated-host.js";
 import type { Isolation, RunHost } from "./hosts.js";
 import { isolationFor, resolvePlacement, type Placement } from "./placement.js";
-import { AgentProcess, type ProcessInfo } from "./process.js";
+import { AgentProcess, LiveProcesses, type ProcessInfo } from "./process.js";
 import { DEFAULT_MAX_HEAP_BYTES, type PoolOptions } from "./pool.js";
 import { createSharedHost } from "./shared-host-factory.js";
 import { runSpec, sha256, validateLimits } from "./run-spec.js";
@@ -140,7 +140,7 @@ export class KernelSpace {
   private readonly verification: Partial<VerificationSettings>;
   private readonly verifier: Verifier;
   private readonly verifying = new AbortController();
-  private readonly processes = new Map<number, AgentProcess>();
+  private readonly processes = new LiveProcesses();
   private readonly components = new Map<string, Promise<LoadedComponent>>();
   /** Code hashes whose source this kernel has put into the log (for replay). */
   private readonly storedCode = new Set<string>();
@@ -259,10 +259,10 @@ export class KernelSpace {
         log: this.withCode(agent),
         termGraceMs: this.options.termGraceMs ?? 5000,
         gateRun: (p, log) => this.gateRun(p, log, task),
-        onExit: (p) => this.processes.delete(p.pid),
+        onExit: (p) => this.processes.remove(p.pid),
       },
     );
-    this.processes.set(pid, proc);
+    this.processes.add(pid, proc);
     return proc;
   }
 
@@ -298,10 +298,10 @@ export class KernelSpace {
       log: memory,
       termGraceMs: this.options.termGraceMs ?? 5000,
       gateRun: (p, own) => replayGateRun(p, own, limits, task, this.policy),
-      onExit: (p) => this.processes.delete(p.pid),
+      onExit: (p) => this.processes.remove(p.pid),
       handle: (gate, request) => replayer.handle(gate, request),
     });
-    this.processes.set(pid, proc);
+    this.processes.add(pid, proc);
     try {
       return replayer.finish(await proc.wait());
     } finally {

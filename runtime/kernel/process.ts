@@ -330,3 +330,25 @@ export class AgentProcess {
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * The kernel's live processes. While there is one, the event loop is kept alive: a run may be
+ * waiting on nothing else that holds it (an agent in the kernel's own thread waiting on an
+ * unref'd SQL process, a worker that is unref'd).
+ */
+export class LiveProcesses extends Map<number, AgentProcess> {
+  private keepAlive: NodeJS.Timeout | undefined;
+
+  add(pid: number, proc: AgentProcess): void {
+    this.set(pid, proc);
+    this.keepAlive ??= setInterval(() => undefined, 1 << 30);
+  }
+
+  remove(pid: number): void {
+    this.delete(pid);
+    if (this.size === 0 && this.keepAlive !== undefined) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = undefined;
+    }
+  }
+}

@@ -12,6 +12,7 @@ import type { Finished, Reply, RunSpec } from "../engines/engine.js";
 import { engineModule } from "../engines/quickjs-async/module.js";
 import { startQuickJsAsync, type AsyncBridge, type AsyncRun, type ControlWord } from "../engines/quickjs-async/run.js";
 import { Turns } from "../engines/quickjs-async/turns.js";
+import { PreparedPool } from "../engines/quickjs-async/prepare.js";
 import { AsyncGuestChannel, Control, type ChannelBuffers } from "./channel.js";
 
 export interface SharedWorkerData {
@@ -29,6 +30,7 @@ if (!parentPort) throw new Error("runtime/kernel/shared-worker.ts must run in a 
 const port: MessagePort = parentPort as unknown as MessagePort;
 const live = new Int32Array(counters);
 const turns = new Turns();
+const instances = new PreparedPool(sdkSource, maxHeapBytes);
 const runs = new Map<string, { run: AsyncRun; channel: AsyncGuestChannel; port: MessagePort }>();
 
 function word(value: number): ControlWord {
@@ -53,7 +55,7 @@ function start(message: Extract<ToSharedWorker, { type: "run" }>): void {
   const channel = new AsyncGuestChannel(message.channel, message.port);
   let run: AsyncRun;
   try {
-    run = startQuickJsAsync(spec, bridgeFor(channel), { sdkSource, turns, maxHeapBytes });
+    run = startQuickJsAsync(spec, bridgeFor(channel), { turns, instances });
   } catch (error) {
     message.port.close();
     const text = error instanceof Error ? error.message : String(error);
@@ -90,6 +92,7 @@ port.on("message", (message: ToSharedWorker) => {
   else if (message.type === "kill") kill(message.runId);
 });
 
-// Compiled once for every agent this worker will host.
+// Compiled once for every agent this worker will host, and a few instances made ready.
 engineModule();
+instances.warmUp();
 port.postMessage({ type: "ready" } satisfies FromSharedWorker);

@@ -8,18 +8,14 @@
  * - SIGSTOP suspends it there, or after the host call it is in, until SIGCONT.
  * Limits are the same: memory (QuickJS's and the instance's), stack, fuel, host calls, output.
  */
-import type { QuickJSContext, QuickJSRuntime } from "quickjs-emscripten";
 import type { OpName } from "../../kernel/ops.js";
 import type { AbortReason, Finished, Outcome, Reply, RunSpec } from "../engine.js";
-import { installHost } from "../quickjs/host.js";
-import { captureIntrinsics, releaseIntrinsics } from "../quickjs/intrinsics.js";
-import { RunState, describeHostError, installModuleLoader } from "../quickjs/outcome.js";
-import { FUEL_PER_SLICE, MAX_STACK_BYTES } from "../quickjs/run.js";
-import { installTimerFunctions } from "../quickjs/timers.js";
+import { releaseIntrinsics } from "../quickjs/intrinsics.js";
+import { ENTRY, RunState, describeHostError, entrySource } from "../quickjs/outcome.js";
+import { FUEL_PER_SLICE } from "../quickjs/run.js";
 import { TimerClock } from "../timer-clock.js";
-import { installWebLoader } from "../web/quickjs.js";
-import { EngineAbandoned, type EngineGlue } from "./glue.js";
-import { ENGINE_INITIAL_BYTES, newEngine } from "./module.js";
+import { EngineAbandoned } from "./glue.js";
+import type { PreparedInstance, PreparedPool } from "./prepare.js";
 import { runModuleAsync } from "./steps.js";
 import type { Turns } from "./turns.js";
 
@@ -40,10 +36,9 @@ export interface AsyncBridge {
 }
 
 export interface AsyncRunOptions {
-  sdkSource: string;
   turns: Turns;
-  /** The most memory any instance may have, in bytes (the kernel's hard cap). */
-  maxHeapBytes: number;
+  /** Where the run's engine instance comes from (one reserve per thread). */
+  instances: PreparedPool;
 }
 
 /** A run in progress: its result, and how to end it from outside. */
@@ -53,21 +48,47 @@ export interface AsyncRun {
   abandon(): void;
 }
 
-/** Room beyond the run's memory limit for the kernel's own reads once the run is over. */
-const READ_HEADROOM_BYTES = 16 * 1024 * 1024;
 /** The message of a run ended because guest code run by a kernel call would not yield. */
 const NESTED_TOO_LONG = "guest code run inside a kernel call (a getter or a Proxy trap read as an argument) ran longer than one time slice";
 
-/** Starts `spec` on a fresh engine instance. */
+/** Starts `spec` on an engine instance of its own. */
 export function startQuickJsAsync(spec: RunSpec, bridge: AsyncBridge, options: AsyncRunOptions): AsyncRun {
-  const state = new RunState();
-  const maximum = Math.min(options.maxHeapBytes, ENGINE_INITIAL_BYTES + spec.limits.memory + READ_HEADROOM_BYTES);
+  let instance: PreparedInstance | undefined;
+  let abandoned = false;
+  const finished = options.instances.take().then(
+    (taken) => {
+      instance = taken;
+      if (abandoned) return killedBeforeStart();
+      return run(spec, bridge, options, taken);
+    },
+    (error: unknown): Finished => ({
+      outcome: { status: "error", reason: "trap", error: "the agent's engine could not start: " + describeHostError(error) },
+      fuel: 0,
+      hostCalls: 0,
+      reusable: false,
+    }),
+  );
+  return {
+    finished,
+    abandon: () => {
+      abandoned = true;
+      instance?.glue.abandonRun("the run was ended");
+    },
+  };
+}
+
+function killedBeforeStart(): Finished {
+  return { outcome: { status: "killed", reason: "signal", error: "ended by the kernel" }, fuel: 0, hostCalls: 0, reusable: false };
+}
+
+/** The interrupt handler of one run: fuel, the kernel's control word, and the turns. */
+function interruptFor(spec: RunSpec, bridge: AsyncBridge, turns: Turns, state: RunState): (canSuspend: boolean) => boolean | Promise<boolean> {
   let nestedSlices = 0;
   const kill = () => {
     state.abort ??= { reason: "signal", message: "ended by the kernel" };
     return true;
   };
-  const interrupt = (canSuspend: boolean): boolean | Promise<boolean> => {
+  return (canSuspend) => {
     if (state.abort || state.timerFailure !== null) return true;
     if (state.ended) return false; // only the kernel's own readers run now
     state.slices++;
@@ -84,32 +105,29 @@ export function startQuickJsAsync(spec: RunSpec, bridge: AsyncBridge, options: A
       return state.abort !== null;
     }
     nestedSlices = 0;
-    if (word === "stop") return bridge.whileStopped().then((next) => (next === "kill" ? kill() : options.turns.next().then(() => state.abort !== null)));
-    return options.turns.next().then(() => state.abort !== null);
+    if (word === "stop") return bridge.whileStopped().then((next) => (next === "kill" ? kill() : turns.next().then(() => state.abort !== null)));
+    return turns.next().then(() => state.abort !== null);
   };
-  const engine = newEngine({ interrupt }, maximum);
-  const finished = run(spec, bridge, options, engine.glue, engine.quickjs.newRuntime(), state);
-  return { finished, abandon: () => engine.glue.abandonRun("the run was ended") };
 }
 
-async function run(spec: RunSpec, bridge: AsyncBridge, options: AsyncRunOptions, glue: EngineGlue, runtime: QuickJSRuntime, state: RunState): Promise<Finished> {
-  let ctx: QuickJSContext | undefined;
+async function run(spec: RunSpec, bridge: AsyncBridge, options: AsyncRunOptions, instance: PreparedInstance): Promise<Finished> {
+  const { glue, runtime, ctx, slot } = instance;
+  const state = new RunState();
+  slot.state = state;
+  slot.interrupt = interruptFor(spec, bridge, options.turns, state);
   let outcome: Outcome;
   let abandoned = false;
-  glue.heapLimit = glue.memory.buffer.byteLength + spec.limits.memory;
   try {
+    glue.heapLimit = glue.memory.buffer.byteLength + spec.limits.memory;
     runtime.setMemoryLimit(spec.limits.memory);
-    runtime.setMaxStackSize(MAX_STACK_BYTES);
-    // (the glue answers the interrupts itself: this only turns QuickJS's checks on)
-    runtime.setInterruptHandler(() => false);
-    installModuleLoader(runtime, spec, options.sdkSource);
-    ctx = runtime.newContext();
+    instance.modules.set(ENTRY, entrySource(spec));
+    bind(instance, bridge, state);
     const end = () => {
       state.ended = true;
       runtime.setMemoryLimit(-1);
       glue.heapLimit = Infinity;
     };
-    outcome = await runIn(ctx, runtime, spec, bridge, glue, state, end);
+    outcome = await runModuleAsync({ glue, ctx, runtime, spec, state, turnFn: instance.turnFn, end });
   } catch (error) {
     abandoned = error instanceof EngineAbandoned;
     outcome = abandoned
@@ -118,10 +136,11 @@ async function run(spec: RunSpec, bridge: AsyncBridge, options: AsyncRunOptions,
   }
   // A suspended stack is never resumed, and a trapped engine is never called again: the
   // instance is dropped whole. Otherwise its runtime is freed as on the synchronous engine.
-  if (!abandoned && !glue.suspended) {
+  if (!abandoned && glue.usable && !glue.suspended) {
     try {
-      if (ctx) releaseIntrinsics(ctx);
-      ctx?.dispose();
+      instance.disposeTimers();
+      releaseIntrinsics(ctx);
+      ctx.dispose();
       runtime.dispose();
     } catch {
       // the instance goes with its memory either way
@@ -130,16 +149,8 @@ async function run(spec: RunSpec, bridge: AsyncBridge, options: AsyncRunOptions,
   return { outcome, fuel: state.slices * FUEL_PER_SLICE, hostCalls: state.hostCalls, reusable: false };
 }
 
-async function runIn(
-  ctx: QuickJSContext,
-  runtime: QuickJSRuntime,
-  spec: RunSpec,
-  bridge: AsyncBridge,
-  glue: EngineGlue,
-  state: RunState,
-  end: () => void,
-): Promise<Outcome> {
-  captureIntrinsics(ctx);
+/** Binds the instance's functions to this run: its calls through the gate, and the timers' clock. */
+function bind(instance: PreparedInstance, bridge: AsyncBridge, state: RunState): void {
   const abortWith = (reason: AbortReason, message: string): Reply => {
     state.abort ??= { reason, message };
     return { abort: reason, message };
@@ -159,20 +170,10 @@ async function runIn(
     const reply = bridge.call(op, args);
     return reply instanceof Promise ? reply.then((r) => after(op, r)) : after(op, reply);
   };
-  const canWait = () => glue.canSuspend();
   const clock = new TimerClock(() => {
     throw new Error("kernel: the asynchronous engine's timers call through baseMaybeAsync and waitUntilMaybeAsync");
   });
-  installHost(ctx, state, { send, pendingSignal: () => bridge.pendingSignal(), canWait });
-  installWebLoader(ctx);
-  const timers = installTimerFunctions(
-    ctx,
-    { base: () => clock.baseMaybeAsync(send), waitUntil: (deadline) => clock.waitUntilMaybeAsync(deadline, send), canWait },
-    state,
-  );
-  try {
-    return await runModuleAsync({ glue, ctx, runtime, spec, state, turnFn: () => timers.turnFn(), end });
-  } finally {
-    if (!glue.suspended) timers.dispose();
-  }
+  const { slot, glue } = instance;
+  slot.link = { send, pendingSignal: () => bridge.pendingSignal(), canWait: () => glue.canSuspend() };
+  slot.clock = { base: () => clock.baseMaybeAsync(send), waitUntil: (deadline) => clock.waitUntilMaybeAsync(deadline, send) };
 }

@@ -1,11 +1,10 @@
 /**
  * The steps of a run on the asynchronous engine, as on the synchronous one (quickjs/run.ts):
- * the prelude, the agent's module, its `run(task)`, and the job loop with its timer turns, each
+ * the agent's module, its `run(task)`, and the job loop with its timer turns, each
  * step that runs guest code made suspendable (drive.ts).
  */
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten";
 import type { Outcome, RunSpec } from "../engine.js";
-import { PRELUDE } from "../quickjs/guest-modules.js";
 import { ENTRY, failure, never, result, type RunState } from "../quickjs/outcome.js";
 import { newString } from "../quickjs/strings.js";
 import { firedResult } from "../quickjs/timers.js";
@@ -32,10 +31,7 @@ export async function runModuleAsync(parts: RunParts): Promise<Outcome> {
     end();
     return failure(ctx, error, spec, state);
   };
-  const prelude = await evalCodeAsync(glue, ctx, PRELUDE, "prelude", { type: "module", strict: true });
-  if ("error" in prelude) return fail(prelude.error);
-  prelude.value.dispose();
-
+  // (the prelude and the SDK's module were evaluated when the instance was prepared)
   const evaluated = await evalCodeAsync(glue, ctx, `import * as agent from "${ENTRY}"; globalThis.__agentos_exports = agent;`, spec.filename, { type: "module" });
   if ("error" in evaluated) return fail(evaluated.error);
   const settledModule = await settle(parts, evaluated.value);

@@ -143,12 +143,13 @@ export function notImportable(name: string): string {
 }
 
 /**
- * The runtime's module loader: the kernel's modules and the agent's, nothing else. Names are
- * taken as they are: no relative or path resolution at all.
+ * The runtime's module loader: the kernel's modules and, once `ENTRY` is added to the map it
+ * returns, the agent's; nothing else. Names are taken as they are: no relative or path
+ * resolution at all.
  */
-export function installModuleLoader(runtime: QuickJSRuntime, spec: RunSpec, sdkSource: string): void {
+export function installModuleLoader(runtime: QuickJSRuntime, spec: RunSpec | undefined, sdkSource: string): Map<string, string> {
   const modules = kernelModules(sdkSource);
-  modules.set(ENTRY, spec.kind === "function" ? functionModule(spec.source) : spec.source);
+  if (spec) modules.set(ENTRY, entrySource(spec));
   runtime.setModuleLoader(
     (name) => {
       const source = modules.get(name);
@@ -157,4 +158,10 @@ export function installModuleLoader(runtime: QuickJSRuntime, spec: RunSpec, sdkS
     // (Refusing here would make quickjs-emscripten 0.32 call the loader with an empty name; the loader refuses instead.)
     (_base, requested) => requested,
   );
+  return modules;
+}
+
+/** The agent's module source for `spec` (a registered function is wrapped into one). */
+export function entrySource(spec: RunSpec): string {
+  return spec.kind === "function" ? functionModule(spec.source) : spec.source;
 }

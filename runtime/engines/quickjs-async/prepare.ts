@@ -1,0 +1,190 @@
+/**
+ * Engine instances made ready before an agent needs one. Everything that does not depend on the
+ * agent is done ahead: the instance, its runtime and context, the captured intrinsics, the
+ * kernel's functions, the Web loader, the timers, the prelude, and the guest SDK's module. A
+ * spawn then only binds the run (its state and its way to the gate) and evaluates the agent's
+ * own module.
+ *
+ * The kernel's functions are made once per instance, before the run exists: they reach the run
+ * through the instance's RunSlot, bound when the instance is taken. An instance serves one run
+ * and is dropped with it.
+ */
+import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten";
+import type { OpName } from "../../kernel/ops.js";
+import type { Reply } from "../engine.js";
+import { SDK_SPECIFIER } from "../quickjs/guest-modules.js";
+import { installHost, type HostLink } from "../quickjs/host.js";
+import { captureIntrinsics } from "../quickjs/intrinsics.js";
+import { RunState, installModuleLoader } from "../quickjs/outcome.js";
+import { MAX_STACK_BYTES } from "../quickjs/run.js";
+import { installTimerFunctions, type TimerClockOps } from "../quickjs/timers.js";
+import { installWebLoader } from "../web/quickjs.js";
+import { PRELUDE } from "../quickjs/guest-modules.js";
+import { evalCodeAsync } from "./drive.js";
+import type { EngineGlue } from "./glue.js";
+import { newEngine } from "./module.js";
+import { forkInstance, takeSnapshot, type Snapshot } from "./fork.js";
+
+/** What the instance's functions reach: the run bound to it (a placeholder until then). */
+export class RunSlot {
+  state = new RunState();
+  link: HostLink = {
+    send: (): Reply => ({ err: { tag: "invalid", val: "no run is bound to this engine instance" } }),
+    pendingSignal: () => undefined,
+    canWait: () => false,
+  };
+  clock: Omit<TimerClockOps, "canWait"> = {
+    base: () => 0n,
+    waitUntil: (deadline) => deadline,
+  };
+  interrupt: (canSuspend: boolean) => boolean | Promise<boolean> = () => false;
+}
+
+export interface PreparedInstance {
+  glue: EngineGlue;
+  runtime: QuickJSRuntime;
+  ctx: QuickJSContext;
+  slot: RunSlot;
+  /** The module loader's map: the run adds the agent's module to it. */
+  modules: Map<string, string>;
+  turnFn(): QuickJSHandle | undefined;
+  disposeTimers(): void;
+}
+
+/** A RunState whose fields are the slot's current run's. */
+function stateOf(slot: RunSlot): RunState {
+  return {
+    get slices() {
+      return slot.state.slices;
+    },
+    set slices(v) {
+      slot.state.slices = v;
+    },
+    get hostCalls() {
+      return slot.state.hostCalls;
+    },
+    set hostCalls(v) {
+      slot.state.hostCalls = v;
+    },
+    get abort() {
+      return slot.state.abort;
+    },
+    set abort(v) {
+      slot.state.abort = v;
+    },
+    get timerFailure() {
+      return slot.state.timerFailure;
+    },
+    set timerFailure(v) {
+      slot.state.timerFailure = v;
+    },
+    get ended() {
+      return slot.state.ended;
+    },
+    set ended(v) {
+      slot.state.ended = v;
+    },
+  };
+}
+
+/**
+ * The kernel's functions in an instance's context, reaching the run through its slot. Also run
+ * on a copy of a prepared instance, where only the functions' host side is made (see fork.ts):
+ * it must make its functions in the same order every time.
+ */
+export function installKernel(ctx: QuickJSContext, slot: RunSlot, glue: EngineGlue, registered?: QuickJSHandle): { turnFn(): QuickJSHandle | undefined; dispose(): void } {
+  const state = stateOf(slot);
+  installHost(ctx, state, {
+    send: (op: OpName, args: unknown[]) => slot.link.send(op, args),
+    pendingSignal: () => slot.link.pendingSignal(),
+    canWait: () => slot.link.canWait(),
+  });
+  installWebLoader(ctx);
+  return installTimerFunctions(ctx, { base: () => slot.clock.base(), waitUntil: (d) => slot.clock.waitUntil(d), canWait: () => glue.canSuspend() }, state, registered);
+}
+
+/**
+ * Makes an instance ready for any agent.
+ * @throws Error when the kernel's own code does not evaluate (a kernel bug)
+ */
+export async function prepareInstance(sdkSource: string, maxHeapBytes: number): Promise<PreparedInstance> {
+  const slot = new RunSlot();
+  const { glue, quickjs } = newEngine({ interrupt: (canSuspend) => slot.interrupt(canSuspend) }, maxHeapBytes);
+  const runtime = quickjs.newRuntime();
+  runtime.setMaxStackSize(MAX_STACK_BYTES);
+  // (the glue answers the interrupts itself: this only turns QuickJS's checks on)
+  runtime.setInterruptHandler(() => false);
+  const modules = installModuleLoader(runtime, undefined, sdkSource);
+  const ctx = runtime.newContext();
+  captureIntrinsics(ctx);
+  const timers = installKernel(ctx, slot, glue);
+  for (const [code, name] of [
+    [PRELUDE, "prelude"],
+    [`import "${SDK_SPECIFIER}";`, "sdk"],
+  ]) {
+    const done = await evalCodeAsync(glue, ctx, code, name, { type: "module", strict: true });
+    if ("error" in done) {
+      const error = ctx.dump(done.error);
+      done.error.dispose();
+      throw new Error(`kernel: the ${name} did not evaluate: ${JSON.stringify(error)}`);
+    }
+    done.value.dispose();
+  }
+  return { glue, runtime, ctx, slot, modules, turnFn: () => timers.turnFn(), disposeTimers: () => timers.dispose() };
+}
+
+/**
+ * Instances made ready ahead, per thread: `take()` hands one over (making one at once if none
+ * is ready) and tops the reserve up in the background, one instance per pass of the event loop.
+ */
+export class PreparedPool {
+  private readonly ready: Promise<PreparedInstance>[] = [];
+  private filling = false;
+  /** The instance every other is a copy of, frozen (see fork.ts); made on first use. */
+  private snapshot: Promise<Snapshot> | undefined;
+
+  constructor(
+    private readonly sdkSource: string,
+    private readonly maxHeapBytes: number,
+    private readonly reserve = 4,
+  ) {}
+
+  take(): Promise<PreparedInstance> {
+    const next = this.ready.shift() ?? this.make();
+    this.fill();
+    return next;
+  }
+
+  /** Starts filling the reserve (for a thread that is about to host agents). */
+  warmUp(): void {
+    this.fill();
+  }
+
+  /** Drops the reserve (its instances go with their memory). */
+  clear(): void {
+    this.ready.length = 0;
+  }
+
+  private make(): Promise<PreparedInstance> {
+    this.snapshot ??= takeSnapshot(this.sdkSource, this.maxHeapBytes);
+    const made = this.snapshot.then(
+      (snapshot) => forkInstance(snapshot, this.sdkSource, this.maxHeapBytes),
+      // (an instance that cannot be frozen is still one that can be prepared, more slowly)
+      () => prepareInstance(this.sdkSource, this.maxHeapBytes),
+    );
+    made.catch(() => undefined);
+    return made;
+  }
+
+  private fill(): void {
+    if (this.filling || this.ready.length >= this.reserve) return;
+    this.filling = true;
+    setImmediate(() => {
+      this.filling = false;
+      if (this.ready.length < this.reserve) {
+        this.ready.push(this.make());
+        this.fill();
+      }
+    });
+  }
+}
