@@ -174,8 +174,12 @@ describe("options", () => {
       expect(() => k.spawn(component, "", { isolation: "shared" })).toThrow(
         expect.objectContaining({ code: "USAGE", message: expect.stringMatching(/"shared" is not possible for the component "comp": components always run in a dedicated worker/) }),
       );
-      // Kernel-wide "shared": a QuickJS agent goes to the shared host (not built yet), a component does not.
-      expect(() => k.spawn(moduleAgent("a", "export function run() {}"), "")).toThrow(/isolation "shared" is not available yet/);
+      // Kernel-wide "shared": a QuickJS agent goes to the shared host, a component does not.
+      const shared = await k.execute(moduleAgent("a", 'export function run() { return "shared"; }'), "");
+      expect(shared).toMatchObject({ status: "ok", output: "shared" });
+      const sharedSpawn = [];
+      for await (const e of (await k.log).query({ runId: shared.runId, type: "spawn" })) sharedSpawn.push(e);
+      expect(sharedSpawn).toMatchObject([{ data: { engine: "quickjs", isolation: "shared" } }]);
       expect(k.ps()).toEqual([]);
       // (a component with no prepared image: it fails in its worker, but it was placed there)
       const result = await k.execute(component, "");
@@ -194,9 +198,8 @@ describe("options", () => {
       expect(() => k.spawn(moduleAgent("a", "export function run() { return 1; }"), "", { isolation: "dedicated" })).toThrow(
         expect.objectContaining({ code: "USAGE", message: 'pool: false runs agents in this thread: only isolation "shared" is possible' }),
       );
-      // Its default isolation is shared.
-      expect(() => k.spawn(moduleAgent("a", "export function run() { return 1; }"), "")).toThrow(/isolation "shared" is not available yet/);
-      await sleep(100);
+      // Its default isolation is shared, in this thread.
+      expect(await k.execute(moduleAgent("a", 'export function run() { return "here"; }'), "")).toMatchObject({ status: "ok", output: "here" });
       expect(k.stats()).toEqual({ running: 0, queued: 0, workers: 0, instances: 0 });
       expect(k.workerCount).toBe(0);
     } finally {
