@@ -127,12 +127,13 @@ export class EngineGlue {
     this.exports = instance.exports as unknown as EngineExports;
     this.abandoned = new Promise<never>((_, reject) => (this.abandon = reject));
     this.abandoned.catch(() => undefined);
+    // The constructors also set the wasm globals that bound the C stack (not in linear memory).
+    this.exports.__wasm_call_ctors();
     if (options.copyOf) {
       options.copyOf.restore(this.HEAPU8);
       this.data = options.copyOf.asyncifyData;
       return;
     }
-    this.exports.__wasm_call_ctors();
     this.data = this.exports.malloc(ASYNCIFY_DATA_BYTES);
     if (this.data === 0) throw new EngineFault("the engine has no room for its asyncify data");
   }
