@@ -54,7 +54,7 @@ export class Probes {
   }
 
   tools(): ToolDefinition[] {
-    const tagged = { type: "object", properties: { tag: { type: "string" }, later: { type: "boolean" } }, required: ["tag"] } as const;
+    const tagged = { type: "object", properties: { tag: { type: "string" }, later: { type: "boolean" } }, required: ["tag"] };
     return [
       defineTool({
         name: "probe",
