@@ -17,6 +17,14 @@ export interface SharedHostOptions {
   maxHeapBytes: number;
 }
 
+/**
+ * The native stack of a shared worker, in MiB. Once V8 has optimised the engine's interpreter
+ * loop, one guest call can take tens of KiB of native stack (the asyncify instrumentation), so
+ * that QuickJS's own limit (256 KiB of its stack, about 1,000 calls) needs tens of MiB to be
+ * reached first; the address space is reserved, and only what is used is resident.
+ */
+export const SHARED_STACK_MB = 64;
+
 /** Agents in the kernel's own thread with `pool: false`, else in shared worker threads. */
 export function createSharedHost(options: SharedHostOptions): RunHost {
   const { sdkSource, pool, maxHeapBytes } = options;
@@ -26,6 +34,6 @@ export function createSharedHost(options: SharedHostOptions): RunHost {
     maxHeapBytes,
     workers: pool.workers ?? availableParallelism(),
     agentsPerWorker: pool.agentsPerWorker ?? DEFAULT_AGENTS_PER_WORKER,
-    stackSizeMb: pool.stackSizeMb ?? 8,
+    stackSizeMb: pool.stackSizeMb ?? SHARED_STACK_MB,
   });
 }

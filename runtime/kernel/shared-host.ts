@@ -5,9 +5,9 @@
  * that finds every worker full waits for a place.
  *
  * A kill drops the agent's engine instance in its worker at once (its stack is never resumed).
- * A worker that does not confirm a kill within KILL_ACK_MS is stuck in a built-in that never
- * reaches the interrupt check (a huge JSON.parse, say): it is terminated, and every agent it
- * hosted ends with it, each with status "error", reason "trap" and a message naming the agent
+ * A worker that does not confirm a kill, and whose event loop has not moved for KILL_ACK_MS, is
+ * stuck in a built-in that never reaches the interrupt check (a huge sort, say): it is
+ * terminated, and every agent it hosted ends with it, each with status "error", reason "trap" and a message naming the agent
  * that was being killed. That is the one way an agent can end its neighbours here; isolation
  * "dedicated" is the answer when that is not acceptable.
  */
@@ -40,7 +40,7 @@ class SharedWorker {
   exited = false;
 
   constructor(options: SharedWorkersOptions, onExit: (worker: SharedWorker, why: string) => void) {
-    const counters = new SharedArrayBuffer(4);
+    const counters = new SharedArrayBuffer(8);
     this.live = new Int32Array(counters);
     const data: SharedWorkerData = { sdkSource: options.sdkSource, maxHeapBytes: options.maxHeapBytes, counters };
     this.worker = new Worker(WORKER_URL, { workerData: data, resourceLimits: { stackSizeMb: options.stackSizeMb } });
@@ -69,6 +69,11 @@ class SharedWorker {
   /** Engine instances alive in the worker, as it counts them. */
   get instances(): number {
     return this.exited ? 0 : Atomics.load(this.live, 0);
+  }
+
+  /** The worker's heartbeat (see shared-worker.ts). */
+  get heartbeat(): number {
+    return Atomics.load(this.live, 1);
   }
 
   post(message: ToSharedWorker, transfer: import("node:worker_threads").TransferListItem[] = []): void {
@@ -140,11 +145,20 @@ export class SharedWorkerHost implements RunHost {
     channel.setControl(Control.kill);
     if (!worker.runs.has(spec.runId)) return;
     worker.post({ type: "kill", runId: spec.runId });
+    this.watch(worker, spec, worker.heartbeat);
+  }
+
+  /**
+   * Until the worker confirms the kill: a worker whose event loop has not moved for KILL_ACK_MS
+   * is stuck (a built-in that never reaches the interrupt check) and is terminated; one that is
+   * only busy (starting many agents, say) is waited for.
+   */
+  private watch(worker: SharedWorker, spec: RunSpec, beat: number): void {
     const timer = setTimeout(() => {
-      if (worker.runs.has(spec.runId)) {
-        this.lost(worker, `its worker was terminated to end pid ${spec.pid} (${spec.agent}), which did not give up the thread for ${KILL_ACK_MS} ms (a built-in that never reaches the interrupt check)`);
-        void worker.worker.terminate();
-      }
+      if (!worker.runs.has(spec.runId) || worker.exited) return;
+      if (worker.heartbeat !== beat) return this.watch(worker, spec, worker.heartbeat);
+      this.lost(worker, `its worker was terminated to end pid ${spec.pid} (${spec.agent}), which held the thread for ${KILL_ACK_MS} ms (a built-in that never reaches the interrupt check)`);
+      void worker.worker.terminate();
     }, KILL_ACK_MS);
     timer.unref();
   }

@@ -18,7 +18,7 @@ import { AsyncGuestChannel, Control, type ChannelBuffers } from "./channel.js";
 export interface SharedWorkerData {
   sdkSource: string;
   maxHeapBytes: number;
-  /** Int32 [live instances], written here, read by the kernel. */
+  /** Int32 [live instances, heartbeat], written here, read by the kernel. */
   counters: SharedArrayBuffer;
 }
 
@@ -29,6 +29,9 @@ const { sdkSource, maxHeapBytes, counters } = workerData as SharedWorkerData;
 if (!parentPort) throw new Error("runtime/kernel/shared-worker.ts must run in a worker thread");
 const port: MessagePort = parentPort as unknown as MessagePort;
 const live = new Int32Array(counters);
+/** Moves whenever this thread's event loop does: the kernel tells a busy worker from a stuck one by it. */
+const beat = () => void Atomics.add(live, 1, 1);
+setInterval(beat, 100).unref();
 const turns = new Turns();
 const instances = new PreparedPool(sdkSource, maxHeapBytes);
 const runs = new Map<string, { run: AsyncRun; channel: AsyncGuestChannel; port: MessagePort }>();
@@ -88,6 +91,7 @@ function kill(runId: string): void {
 }
 
 port.on("message", (message: ToSharedWorker) => {
+  beat();
   if (message.type === "run") start(message);
   else if (message.type === "kill") kill(message.runId);
 });

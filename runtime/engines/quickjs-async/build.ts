@@ -89,6 +89,7 @@ interface BinaryenModule {
   optimize(): void;
   validate(): number;
   emitBinary(): Uint8Array;
+  emitText(): string;
   dispose(): void;
 }
 
@@ -122,6 +123,7 @@ export async function buildEngine(): Promise<Uint8Array> {
     binaryen.setOptimizeLevel(2);
     binaryen.setShrinkLevel(0);
     binaryen.setPassArgument("asyncify-imports", SUSPENDING_IMPORTS.map((name) => `env.${name}`).join(","));
+    binaryen.setPassArgument("asyncify-onlylist", unwindingFunctions(mod.emitText()).join(","));
     mod.runPasses(["asyncify"]);
     mod.optimize();
     if (!mod.validate()) throw new Error("the engine did not validate after the asyncify pass");
@@ -129,6 +131,64 @@ export async function buildEngine(): Promise<Uint8Array> {
   } finally {
     mod.dispose();
   }
+}
+
+/**
+ * The functions that may have to unwind: those that can reach a suspending import. Asyncify's
+ * own analysis assumes an indirect call may reach any function; here it reaches only the
+ * table's functions of its type (what `call_indirect` checks). The difference matters: QuickJS
+ * allocates through a function pointer, so by asyncify's rule nearly every function would be
+ * instrumented, and the interpreter loop's native frame grows to about 39 KB once V8 optimises
+ * it (a guest recursion of 200 then exhausts an 8 MB stack). Sound for this module: it has no
+ * `call_ref`, and nothing writes its table after instantiation.
+ */
+export function unwindingFunctions(text: string): string[] {
+  const typeSigs = new Map<string, string>();
+  for (const [, id, sig] of text.matchAll(/^ \(type \$(\S+) \(func(.*)\)\)$/gm)) typeSigs.set(id, signature(sig));
+  const sigOf = new Map<string, string>();
+  const unwinding = new Set<string>();
+  for (const [, base, name, sig] of text.matchAll(/^ \(import "env" "(\w+)" \(func \$(\S+)(.*)\)\)$/gm)) {
+    sigOf.set(name, signature(sig));
+    if (SUSPENDING_IMPORTS.includes(base)) unwinding.add(name);
+  }
+  const direct = new Map<string, Set<string>>();
+  const indirect = new Map<string, Set<string>>();
+  const defined: string[] = [];
+  for (const body of text.split(/^(?= \(func \$)/m).slice(1)) {
+    const header = /^ \(func \$(\S+)(.*)$/m.exec(body);
+    if (!header) continue;
+    const name = header[1];
+    defined.push(name);
+    sigOf.set(name, signature(header[2]));
+    direct.set(name, new Set([...body.matchAll(/\(call \$(\S+)/g)].map((m) => m[1])));
+    indirect.set(name, new Set([...body.matchAll(/\(call_indirect (?:\$\S+ )?\(type \$(\S+)\)/g)].map((m) => typeSigs.get(m[1]) ?? "?")));
+  }
+  const table = new Map<string, string[]>();
+  for (const [, list] of text.matchAll(/^ \(elem \$\S+ \(i32\.const \d+\)((?: \$\S+)*)\)$/gm)) {
+    for (const [, fn] of list.matchAll(/\$(\S+)/g)) {
+      const sig = sigOf.get(fn) ?? "?";
+      table.set(sig, [...(table.get(sig) ?? []), fn]);
+    }
+  }
+  for (let changed = true; changed; ) {
+    changed = false;
+    const reachable = new Set([...table].filter(([, fns]) => fns.some((fn) => unwinding.has(fn))).map(([sig]) => sig));
+    for (const fn of defined) {
+      if (unwinding.has(fn)) continue;
+      if ([...direct.get(fn)!].some((callee) => unwinding.has(callee)) || [...indirect.get(fn)!].some((sig) => sig === "?" || reachable.has(sig))) {
+        unwinding.add(fn);
+        changed = true;
+      }
+    }
+  }
+  return defined.filter((fn) => unwinding.has(fn));
+}
+
+/** "(param $a i32) (param $b i64) (result i32)" or "(param i32 i64) (result i32)" -> "i32,i64->i32". */
+function signature(text: string): string {
+  const params = [...text.matchAll(/\(param (?:\$\S+ )?([^)]*)\)/g)].flatMap((m) => m[1].trim().split(/\s+/));
+  const results = [...text.matchAll(/\(result ([^)]*)\)/g)].flatMap((m) => m[1].trim().split(/\s+/));
+  return `${params.join(",")}->${results.join(",")}`;
 }
 
 function renameExports(binaryen: Binaryen, mod: BinaryenModule, names: Map<string, string>): void {

@@ -83,7 +83,6 @@ function killedBeforeStart(): Finished {
 
 /** The interrupt handler of one run: fuel, the kernel's control word, and the turns. */
 function interruptFor(spec: RunSpec, bridge: AsyncBridge, turns: Turns, state: RunState): (canSuspend: boolean) => boolean | Promise<boolean> {
-  let nestedSlices = 0;
   const kill = () => {
     state.abort ??= { reason: "signal", message: "ended by the kernel" };
     return true;
@@ -100,11 +99,11 @@ function interruptFor(spec: RunSpec, bridge: AsyncBridge, turns: Turns, state: R
     const word = bridge.tick(fuel);
     if (word === "kill") return kill();
     if (!canSuspend) {
-      // Guest code that a kernel call runs cannot yield: one slice is all it gets.
-      if (++nestedSlices > 1) state.abort = { reason: "limit", message: NESTED_TOO_LONG };
-      return state.abort !== null;
+      // Guest code that a kernel call runs cannot yield: it ends at the first slice it would
+      // have yielded, so that it holds the thread for one slice at most.
+      state.abort = { reason: "limit", message: NESTED_TOO_LONG };
+      return true;
     }
-    nestedSlices = 0;
     if (word === "stop") return bridge.whileStopped().then((next) => (next === "kill" ? kill() : turns.next().then(() => state.abort !== null)));
     return turns.next().then(() => state.abort !== null);
   };
