@@ -12,7 +12,7 @@
  *
  * The same input and the same binaryen give the same bytes every time; `engine.wasm.sha256`
  * holds the output's hash, which the loader checks. Run with `npm run build:engine` (about
- * 20 s); `test/engines/shared-build.test.ts` rebuilds and compares.
+ * 20 s); `test/engines/engine-build.test.ts` rebuilds and compares.
  */
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
