@@ -9,14 +9,18 @@
  * - spawn to first host call from a warm worker (shared), median of SPAWNS, beside dedicated;
  * - a gated no-op host call (clock.now) in the in-thread mode, beside the raw quickjs-emscripten
  *   host function (sync build, same thread); the cross-thread modes for comparison;
- * - the fuel slowdown: fib(FIB_N) on the in-thread engine beside the raw sync build with an
- *   interrupt handler that counts, after warm-up.
+ * - the fuel slowdown: a compute-bound guest (an arithmetic loop, and fib(FIB_N)) on the new
+ *   engine beside the raw sync build with an interrupt handler that counts, after warm-up, and
+ *   the engine's wasm alone (interrupts that never suspend) to show how much is the build's.
+ *   A run that fails is a MISSED row with its error, not a figure.
  */
 import { execFile } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { newQuickJSWASMModule, RELEASE_SYNC, type QuickJSWASMModule } from "quickjs-emscripten";
+import { newQuickJSWASMModule, RELEASE_SYNC, type QuickJSContext, type QuickJSRuntime, type QuickJSWASMModule } from "quickjs-emscripten";
 import { KernelSpace, type Agent, type Decision, type KernelOptions, type Policy, type Request } from "../runtime/index.js";
+import { evalCodeAsync } from "../runtime/engines/quickjs-async/drive.js";
+import { newEngine } from "../runtime/engines/quickjs-async/module.js";
 import type { DensityFigures, DensityMode } from "./density-child.js";
 import { median, type BenchRow, type BenchSuite } from "./harness.js";
 
@@ -179,41 +183,101 @@ async function spawnRows(): Promise<BenchRow[]> {
   ];
 }
 
-// ---- 3. gated no-op host calls ----
+// ---- interleaved rounds ----
 
-/** The raw sync build: a no-op host function called CALLS times in a guest loop, calls/s. */
-function rawCallRate(module: QuickJSWASMModule): number {
-  const runtime = module.newRuntime();
-  const ctx = runtime.newContext();
-  const fn = ctx.newFunction("now", () => undefined);
-  ctx.setProp(ctx.global, "now", fn);
-  fn.dispose();
-  const t0 = performance.now();
-  const result = ctx.evalCode(`for (let i = 0; i < ${CALLS}; i++) now()`);
-  const seconds = (performance.now() - t0) / 1000;
-  (result.error ?? result.value).dispose();
-  ctx.dispose();
-  runtime.dispose();
-  return CALLS / seconds;
+/**
+ * One thing measured a round at a time. The figures that are compared run in interleaved rounds
+ * (a round of each, then again), so that the load of a shared machine falls on all of them alike.
+ */
+interface Measurer {
+  /** One sample (ms or calls/s), or NaN when the run failed. */
+  once(): Promise<number>;
+  close(): void | Promise<void>;
+  failures: number;
+  error?: string;
 }
 
-/** Median over ROUNDS of the clock-loop agent's own rate, after one warm-up run. */
-async function gatedCallRate(options: KernelOptions): Promise<number> {
-  return withKernel(options, async (kernel) => {
-    await outputOf(kernel, CLOCK_LOOP, String(CALLS));
-    const rates: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) rates.push(CALLS / (Number(await outputOf(kernel, CLOCK_LOOP, String(CALLS))) / 1e9));
-    return median(rates);
-  });
+/** Medians of each measurer's samples over ROUNDS interleaved rounds, after one warm-up round; closes them. */
+async function interleaved(measurers: Measurer[]): Promise<number[]> {
+  try {
+    for (const m of measurers) await m.once();
+    const samples = measurers.map(() => [] as number[]);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, m] of measurers.entries()) samples[i].push(await m.once());
+    }
+    return samples.map((values) => (values.some(Number.isFinite) ? median(values.filter(Number.isFinite)) : NaN));
+  } finally {
+    for (const m of measurers) await m.close();
+  }
+}
+
+/** The raw sync build in one runtime: `code.define` once, then each sample is `sample(ctx)`. */
+function rawMeasurer(module: QuickJSWASMModule, setup: (ctx: QuickJSContext, runtime: QuickJSRuntime) => void, sample: (ctx: QuickJSContext) => number): Measurer {
+  const runtime = module.newRuntime();
+  const ctx = runtime.newContext();
+  setup(ctx, runtime);
+  return {
+    failures: 0,
+    once: async () => sample(ctx),
+    close: () => {
+      ctx.dispose();
+      runtime.dispose();
+    },
+  };
+}
+
+/** Evaluates `code` in `ctx` and returns the ms it took. @throws Error when it fails */
+function timedEval(ctx: QuickJSContext, code: string): number {
+  const t0 = performance.now();
+  const result = ctx.evalCode(code);
+  const ms = performance.now() - t0;
+  if (result.error) {
+    const error = ctx.dump(result.error);
+    result.error.dispose();
+    throw new Error(`bench density: ${code} failed in the raw build: ${JSON.stringify(error)}`);
+  }
+  result.value.dispose();
+  return ms;
+}
+
+/** Runs `subject` on a kernel of its own; a sample is `figure(output)`, NaN for a run that failed. */
+function kernelMeasurer(options: KernelOptions, subject: Agent, task: string, figure: (output: string) => number): Measurer {
+  const kernel = new KernelSpace({ ...options, policy: new StopwatchPolicy(), log: false, limits: { hostCalls: 10_000_000, wallTime: 600_000 } });
+  const m: Measurer = {
+    failures: 0,
+    once: async () => {
+      const result = await kernel.execute(subject, task);
+      if (result.status === "ok") return figure(result.output ?? "");
+      m.failures++;
+      m.error ??= result.error;
+      return NaN;
+    },
+    close: () => kernel.close(),
+  };
+  return m;
+}
+
+// ---- 3. gated no-op host calls ----
+
+/** The guest's own timing of CALLS clock.now calls, as calls/s. */
+const callsPerSecond = (output: string) => CALLS / (Number(output) / 1e9);
+
+function rawCalls(module: QuickJSWASMModule): Measurer {
+  const setup = (ctx: QuickJSContext) => {
+    const fn = ctx.newFunction("now", () => undefined);
+    ctx.setProp(ctx.global, "now", fn);
+    fn.dispose();
+  };
+  return rawMeasurer(module, setup, (ctx) => CALLS / (timedEval(ctx, `for (let i = 0; i < ${CALLS}; i++) now()`) / 1000));
 }
 
 async function callRows(module: QuickJSWASMModule): Promise<BenchRow[]> {
-  rawCallRate(module);
-  const raw = median(Array.from({ length: ROUNDS }, () => rawCallRate(module)));
-  const inThread = await gatedCallRate(IN_THREAD);
-  const shared = await gatedCallRate(SHARED);
-  const dedicated = await gatedCallRate(DEDICATED);
-  const baseline = { name: "raw host function (sync build), same thread", value: raw };
+  const gated = (options: KernelOptions) => kernelMeasurer(options, CLOCK_LOOP, String(CALLS), callsPerSecond);
+  const measurers = [rawCalls(module), gated(IN_THREAD), gated(SHARED), gated(DEDICATED)];
+  const [raw, inThread, shared, dedicated] = await interleaved(measurers);
+  const failed = measurers.find((m) => m.failures > 0);
+  if (failed) throw new Error(`bench density: the clock-loop agent failed ${failed.failures} times: ${failed.error}`);
+  const baseline = { name: "raw no-op host function (sync build), same thread", value: raw };
   return [
     { name: "gated no-op host call (clock.now), in-thread, in-memory log", value: inThread, unit: "calls/s", better: "higher", baseline, target: { text: "≥ 0.5× raw", met: inThread >= 0.5 * raw } },
     { name: "  the same, shared worker (cross-thread)", value: shared, unit: "calls/s", better: "higher", baseline },
@@ -223,51 +287,50 @@ async function callRows(module: QuickJSWASMModule): Promise<BenchRow[]> {
 
 // ---- 4. fuel slowdown ----
 
-/** The raw sync build: ms for `code` with an interrupt handler counting, median of ROUNDS after one warm-up. */
-function rawComputeMs(module: QuickJSWASMModule, code: ComputeCode): number {
-  const runtime = module.newRuntime();
+/** The raw sync build with an interrupt handler that counts: ms for `code.call`. */
+function rawCompute(module: QuickJSWASMModule, code: ComputeCode): Measurer {
   let interrupts = 0;
-  runtime.setInterruptHandler(() => (interrupts++, false));
-  const ctx = runtime.newContext();
-  const defined = ctx.evalCode(code.define);
-  (defined.error ?? defined.value).dispose();
-  const times: number[] = [];
-  for (let i = 0; i < ROUNDS + 1; i++) {
-    const t0 = performance.now();
-    const result = ctx.evalCode(code.call);
-    times.push(performance.now() - t0);
-    (result.error ?? result.value).dispose();
-  }
-  ctx.dispose();
-  runtime.dispose();
-  if (interrupts === 0) throw new Error("bench density: the raw interrupt handler never ran");
-  return median(times.slice(1));
-}
-
-/** ms of the guest's own timing of `code`, median of ROUNDS after one warm-up; or how many of the runs trapped. */
-async function computeMs(options: KernelOptions, code: ComputeCode): Promise<{ ms: number; trapped: number; error?: string }> {
-  return withKernel(options, async (kernel) => {
-    const subject = computeAgent(code);
-    const times: number[] = [];
-    let trapped = 0;
-    let error: string | undefined;
-    for (let i = 0; i < ROUNDS + 1; i++) {
-      const result = await kernel.execute(subject, "");
-      if (result.status !== "ok") {
-        trapped++;
-        error ??= result.error;
-      } else if (i > 0) times.push(Number((result.output ?? "").split(" ")[0]) / 1e6);
-    }
-    return { ms: times.length > 0 ? median(times) : NaN, trapped, error };
+  const setup = (ctx: QuickJSContext, runtime: QuickJSRuntime) => {
+    runtime.setInterruptHandler(() => (interrupts++, false));
+    timedEval(ctx, code.define);
+  };
+  return rawMeasurer(module, setup, (ctx) => {
+    const ms = timedEval(ctx, code.call);
+    if (interrupts === 0) throw new Error("bench density: the raw interrupt handler never ran");
+    return ms;
   });
 }
 
-/** One row of the slowdown: the figure, or how many runs trapped (a MISSED row, with the error). */
-function computeRow(name: string, outcome: { ms: number; trapped: number; error?: string }, baseline: { name: string; value: number }): BenchRow {
-  if (outcome.trapped === 0) return { name, value: outcome.ms, unit: "ms", better: "lower", baseline };
+/**
+ * Where the slowdown goes: the new engine's wasm alone (no kernel), its interrupts answered
+ * without suspending (no turns), `code.call` timed as the raw build's is.
+ */
+async function engineOnly(code: ComputeCode): Promise<Measurer> {
+  const engine = newEngine({ interrupt: () => false }, 256 * MB);
+  const runtime = engine.quickjs.newRuntime();
+  runtime.setInterruptHandler(() => false);
+  const ctx = runtime.newContext();
+  const evaluate = async (text: string) => {
+    const t0 = performance.now();
+    const result = await evalCodeAsync(engine.glue, ctx, text, "bench.js", { type: "global" });
+    if ("error" in result) throw new Error(`bench density: ${text} failed in the engine alone: ${JSON.stringify(ctx.dump(result.error))}`);
+    result.value.dispose();
+    return performance.now() - t0;
+  };
+  await evaluate(code.define);
+  // (the instance is dropped whole, as the kernel drops it)
+  return { failures: 0, once: () => evaluate(code.call), close: () => undefined };
+}
+
+/** The guest's own timing of `code.call` (ns in its output), in ms. */
+const guestMs = (output: string) => Number(output.split(" ")[0]) / 1e6;
+
+/** One row of the slowdown: the figure, or how many runs failed (a MISSED row, with the error). */
+function computeRow(name: string, value: number, m: Measurer, baseline: { name: string; value: number }): BenchRow {
+  if (m.failures === 0) return { name, value, unit: "ms", better: "lower", baseline };
   return {
-    name: `${name}: runs that failed (${outcome.error})`,
-    value: outcome.trapped,
+    name: `${name}: runs that failed (${m.error?.split(": ").at(-1)})`,
+    value: m.failures,
     unit: `of ${ROUNDS + 1} runs`,
     better: "lower",
     target: { text: "every run completes", met: false },
@@ -275,13 +338,18 @@ function computeRow(name: string, outcome: { ms: number; trapped: number; error?
 }
 
 async function fuelRows(module: QuickJSWASMModule): Promise<BenchRow[]> {
-  const loopBase = { name: "raw sync build + counting interrupt handler", value: rawComputeMs(module, LOOP) };
-  const fibBase = { name: "raw sync build + counting interrupt handler", value: rawComputeMs(module, FIB) };
+  const loop = [rawCompute(module, LOOP), await engineOnly(LOOP), kernelMeasurer(IN_THREAD, computeAgent(LOOP), "", guestMs)];
+  const [rawLoop, engineLoop, inThreadLoop] = await interleaved(loop);
+  const fib = [rawCompute(module, FIB), kernelMeasurer(IN_THREAD, computeAgent(FIB), "", guestMs), kernelMeasurer(SHARED, computeAgent(FIB), "", guestMs), kernelMeasurer(DEDICATED, computeAgent(FIB), "", guestMs)];
+  const [rawFib, inThreadFib, sharedFib, dedicatedFib] = await interleaved(fib);
+  const loopBase = { name: "raw sync build + counting interrupt handler", value: rawLoop };
+  const fibBase = { name: "raw sync build + counting interrupt handler", value: rawFib };
   return [
-    computeRow(`${LOOP.label} on the new engine, in-thread (fuel, a turn per slice)`, await computeMs(IN_THREAD, LOOP), loopBase),
-    computeRow(`${FIB.label} on the new engine, in-thread`, await computeMs(IN_THREAD, FIB), fibBase),
-    computeRow(`${FIB.label} on the new engine, shared worker`, await computeMs(SHARED, FIB), fibBase),
-    computeRow(`  ${FIB.label} on today's sync engine, dedicated worker`, await computeMs(DEDICATED, FIB), fibBase),
+    computeRow(`${LOOP.label} on the new engine, in-thread (fuel, a turn per slice)`, inThreadLoop, loop[2], loopBase),
+    computeRow("  where: the new engine's wasm alone, no kernel, interrupts never suspend", engineLoop, loop[1], loopBase),
+    computeRow(`${FIB.label} on the new engine, in-thread`, inThreadFib, fib[1], fibBase),
+    computeRow(`${FIB.label} on the new engine, shared worker`, sharedFib, fib[2], fibBase),
+    computeRow(`  ${FIB.label} on today's sync engine, dedicated worker`, dedicatedFib, fib[3], fibBase),
   ];
 }
 
