@@ -10,6 +10,7 @@ import type { Reply, RunSpec } from "../engines/engine.js";
 import { startQuickJsAsync, type AsyncBridge, type AsyncRun, type ControlWord } from "../engines/quickjs-async/run.js";
 import { Turns } from "../engines/quickjs-async/turns.js";
 import { PreparedPool } from "../engines/quickjs-async/prepare.js";
+import { mainThreadStackBytes, quickjsStackFor } from "../engines/quickjs-async/stack.js";
 import { Control } from "./channel.js";
 import type { HostedRun, RunChannel, RunHost, StartOptions } from "./hosts.js";
 
@@ -130,6 +131,9 @@ export class InThreadHost implements RunHost {
   private readonly live = new Set<AsyncRun>();
   private readonly instances: PreparedPool;
 
+  /** QuickJS's stack limit here, from the V8 stack of the kernel's thread (see stack.ts). */
+  private readonly maxStackBytes = quickjsStackFor(mainThreadStackBytes());
+
   constructor(options: InThreadOptions) {
     this.instances = new PreparedPool(options.sdkSource, options.maxHeapBytes);
   }
@@ -137,7 +141,7 @@ export class InThreadHost implements RunHost {
   async start(spec: RunSpec, signal: AbortSignal, options: StartOptions = {}): Promise<HostedRun | undefined> {
     if (signal.aborted) return undefined;
     const channel = new InThreadChannel(options.stopped?.() ? Control.stop : Control.run);
-    const run = startQuickJsAsync(spec, channel.bridge(), { turns: this.turns, instances: this.instances });
+    const run = startQuickJsAsync(spec, channel.bridge(), { turns: this.turns, instances: this.instances, maxStackBytes: this.maxStackBytes });
     this.add(run);
     const finished = run.finished.finally(() => this.remove(run));
     return {

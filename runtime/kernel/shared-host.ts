@@ -42,7 +42,7 @@ class SharedWorker {
   constructor(options: SharedWorkersOptions, onExit: (worker: SharedWorker, why: string) => void) {
     const counters = new SharedArrayBuffer(8);
     this.live = new Int32Array(counters);
-    const data: SharedWorkerData = { sdkSource: options.sdkSource, maxHeapBytes: options.maxHeapBytes, counters };
+    const data: SharedWorkerData = { sdkSource: options.sdkSource, maxHeapBytes: options.maxHeapBytes, stackSizeMb: options.stackSizeMb, counters };
     this.worker = new Worker(WORKER_URL, { workerData: data, resourceLimits: { stackSizeMb: options.stackSizeMb } });
     this.worker.unref();
     this.ready = new Promise((resolve, reject) => {

@@ -13,11 +13,14 @@ import { engineModule } from "../engines/quickjs-async/module.js";
 import { startQuickJsAsync, type AsyncBridge, type AsyncRun, type ControlWord } from "../engines/quickjs-async/run.js";
 import { Turns } from "../engines/quickjs-async/turns.js";
 import { PreparedPool } from "../engines/quickjs-async/prepare.js";
+import { quickjsStackFor } from "../engines/quickjs-async/stack.js";
 import { AsyncGuestChannel, Control, type ChannelBuffers } from "./channel.js";
 
 export interface SharedWorkerData {
   sdkSource: string;
   maxHeapBytes: number;
+  /** The worker's native stack, in MiB (its resourceLimits). */
+  stackSizeMb: number;
   /** Int32 [live instances, heartbeat], written here, read by the kernel. */
   counters: SharedArrayBuffer;
 }
@@ -25,7 +28,8 @@ export interface SharedWorkerData {
 export type ToSharedWorker = { type: "run"; spec: RunSpec; channel: ChannelBuffers; port: MessagePort } | { type: "kill"; runId: string };
 export type FromSharedWorker = { type: "ready" } | { type: "done"; runId: string; finished: Finished };
 
-const { sdkSource, maxHeapBytes, counters } = workerData as SharedWorkerData;
+const { sdkSource, maxHeapBytes, stackSizeMb, counters } = workerData as SharedWorkerData;
+const maxStackBytes = quickjsStackFor(stackSizeMb * 1024 * 1024);
 if (!parentPort) throw new Error("runtime/kernel/shared-worker.ts must run in a worker thread");
 const port: MessagePort = parentPort as unknown as MessagePort;
 const live = new Int32Array(counters);
@@ -58,7 +62,7 @@ function start(message: Extract<ToSharedWorker, { type: "run" }>): void {
   const channel = new AsyncGuestChannel(message.channel, message.port);
   let run: AsyncRun;
   try {
-    run = startQuickJsAsync(spec, bridgeFor(channel), { turns, instances });
+    run = startQuickJsAsync(spec, bridgeFor(channel), { turns, instances, maxStackBytes });
   } catch (error) {
     message.port.close();
     const text = error instanceof Error ? error.message : String(error);

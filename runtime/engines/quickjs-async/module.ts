@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { QuickJSFFI } from "@jitl/quickjs-wasmfile-release-sync/ffi";
 import { QuickJSWASMModule } from "quickjs-emscripten";
 import { Wasm, type WasmModule } from "../component/wasm.js";
-import { EngineGlue, type EngineHooks, type GlueOptions } from "./glue.js";
+import { EngineGlue, type EngineHooks } from "./glue.js";
 
 const WASM_URL = new URL("../../../../runtime/engines/quickjs-async/engine.wasm", import.meta.url);
 
@@ -35,12 +35,9 @@ export interface Engine {
   quickjs: QuickJSWASMModule;
 }
 
-/**
- * A fresh engine instance with its own memory of at most `maximumBytes`; with `copyOf`, a copy
- * of another instance (see EngineGlue), whose memory had `initialBytes`.
- */
-export function newEngine(hooks: EngineHooks, maximumBytes: number, copyOf?: GlueOptions["copyOf"], initialBytes = ENGINE_INITIAL_BYTES): Engine {
-  const glue = new EngineGlue({ module: engineModule(), hooks, initialBytes, maximumBytes, copyOf });
+/** A fresh engine instance with its own memory of at most `maximumBytes`. */
+export function newEngine(hooks: EngineHooks, maximumBytes: number): Engine {
+  const glue = new EngineGlue({ module: engineModule(), hooks, initialBytes: ENGINE_INITIAL_BYTES, maximumBytes });
   const ffi = new QuickJSFFI(glue as never);
   return { glue, quickjs: new QuickJSWASMModule(glue as never, ffi) };
 }

@@ -39,6 +39,8 @@ export interface AsyncRunOptions {
   turns: Turns;
   /** Where the run's engine instance comes from (one reserve per thread). */
   instances: PreparedPool;
+  /** QuickJS's stack limit for this thread (see stack.ts). */
+  maxStackBytes: number;
 }
 
 /** A run in progress: its result, and how to end it from outside. */
@@ -119,6 +121,7 @@ async function run(spec: RunSpec, bridge: AsyncBridge, options: AsyncRunOptions,
   try {
     glue.heapLimit = glue.memory.buffer.byteLength + spec.limits.memory;
     runtime.setMemoryLimit(spec.limits.memory);
+    runtime.setMaxStackSize(options.maxStackBytes);
     instance.modules.set(ENTRY, entrySource(spec));
     bind(instance, bridge, state);
     const end = () => {
