@@ -98,10 +98,11 @@ describe.each(MODES)("shared engine, $mode", ({ worker, options }) => {
     // and they are not one slice but tens: measured here (2,000 calls of this prober, kernel
     // thread timing the calls), the round trip WITHOUT any spinner had p99 5-16 ms and max
     // 14-76 ms, the same with one spinner, while the slice counts were p50 0, p90 1, p99 23-30,
-    // max 32-57. The maximum of these counts measures the kernel's latency, not the engine's
-    // fairness, so here the typical count is asserted, and the exact bound is the in-thread case.
-    const sorted = [...slices].sort((a, b) => a - b);
-    expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThanOrEqual(1);
+    // max 32-57; under a load average of 8 even the median reached 2. These counts measure the
+    // kernel's latency, not the engine's fairness, so no bound on them is asserted here: the exact
+    // bound is the in-thread case, which runs the same scheduler (engines/quickjs-async/turns.ts).
+    // What holds whatever the load: the neighbour made all its 299 round trips while the spinner,
+    // on the same thread, kept spinning (its fuel grew during them, asserted above).
   });
 
   it("SIGKILL of a spinner and of an agent suspended in a host call leaves its neighbours to finish with the right output", async () => {

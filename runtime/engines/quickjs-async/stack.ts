@@ -4,9 +4,9 @@
  *
  * QuickJS bounds recursion by its own stack in linear memory (256 KiB on the synchronous
  * engine, about 1,000 guest calls). The thread's native stack must hold those calls too, and on
- * this engine a guest call can take up to about 128 times as much native stack as QuickJS stack
- * once V8 has optimised the interpreter loop (measured here: about 32 KiB against about 250
- * bytes; before the optimisation about 500 bytes). Were the native stack the first to run out,
+ * this engine a guest call can take over 100 times as much native stack as QuickJS stack once
+ * V8 has optimised the interpreter loop (measured here: 32 to 40 KiB of native stack against 250
+ * to 650 bytes of QuickJS stack; before the optimisation about 500 bytes of native stack). Were the native stack the first to run out,
  * whether a run ends in a clean "stack overflow" or a trap would depend on when V8 optimised
  * the code, and a replay could end differently from the run it replays. So QuickJS's limit is
  * set from the native stack, with that ratio and a margin, and it is the one that is met.
@@ -14,9 +14,9 @@
 import { MAX_STACK_BYTES } from "../quickjs/run.js";
 
 /** Native stack bytes per byte of QuickJS stack, at worst, with a margin (see above). */
-const NATIVE_PER_QUICKJS_BYTE = 160;
+const NATIVE_PER_QUICKJS_BYTE = 256;
 /** Below this, QuickJS's limit would leave too little for any agent: the run fails clearly instead of at random. */
-const MIN_QUICKJS_STACK = 4 * 1024;
+const MIN_QUICKJS_STACK = 2 * 1024;
 /** V8's default stack limit for a main thread, in KiB (`node --stack-size`). */
 const V8_DEFAULT_STACK_KB = 984;
 
