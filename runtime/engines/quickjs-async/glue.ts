@@ -24,6 +24,29 @@ export interface EngineHooks {
   interrupt(canSuspend: boolean): boolean | Promise<boolean>;
 }
 
+/** The engine's function imports (module "env"). */
+export const ENGINE_IMPORTS = [
+  "qts_host_call_function",
+  "qts_host_interrupt_handler",
+  "qts_host_load_module_source",
+  "qts_host_normalize_module",
+  "qts_host_free_value",
+  "__assert_fail",
+  "_abort_js",
+  "proc_exit",
+  "emscripten_resize_heap",
+  "emscripten_date_now",
+  "_emscripten_runtime_keepalive_clear",
+  "_setitimer_js",
+  "_localtime_js",
+  "_tzset_js",
+  "environ_sizes_get",
+  "environ_get",
+  "fd_write",
+  "fd_close",
+  "fd_seek",
+] as const;
+
 /** The engine trapped or was misused: its instance is unusable from now on. */
 export class EngineFault extends Error {}
 
@@ -58,6 +81,12 @@ export interface GlueOptions {
   initialBytes: number;
   /** The most memory this instance may ever have, in bytes. */
   maximumBytes: number;
+  /**
+   * A copy of another instance of the same module, made when it was idle: its memory's bytes
+   * replace the new instance's, so that its constructors have run and its asyncify data is at
+   * `asyncifyData` already.
+   */
+  copyOf?: { restore(memory: Uint8Array): void; asyncifyData: number };
 }
 
 /**
@@ -98,7 +127,13 @@ export class EngineGlue {
     this.exports = instance.exports as unknown as EngineExports;
     this.abandoned = new Promise<never>((_, reject) => (this.abandon = reject));
     this.abandoned.catch(() => undefined);
+    // The constructors also set the wasm globals that bound the C stack (not in linear memory).
     this.exports.__wasm_call_ctors();
+    if (options.copyOf) {
+      options.copyOf.restore(this.HEAPU8);
+      this.data = options.copyOf.asyncifyData;
+      return;
+    }
     this.data = this.exports.malloc(ASYNCIFY_DATA_BYTES);
     if (this.data === 0) throw new EngineFault("the engine has no room for its asyncify data");
   }

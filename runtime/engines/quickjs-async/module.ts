@@ -8,12 +8,13 @@ import { readFileSync } from "node:fs";
 import { QuickJSFFI } from "@jitl/quickjs-wasmfile-release-sync/ffi";
 import { QuickJSWASMModule } from "quickjs-emscripten";
 import { Wasm, type WasmModule } from "../component/wasm.js";
-import { EngineGlue, type EngineHooks } from "./glue.js";
+import { ENGINE_INITIAL_PAGES } from "./build.js";
+import { EngineGlue, type EngineHooks, type GlueOptions } from "./glue.js";
 
 const WASM_URL = new URL("../../../../runtime/engines/quickjs-async/engine.wasm", import.meta.url);
 
-/** The engine's initial linear memory: the wasm's declared minimum (16 MiB, touched only as used). */
-export const ENGINE_INITIAL_BYTES = 16 * 1024 * 1024;
+/** The engine's initial linear memory: its declared minimum (see build.ts; touched only as used). */
+export const ENGINE_INITIAL_BYTES = ENGINE_INITIAL_PAGES * 65536;
 
 let compiled: WasmModule | undefined;
 
@@ -35,9 +36,12 @@ export interface Engine {
   quickjs: QuickJSWASMModule;
 }
 
-/** A fresh engine instance with its own memory of at most `maximumBytes`. */
-export function newEngine(hooks: EngineHooks, maximumBytes: number): Engine {
-  const glue = new EngineGlue({ module: engineModule(), hooks, initialBytes: ENGINE_INITIAL_BYTES, maximumBytes });
+/**
+ * A fresh engine instance with its own memory of at most `maximumBytes`; with `copyOf`, a copy
+ * of another instance (see EngineGlue), whose memory had `initialBytes`.
+ */
+export function newEngine(hooks: EngineHooks, maximumBytes: number, copyOf?: GlueOptions["copyOf"], initialBytes = ENGINE_INITIAL_BYTES): Engine {
+  const glue = new EngineGlue({ module: engineModule(), hooks, initialBytes, maximumBytes, copyOf });
   const ffi = new QuickJSFFI(glue as never);
   return { glue, quickjs: new QuickJSWASMModule(glue as never, ffi) };
 }

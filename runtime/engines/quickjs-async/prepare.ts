@@ -23,6 +23,7 @@ import { PRELUDE } from "../quickjs/guest-modules.js";
 import { evalCodeAsync } from "./drive.js";
 import type { EngineGlue } from "./glue.js";
 import { newEngine } from "./module.js";
+import { forkInstance, takeSnapshot, type Snapshot } from "./fork.js";
 
 /** What the instance's functions reach: the run bound to it (a placeholder until then). */
 export class RunSlot {
@@ -87,9 +88,11 @@ function stateOf(slot: RunSlot): RunState {
 }
 
 /**
- * The kernel's functions in an instance's context, reaching the run through its slot.
+ * The kernel's functions in an instance's context, reaching the run through its slot. Also run
+ * on a copy of a prepared instance, where only the functions' host side is made (see fork.ts):
+ * it must make its functions in the same order every time.
  */
-export function installKernel(ctx: QuickJSContext, slot: RunSlot, glue: EngineGlue): { turnFn(): QuickJSHandle | undefined; dispose(): void } {
+export function installKernel(ctx: QuickJSContext, slot: RunSlot, glue: EngineGlue, registered?: QuickJSHandle): { turnFn(): QuickJSHandle | undefined; dispose(): void } {
   const state = stateOf(slot);
   installHost(ctx, state, {
     send: (op: OpName, args: unknown[]) => slot.link.send(op, args),
@@ -97,7 +100,7 @@ export function installKernel(ctx: QuickJSContext, slot: RunSlot, glue: EngineGl
     canWait: () => slot.link.canWait(),
   });
   installWebLoader(ctx);
-  return installTimerFunctions(ctx, { base: () => slot.clock.base(), waitUntil: (d) => slot.clock.waitUntil(d), canWait: () => glue.canSuspend() }, state);
+  return installTimerFunctions(ctx, { base: () => slot.clock.base(), waitUntil: (d) => slot.clock.waitUntil(d), canWait: () => glue.canSuspend() }, state, registered);
 }
 
 /**
@@ -137,6 +140,8 @@ export async function prepareInstance(sdkSource: string, maxHeapBytes: number): 
 export class PreparedPool {
   private readonly ready: Promise<PreparedInstance>[] = [];
   private filling = false;
+  /** The instance every other is a copy of, frozen (see fork.ts); made on first use. */
+  private snapshot: Promise<Snapshot> | undefined;
 
   constructor(
     private readonly sdkSource: string,
@@ -161,7 +166,12 @@ export class PreparedPool {
   }
 
   private make(): Promise<PreparedInstance> {
-    const made = prepareInstance(this.sdkSource, this.maxHeapBytes);
+    this.snapshot ??= takeSnapshot(this.sdkSource, this.maxHeapBytes);
+    const made = this.snapshot.then(
+      (snapshot) => forkInstance(snapshot, this.sdkSource, this.maxHeapBytes),
+      // (an instance that cannot be frozen is still one that can be prepared, more slowly)
+      () => prepareInstance(this.sdkSource, this.maxHeapBytes),
+    );
     made.catch(() => undefined);
     return made;
   }

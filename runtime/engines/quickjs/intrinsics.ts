@@ -46,6 +46,11 @@ export function captureIntrinsics(ctx: QuickJSContext): void {
   }
 }
 
+/** Gives `ctx` intrinsics captured on a context it is a copy of (the same values, as `ctx`'s handles). */
+export function adoptIntrinsics(ctx: QuickJSContext, held: Intrinsics): void {
+  captured.set(ctx, held);
+}
+
 /** Frees what captureIntrinsics kept. */
 export function releaseIntrinsics(ctx: QuickJSContext): void {
   const held = captured.get(ctx);

@@ -38,6 +38,16 @@ export function calibrateStrings(ctx: QuickJSContext): void {
   }
 }
 
+/** What calibrateStrings learnt for `ctx` (to give a copy of its context the same). */
+export function stringHeader(ctx: QuickJSContext): Uint8Array | undefined {
+  return headers.get(ctx);
+}
+
+/** Gives `ctx` a header learnt on a context it is a copy of. */
+export function adoptStringHeader(ctx: QuickJSContext, header: Uint8Array): void {
+  headers.set(ctx, header);
+}
+
 /** Forgets what calibrateStrings learnt. */
 export function releaseStrings(ctx: QuickJSContext): void {
   headers.delete(ctx);

@@ -65,8 +65,14 @@ export function firedResult(ctx: QuickJSContext, value: QuickJSHandle): boolean 
  * The three private functions, on either engine. Returns the turn function the prelude
  * registered (undefined before it does).
  */
-export function installTimerFunctions(ctx: QuickJSContext, clock: TimerClockOps, state: TimerRunState): { turnFn(): QuickJSHandle | undefined; dispose(): void } {
-  let turnFn: QuickJSHandle | undefined;
+export function installTimerFunctions(
+  ctx: QuickJSContext,
+  clock: TimerClockOps,
+  state: TimerRunState,
+  registered?: QuickJSHandle,
+): { turnFn(): QuickJSHandle | undefined; dispose(): void } {
+  // (`registered`: the turn function a context this one is a copy of had registered)
+  let turnFn: QuickJSHandle | undefined = registered;
   const stopped = (error: unknown): { error: QuickJSHandle } => {
     if (!(error instanceof TimerStop)) throw error;
     if (error.abort) state.abort ??= { reason: error.abort, message: error.message };

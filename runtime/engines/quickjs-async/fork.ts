@@ -1,0 +1,182 @@
+/**
+ * Copies of a prepared instance. Preparing an instance (its runtime, context, intrinsics, the
+ * kernel's functions, the prelude and the SDK's module) costs milliseconds of interpreter work;
+ * copying one is a new instance of the compiled module plus a copy of the prepared one's
+ * memory (about a megabyte, the pages that are not zero).
+ *
+ * The copy's memory is the prepared instance's, byte for byte, taken when it was idle (no call
+ * in progress, no suspended stack). What lives outside linear memory is remade over the same
+ * pointers: quickjs-emscripten's runtime and context wrappers, the handles the kernel keeps
+ * (intrinsics, the timers' turn function) and the host side of every kernel function. The host
+ * functions are found by id (quickjs-emscripten numbers them in the order they are made), so
+ * the copy makes its own, in the same order, bound to its own run; nothing made by the
+ * prepared instance's host side is shared with a copy.
+ */
+import { QuickJSFFI } from "@jitl/quickjs-wasmfile-release-sync/ffi";
+import { Lifetime, QuickJSRuntime, QuickJSWASMModule, type QuickJSContext, type QuickJSHandle } from "quickjs-emscripten";
+import { adoptIntrinsics, intrinsics } from "../quickjs/intrinsics.js";
+import { installModuleLoader } from "../quickjs/outcome.js";
+import { adoptStringHeader, stringHeader } from "../quickjs/strings.js";
+import { Wasm } from "../component/wasm.js";
+import { ENGINE_IMPORTS, EngineGlue } from "./glue.js";
+import { engineModule } from "./module.js";
+import { RunSlot, installKernel, prepareInstance, type PreparedInstance } from "./prepare.js";
+
+const PAGE = 65536;
+/** quickjs-emscripten numbers host functions from here up (HostRefMap). */
+const FIRST_HOST_REF = -2147483648;
+type Pointer = number;
+
+/** A prepared instance, frozen: what a copy needs. */
+export interface Snapshot {
+  bytes: number;
+  /** The prepared memory's pages that are not all zero, by page index. */
+  pages: Map<number, Uint8Array>;
+  /**
+   * The pages a copy writes: the snapshot's, and those a new instance's data segments fill,
+   * which must be zero where the snapshot has zeros. No other page is touched (an untouched
+   * page costs no memory).
+   */
+  touched: number[];
+  asyncifyData: number;
+  rt: Pointer;
+  ctx: Pointer;
+  intrinsics: { isArray: Pointer; uint8Parts: Pointer; describeThrown: Pointer };
+  header: Uint8Array;
+  turnFn: Pointer | undefined;
+  /** How many host functions the prepared instance made. */
+  functions: number;
+}
+
+interface HostRefs {
+  nextId: number;
+  freelist: number[];
+  put(value: unknown): number;
+}
+interface RuntimeInternals {
+  hostRefs: HostRefs;
+}
+interface ModuleInternals {
+  callbacks: unknown;
+  ffi: QuickJSFFI;
+}
+interface MemoryInternals {
+  memory: { heapValueHandle(ptr: Pointer): QuickJSHandle };
+}
+
+const pointer = (handle: QuickJSHandle): Pointer => handle.value as unknown as Pointer;
+
+/** Prepares an instance and freezes it. @throws when the instance cannot be prepared or frozen */
+export async function takeSnapshot(sdkSource: string, maxHeapBytes: number): Promise<Snapshot> {
+  const prepared = await prepareInstance(sdkSource, maxHeapBytes);
+  const refs = (prepared.runtime as unknown as RuntimeInternals).hostRefs;
+  if (refs.freelist.length > 0) throw new Error("kernel: the prepared instance freed a host function: it cannot be copied");
+  const memory = prepared.glue.HEAPU8;
+  const pages = new Map<number, Uint8Array>();
+  for (const page of nonZeroPages(memory)) pages.set(page, memory.slice(page * PAGE, (page + 1) * PAGE));
+  const touched = [...new Set([...pages.keys(), ...dataSegmentPages(memory.length)])].sort((a, b) => a - b);
+  const held = intrinsics(prepared.ctx);
+  const header = stringHeader(prepared.ctx);
+  if (!header) throw new Error("kernel: the prepared instance has no string header");
+  const turnFn = prepared.turnFn();
+  return {
+    bytes: memory.length,
+    pages,
+    touched,
+    asyncifyData: prepared.glue.data,
+    rt: (prepared.runtime as unknown as { rt: { value: Pointer } }).rt.value,
+    ctx: (prepared.ctx as unknown as { ctx: { value: Pointer } }).ctx.value,
+    intrinsics: { isArray: pointer(held.isArray), uint8Parts: pointer(held.uint8Parts), describeThrown: pointer(held.describeThrown) },
+    header,
+    turnFn: turnFn ? pointer(turnFn) : undefined,
+    functions: refs.nextId - FIRST_HOST_REF,
+  };
+}
+
+function nonZeroPages(memory: Uint8Array): number[] {
+  const pages: number[] = [];
+  for (let page = 0; page * PAGE < memory.length; page++) if (!isZero(memory.subarray(page * PAGE, (page + 1) * PAGE))) pages.push(page);
+  return pages;
+}
+
+/** The pages a new instance's data segments write (an instance whose code never runs). */
+function dataSegmentPages(bytes: number): number[] {
+  const memory = new Wasm.Memory({ initial: bytes / PAGE, maximum: bytes / PAGE });
+  const env: Record<string, () => number> = {};
+  for (const name of ENGINE_IMPORTS) env[name] = () => 0;
+  new Wasm.Instance(engineModule(), { env, a: { a: memory } });
+  return nonZeroPages(new Uint8Array(memory.buffer));
+}
+
+function isZero(bytes: Uint8Array): boolean {
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+  return true;
+}
+
+/** Writes the snapshot's pages over a new instance's memory (zeroing what its data segments put where the snapshot has zeros). */
+function restore(snapshot: Snapshot, memory: Uint8Array): void {
+  for (const page of snapshot.touched) {
+    const bytes = snapshot.pages.get(page);
+    if (bytes) memory.set(bytes, page * PAGE);
+    else memory.fill(0, page * PAGE, (page + 1) * PAGE);
+  }
+}
+
+/** A copy of the snapshot's instance, ready for a run. @throws when the copy does not match the snapshot */
+export function forkInstance(snapshot: Snapshot, sdkSource: string, maxHeapBytes: number): PreparedInstance {
+  const slot = new RunSlot();
+  const glue = new EngineGlue({
+    module: engineModule(),
+    hooks: { interrupt: (canSuspend) => slot.interrupt(canSuspend) },
+    initialBytes: snapshot.bytes,
+    maximumBytes: maxHeapBytes,
+    copyOf: { restore: (memory) => restore(snapshot, memory), asyncifyData: snapshot.asyncifyData },
+  });
+  const ffi = new QuickJSFFI(glue as never);
+  const quickjs = new QuickJSWASMModule(glue as never, ffi);
+  const { callbacks } = quickjs as unknown as ModuleInternals;
+  const rt = new Lifetime(snapshot.rt as never, undefined, (ptr) => {
+    ffi.QTS_FreeRuntime(ptr as never);
+    (callbacks as { deleteRuntime(ptr: unknown): void }).deleteRuntime(ptr);
+  });
+  const runtime = new QuickJSRuntime({ module: glue as never, ffi, rt, callbacks } as never);
+  runtime.setInterruptHandler(() => false);
+  const modules = installModuleLoader(runtime, undefined, sdkSource);
+  const ctx = runtime.newContext({ contextPointer: snapshot.ctx as never });
+  const handle = (ptr: Pointer) => (ctx as unknown as MemoryInternals).memory.heapValueHandle(ptr);
+  adoptIntrinsics(ctx, { isArray: handle(snapshot.intrinsics.isArray), uint8Parts: handle(snapshot.intrinsics.uint8Parts), describeThrown: handle(snapshot.intrinsics.describeThrown) });
+  adoptStringHeader(ctx, snapshot.header);
+  const registered = snapshot.turnFn === undefined ? undefined : handle(snapshot.turnFn);
+  const refs = (runtime as unknown as RuntimeInternals).hostRefs;
+  const timers = hostSideOnly(ctx, refs, () => installKernel(ctx, slot, glue, registered));
+  if (refs.nextId - FIRST_HOST_REF !== snapshot.functions) throw new Error("kernel: a copied instance made a different number of host functions");
+  return { glue, runtime, ctx, slot, modules, turnFn: () => timers.turnFn(), disposeTimers: () => timers.dispose() };
+}
+
+/**
+ * Runs `install` with the context's engine-side calls replaced: a function is only registered
+ * (its object exists in the copied memory already), and what would make or change guest values
+ * does nothing. The methods are the context's own again afterwards.
+ */
+function hostSideOnly<T>(ctx: QuickJSContext, refs: HostRefs, install: () => T): T {
+  const none: QuickJSHandle = { alive: true, value: 0, dispose() {}, dup: () => none } as unknown as QuickJSHandle;
+  const replaced: Record<string, (...args: unknown[]) => unknown> = {
+    newFunction: (_name, fn) => {
+      refs.put(fn);
+      return none;
+    },
+    newObject: () => none,
+    getProp: () => none,
+    setProp: () => undefined,
+    defineProp: () => undefined,
+    callFunction: () => ({ value: none }),
+  };
+  const target = ctx as unknown as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(replaced)) target[name] = fn;
+  try {
+    return install();
+  } finally {
+    for (const name of Object.keys(replaced)) delete target[name];
+  }
+}
