@@ -11,8 +11,7 @@
 import type { OpName } from "../../kernel/ops.js";
 import type { AbortReason, Finished, Outcome, Reply, RunSpec } from "../engine.js";
 import { releaseIntrinsics } from "../quickjs/intrinsics.js";
-import { ENTRY, RunState, describeHostError, entrySource } from "../quickjs/outcome.js";
-import { FUEL_PER_SLICE } from "../quickjs/run.js";
+import { ENTRY, FUEL_PER_SLICE, RunState, describeHostError, entrySource, spendSlice } from "../quickjs/outcome.js";
 import { TimerClock } from "../timer-clock.js";
 import { EngineAbandoned } from "./glue.js";
 import type { PreparedInstance, PreparedPool } from "./prepare.js";
@@ -90,14 +89,8 @@ function interruptFor(spec: RunSpec, bridge: AsyncBridge, turns: Turns, state: R
     return true;
   };
   return (canSuspend) => {
-    if (state.abort || state.timerFailure !== null) return true;
-    if (state.ended) return false; // only the kernel's own readers run now
-    state.slices++;
-    const fuel = state.slices * FUEL_PER_SLICE;
-    if (fuel > spec.limits.fuel) {
-      state.abort = { reason: "fuel", message: `fuel budget of ${spec.limits.fuel} exhausted` };
-      return true;
-    }
+    const fuel = spendSlice(state, spec);
+    if (typeof fuel === "boolean") return fuel;
     const word = bridge.tick(fuel);
     if (word === "kill") return kill();
     if (!canSuspend) {

@@ -13,6 +13,29 @@ import { formatThrown, isOutOfMemory, readThrown, type Thrown } from "./thrown.j
 
 const MAX_MESSAGE = 4096;
 
+/**
+ * QuickJS checks for interrupts every 10,000 interpreter steps (a loop iteration is about two
+ * steps, a call about one): one interrupt is one slice of 10,000 fuel units.
+ */
+export const FUEL_PER_SLICE = 10_000;
+
+/**
+ * What every interrupt does first, on either engine: a run being ended stops, an ended run's
+ * readers go on, and one slice of fuel is spent. Returns true (interrupt the guest), false (go
+ * on), or the fuel used so far, when the engine must still ask the kernel.
+ */
+export function spendSlice(state: RunState, spec: RunSpec): boolean | number {
+  if (state.abort || state.timerFailure !== null) return true;
+  if (state.ended) return false; // only the kernel's own readers run now
+  state.slices++;
+  const fuel = state.slices * FUEL_PER_SLICE;
+  if (fuel > spec.limits.fuel) {
+    state.abort = { reason: "fuel", message: `fuel budget of ${spec.limits.fuel} exhausted` };
+    return true;
+  }
+  return fuel;
+}
+
 /** The name of the module the agent's code is served as. */
 export const ENTRY = "agent";
 

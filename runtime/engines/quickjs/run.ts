@@ -13,16 +13,12 @@ import { PRELUDE } from "./guest-modules.js";
 import { installWebLoader } from "../web/quickjs.js";
 import { captureIntrinsics, releaseIntrinsics } from "./intrinsics.js";
 import { installHost } from "./host.js";
-import { ENTRY, RunState, describeHostError, disposeResult, failure, installModuleLoader, never, result } from "./outcome.js";
+import { ENTRY, FUEL_PER_SLICE, RunState, spendSlice, describeHostError, disposeResult, failure, installModuleLoader, never, result } from "./outcome.js";
 import { newString } from "./strings.js";
 import { TimerClock } from "../timer-clock.js";
 import { installTimerHost, type TimerHost } from "./timers.js";
 
-/**
- * QuickJS checks for interrupts every 10,000 interpreter steps (a loop iteration is about two
- * steps, a call about one): one interrupt is one slice of 10,000 fuel units.
- */
-export const FUEL_PER_SLICE = 10_000;
+export { FUEL_PER_SLICE } from "./outcome.js";
 /** QuickJS's own stack limit; the worker's native stack is larger (see the pool). */
 export const MAX_STACK_BYTES = 256 * 1024;
 
@@ -48,14 +44,8 @@ export function runQuickJs(module: QuickJSWASMModule, spec: RunSpec, bridge: Gue
     runtime.setMemoryLimit(spec.limits.memory);
     runtime.setMaxStackSize(MAX_STACK_BYTES);
     runtime.setInterruptHandler(() => {
-      if (state.abort || state.timerFailure !== null) return true;
-      if (state.ended) return false; // only the kernel's own readers run now
-      state.slices++;
-      const fuel = state.slices * FUEL_PER_SLICE;
-      if (fuel > spec.limits.fuel) {
-        state.abort = { reason: "fuel", message: `fuel budget of ${spec.limits.fuel} exhausted` };
-        return true;
-      }
+      const fuel = spendSlice(state, spec);
+      if (typeof fuel === "boolean") return fuel;
       const reason = bridge.tick(fuel);
       if (reason) state.abort = { reason, message: "ended by the kernel" };
       return state.abort !== null;
