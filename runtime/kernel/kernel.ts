@@ -11,7 +11,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { extname, resolve } from "node:path";
-import type { RunCapabilities } from "../capabilities/index.js";
 import { createRunSql } from "../capabilities/sql-run.js";
 import type { ComponentImage } from "../engines/component/image.js";
 import type { LoadedComponent } from "../engines/component/load.js";
@@ -30,12 +29,13 @@ import { DEFAULT_LIMITS, type Limits, type Policy, type RunResult, type Signal, 
 import { createVerifier, verifyOutput } from "../verify/verifier.js";
 import type { VerificationResult } from "../verify/consensus.js";
 import { mergeSettings, normalizeVerificationOptions, type VerificationOptions } from "../verify/settings.js";
-import { createRunCapabilities, resolveCapabilityOptions, type CapabilityOptions, type ResolvedCapabilities } from "./capabilities.js";
+import { resolveCapabilityOptions, type CapabilityOptions, type ResolvedCapabilities } from "./capabilities.js";
 import { Admission } from "./admission.js";
 import { DedicatedHost } from "./dedicated-host.js";
 import type { Isolation, RunHost } from "./hosts.js";
 import { isolationFor, resolvePlacement, type Placement } from "./placement.js";
 import { AgentProcess, LiveProcesses, type ProcessInfo } from "./process.js";
+import { newGateRun } from "./gate-run.js";
 import { DEFAULT_MAX_HEAP_BYTES, type PoolOptions } from "./pool.js";
 import { createSharedHost } from "./shared-host-factory.js";
 import { runSpec, sha256, validateLimits } from "./run-spec.js";
@@ -441,31 +441,6 @@ export class KernelSpace {
   }
 
   private gateRun(proc: AgentProcess, log: KernelLog, task: string): GateRun {
-    const startedNs = process.hrtime.bigint();
-    const now = this.options.now ?? Date.now;
-    const run: GateRun = {
-      runId: proc.runId,
-      pid: proc.pid,
-      agent: proc.agent,
-      code: proc.codeHash,
-      task,
-      limits: proc.spec.limits,
-      policy: this.policy,
-      log,
-      verifier: this.verifier,
-      hostCalls: 0,
-      tokens: { input: 0, output: 0 },
-      denials: [],
-      terminating: false,
-      capabilities: undefined as unknown as RunCapabilities,
-      stop: (reason) => proc.signal("SIGSTOP", `policy (${reason})`),
-      kill: (reason) => proc.killFor("policy", "policy", reason),
-    };
-    run.capabilities = createRunCapabilities(this.capabilities, run, {
-      startedNs,
-      now,
-      checkpoint: (label) => proc.checkpoint(label),
-    });
-    return run;
+    return newGateRun(proc, log, task, { policy: this.policy, verifier: this.verifier, capabilities: this.capabilities, now: this.options.now ?? Date.now });
   }
 }

@@ -18,9 +18,32 @@ import { adoptIntrinsics, intrinsics } from "../quickjs/intrinsics.js";
 import { installModuleLoader } from "../quickjs/outcome.js";
 import { adoptStringHeader, stringHeader } from "../quickjs/strings.js";
 import { Wasm } from "../component/wasm.js";
-import { ENGINE_IMPORTS, EngineGlue } from "./glue.js";
+import { EngineGlue } from "./glue.js";
 import { engineModule } from "./module.js";
 import { RunSlot, installKernel, prepareInstance, type PreparedInstance } from "./prepare.js";
+
+/** The engine's function imports (module "env"). */
+const ENGINE_IMPORTS = [
+  "qts_host_call_function",
+  "qts_host_interrupt_handler",
+  "qts_host_load_module_source",
+  "qts_host_normalize_module",
+  "qts_host_free_value",
+  "__assert_fail",
+  "_abort_js",
+  "proc_exit",
+  "emscripten_resize_heap",
+  "emscripten_date_now",
+  "_emscripten_runtime_keepalive_clear",
+  "_setitimer_js",
+  "_localtime_js",
+  "_tzset_js",
+  "environ_sizes_get",
+  "environ_get",
+  "fd_write",
+  "fd_close",
+  "fd_seek",
+] as const;
 
 const PAGE = 65536;
 /** quickjs-emscripten numbers host functions from here up (HostRefMap). */

@@ -13,6 +13,7 @@
  */
 import type { EmscriptenModuleCallbacks } from "quickjs-emscripten";
 import { Wasm, type WasmMemory, type WasmModule } from "../component/wasm.js";
+import { lengthBytesUTF8, stringToUTF8, utf8ToString, writeUtcTime } from "./heap.js";
 
 /** What the engine asks of its owner. */
 export interface EngineHooks {
@@ -23,29 +24,6 @@ export interface EngineHooks {
    */
   interrupt(canSuspend: boolean): boolean | Promise<boolean>;
 }
-
-/** The engine's function imports (module "env"). */
-export const ENGINE_IMPORTS = [
-  "qts_host_call_function",
-  "qts_host_interrupt_handler",
-  "qts_host_load_module_source",
-  "qts_host_normalize_module",
-  "qts_host_free_value",
-  "__assert_fail",
-  "_abort_js",
-  "proc_exit",
-  "emscripten_resize_heap",
-  "emscripten_date_now",
-  "_emscripten_runtime_keepalive_clear",
-  "_setitimer_js",
-  "_localtime_js",
-  "_tzset_js",
-  "environ_sizes_get",
-  "environ_get",
-  "fd_write",
-  "fd_close",
-  "fd_seek",
-] as const;
 
 /** The engine trapped or was misused: its instance is unusable from now on. */
 export class EngineFault extends Error {}
@@ -183,58 +161,16 @@ export class EngineGlue {
   }
 
   UTF8ToString(ptr: number, maxBytes = Infinity): string {
-    if (!ptr) return "";
-    const heap = this.HEAPU8;
-    let end = ptr;
-    while (heap[end] !== 0 && end - ptr < maxBytes) end++;
-    return new TextDecoder().decode(heap.subarray(ptr, end));
+    return utf8ToString(this.HEAPU8, ptr, maxBytes);
   }
 
   lengthBytesUTF8(text: string): number {
-    let bytes = 0;
-    for (let i = 0; i < text.length; i++) {
-      const unit = text.charCodeAt(i);
-      if (unit <= 0x7f) bytes++;
-      else if (unit <= 0x7ff) bytes += 2;
-      else if (unit >= 0xd800 && unit <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    }
-    return bytes;
+    return lengthBytesUTF8(text);
   }
 
   /** Writes `text` as UTF-8 and a NUL at `out`, in at most `maxBytes` bytes; returns the bytes written (without the NUL). */
   stringToUTF8(text: string, out: number, maxBytes: number): number {
-    if (!(maxBytes > 0)) return 0;
-    const heap = this.HEAPU8;
-    const start = out;
-    const end = out + maxBytes - 1;
-    for (let i = 0; i < text.length; i++) {
-      const point = text.codePointAt(i)!;
-      if (point <= 0x7f) {
-        if (out >= end) break;
-        heap[out++] = point;
-      } else if (point <= 0x7ff) {
-        if (out + 1 >= end) break;
-        heap[out++] = 0xc0 | (point >> 6);
-        heap[out++] = 0x80 | (point & 63);
-      } else if (point <= 0xffff) {
-        if (out + 2 >= end) break;
-        heap[out++] = 0xe0 | (point >> 12);
-        heap[out++] = 0x80 | ((point >> 6) & 63);
-        heap[out++] = 0x80 | (point & 63);
-      } else {
-        if (out + 3 >= end) break;
-        heap[out++] = 0xf0 | (point >> 18);
-        heap[out++] = 0x80 | ((point >> 12) & 63);
-        heap[out++] = 0x80 | ((point >> 6) & 63);
-        heap[out++] = 0x80 | (point & 63);
-        i++;
-      }
-    }
-    heap[out] = 0;
-    return out - start;
+    return stringToUTF8(this.HEAPU8, text, out, maxBytes);
   }
 
   // ---- suspension ----
@@ -388,7 +324,7 @@ export class EngineGlue {
       emscripten_date_now: () => Date.now(),
       _emscripten_runtime_keepalive_clear: () => undefined,
       _setitimer_js: () => 0,
-      _localtime_js: (time: bigint, tm: number) => this.writeUtcTime(Number(time), tm),
+      _localtime_js: (time: bigint, tm: number) => writeUtcTime(this.HEAP32, Number(time), tm),
       _tzset_js: (timezone: number, daylight: number, stdName: number, dstName: number) => {
         this.HEAP32[timezone >> 2] = 0;
         this.HEAP32[daylight >> 2] = 0;
@@ -426,23 +362,6 @@ export class EngineGlue {
       }
     }
     return 0;
-  }
-
-  private writeUtcTime(seconds: number, tm: number): void {
-    const date = new Date(seconds * 1000);
-    const i32 = this.HEAP32;
-    const at = tm >> 2;
-    const start = Date.UTC(date.getUTCFullYear(), 0, 1);
-    i32[at] = date.getUTCSeconds();
-    i32[at + 1] = date.getUTCMinutes();
-    i32[at + 2] = date.getUTCHours();
-    i32[at + 3] = date.getUTCDate();
-    i32[at + 4] = date.getUTCMonth();
-    i32[at + 5] = date.getUTCFullYear() - 1900;
-    i32[at + 6] = date.getUTCDay();
-    i32[at + 7] = Math.floor((date.getTime() - start) / 86_400_000);
-    i32[at + 8] = 0;
-    i32[at + 9] = 0;
   }
 
   private stackString(text: string | null): number {

@@ -7,7 +7,7 @@
  * `agentos:kernel/*`, and refuses everything else.
  */
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from "quickjs-emscripten";
-import { OPS, type OpName } from "../../kernel/ops.js";
+import type { OpName } from "../../kernel/ops.js";
 import type { Finished, GuestBridge, Outcome, Reply, RunSpec } from "../engine.js";
 import { PRELUDE } from "./guest-modules.js";
 import { installWebLoader } from "../web/quickjs.js";

@@ -1,0 +1,47 @@
+/**
+ * The gate's view of one run: what it decides a host call with (the policy, the verifier, the
+ * log), what it counts (host calls, tokens, denials), and the run's capabilities.
+ */
+import type { GateRun, Verifier } from "../gate.js";
+import type { RunCapabilities } from "../capabilities/index.js";
+import type { KernelLog } from "../episodic/index.js";
+import type { Policy } from "../types.js";
+import { createRunCapabilities, type ResolvedCapabilities } from "./capabilities.js";
+import type { AgentProcess } from "./process.js";
+
+export interface GateRunDeps {
+  policy: Policy;
+  verifier: Verifier;
+  capabilities: ResolvedCapabilities;
+  /** The kernel's wall clock, in milliseconds. */
+  now: () => number;
+}
+
+/** A new run's gate state, its capabilities made for it. */
+export function newGateRun(proc: AgentProcess, log: KernelLog, task: string, deps: GateRunDeps): GateRun {
+  const startedNs = process.hrtime.bigint();
+  const run: GateRun = {
+    runId: proc.runId,
+    pid: proc.pid,
+    agent: proc.agent,
+    code: proc.codeHash,
+    task,
+    limits: proc.spec.limits,
+    policy: deps.policy,
+    log,
+    verifier: deps.verifier,
+    hostCalls: 0,
+    tokens: { input: 0, output: 0 },
+    denials: [],
+    terminating: false,
+    capabilities: undefined as unknown as RunCapabilities,
+    stop: (reason) => proc.signal("SIGSTOP", `policy (${reason})`),
+    kill: (reason) => proc.killFor("policy", "policy", reason),
+  };
+  run.capabilities = createRunCapabilities(deps.capabilities, run, {
+    startedNs,
+    now: deps.now,
+    checkpoint: (label) => proc.checkpoint(label),
+  });
+  return run;
+}
