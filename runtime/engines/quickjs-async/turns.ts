@@ -7,8 +7,6 @@
 export class Turns {
   private readonly waiting: (() => void)[] = [];
   private scheduled = false;
-  /** Turns given so far (for tests and the bench). */
-  given = 0;
 
   /** Resolves when it is this caller's turn again. */
   next(): Promise<void> {
@@ -23,7 +21,6 @@ export class Turns {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.given++;
       this.waiting.shift()?.();
       this.schedule();
     });
