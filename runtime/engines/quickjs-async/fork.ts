@@ -62,6 +62,8 @@ export interface Snapshot {
    */
   touched: number[];
   asyncifyData: number;
+  /** The C stack pointer of the idle instance (a wasm global: a copy's starts there). */
+  stackPointer: number;
   rt: Pointer;
   ctx: Pointer;
   intrinsics: { isArray: Pointer; uint8Parts: Pointer; describeThrown: Pointer };
@@ -107,6 +109,7 @@ export async function takeSnapshot(sdkSource: string, maxHeapBytes: number): Pro
     pages,
     touched,
     asyncifyData: prepared.glue.data,
+    stackPointer: prepared.glue.stackPointer(),
     rt: (prepared.runtime as unknown as { rt: { value: Pointer } }).rt.value,
     ctx: (prepared.ctx as unknown as { ctx: { value: Pointer } }).ctx.value,
     intrinsics: { isArray: pointer(held.isArray), uint8Parts: pointer(held.uint8Parts), describeThrown: pointer(held.describeThrown) },
@@ -156,6 +159,43 @@ export function forkInstance(snapshot: Snapshot, sdkSource: string, maxHeapBytes
     maximumBytes: maxHeapBytes,
     copyOf: { restore: (memory) => restore(snapshot, memory), asyncifyData: snapshot.asyncifyData },
   });
+  return adopt(snapshot, glue, slot, sdkSource);
+}
+
+const ZERO_PAGE = new Uint8Array(PAGE);
+
+/**
+ * Makes a copy that has served a run a copy again, in place: its memory is compared with the
+ * snapshot page by page and every page that differs is written back, so that nothing of the run
+ * is left in it; what lives outside memory is made anew, as for a new copy. Only an idle
+ * instance (see EngineGlue.idle) whose memory did not grow and whose C stack pointer is back
+ * where the snapshot's was can be made new; otherwise undefined (the caller drops it).
+ *
+ * Reading a page makes it resident, so a reused instance holds all its memory (7 MiB): the
+ * caller keeps only a few of them.
+ */
+export function resetInstance(snapshot: Snapshot, used: PreparedInstance, sdkSource: string): PreparedInstance | undefined {
+  const { glue } = used;
+  if (used.copyOf !== snapshot || !glue.idle || glue.memory.buffer.byteLength !== snapshot.bytes || glue.stackPointer() !== snapshot.stackPointer) return undefined;
+  const slot = new RunSlot();
+  glue.recycle({ interrupt: (canSuspend) => slot.interrupt(canSuspend) }, (memory) => restoreAll(snapshot, memory));
+  return adopt(snapshot, glue, slot, sdkSource);
+}
+
+/** Writes back every page of `memory` that differs from the snapshot's (a page it does not hold is zero). */
+function restoreAll(snapshot: Snapshot, memory: Uint8Array): void {
+  const bytes = Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength);
+  for (let page = 0; page * PAGE < bytes.length; page++) {
+    const want = snapshot.pages.get(page) ?? ZERO_PAGE;
+    const at = page * PAGE;
+    if (bytes.compare(want, 0, PAGE, at, at + PAGE) === 0) continue;
+    if (want === ZERO_PAGE) memory.fill(0, at, at + PAGE);
+    else memory.set(want, at);
+  }
+}
+
+/** The host side of a copy whose memory is the snapshot's: quickjs-emscripten's objects and the kernel's functions, over the same pointers. */
+function adopt(snapshot: Snapshot, glue: EngineGlue, slot: RunSlot, sdkSource: string): PreparedInstance {
   const ffi = new QuickJSFFI(glue as never);
   const quickjs = new QuickJSWASMModule(glue as never, ffi);
   const { callbacks } = quickjs as unknown as ModuleInternals;
@@ -174,7 +214,7 @@ export function forkInstance(snapshot: Snapshot, sdkSource: string, maxHeapBytes
   const refs = (runtime as unknown as RuntimeInternals).hostRefs;
   const timers = hostSideOnly(ctx, refs, () => installKernel(ctx, slot, glue, registered));
   if (refs.nextId - FIRST_HOST_REF !== snapshot.functions) throw new Error("kernel: a copied instance made a different number of host functions");
-  return { glue, runtime, ctx, slot, modules, turnFn: () => timers.turnFn(), disposeTimers: () => timers.dispose() };
+  return { glue, runtime, ctx, slot, modules, turnFn: () => timers.turnFn(), disposeTimers: () => timers.dispose(), copyOf: snapshot };
 }
 
 /**

@@ -77,7 +77,7 @@ export class EngineGlue {
   type = "sync" as const;
   readonly memory: WasmMemory;
   private readonly exports: EngineExports;
-  private readonly hooks: EngineHooks;
+  private hooks: EngineHooks;
   private views: { buffer: ArrayBuffer; u8: Uint8Array; i8: Int8Array; i32: Int32Array; u32: Uint32Array } | undefined;
   /** Growth beyond this many bytes is refused (the run's memory budget); Infinity lifts it. */
   heapLimit = Infinity;
@@ -92,7 +92,7 @@ export class EngineGlue {
   private depth = 0;
   private entryCanSuspend = false;
   private abandon: ((error: EngineAbandoned) => void) | undefined;
-  private readonly abandoned: Promise<never>;
+  private abandoned: Promise<never>;
   private dead: string | undefined;
 
   constructor(options: GlueOptions) {
@@ -103,8 +103,7 @@ export class EngineGlue {
     });
     const instance = new Wasm.Instance(options.module, { env: this.imports(), a: { a: this.memory } });
     this.exports = instance.exports as unknown as EngineExports;
-    this.abandoned = new Promise<never>((_, reject) => (this.abandon = reject));
-    this.abandoned.catch(() => undefined);
+    this.abandoned = this.abandonable();
     // The constructors also set the wasm globals that bound the C stack (not in linear memory).
     this.exports.__wasm_call_ctors();
     if (options.copyOf) {
@@ -114,6 +113,42 @@ export class EngineGlue {
     }
     this.data = this.exports.malloc(ASYNCIFY_DATA_BYTES);
     if (this.data === 0) throw new EngineFault("the engine has no room for its asyncify data");
+  }
+
+  private abandonable(): Promise<never> {
+    const abandoned = new Promise<never>((_, reject) => (this.abandon = reject));
+    abandoned.catch(() => undefined);
+    return abandoned;
+  }
+
+  // ---- reuse ----
+
+  /**
+   * Whether the instance is idle and whole: never trapped or abandoned, running nothing, no
+   * stack suspended, and asyncify's own state back to normal.
+   */
+  get idle(): boolean {
+    return this.dead === undefined && !this.driving && this.sleeping === undefined && this.state === State.Normal && this.exports.asyncify_get_state() === 0;
+  }
+
+  /** The C stack pointer (a wasm global, not in linear memory). */
+  stackPointer(): number {
+    return this.exports.emscripten_stack_get_current();
+  }
+
+  /**
+   * Makes an idle instance new again for another owner: `restore` puts its memory back as it
+   * was (see fork.ts), and every field of this glue starts over. @throws EngineFault when it is not idle
+   */
+  recycle(hooks: EngineHooks, restore: (memory: Uint8Array) => void): void {
+    if (!this.idle) throw new EngineFault("only an idle instance can be reused");
+    restore(this.HEAPU8);
+    this.hooks = hooks;
+    this.heapLimit = Infinity;
+    this.resumeValue = undefined;
+    this.depth = 0;
+    this.entryCanSuspend = false;
+    this.abandoned = this.abandonable();
   }
 
   // ---- what quickjs-emscripten's FFI reads ----

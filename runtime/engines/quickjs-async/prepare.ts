@@ -23,7 +23,7 @@ import { PRELUDE } from "../quickjs/guest-modules.js";
 import { evalCodeAsync } from "./drive.js";
 import type { EngineGlue } from "./glue.js";
 import { newEngine } from "./module.js";
-import { forkInstance, takeSnapshot, type Snapshot } from "./fork.js";
+import { forkInstance, resetInstance, takeSnapshot, type Snapshot } from "./fork.js";
 
 /** What the instance's functions reach: the run bound to it (a placeholder until then). */
 export class RunSlot {
@@ -49,6 +49,8 @@ export interface PreparedInstance {
   modules: Map<string, string>;
   turnFn(): QuickJSHandle | undefined;
   disposeTimers(): void;
+  /** The snapshot this instance is a copy of (none: prepared from scratch). */
+  copyOf?: Snapshot;
 }
 
 /** A RunState whose fields are the slot's current run's. */
@@ -133,15 +135,32 @@ export async function prepareInstance(sdkSource: string, maxHeapBytes: number): 
   return { glue, runtime, ctx, slot, modules, turnFn: () => timers.turnFn(), disposeTimers: () => timers.dispose() };
 }
 
+/** One instance in the reserve: `reused` ones have served a run and been made new (resetInstance). */
+interface Ready {
+  instance: Promise<PreparedInstance>;
+  reused?: PreparedInstance;
+}
+
 /**
  * Instances made ready ahead, per thread: `take()` hands one over (making one at once if none
  * is ready) and tops the reserve up in the background, one instance per pass of the event loop.
+ *
+ * An instance that ends its run idle comes back through `give()` and is made new in place
+ * (resetInstance): that costs a compare of its memory instead of a new instance whose pages
+ * all fault in, which is most of what a copy costs. A reused instance holds all its memory, so
+ * at most `reserve` of them are kept per thread (in the reserve or running); the others go
+ * with their run.
  */
 export class PreparedPool {
-  private readonly ready: Promise<PreparedInstance>[] = [];
+  private readonly ready: Ready[] = [];
   private filling = false;
   /** The instance every other is a copy of, frozen (see fork.ts); made on first use. */
   private snapshot: Promise<Snapshot> | undefined;
+  private frozen: Snapshot | undefined;
+  /** Reused instances alive (in the reserve or running), and those of them running. */
+  private reusedAlive = 0;
+  private reusedRunning = 0;
+  private readonly running = new WeakSet<PreparedInstance>();
 
   constructor(
     private readonly sdkSource: string,
@@ -150,9 +169,44 @@ export class PreparedPool {
   ) {}
 
   take(): Promise<PreparedInstance> {
-    const next = this.ready.shift() ?? this.make();
+    const next = this.ready.shift();
+    if (next?.reused) {
+      this.reusedRunning++;
+      this.running.add(next.reused);
+    }
     this.fill();
-    return next;
+    return next?.instance ?? this.make();
+  }
+
+  /**
+   * Takes back an instance whose run is over; `idle` says it ended with nothing running or
+   * suspended. Returns whether it was kept (made new, in the reserve); if not, the caller
+   * frees it as it would have.
+   */
+  give(instance: PreparedInstance, idle: boolean): boolean {
+    const wasReused = this.running.delete(instance);
+    if (wasReused) this.reusedRunning--;
+    const snapshot = this.frozen;
+    let made: PreparedInstance | undefined;
+    if (idle && snapshot && (wasReused || this.reusedAlive < this.reserve)) {
+      try {
+        made = resetInstance(snapshot, instance, this.sdkSource);
+      } catch {
+        made = undefined;
+      }
+    }
+    if (!made) {
+      if (wasReused) this.reusedAlive--;
+      return false;
+    }
+    if (!wasReused) this.reusedAlive++;
+    this.ready.unshift({ instance: Promise.resolve(made), reused: made });
+    // (the reserve keeps its size: the newest copy made goes, not a reused instance)
+    while (this.ready.length > this.reserve) {
+      const dropped = this.ready.pop()!;
+      if (dropped.reused) this.reusedAlive--;
+    }
+    return true;
   }
 
   /** Starts filling the reserve (for a thread that is about to host agents). */
@@ -162,11 +216,12 @@ export class PreparedPool {
 
   /** Drops the reserve (its instances go with their memory). */
   clear(): void {
+    for (const r of this.ready) if (r.reused) this.reusedAlive--;
     this.ready.length = 0;
   }
 
   private make(): Promise<PreparedInstance> {
-    this.snapshot ??= takeSnapshot(this.sdkSource, this.maxHeapBytes);
+    this.snapshot ??= takeSnapshot(this.sdkSource, this.maxHeapBytes).then((snapshot) => (this.frozen = snapshot));
     const made = this.snapshot.then(
       (snapshot) => forkInstance(snapshot, this.sdkSource, this.maxHeapBytes),
       // (an instance that cannot be frozen is still one that can be prepared, more slowly)
@@ -176,13 +231,18 @@ export class PreparedPool {
     return made;
   }
 
+  /** Copies are made while the reserve, counting the reused instances that will come back, is short. */
+  private short(): boolean {
+    return this.ready.length + this.reusedRunning < this.reserve;
+  }
+
   private fill(): void {
-    if (this.filling || this.ready.length >= this.reserve) return;
+    if (this.filling || !this.short()) return;
     this.filling = true;
     setImmediate(() => {
       this.filling = false;
-      if (this.ready.length < this.reserve) {
-        this.ready.push(this.make());
+      if (this.short()) {
+        this.ready.push({ instance: this.make() });
         this.fill();
       }
     });

@@ -57,10 +57,14 @@ export function startQuickJsAsync(spec: RunSpec, bridge: AsyncBridge, options: A
   let instance: PreparedInstance | undefined;
   let abandoned = false;
   const finished = options.instances.take().then(
-    (taken) => {
+    async (taken) => {
       instance = taken;
       if (abandoned) return killedBeforeStart();
-      return run(spec, bridge, options, taken);
+      const { finished, idle } = await run(spec, bridge, options, taken);
+      // (from here on, abandon() must not reach the instance: it may serve another run)
+      instance = undefined;
+      release(taken, idle, options.instances);
+      return finished;
     },
     (error: unknown): Finished => ({
       outcome: { status: "error", reason: "trap", error: "the agent's engine could not start: " + describeHostError(error) },
@@ -104,7 +108,7 @@ function interruptFor(spec: RunSpec, bridge: AsyncBridge, turns: Turns, state: R
   };
 }
 
-async function run(spec: RunSpec, bridge: AsyncBridge, options: AsyncRunOptions, instance: PreparedInstance): Promise<Finished> {
+async function run(spec: RunSpec, bridge: AsyncBridge, options: AsyncRunOptions, instance: PreparedInstance): Promise<{ finished: Finished; idle: boolean }> {
   const { glue, runtime, ctx, slot } = instance;
   const state = new RunState();
   slot.state = state;
@@ -129,19 +133,32 @@ async function run(spec: RunSpec, bridge: AsyncBridge, options: AsyncRunOptions,
       ? { status: "killed", reason: state.abort?.reason ?? "signal", error: state.abort?.message ?? "ended by the kernel" }
       : { status: "error", error: "the agent's engine failed: " + describeHostError(error), reason: "trap" };
   }
-  // A suspended stack is never resumed, and a trapped engine is never called again: the
-  // instance is dropped whole. Otherwise its runtime is freed as on the synchronous engine.
-  if (!abandoned && glue.usable && !glue.suspended) {
+  const finished: Finished = { outcome, fuel: state.slices * FUEL_PER_SLICE, hostCalls: state.hostCalls, reusable: false };
+  return { finished, idle: !abandoned && glue.usable && !glue.suspended };
+}
+
+/**
+ * After a run: an idle instance goes back to the pool, which makes it new for another run or
+ * declines; a declined one has its runtime freed as on the synchronous engine. A suspended
+ * stack is never resumed and a trapped engine is never called again: such an instance is
+ * dropped whole.
+ */
+function release(instance: PreparedInstance, idle: boolean, pool: PreparedPool): void {
+  if (idle) {
     try {
       instance.disposeTimers();
-      releaseIntrinsics(ctx);
-      ctx.dispose();
-      runtime.dispose();
+      releaseIntrinsics(instance.ctx);
     } catch {
-      // the instance goes with its memory either way
+      idle = false;
     }
   }
-  return { outcome, fuel: state.slices * FUEL_PER_SLICE, hostCalls: state.hostCalls, reusable: false };
+  if (pool.give(instance, idle) || !idle) return;
+  try {
+    instance.ctx.dispose();
+    instance.runtime.dispose();
+  } catch {
+    // the instance goes with its memory either way
+  }
 }
 
 /** Binds the instance's functions to this run: its calls through the gate, and the timers' clock. */
