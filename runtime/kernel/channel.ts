@@ -110,6 +110,17 @@ export function createChannelBuffers(payloadBytes = DEFAULT_PAYLOAD_BYTES, contr
   return { sab, payloadBytes };
 }
 
+/**
+ * Makes a finished run's buffers ready for another run: the header and stats start over (the
+ * payload's old bytes are never read: every read is bounded by a length the new run wrote).
+ * Only for buffers that neither side of the old run can still touch.
+ */
+export function reuseChannelBuffers(buffers: ChannelBuffers, control: number = Control.run): ChannelBuffers {
+  new Uint8Array(buffers.sab, 0, HEADER_BYTES + STATS_BYTES).fill(0);
+  new Int32Array(buffers.sab, 0, HEADER_BYTES / 4)[CONTROL] = control;
+  return buffers;
+}
+
 class ChannelView {
   protected readonly header: Int32Array;
   protected readonly stats: Float64Array;

@@ -13,7 +13,7 @@
  */
 import { MessageChannel, Worker } from "node:worker_threads";
 import type { Finished, RunSpec } from "../engines/engine.js";
-import { Control, KernelChannel, createChannelBuffers } from "./channel.js";
+import { Control, KernelChannel, createChannelBuffers, reuseChannelBuffers, type ChannelBuffers } from "./channel.js";
 import type { HostedRun, RunHost, StartOptions } from "./hosts.js";
 import type { FromSharedWorker, SharedWorkerData, ToSharedWorker } from "./shared-worker.js";
 
@@ -22,6 +22,8 @@ const WORKER_URL = new URL("./shared-worker.js", import.meta.url);
 export const KILL_ACK_MS = 2000;
 /** A shared run's channel payload: larger payloads go over its port (see channel.ts). */
 const SHARED_PAYLOAD_BYTES = 64 * 1024;
+/** Finished runs' channel buffers kept for the next runs (a new one costs a zeroed allocation). */
+const SPARE_BUFFERS = 64;
 
 export interface SharedWorkersOptions {
   sdkSource: string;
@@ -84,6 +86,7 @@ class SharedWorker {
 export class SharedWorkerHost implements RunHost {
   private readonly workers: SharedWorker[] = [];
   private readonly waiting: (() => void)[] = [];
+  private readonly spareBuffers: ChannelBuffers[] = [];
   private closed = false;
 
   constructor(private readonly options: SharedWorkersOptions) {}
@@ -108,12 +111,20 @@ export class SharedWorkerHost implements RunHost {
       this.freed();
       return undefined;
     }
-    const buffers = createChannelBuffers(SHARED_PAYLOAD_BYTES, options.stopped?.() ? Control.stop : Control.run);
+    const control = options.stopped?.() ? Control.stop : Control.run;
+    const spare = this.spareBuffers.pop();
+    const buffers = spare ? reuseChannelBuffers(spare, control) : createChannelBuffers(SHARED_PAYLOAD_BYTES, control);
     const { port1, port2 } = new MessageChannel();
     worker.post({ type: "run", spec, channel: buffers, port: port2 }, [port2]);
     const channel = new KernelChannel(buffers, port1);
     void finished.then(() => {
+      // The worker reported the run done after closing its end; this end closes now. A worker
+      // that was lost may still be running: its buffers are not used again.
+      channel.close();
       port1.close();
+      // (kept from the next pass of the event loop on: whatever the finished run's process
+      // still does with its channel in this one, it does before any other run has the buffers)
+      if (!worker.exited) setImmediate(() => this.spareBuffers.length < SPARE_BUFFERS && this.spareBuffers.push(buffers));
       this.freed();
     });
     return { finished, channel, kill: () => this.kill(worker, spec, channel) };

@@ -5,7 +5,7 @@
  */
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten";
 import type { Outcome, RunSpec } from "../engine.js";
-import { ENTRY, failure, never, result, type RunState } from "../quickjs/outcome.js";
+import { ENTRY, entrySource, failure, never, result, type RunState } from "../quickjs/outcome.js";
 import { newString } from "../quickjs/strings.js";
 import { firedResult } from "../quickjs/timers.js";
 import { callFunctionAsync, evalCodeAsync, executePendingJobsAsync } from "./drive.js";
@@ -31,19 +31,16 @@ export async function runModuleAsync(parts: RunParts): Promise<Outcome> {
     end();
     return failure(ctx, error, spec, state);
   };
-  // (the prelude and the SDK's module were evaluated when the instance was prepared)
-  const evaluated = await evalCodeAsync(glue, ctx, `import * as agent from "${ENTRY}"; globalThis.__agentos_exports = agent;`, spec.filename, { type: "module" });
+  // (the prelude and the SDK's module were evaluated when the instance was prepared.) The
+  // agent's module is evaluated as itself, under the name the loader serves it by: its value
+  // is its namespace, or a promise of it when it awaits at the top level.
+  const evaluated = await evalCodeAsync(glue, ctx, entrySource(spec), ENTRY, { type: "module" });
   if ("error" in evaluated) return fail(evaluated.error);
   const settledModule = await settle(parts, evaluated.value);
   if ("never" in settledModule) return never(end, "the agent's module never finishes loading (it awaits something nothing is left to settle)");
   if ("error" in settledModule) return fail(settledModule.error);
+  const runFn = ctx.getProp(settledModule.value, "run");
   settledModule.value.dispose();
-
-  const exportsHandle = ctx.getProp(ctx.global, "__agentos_exports");
-  const runFn = ctx.getProp(exportsHandle, "run");
-  exportsHandle.dispose();
-  const deleted = ctx.evalCode("delete globalThis.__agentos_exports");
-  (deleted.error ?? deleted.value).dispose();
   if (ctx.typeof(runFn) !== "function") {
     runFn.dispose();
     end();

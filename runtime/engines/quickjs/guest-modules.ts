@@ -64,18 +64,19 @@ Object.defineProperty(globalThis, "crypto", { value: crypto, writable: true, con
 
 ${WEB_PRELUDE_QUICKJS}`;
 
-/** The built-in modules by specifier (both the versioned and the plain spelling). */
+/** The interfaces' modules, made once (every engine instance's loader starts from them). */
+let interfaceModules: [string, string][] | undefined;
+
+/** The built-in modules by specifier (both the versioned and the plain spelling): a new map each time. */
 export function kernelModules(sdkSource: string): Map<string, string> {
-  const modules = new Map<string, string>([
-    [HOST_MODULE, hostModule],
-    [SDK_SPECIFIER, sdkSource],
-  ]);
-  for (const iface of INTERFACES) {
+  interfaceModules ??= INTERFACES.flatMap((iface): [string, string][] => {
     const source = interfaceModule(iface);
-    modules.set(`agentos:kernel/${iface}`, source);
-    modules.set(`agentos:kernel/${iface}@${WIT_VERSION}`, source);
-  }
-  return modules;
+    return [
+      [`agentos:kernel/${iface}`, source],
+      [`agentos:kernel/${iface}@${WIT_VERSION}`, source],
+    ];
+  });
+  return new Map<string, string>([[HOST_MODULE, hostModule], [SDK_SPECIFIER, sdkSource], ...interfaceModules]);
 }
 
 /**
