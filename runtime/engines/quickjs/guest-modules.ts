@@ -64,6 +64,18 @@ Object.defineProperty(globalThis, "crypto", { value: crypto, writable: true, con
 
 ${WEB_PRELUDE_QUICKJS}`;
 
+/** The kernel interfaces' plain specifiers ("agentos:kernel/log"). */
+const PLAIN_SPECIFIERS = new Set(INTERFACES.map((iface) => `agentos:kernel/${iface}`));
+
+/**
+ * The specifier a kernel interface is loaded under: the plain spelling becomes the versioned
+ * one the SDK imports, so that both are one module (already evaluated in a prepared instance,
+ * where the SDK was). Any other specifier is itself.
+ */
+export function moduleSpecifier(requested: string): string {
+  return PLAIN_SPECIFIERS.has(requested) ? `${requested}@${WIT_VERSION}` : requested;
+}
+
 /** The interfaces' modules, made once (every engine instance's loader starts from them). */
 let interfaceModules: [string, string][] | undefined;
 

@@ -4,7 +4,7 @@
  * Outcome (the output, the error the guest threw, the kill that ended it).
  */
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten";
-import { functionModule, kernelModules } from "./guest-modules.js";
+import { functionModule, kernelModules, moduleSpecifier } from "./guest-modules.js";
 import type { WitError } from "../../errors.js";
 import type { AbortReason, Outcome, RunSpec } from "../engine.js";
 import { copyOut } from "./marshal.js";
@@ -167,8 +167,8 @@ export function notImportable(name: string): string {
 
 /**
  * The runtime's module loader: the kernel's modules and, once `ENTRY` is added to the map it
- * returns, the agent's; nothing else. Names are taken as they are: no relative or path
- * resolution at all.
+ * returns, the agent's; nothing else. Names are taken as they are (no relative or path
+ * resolution at all), except that a kernel interface's plain name is its versioned one.
  */
 export function installModuleLoader(runtime: QuickJSRuntime, spec: RunSpec | undefined, sdkSource: string): Map<string, string> {
   const modules = kernelModules(sdkSource);
@@ -179,7 +179,7 @@ export function installModuleLoader(runtime: QuickJSRuntime, spec: RunSpec | und
       return source === undefined ? { error: new Error(notImportable(name)) } : { value: source };
     },
     // (Refusing here would make quickjs-emscripten 0.32 call the loader with an empty name; the loader refuses instead.)
-    (_base, requested) => requested,
+    (_base, requested) => moduleSpecifier(requested),
   );
   return modules;
 }
