@@ -46,6 +46,8 @@ const ENGINE_IMPORTS = [
 ] as const;
 
 const PAGE = 65536;
+/** The host's page: a copy writes its memory in pieces of this size. */
+const CHUNK = 4096;
 /** quickjs-emscripten numbers host functions from here up (HostRefMap). */
 const FIRST_HOST_REF = -2147483648;
 type Pointer = number;
@@ -56,11 +58,12 @@ export interface Snapshot {
   /** The prepared memory's pages that are not all zero, by page index. */
   pages: Map<number, Uint8Array>;
   /**
-   * The pages a copy writes: the snapshot's, and those a new instance's data segments fill,
-   * which must be zero where the snapshot has zeros. No other page is touched (an untouched
-   * page costs no memory).
+   * What a copy writes, a host page (CHUNK bytes) at a time: the snapshot's chunks that are not
+   * zero, and zeros where a new instance's data segments put bytes and the snapshot has none.
+   * No other chunk is touched: an untouched one costs no memory, and touching one costs a page
+   * fault (12 µs on this machine).
    */
-  touched: number[];
+  writes: { at: number; bytes: Uint8Array | undefined }[];
   asyncifyData: number;
   /** The C stack pointer of the idle instance (a wasm global: a copy's starts there). */
   stackPointer: number;
@@ -98,8 +101,15 @@ export async function takeSnapshot(sdkSource: string, maxHeapBytes: number): Pro
   if (refs.freelist.length > 0) throw new Error("kernel: the prepared instance freed a host function: it cannot be copied");
   const memory = prepared.glue.HEAPU8;
   const pages = new Map<number, Uint8Array>();
-  for (const page of nonZeroPages(memory)) pages.set(page, memory.slice(page * PAGE, (page + 1) * PAGE));
-  const touched = [...new Set([...pages.keys(), ...dataSegmentPages(memory.length)])].sort((a, b) => a - b);
+  for (const page of nonZero(memory, PAGE)) pages.set(page, memory.slice(page * PAGE, (page + 1) * PAGE));
+  const kept = new Set(nonZero(memory, CHUNK));
+  const writes = [...new Set([...kept, ...dataSegmentChunks(memory.length)])]
+    .sort((a, b) => a - b)
+    .map((chunk) => {
+      const at = chunk * CHUNK;
+      const page = pages.get(Math.floor(at / PAGE));
+      return { at, bytes: kept.has(chunk) ? page!.subarray(at % PAGE, (at % PAGE) + CHUNK) : undefined };
+    });
   const held = intrinsics(prepared.ctx);
   const header = stringHeader(prepared.ctx);
   if (!header) throw new Error("kernel: the prepared instance has no string header");
@@ -107,7 +117,7 @@ export async function takeSnapshot(sdkSource: string, maxHeapBytes: number): Pro
   return {
     bytes: memory.length,
     pages,
-    touched,
+    writes,
     asyncifyData: prepared.glue.data,
     stackPointer: prepared.glue.stackPointer(),
     rt: (prepared.runtime as unknown as { rt: { value: Pointer } }).rt.value,
@@ -119,19 +129,20 @@ export async function takeSnapshot(sdkSource: string, maxHeapBytes: number): Pro
   };
 }
 
-function nonZeroPages(memory: Uint8Array): number[] {
-  const pages: number[] = [];
-  for (let page = 0; page * PAGE < memory.length; page++) if (!isZero(memory.subarray(page * PAGE, (page + 1) * PAGE))) pages.push(page);
-  return pages;
+/** The indexes of the `unit`-byte pieces of `memory` that are not all zero. */
+function nonZero(memory: Uint8Array, unit: number): number[] {
+  const found: number[] = [];
+  for (let i = 0; i * unit < memory.length; i++) if (!isZero(memory.subarray(i * unit, (i + 1) * unit))) found.push(i);
+  return found;
 }
 
-/** The pages a new instance's data segments write (an instance whose code never runs). */
-function dataSegmentPages(bytes: number): number[] {
+/** The chunks a new instance's data segments write (an instance whose code never runs). */
+function dataSegmentChunks(bytes: number): number[] {
   const memory = new Wasm.Memory({ initial: bytes / PAGE, maximum: bytes / PAGE });
   const env: Record<string, () => number> = {};
   for (const name of ENGINE_IMPORTS) env[name] = () => 0;
   new Wasm.Instance(engineModule(), { env, a: { a: memory } });
-  return nonZeroPages(new Uint8Array(memory.buffer));
+  return nonZero(new Uint8Array(memory.buffer), CHUNK);
 }
 
 function isZero(bytes: Uint8Array): boolean {
@@ -140,12 +151,11 @@ function isZero(bytes: Uint8Array): boolean {
   return true;
 }
 
-/** Writes the snapshot's pages over a new instance's memory (zeroing what its data segments put where the snapshot has zeros). */
+/** Writes the snapshot over a new instance's memory (zeroing what its data segments put where the snapshot has zeros). */
 function restore(snapshot: Snapshot, memory: Uint8Array): void {
-  for (const page of snapshot.touched) {
-    const bytes = snapshot.pages.get(page);
-    if (bytes) memory.set(bytes, page * PAGE);
-    else memory.fill(0, page * PAGE, (page + 1) * PAGE);
+  for (const { at, bytes } of snapshot.writes) {
+    if (bytes) memory.set(bytes, at);
+    else memory.fill(0, at, at + CHUNK);
   }
 }
 
