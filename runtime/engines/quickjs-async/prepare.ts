@@ -135,6 +135,9 @@ export async function prepareInstance(sdkSource: string, maxHeapBytes: number): 
   return { glue, runtime, ctx, slot, modules, turnFn: () => timers.turnFn(), disposeTimers: () => timers.dispose() };
 }
 
+/** How long after its run an instance given back is made new, in ms. */
+const CLEAN_DELAY_MS = 2;
+
 /** One instance in the reserve: `reused` ones have served a run and been made new (resetInstance). */
 interface Ready {
   instance: Promise<PreparedInstance>;
@@ -147,9 +150,11 @@ interface Ready {
  *
  * An instance that ends its run idle comes back through `give()` and is made new in place
  * (resetInstance): that costs a compare of its memory instead of a new instance whose pages
- * all fault in, which is most of what a copy costs. A reused instance holds all its memory, so
- * at most `reserve` of them are kept per thread (in the reserve or running); the others go
- * with their run.
+ * all fault in, which is most of what a copy costs. It is made new a moment later
+ * (CLEAN_DELAY_MS), so that a spawn that comes right after a run ends (the usual case) takes an
+ * instance that is ready instead of waiting for that compare. A reused instance holds all its
+ * memory, so at most `reserve` of them are kept per thread (in the reserve, waiting to be made
+ * new, or running); the others go with their run.
  */
 export class PreparedPool {
   private readonly ready: Ready[] = [];
@@ -161,6 +166,9 @@ export class PreparedPool {
   private reusedAlive = 0;
   private reusedRunning = 0;
   private readonly running = new WeakSet<PreparedInstance>();
+  /** Instances back from their runs, not made new yet. */
+  private readonly dirty: PreparedInstance[] = [];
+  private cleaning: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly sdkSource: string,
@@ -169,6 +177,7 @@ export class PreparedPool {
   ) {}
 
   take(): Promise<PreparedInstance> {
+    if (this.ready.length === 0 && this.dirty.length > 0) this.cleanOne();
     const next = this.ready.shift();
     if (next?.reused) {
       this.reusedRunning++;
@@ -180,33 +189,51 @@ export class PreparedPool {
 
   /**
    * Takes back an instance whose run is over; `idle` says it ended with nothing running or
-   * suspended. Returns whether it was kept (made new, in the reserve); if not, the caller
-   * frees it as it would have.
+   * suspended. Returns whether it was kept (to be made new, then in the reserve); if not, the
+   * caller frees it as it would have.
    */
   give(instance: PreparedInstance, idle: boolean): boolean {
     const wasReused = this.running.delete(instance);
     if (wasReused) this.reusedRunning--;
-    const snapshot = this.frozen;
-    let made: PreparedInstance | undefined;
-    if (idle && snapshot && (wasReused || this.reusedAlive < this.reserve)) {
-      try {
-        made = resetInstance(snapshot, instance, this.sdkSource);
-      } catch {
-        made = undefined;
-      }
-    }
-    if (!made) {
+    if (!idle || !this.frozen || instance.copyOf !== this.frozen || !(wasReused || this.reusedAlive < this.reserve)) {
       if (wasReused) this.reusedAlive--;
       return false;
     }
     if (!wasReused) this.reusedAlive++;
+    this.dirty.push(instance);
+    this.cleaning ??= setTimeout(() => this.cleanAll(), CLEAN_DELAY_MS).unref();
+    return true;
+  }
+
+  /** Resolves once every instance given back has been made new (or dropped). */
+  async clean(): Promise<void> {
+    while (this.cleaning) await new Promise((resolve) => setTimeout(resolve, CLEAN_DELAY_MS));
+  }
+
+  private cleanAll(): void {
+    this.cleaning = undefined;
+    while (this.dirty.length > 0) this.cleanOne();
+  }
+
+  /** Makes the oldest instance given back new, into the front of the reserve; one that cannot be is dropped. */
+  private cleanOne(): void {
+    const instance = this.dirty.shift()!;
+    let made: PreparedInstance | undefined;
+    try {
+      made = resetInstance(this.frozen!, instance, this.sdkSource);
+    } catch {
+      made = undefined;
+    }
+    if (!made) {
+      this.reusedAlive--;
+      return;
+    }
     this.ready.unshift({ instance: Promise.resolve(made), reused: made });
     // (the reserve keeps its size: the newest copy made goes, not a reused instance)
     while (this.ready.length > this.reserve) {
       const dropped = this.ready.pop()!;
       if (dropped.reused) this.reusedAlive--;
     }
-    return true;
   }
 
   /** Starts filling the reserve (for a thread that is about to host agents). */
@@ -218,6 +245,10 @@ export class PreparedPool {
   clear(): void {
     for (const r of this.ready) if (r.reused) this.reusedAlive--;
     this.ready.length = 0;
+    this.reusedAlive -= this.dirty.length;
+    this.dirty.length = 0;
+    clearTimeout(this.cleaning);
+    this.cleaning = undefined;
   }
 
   private make(): Promise<PreparedInstance> {
@@ -233,7 +264,7 @@ export class PreparedPool {
 
   /** Copies are made while the reserve, counting the reused instances that will come back, is short. */
   private short(): boolean {
-    return this.ready.length + this.reusedRunning < this.reserve;
+    return this.ready.length + this.dirty.length + this.reusedRunning < this.reserve;
   }
 
   private fill(): void {
