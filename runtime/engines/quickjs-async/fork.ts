@@ -145,10 +145,10 @@ function dataSegmentChunks(bytes: number): number[] {
   return nonZero(new Uint8Array(memory.buffer), CHUNK);
 }
 
+const ZEROS = new Uint8Array(PAGE);
+
 function isZero(bytes: Uint8Array): boolean {
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
-  return true;
+  return Buffer.compare(bytes, ZEROS.subarray(0, bytes.length)) === 0;
 }
 
 /** Writes the snapshot over a new instance's memory (zeroing what its data segments put where the snapshot has zeros). */
@@ -172,7 +172,6 @@ export function forkInstance(snapshot: Snapshot, sdkSource: string, maxHeapBytes
   return adopt(snapshot, glue, slot, sdkSource);
 }
 
-const ZERO_PAGE = new Uint8Array(PAGE);
 
 /**
  * Makes a copy that has served a run a copy again, in place: its memory is compared with the
@@ -196,10 +195,10 @@ export function resetInstance(snapshot: Snapshot, used: PreparedInstance, sdkSou
 function restoreAll(snapshot: Snapshot, memory: Uint8Array): void {
   const bytes = Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength);
   for (let page = 0; page * PAGE < bytes.length; page++) {
-    const want = snapshot.pages.get(page) ?? ZERO_PAGE;
+    const want = snapshot.pages.get(page) ?? ZEROS;
     const at = page * PAGE;
     if (bytes.compare(want, 0, PAGE, at, at + PAGE) === 0) continue;
-    if (want === ZERO_PAGE) memory.fill(0, at, at + PAGE);
+    if (want === ZEROS) memory.fill(0, at, at + PAGE);
     else memory.set(want, at);
   }
 }
