@@ -41,8 +41,8 @@ describe("an instance made new in place", () => {
     expect(contains(used.glue.HEAPU8, SECRET)).toBe(true);
     used.disposeTimers();
     expect(pool.give(used, true)).toBe(true);
-    // (made new a moment after its run, so that a spawn right then takes a ready instance)
-    await pool.clean();
+    // (made new a moment after its run, so that a spawn right then takes a ready instance; now here)
+    pool.clean();
 
     const again = await pool.take();
     expect(again.glue).toBe(used.glue);
@@ -66,7 +66,7 @@ describe("an instance made new in place", () => {
     expect(grown.glue.memory.buffer.byteLength).toBeGreaterThan(before);
     grown.disposeTimers();
     pool.give(grown, true);
-    await pool.clean();
+    pool.clean();
     // (the next instances are copies: the grown one was dropped when it was to be made new)
     const next = await Promise.all([pool.take(), pool.take(), pool.take()]);
     for (const n of next) {
@@ -112,17 +112,22 @@ export async function run() {
 
   it("the next agent on a reused instance sees nothing of the one before", async () => {
     const give = vi.spyOn(PreparedPool.prototype, "give");
+    const take = vi.spyOn(PreparedPool.prototype, "take");
     try {
       kernel = new KernelSpace({ pool: false, policy: policyWith([{ id: "log", action: "log.write", effect: "allow" }]), log: false });
       const first = await kernel.execute(polluter, "");
       expect(first, first.error).toMatchObject({ status: "ok", output: "done" });
-      // (the polluter's instance was taken back and made new: the next run takes it first)
+      // The polluter's instance was taken back; made new now, it is the next one taken.
       expect(give.mock.results.at(-1)).toEqual({ type: "return", value: true });
+      const polluted = give.mock.calls.at(-1)![0] as PreparedInstance;
+      (give.mock.contexts.at(-1) as PreparedPool).clean();
       const second = await kernel.execute(looker, "");
+      expect((await take.mock.results.at(-1)!.value).glue).toBe(polluted.glue);
       expect(second.status, second.error).toBe("ok");
       expect(JSON.parse(second.output!)).toEqual({ secret: "undefined", polluted: null, map: [2] });
     } finally {
       give.mockRestore();
+      take.mockRestore();
     }
   });
 

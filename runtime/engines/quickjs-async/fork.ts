@@ -172,7 +172,6 @@ export function forkInstance(snapshot: Snapshot, sdkSource: string, maxHeapBytes
   return adopt(snapshot, glue, slot, sdkSource);
 }
 
-
 /**
  * Makes a copy that has served a run a copy again, in place: its memory is compared with the
  * snapshot page by page and every page that differs is written back, so that nothing of the run

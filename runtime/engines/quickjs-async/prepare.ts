@@ -201,16 +201,13 @@ export class PreparedPool {
     }
     if (!wasReused) this.reusedAlive++;
     this.dirty.push(instance);
-    this.cleaning ??= setTimeout(() => this.cleanAll(), CLEAN_DELAY_MS).unref();
+    this.cleaning ??= setTimeout(() => this.clean(), CLEAN_DELAY_MS).unref();
     return true;
   }
 
-  /** Resolves once every instance given back has been made new (or dropped). */
-  async clean(): Promise<void> {
-    while (this.cleaning) await new Promise((resolve) => setTimeout(resolve, CLEAN_DELAY_MS));
-  }
-
-  private cleanAll(): void {
+  /** Makes every instance given back new now (or drops it), instead of a moment later. */
+  clean(): void {
+    clearTimeout(this.cleaning);
     this.cleaning = undefined;
     while (this.dirty.length > 0) this.cleanOne();
   }
