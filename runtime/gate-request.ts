@@ -17,7 +17,8 @@ import type { Request, SqlFacts } from "./types.js";
  */
 export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "code">, op: OpName, args: unknown[], sql?: SqlFacts): Request {
   const action = OPS[op].action!;
-  const base = run.code === undefined ? { action, agent: run.agent, pid: run.pid } : { action, agent: run.agent, pid: run.pid, code: run.code };
+  // (keys in the order policies and verifiers have always seen them)
+  const request: Request = run.code === undefined ? { action, agent: run.agent, pid: run.pid, resource: "" } : { action, agent: run.agent, pid: run.pid, code: run.code, resource: "" };
   switch (action) {
     case "fs.read":
     case "fs.write":
@@ -25,29 +26,37 @@ export function buildRequest(run: Pick<GateRun, "agent" | "pid" | "code">, op: O
     case "fs.remove":
     case "fs.stat":
     case "fs.mkdir":
-      return { ...base, resource: canonicalPath(args[0] as string) };
+      request.resource = canonicalPath(args[0] as string);
+      return request;
     case "http.fetch": {
       const req = args[0] as { method: string; url: string };
       const method = req.method.toUpperCase();
       if (!/^[A-Z]{1,16}$/.test(method)) throw new GuestError({ tag: "invalid", val: "an HTTP method is one word of letters" });
-      return { ...base, resource: canonicalUrl(req.url), method };
+      request.resource = canonicalUrl(req.url);
+      request.method = method;
+      return request;
     }
     case "sql.query":
-      return sql ? { ...base, resource: args[0] as string, sql } : { ...base, resource: args[0] as string };
+      request.resource = args[0] as string;
+      if (sql) request.sql = sql;
+      return request;
     case "log.write":
-      return { ...base, resource: args[0] as string };
     case "process.checkpoint":
-      return { ...base, resource: args[0] as string };
+      request.resource = args[0] as string;
+      return request;
     case "llm.chat": {
       const chat = args[0] as ChatRequest;
       checkChatRequest(chat);
-      return { ...base, resource: chat.model };
+      request.resource = chat.model;
+      return request;
     }
     case "tool.call":
       if (typeof args[0] !== "string" || args[0] === "") throw new GuestError({ tag: "invalid", val: "tools.call: a tool name is a non-empty string" });
-      return { ...base, resource: args[0], args: parseToolArgs(args[1]) };
+      request.resource = args[0];
+      request.args = parseToolArgs(args[1]);
+      return request;
     default:
-      return { ...base, resource: "" };
+      return request;
   }
 }
 

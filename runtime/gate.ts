@@ -184,26 +184,7 @@ function refuseInvalid(run: GateRun, op: OpName, action: Action, args: unknown[]
 function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision, fsCall?: FsCall): Reply | Promise<Reply> {
   let staged: { seq: number; written: Promise<void> };
   try {
-    staged = run.log.stage({
-      type: "call",
-      runId: run.runId,
-      pid: run.pid,
-      agent: run.agent,
-      data: {
-        op,
-        action: request.action,
-        resource: request.resource,
-        args: recordArgs(op, args, !carriedOut(decision)),
-        ...(request.method ? { method: request.method } : {}),
-        // What the policy saw of a statement (the schema may change later): counterfactual
-        // replay and `policy suggest` decide on these without the database.
-        ...(request.sql ? { sql: { operations: request.sql.operations, reads: request.sql.reads, writes: request.sql.writes } } : {}),
-        ...(fsCall ? fsRecord(fsCall) : {}),
-        // The tool's hash when it was decided (pins are checked against it).
-        ...(request.toolHash ? { tool: { hash: request.toolHash } } : {}),
-        decision: { ...decision },
-      },
-    });
+    staged = run.log.stage({ type: "call", runId: run.runId, pid: run.pid, agent: run.agent, data: callRecord(op, args, request, decision, fsCall) });
   } catch {
     return LOG_UNWRITABLE;
   }
@@ -222,6 +203,23 @@ function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, d
     ([, answer]) => answer,
     () => LOG_UNWRITABLE,
   );
+}
+
+/**
+ * What the call event records. The decision is recorded as it is: the log encodes it before
+ * `stage` returns, so nothing done with it later can change the record.
+ */
+function callRecord(op: OpName, args: unknown[], request: Request, decision: Decision, fsCall?: FsCall): Record<string, unknown> {
+  const data: Record<string, unknown> = { op, action: request.action, resource: request.resource, args: recordArgs(op, args, !carriedOut(decision)) };
+  if (request.method) data.method = request.method;
+  // What the policy saw of a statement (the schema may change later): counterfactual replay and
+  // `policy suggest` decide on these without the database.
+  if (request.sql) data.sql = { operations: request.sql.operations, reads: request.sql.reads, writes: request.sql.writes };
+  if (fsCall) Object.assign(data, fsRecord(fsCall));
+  // The tool's hash when it was decided (pins are checked against it).
+  if (request.toolHash) data.tool = { hash: request.toolHash };
+  data.decision = decision;
+  return data;
 }
 
 /** Calls whose carrying out has no effect outside the kernel's log: one sync for call and result. */
@@ -300,14 +298,19 @@ function logResult(run: GateRun, callSeq: number, reply: { ok: unknown } | { err
       runId: run.runId,
       pid: run.pid,
       agent: run.agent,
-      // A void result is recorded as null: the log's JSON has no undefined.
-      data: { ...("ok" in reply ? { call: callSeq, ok: reply.ok ?? null } : { call: callSeq, err: reply.err }), ...note },
+      data: resultRecord(callSeq, reply, note),
     });
   } catch {
     return RESULT_UNWRITABLE;
   }
   if (run.log.durable) return staged.written.then(() => reply, () => RESULT_UNWRITABLE);
   return reply;
+}
+
+/** What the result event records. A void result is recorded as null: the log's JSON has no undefined. */
+function resultRecord(callSeq: number, reply: { ok: unknown } | { err: WitError }, note?: Record<string, unknown>): Record<string, unknown> {
+  const data: Record<string, unknown> = "ok" in reply ? { call: callSeq, ok: reply.ok ?? null } : { call: callSeq, err: reply.err };
+  return note ? Object.assign(data, note) : data;
 }
 
 const RESULT_UNWRITABLE: Reply = { abort: "limit", message: "the episodic log cannot be written" };

@@ -14,7 +14,7 @@
  */
 import { QuickJSFFI } from "@jitl/quickjs-wasmfile-release-sync/ffi";
 import { Lifetime, QuickJSRuntime, QuickJSWASMModule, type QuickJSContext, type QuickJSHandle } from "quickjs-emscripten";
-import { adoptIntrinsics, intrinsics } from "../quickjs/intrinsics.js";
+import { adoptIntrinsics, intrinsics, type Intrinsics } from "../quickjs/intrinsics.js";
 import { installModuleLoader } from "../quickjs/outcome.js";
 import { adoptStringHeader, stringHeader } from "../quickjs/strings.js";
 import { Wasm } from "../component/wasm.js";
@@ -69,7 +69,7 @@ export interface Snapshot {
   stackPointer: number;
   rt: Pointer;
   ctx: Pointer;
-  intrinsics: { isArray: Pointer; uint8Parts: Pointer; describeThrown: Pointer };
+  intrinsics: Record<keyof Intrinsics, Pointer>;
   header: Uint8Array;
   turnFn: Pointer | undefined;
   /** How many host functions the prepared instance made. */
@@ -122,7 +122,7 @@ export async function takeSnapshot(sdkSource: string, maxHeapBytes: number): Pro
     stackPointer: prepared.glue.stackPointer(),
     rt: (prepared.runtime as unknown as { rt: { value: Pointer } }).rt.value,
     ctx: (prepared.ctx as unknown as { ctx: { value: Pointer } }).ctx.value,
-    intrinsics: { isArray: pointer(held.isArray), uint8Parts: pointer(held.uint8Parts), describeThrown: pointer(held.describeThrown) },
+    intrinsics: { isArray: pointer(held.isArray), uint8Parts: pointer(held.uint8Parts), describeThrown: pointer(held.describeThrown), bigInt: pointer(held.bigInt) },
     header,
     turnFn: turnFn ? pointer(turnFn) : undefined,
     functions: refs.nextId - FIRST_HOST_REF,
@@ -216,7 +216,8 @@ function adopt(snapshot: Snapshot, glue: EngineGlue, slot: RunSlot, sdkSource: s
   const modules = installModuleLoader(runtime, undefined, sdkSource);
   const ctx = runtime.newContext({ contextPointer: snapshot.ctx as never });
   const handle = (ptr: Pointer) => (ctx as unknown as MemoryInternals).memory.heapValueHandle(ptr);
-  adoptIntrinsics(ctx, { isArray: handle(snapshot.intrinsics.isArray), uint8Parts: handle(snapshot.intrinsics.uint8Parts), describeThrown: handle(snapshot.intrinsics.describeThrown) });
+  const kept = snapshot.intrinsics;
+  adoptIntrinsics(ctx, { isArray: handle(kept.isArray), uint8Parts: handle(kept.uint8Parts), describeThrown: handle(kept.describeThrown), bigInt: handle(kept.bigInt) });
   adoptStringHeader(ctx, snapshot.header);
   const registered = snapshot.turnFn === undefined ? undefined : handle(snapshot.turnFn);
   const refs = (runtime as unknown as RuntimeInternals).hostRefs;

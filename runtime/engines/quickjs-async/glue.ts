@@ -13,6 +13,7 @@
  */
 import type { EmscriptenModuleCallbacks } from "quickjs-emscripten";
 import { Wasm, type WasmMemory, type WasmModule } from "../component/wasm.js";
+import type { DirectHostFunction } from "./direct.js";
 import { lengthBytesUTF8, stringToUTF8, utf8ToString, writeUtcTime } from "./heap.js";
 
 /** What the engine asks of its owner. */
@@ -94,6 +95,8 @@ export class EngineGlue {
   private abandon: ((error: EngineAbandoned) => void) | undefined;
   private abandoned: Promise<never>;
   private dead: string | undefined;
+  /** Host functions called without quickjs-emscripten's callbacks, by host-reference id (see direct.ts). */
+  private readonly direct = new Map<number, DirectHostFunction>();
 
   constructor(options: GlueOptions) {
     this.hooks = options.hooks;
@@ -143,6 +146,7 @@ export class EngineGlue {
   recycle(hooks: EngineHooks, restore: (memory: Uint8Array) => void): void {
     if (!this.idle) throw new EngineFault("only an idle instance can be reused");
     restore(this.HEAPU8);
+    this.direct.clear();
     this.hooks = hooks;
     this.heapLimit = Infinity;
     this.resumeValue = undefined;
@@ -206,6 +210,11 @@ export class EngineGlue {
   /** Writes `text` as UTF-8 and a NUL at `out`, in at most `maxBytes` bytes; returns the bytes written (without the NUL). */
   stringToUTF8(text: string, out: number, maxBytes: number): number {
     return stringToUTF8(this.HEAPU8, text, out, maxBytes);
+  }
+
+  /** Has the host function with host-reference `id` called as `call` (until the id is freed). */
+  callDirectly(id: number, call: DirectHostFunction): void {
+    this.direct.set(id, call);
   }
 
   // ---- suspension ----
@@ -332,7 +341,12 @@ export class EngineGlue {
     const asyncify = this.asyncify as never;
     return {
       qts_host_call_function: (ctx: number, thisPtr: number, argc: number, argv: number, fnId: number) =>
-        this.enter(() => this.callbacks.callFunction(asyncify, ctx as never, thisPtr as never, argc, argv as never, fnId as never) as number),
+        this.enter(() => {
+          const direct = this.direct.get(fnId);
+          if (direct === undefined) return this.callbacks.callFunction(asyncify, ctx as never, thisPtr as never, argc, argv as never, fnId as never) as number;
+          const answer = direct(argc, argv);
+          return typeof answer === "number" ? answer : this.suspend(answer);
+        }),
       qts_host_interrupt_handler: () =>
         this.enter(() => {
           const answer = this.hooks.interrupt(this.canSuspend());
@@ -345,7 +359,10 @@ export class EngineGlue {
         this.enter(
           () => this.callbacks.normalizeModule(asyncify, rt as never, ctx as never, this.UTF8ToString(base) as never, this.UTF8ToString(name) as never) as number,
         ),
-      qts_host_free_value: (rt: number, id: number) => void this.callbacks.freeHostRef(undefined as never, rt as never, id as never),
+      qts_host_free_value: (rt: number, id: number) => {
+        this.direct.delete(id);
+        this.callbacks.freeHostRef(undefined as never, rt as never, id as never);
+      },
       __assert_fail: (condition: number, file: number, line: number) => {
         throw new EngineFault(`the engine failed an assertion: ${this.UTF8ToString(condition)} at ${this.UTF8ToString(file)}:${line}`);
       },

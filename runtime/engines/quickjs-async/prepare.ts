@@ -21,6 +21,7 @@ import { installTimerFunctions, type TimerClockOps } from "../quickjs/timers.js"
 import { installWebLoader } from "../web/quickjs.js";
 import { PRELUDE } from "../quickjs/guest-modules.js";
 import { evalCodeAsync } from "./drive.js";
+import { directFunctions } from "./direct.js";
 import type { EngineGlue } from "./glue.js";
 import { newEngine } from "./module.js";
 import { forkInstance, resetInstance, takeSnapshot, type Snapshot } from "./fork.js";
@@ -100,7 +101,7 @@ export function installKernel(ctx: QuickJSContext, slot: RunSlot, glue: EngineGl
     send: (op: OpName, args: unknown[]) => slot.link.send(op, args),
     pendingSignal: () => slot.link.pendingSignal(),
     canWait: () => slot.link.canWait(),
-  });
+  }, directFunctions(glue));
   installWebLoader(ctx);
   return installTimerFunctions(ctx, { base: () => slot.clock.base(), waitUntil: (d) => slot.clock.waitUntil(d), canWait: () => glue.canSuspend() }, state, registered);
 }

@@ -12,3 +12,6 @@ export type MaybeAsyncAnswer = QuickJSHandle | VmCallResult<QuickJSHandle> | voi
 export function newMaybeAsyncFunction(ctx: QuickJSContext, name: string, fn: (this: QuickJSHandle, ...args: QuickJSHandle[]) => MaybeAsyncAnswer): QuickJSHandle {
   return ctx.newFunction(name, fn as (this: QuickJSHandle, ...args: QuickJSHandle[]) => QuickJSHandle | VmCallResult<QuickJSHandle> | void);
 }
+
+/** How an engine makes its kernel functions (the asynchronous engine also calls them directly: see quickjs-async/direct.ts). */
+export type FunctionMaker = (ctx: QuickJSContext, name: string, fn: (this: QuickJSHandle, ...args: QuickJSHandle[]) => MaybeAsyncAnswer) => QuickJSHandle;

@@ -12,7 +12,7 @@
 import type { QuickJSContext } from "quickjs-emscripten";
 import { OPS, type OpName } from "../../kernel/ops.js";
 import type { Reply } from "../engine.js";
-import { newMaybeAsyncFunction } from "./functions.js";
+import { newMaybeAsyncFunction, type FunctionMaker } from "./functions.js";
 import { HOST_GLOBAL } from "./guest-modules.js";
 import { MarshalError, copyIn, copyOut } from "./marshal.js";
 import { disposeResult, witError, type RunState } from "./outcome.js";
@@ -28,12 +28,12 @@ export interface HostLink {
 
 export const NESTED_CALL = "a kernel call cannot be made from code that another kernel call runs (a getter or a Proxy trap read as its argument)";
 
-/** Defines the private global with the kernel's functions. */
-export function installHost(ctx: QuickJSContext, state: RunState, link: HostLink): void {
+/** Defines the private global with the kernel's functions, made by `make`. */
+export function installHost(ctx: QuickJSContext, state: RunState, link: HostLink, make: FunctionMaker = newMaybeAsyncFunction): void {
   const host = ctx.newObject();
   for (const op of Object.keys(OPS) as OpName[]) {
     const params = OPS[op].params;
-    const fn = newMaybeAsyncFunction(ctx, op, (...argHandles) => {
+    const fn = make(ctx, op, (...argHandles) => {
       // After the run's end no guest code should run at all; if some did, it reaches nothing.
       if (state.ended) return { error: ctx.undefined };
       if (state.abort || state.timerFailure !== null) return { error: ctx.newError("interrupted") };

@@ -13,7 +13,24 @@ export interface Intrinsics {
   uint8Parts: QuickJSHandle;
   /** (v) => a description of a thrown value, read without running any guest code (see describeThrownSource). */
   describeThrown: QuickJSHandle;
+  /** The realm's own `BigInt`: replies of type u64 are made with it, never with the guest's global. */
+  bigInt: QuickJSHandle;
 }
+
+/** What callIntrinsic reads of quickjs-emscripten's context (its FFI, its module, its handles). */
+interface ContextInternals {
+  ffi: {
+    QTS_Call(ctx: number, fn: number, thisValue: number, argc: number, argv: number): number;
+    QTS_ResolveException(ctx: number, value: number): number;
+    QTS_FreeValuePointer(ctx: number, value: number): void;
+  };
+  ctx: { value: number };
+  module: { _malloc(bytes: number): number; HEAPU8: Uint8Array };
+  memory: { heapValueHandle(ptr: number): QuickJSHandle };
+}
+
+/** Per context, a word of the guest's heap that holds the one argument of callIntrinsic. */
+const argSlots = new WeakMap<QuickJSContext, number>();
 
 /** Thrown when the kernel's own realm functions cannot be set up: a kernel bug, never the guest's. */
 export class IntrinsicsError extends Error {}
@@ -34,12 +51,13 @@ export function captureIntrinsics(ctx: QuickJSContext): void {
   const array = ctx.getProp(ctx.global, "Array");
   const isArray = ctx.getProp(array, "isArray");
   array.dispose();
-  const held: QuickJSHandle[] = [isArray];
+  const bigInt = ctx.getProp(ctx.global, "BigInt");
+  const held: QuickJSHandle[] = [isArray, bigInt];
   try {
     const uint8Parts = evaluate(ctx, UINT8_PARTS, "typed-array");
     held.push(uint8Parts);
     const describeThrown = evaluate(ctx, describeThrownSource(MAX_THROWN_TEXT), "thrown-value");
-    captured.set(ctx, { isArray, uint8Parts, describeThrown });
+    captured.set(ctx, { isArray, uint8Parts, describeThrown, bigInt });
   } catch (error) {
     for (const handle of held) handle.dispose();
     throw error;
@@ -51,12 +69,45 @@ export function adoptIntrinsics(ctx: QuickJSContext, held: Intrinsics): void {
   captured.set(ctx, held);
 }
 
+/**
+ * Calls an intrinsic with one argument, as `ctx.callFunction` does but without making and
+ * freeing an argument array each time (the reply path calls it for every bigint). Undefined
+ * when the call throws (the exception is freed).
+ */
+export function callIntrinsic(ctx: QuickJSContext, fn: QuickJSHandle, arg: QuickJSHandle): QuickJSHandle | undefined {
+  const { ffi, ctx: pointer, module, memory } = ctx as unknown as ContextInternals;
+  let slot = argSlots.get(ctx);
+  if (slot === undefined) {
+    slot = module._malloc(4);
+    if (slot === 0) return undefined;
+    argSlots.set(ctx, slot);
+  }
+  const heap = module.HEAPU8;
+  const value = arg.value as unknown as number;
+  heap[slot] = value & 0xff;
+  heap[slot + 1] = (value >>> 8) & 0xff;
+  heap[slot + 2] = (value >>> 16) & 0xff;
+  heap[slot + 3] = value >>> 24;
+  const result = ffi.QTS_Call(pointer.value, fn.value as unknown as number, ctx.undefined.value as unknown as number, 1, slot);
+  const error = ffi.QTS_ResolveException(pointer.value, result);
+  if (error !== 0) {
+    ffi.QTS_FreeValuePointer(pointer.value, result);
+    ffi.QTS_FreeValuePointer(pointer.value, error);
+    return undefined;
+  }
+  return memory.heapValueHandle(result);
+}
+
 /** Frees what captureIntrinsics kept. */
 export function releaseIntrinsics(ctx: QuickJSContext): void {
+  const slot = argSlots.get(ctx);
+  argSlots.delete(ctx);
+  if (slot !== undefined) (ctx as unknown as { module: { _free(ptr: number): void } }).module._free(slot);
   const held = captured.get(ctx);
   held?.isArray.dispose();
   held?.uint8Parts.dispose();
   held?.describeThrown.dispose();
+  held?.bigInt.dispose();
   captured.delete(ctx);
   releaseStrings(ctx);
 }

@@ -8,8 +8,8 @@
  */
 import type { QuickJSContext, QuickJSHandle } from "quickjs-emscripten";
 import type { WitType } from "../../kernel/ops.js";
-import { intrinsics } from "./intrinsics.js";
-import { StringTransferError, newString, readString } from "./strings.js";
+import { callIntrinsic, intrinsics } from "./intrinsics.js";
+import { StringTransferError, keyString, newString, readString } from "./strings.js";
 
 /** Thrown for a guest argument that does not match its WIT type; becomes `invalid`. */
 export class MarshalError extends Error {}
@@ -219,6 +219,20 @@ function arrayCheck(ctx: QuickJSContext, handle: QuickJSHandle): boolean {
   return yes;
 }
 
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A guest bigint, made by the realm's own BigInt (captured before any guest code ran) from a
+ * number when it is exact, else from its decimal digits.
+ */
+function newBigInt(ctx: QuickJSContext, value: bigint): QuickJSHandle {
+  const from = value <= SAFE && value >= -SAFE ? ctx.newNumber(Number(value)) : ctx.newString(value.toString());
+  const made = callIntrinsic(ctx, intrinsics(ctx).bigInt, from);
+  from.dispose();
+  if (made === undefined) throw new MarshalError("a bigint reply could not be made");
+  return made;
+}
+
 /** Builds a guest value from plain host data (the reply of a host call). */
 export function copyOut(ctx: QuickJSContext, value: unknown): QuickJSHandle {
   switch (typeof value) {
@@ -231,7 +245,7 @@ export function copyOut(ctx: QuickJSContext, value: unknown): QuickJSHandle {
     case "string":
       return newString(ctx, value);
     case "bigint":
-      return ctx.newBigInt(value);
+      return newBigInt(ctx, value);
     case "object": {
       if (value === null) return ctx.null;
       if (value instanceof Uint8Array) {
@@ -249,7 +263,7 @@ export function copyOut(ctx: QuickJSContext, value: unknown): QuickJSHandle {
       const object = ctx.newObject();
       for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
         const h = copyOut(ctx, item);
-        ctx.setProp(object, key, h);
+        ctx.setProp(object, keyString(ctx, key) ?? key, h);
         h.dispose();
       }
       return object;

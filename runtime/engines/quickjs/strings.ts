@@ -48,9 +48,33 @@ export function adoptStringHeader(ctx: QuickJSContext, header: Uint8Array): void
   headers.set(ctx, header);
 }
 
-/** Forgets what calibrateStrings learnt. */
+/** Guest strings for the property keys the host writes, by context (see keyString). */
+const keyStrings = new WeakMap<QuickJSContext, Map<string, QuickJSHandle>>();
+/** At most this many keys are kept per context (a database's column names are the guest's choice). */
+const MAX_KEY_STRINGS = 256;
+
+/**
+ * A guest string for a property key of the objects the host makes (a record's field names): made
+ * once per context, so that setting a property does not make and free a string each time.
+ * Undefined once MAX_KEY_STRINGS are kept (the caller passes the key itself).
+ */
+export function keyString(ctx: QuickJSContext, key: string): QuickJSHandle | undefined {
+  let kept = keyStrings.get(ctx);
+  if (kept === undefined) keyStrings.set(ctx, (kept = new Map()));
+  let handle = kept.get(key);
+  if (handle === undefined && kept.size < MAX_KEY_STRINGS) {
+    handle = newString(ctx, key);
+    kept.set(key, handle);
+  }
+  return handle;
+}
+
+/** Forgets what calibrateStrings learnt, and frees the kept key strings. */
 export function releaseStrings(ctx: QuickJSContext): void {
   headers.delete(ctx);
+  const kept = keyStrings.get(ctx);
+  keyStrings.delete(ctx);
+  if (kept) for (const handle of kept.values()) if (handle.alive) handle.dispose();
 }
 
 /**
