@@ -204,3 +204,24 @@ describe("canonical encoding and the chain", () => {
     await log.close();
   });
 });
+
+describe("the in-memory log's stored records", () => {
+  it("reads back every event whole, across batches, arenas and stores, when records are copied in runs", async () => {
+    const log = await openLog(false);
+    const texts: string[] = [];
+    // Staged as the gate stages them (back to back in the writer's arena), in sizes that cross
+    // the 1 MiB arenas and stores at odd places, with a large one that needs a store of its own.
+    for (let i = 0; i < 3000; i++) {
+      const size = i === 1500 ? 1_500_000 : (i * 7919) % 3000;
+      const text = `${i}:` + "é".repeat(size % 5) + "x".repeat(size);
+      texts.push(text);
+      log.stage({ type: "call", runId: "r", pid: 1, agent: "a", data: { i, text } });
+      if (i % 700 === 0) await log.append({ type: "checkpoint", runId: "r", pid: 1, agent: "a", data: { label: `c${i}` } });
+    }
+    expect((await log.verify()).ok).toBe(true);
+    const seen: string[] = [];
+    for await (const e of log.query({ type: "call" })) seen.push(e.data.text as string);
+    expect(seen).toEqual(texts);
+    await log.close();
+  });
+});
