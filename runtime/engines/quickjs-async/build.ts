@@ -2,7 +2,8 @@
  * Builds the asynchronous QuickJS engine: `engine.wasm` beside this file.
  *
  * The input is quickjs-emscripten's published *synchronous* release build (0.32.0), whose bytes
- * and glue are checked against the hashes below. Binaryen then:
+ * and glue are checked against the hashes below. Its C stack is first made 1 MiB instead of
+ * 5 MiB, with the heap moved down to start above it (withSmallerStack). Binaryen then:
  * 1. gives its minified imports and exports readable names (the glue in this directory uses
  *    them, so it does not depend on a minifier's choices);
  * 2. runs the asyncify pass with four imports that may suspend: a host function call, the

@@ -14,7 +14,8 @@
 import type { EmscriptenModuleCallbacks } from "quickjs-emscripten";
 import { Wasm, type WasmMemory, type WasmModule } from "../component/wasm.js";
 import type { DirectHostFunction } from "./direct.js";
-import { lengthBytesUTF8, stringToUTF8, utf8ToString, writeUtcTime } from "./heap.js";
+import { lengthBytesUTF8, stringToUTF8, utf8ToString } from "./heap.js";
+import { libcImports } from "./libc.js";
 
 /** What the engine asks of its owner. */
 export interface EngineHooks {
@@ -41,9 +42,6 @@ const enum State {
 /** Room for the locals of the suspended stack; untouched pages cost nothing. */
 const ASYNCIFY_DATA_BYTES = 1024 * 1024;
 const PAGE = 65536;
-/** What the engine's C library answers for calls it does not support. */
-const ENOSYS = 52;
-const ESPIPE = 70;
 
 type Export = (...args: number[]) => number;
 interface EngineExports {
@@ -373,30 +371,7 @@ export class EngineGlue {
         throw new EngineFault(`the engine exited with code ${code}`);
       },
       emscripten_resize_heap: (requested: number) => this.grow(requested >>> 0),
-      emscripten_date_now: () => Date.now(),
-      _emscripten_runtime_keepalive_clear: () => undefined,
-      _setitimer_js: () => 0,
-      _localtime_js: (time: bigint, tm: number) => writeUtcTime(this.HEAP32, Number(time), tm),
-      _tzset_js: (timezone: number, daylight: number, stdName: number, dstName: number) => {
-        this.HEAP32[timezone >> 2] = 0;
-        this.HEAP32[daylight >> 2] = 0;
-        this.stringToUTF8("UTC", stdName, 17);
-        this.stringToUTF8("UTC", dstName, 17);
-      },
-      environ_sizes_get: (count: number, size: number) => {
-        this.HEAP32[count >> 2] = 0;
-        this.HEAP32[size >> 2] = 0;
-        return 0;
-      },
-      environ_get: () => 0,
-      fd_write: (_fd: number, iov: number, iovcnt: number, written: number) => {
-        let total = 0;
-        for (let i = 0; i < iovcnt; i++) total += this.HEAP32[(iov + 8 * i + 4) >> 2];
-        this.HEAP32[written >> 2] = total;
-        return 0;
-      },
-      fd_close: () => ENOSYS,
-      fd_seek: () => ESPIPE,
+      ...libcImports(this),
     };
   }
 
