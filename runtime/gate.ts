@@ -182,6 +182,7 @@ function refuseInvalid(run: GateRun, op: OpName, action: Action, args: unknown[]
 
 /** Logs the decided call, then carries it out (or not) as decided. */
 function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision, fsCall?: FsCall): Reply | Promise<Reply> {
+  if (EFFECT_FREE.has(op) && (decision.effect === "allow" || decision.effect === "audit")) return answerInOneEvent(run, op, args, request, decision);
   let staged: { seq: number; written: Promise<void> };
   try {
     staged = run.log.stage({ type: "call", runId: run.runId, pid: run.pid, agent: run.agent, data: callRecord(op, args, request, decision, fsCall) });
@@ -190,19 +191,35 @@ function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, d
   }
   // An in-memory log has nothing to wait for; a failed write there still fails every later call.
   if (!run.log.durable) return afterLogged(run, op, args, request, decision, staged.seq, fsCall);
-  // A durable log: nothing is carried out (or answered) before the call event is on disk...
-  const { written } = staged;
-  if (!(EFFECT_FREE.has(op) && (decision.effect === "allow" || decision.effect === "audit"))) {
-    return written.then(() => afterLogged(run, op, args, request, decision, staged.seq, fsCall), () => LOG_UNWRITABLE);
+  // A durable log: nothing is carried out (or answered) before the call event is on disk.
+  return staged.written.then(() => afterLogged(run, op, args, request, decision, staged.seq, fsCall), () => LOG_UNWRITABLE);
+}
+
+/**
+ * An allowed call that changes nothing outside the log (a log line, a clock reading, random
+ * bytes) is carried out first and recorded in one event: the call, its decision and, as
+ * `result`, what it answered (`{ ok }` or `{ err }`, as a result event holds it). Nothing
+ * outside the kernel has seen it happen before it is logged; the reply waits for that event
+ * on disk when the log is durable. One event instead of two is what makes a gated no-op call
+ * cheap: sealing an event is most of its cost.
+ */
+function answerInOneEvent(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision): Reply | Promise<Reply> {
+  let reply: { ok: unknown } | { err: WitError };
+  try {
+    reply = { ok: dispatch(op, args, run.capabilities) };
+  } catch (error) {
+    reply = { err: toWitError(error) };
   }
-  // ...except an allowed call that changes nothing outside the log (a log line, a clock
-  // reading, random bytes): it is answered at once and its result event staged right behind
-  // the call event, so that one sync writes both; the reply still waits for both on disk.
-  const reply = afterLogged(run, op, args, request, decision, staged.seq);
-  return Promise.all([written, reply]).then(
-    ([, answer]) => answer,
-    () => LOG_UNWRITABLE,
-  );
+  const data = callRecord(op, args, request, decision);
+  data.result = "ok" in reply ? { ok: reply.ok ?? null } : { err: reply.err };
+  let staged: { written: Promise<void> };
+  try {
+    staged = run.log.stage({ type: "call", runId: run.runId, pid: run.pid, agent: run.agent, data });
+  } catch {
+    return LOG_UNWRITABLE;
+  }
+  if (run.log.durable) return staged.written.then(() => reply, () => LOG_UNWRITABLE);
+  return reply;
 }
 
 /**
@@ -222,7 +239,7 @@ function callRecord(op: OpName, args: unknown[], request: Request, decision: Dec
   return data;
 }
 
-/** Calls whose carrying out has no effect outside the kernel's log: one sync for call and result. */
+/** Calls whose carrying out has no effect outside the kernel's log: one event for call and result (see answerInOneEvent). */
 const EFFECT_FREE: ReadonlySet<OpName> = new Set(["log.write", "clock.now", "clock.monotonic-now", "random.bytes"]);
 
 // Nothing is carried out that the log did not record.

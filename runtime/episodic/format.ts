@@ -43,7 +43,9 @@ function describe(type: string, d: Record<string, unknown>): string {
       const rule = decision.rule === null ? "(default)" : str(decision.rule);
       // An fs call whose path led elsewhere (through links): where it led, then what the agent wrote.
       const written = typeof d.path === "string" ? `(as ${d.path})` : "";
-      return [str(d.action), str(d.resource), written, str(decision.effect), rule].filter(Boolean).join("  ");
+      // An effect-free call is recorded with its result, in one event.
+      const inline = d.result === undefined ? "" : "err" in rec(d.result) ? `error ${str(rec(rec(d.result).err).tag)}` : "ok";
+      return [str(d.action), str(d.resource), written, str(decision.effect), rule, inline].filter(Boolean).join("  ");
     }
     case "result": {
       const callSeq = d.call ?? d.callSeq;

@@ -12,7 +12,12 @@ import type { JsonValue } from "./encoding.js";
 /** One host call of a run, as the gate recorded it. */
 export interface RecordedCall {
   call: LoggedEvent;
-  /** The result event; absent for a call that was not carried out (denied) or never finished. */
+  /**
+   * The event holding the call's result (`data.ok` or `data.err`): its result event, or, for a
+   * call recorded with its result in one event (an effect-free call: see the gate), the call
+   * event with its `result` as data. Absent for a call that was not carried out (denied) or
+   * never finished.
+   */
   result?: LoggedEvent;
   /** Redirects of an http.fetch, each decided and logged as a call of its own. */
   hops: LoggedEvent[];
@@ -71,6 +76,8 @@ export async function readRun(log: KernelLog, runId: string): Promise<RecordedRu
       if (e.data.redirect === true && last) last.hops.push(e);
       else {
         const call: RecordedCall = { call: e, hops: [] };
+        const inline = e.data.result;
+        if (inline !== null && typeof inline === "object" && !Array.isArray(inline)) call.result = { ...e, data: inline as LoggedEvent["data"] };
         calls.push(call);
         bySeq.set(e.seq, call);
       }
