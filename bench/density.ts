@@ -20,6 +20,7 @@ import type { AddressInfo } from "node:net";
 import { newQuickJSWASMModule, RELEASE_SYNC, type QuickJSContext, type QuickJSRuntime, type QuickJSWASMModule } from "quickjs-emscripten";
 import { KernelSpace, type Agent, type Decision, type KernelOptions, type Policy, type Request } from "../runtime/index.js";
 import { evalCodeAsync } from "../runtime/engines/quickjs-async/drive.js";
+import "../runtime/hosts/node/quickjs.js";
 import { newEngine } from "../runtime/engines/quickjs-async/module.js";
 import { Wasm } from "../runtime/engines/component/wasm.js";
 import type { DensityFigures, DensityMode } from "./density-child.js";

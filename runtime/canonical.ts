@@ -4,6 +4,7 @@
  */
 import { GuestError } from "./errors.js";
 import { assertServerIndependentPath } from "./url-path.js";
+import { utf8Length } from "./portable/utf8.js";
 
 /** The longest guest path accepted, in bytes. */
 export const MAX_PATH_BYTES = 4096;
@@ -21,7 +22,7 @@ export function canonicalPath(path: string): string {
   if (path.includes("\0")) throw invalid("a path must not contain a NUL byte");
   if (path.includes("\\")) throw invalid("a path must not contain a backslash");
   if (!path.startsWith("/")) throw invalid(`a path must be absolute: ${JSON.stringify(clip(path))}`);
-  if (Buffer.byteLength(path) > MAX_PATH_BYTES) throw invalid(`a path must be at most ${MAX_PATH_BYTES} bytes`);
+  if (utf8Length(path) > MAX_PATH_BYTES) throw invalid(`a path must be at most ${MAX_PATH_BYTES} bytes`);
   const out: string[] = [];
   for (const segment of path.split("/")) {
     if (segment === "" || segment === ".") continue;

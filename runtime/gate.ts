@@ -11,7 +11,7 @@ import { canonicalUrl } from "./canonical.js";
 import { buildRequest, toWitError } from "./gate-request.js";
 import { dispatch, type RunCapabilities } from "./capabilities/index.js";
 import type { HopAuthorizer } from "./capabilities/types.js";
-import { secretsOf, withoutSecrets } from "./capabilities/secrets.js";
+import { secretsOf, withoutSecrets } from "./capabilities/secret-names.js";
 import type { WitError } from "./errors.js";
 import { decideFsCall, fsCallOf, fsRecord, planFsCall, type FsCall } from "./gate-fs.js";
 import type { Reply } from "./engines/engine.js";

@@ -7,6 +7,7 @@
  * deadline: `close` clears every wait, and nothing answers it).
  */
 import { guestErrors } from "../errors.js";
+import { monotonicNs } from "../portable/clock.js";
 
 /** Node's timers hold at most 2^31 - 1 ms; a longer wait is taken in steps. */
 const MAX_STEP_MS = 2 ** 30;
@@ -23,13 +24,13 @@ export interface ClockHost {
 }
 
 /**
- * The clock of one run, counting from `startedNs` (a `process.hrtime.bigint()` reading).
- * @example const clock = createClock(process.hrtime.bigint()); await clock.sleepUntil(clock.monotonicNow() + 5_000_000n);
+ * The clock of one run, counting from `startedNs` (a `monotonicNs()` reading).
+ * @example const clock = createClock(monotonicNs()); await clock.sleepUntil(clock.monotonicNow() + 5_000_000n);
  */
 export function createClock(startedNs: bigint): ClockHost {
   const waits = new Map<NodeJS.Timeout, (error: Error) => void>();
   let closed = false;
-  const monotonicNow = () => process.hrtime.bigint() - startedNs;
+  const monotonicNow = () => monotonicNs() - startedNs;
 
   const sleepUntil = (when: bigint): Promise<bigint> =>
     new Promise((resolve, reject) => {

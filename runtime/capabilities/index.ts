@@ -2,7 +2,6 @@
  * The capabilities of one run and the table that dispatches an allowed call to them.
  * Nothing here decides: by the time `dispatch` runs, the gate has allowed the call.
  */
-import { randomBytes } from "node:crypto";
 import { guestErrors } from "../errors.js";
 import type { OpName } from "../kernel/ops.js";
 import type { ChatRequest } from "../models/types.js";
@@ -10,6 +9,7 @@ import type { ClockHost } from "./clock.js";
 import type { LlmHost } from "./llm.js";
 import { parseToolArgs, type ToolsHost } from "./tools.js";
 import type { FsHost, FsTarget, HttpHost, HttpRequest, HopAuthorizer, SqlHost, SqlValue } from "./types.js";
+import { monotonicNs } from "../portable/clock.js";
 
 /** The most random bytes one call may ask for (as Web Crypto's getRandomValues). */
 export const MAX_RANDOM_BYTES = 65536;
@@ -82,14 +82,14 @@ export function dispatch(op: OpName, args: unknown[], caps: RunCapabilities, tar
       return { seconds: BigInt(Math.floor(ms / 1000)), nanoseconds: Math.floor(ms % 1000) * 1_000_000 };
     }
     case "clock.monotonic-now":
-      return process.hrtime.bigint() - caps.startedNs;
+      return monotonicNs() - caps.startedNs;
     case "clock.sleep-until":
       if (!caps.clock) throw guestErrors.invalid("clock.sleep-until: this kernel cannot wait");
       return caps.clock.sleepUntil(args[0] as bigint);
     case "random.bytes": {
       const len = args[0] as number;
       if (len > MAX_RANDOM_BYTES) throw guestErrors.invalid(`random.bytes: at most ${MAX_RANDOM_BYTES} bytes a call`);
-      return new Uint8Array(randomBytes(len));
+      return crypto.getRandomValues(new Uint8Array(len));
     }
     case "process.checkpoint":
       return caps.checkpoint(args[0] as string).then(BigInt);

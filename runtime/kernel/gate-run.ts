@@ -8,6 +8,7 @@ import type { KernelLog } from "../episodic/index.js";
 import type { Policy } from "../types.js";
 import { createRunCapabilities, type ResolvedCapabilities } from "./capabilities.js";
 import type { AgentProcess } from "./process.js";
+import { monotonicNs } from "../portable/clock.js";
 
 export interface GateRunDeps {
   policy: Policy;
@@ -19,7 +20,7 @@ export interface GateRunDeps {
 
 /** A new run's gate state, its capabilities made for it. */
 export function newGateRun(proc: AgentProcess, log: KernelLog, task: string, deps: GateRunDeps): GateRun {
-  const startedNs = process.hrtime.bigint();
+  const startedNs = monotonicNs();
   const run: GateRun = {
     runId: proc.runId,
     pid: proc.pid,

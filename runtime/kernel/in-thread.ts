@@ -10,6 +10,7 @@ import type { Reply, RunSpec } from "../engines/engine.js";
 import { startQuickJsAsync, type AsyncBridge, type AsyncRun, type ControlWord } from "../engines/quickjs-async/run.js";
 import { Turns } from "../engines/quickjs-async/turns.js";
 import { PreparedPool } from "../engines/quickjs-async/prepare.js";
+import "../hosts/node/quickjs.js";
 import { mainThreadStackBytes, quickjsStackFor } from "../engines/quickjs-async/stack.js";
 import { Control } from "./channel.js";
 import type { HostedRun, RunChannel, RunHost, StartOptions } from "./hosts.js";

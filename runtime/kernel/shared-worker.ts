@@ -10,6 +10,7 @@
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import type { Finished, Reply, RunSpec } from "../engines/engine.js";
 import { engineModule } from "../engines/quickjs-async/module.js";
+import "../hosts/node/quickjs.js";
 import { startQuickJsAsync, type AsyncBridge, type AsyncRun, type ControlWord } from "../engines/quickjs-async/run.js";
 import { Turns } from "../engines/quickjs-async/turns.js";
 import { PreparedPool } from "../engines/quickjs-async/prepare.js";

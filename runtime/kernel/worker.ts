@@ -8,6 +8,7 @@ import { newQuickJSWASMModule, newVariant, RELEASE_SYNC } from "quickjs-emscript
 import type { ComponentEngine } from "../engines/component/run.js";
 import type { Finished, GuestBridge, Reply, RunSpec } from "../engines/engine.js";
 import { runQuickJs } from "../engines/quickjs/run.js";
+import "../hosts/node/quickjs.js";
 import { Control, GuestChannel, type ChannelBuffers } from "./channel.js";
 import type { OpName } from "./ops.js";
 

@@ -9,6 +9,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { newQuickJSWASMModule, RELEASE_SYNC, newVariant, shouldInterruptAfterDeadline } from "quickjs-emscripten";
 import { HOST_GLOBAL, PRELUDE, kernelModules } from "../engines/quickjs/guest-modules.js";
 import { installWebLoader } from "../engines/web/quickjs.js";
+import "../hosts/node/quickjs.js";
 
 export interface SchemaWorkerData {
   source: string;

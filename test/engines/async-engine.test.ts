@@ -9,6 +9,7 @@ import { quickjsStackFor, mainThreadStackBytes } from "../../dist/runtime/engine
 import { describe, expect, it, vi } from "vitest";
 import { KernelSpace, type KernelOptions } from "../../dist/runtime/index.js";
 import { evalCodeAsync } from "../../dist/runtime/engines/quickjs-async/drive.js";
+import "../../dist/runtime/hosts/node/quickjs.js";
 import { newEngine, type Engine } from "../../dist/runtime/engines/quickjs-async/module.js";
 import { moduleAgent, policyWith, sleep } from "../kernel/helpers.js";
 

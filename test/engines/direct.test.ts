@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { KernelSpace, type KernelOptions } from "../../dist/runtime/index.js";
 import { evalCodeAsync } from "../../dist/runtime/engines/quickjs-async/drive.js";
+import "../../dist/runtime/hosts/node/quickjs.js";
 import { PreparedPool, type PreparedInstance } from "../../dist/runtime/engines/quickjs-async/prepare.js";
 import type { Reply } from "../../dist/runtime/engines/engine.js";
 import { moduleAgent, policyWith } from "../kernel/helpers.js";

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { KernelSpace, type Agent } from "../../dist/runtime/index.js";
 import { evalCodeAsync } from "../../dist/runtime/engines/quickjs-async/drive.js";
+import "../../dist/runtime/hosts/node/quickjs.js";
 import { PreparedPool, type PreparedInstance } from "../../dist/runtime/engines/quickjs-async/prepare.js";
 import { moduleAgent, policyWith } from "../kernel/helpers.js";
 

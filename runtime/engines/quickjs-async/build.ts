@@ -20,6 +20,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
+import { ENGINE_INITIAL_PAGES, ENGINE_STACK_TOP } from "./layout.js";
+
+export { ENGINE_INITIAL_PAGES, ENGINE_STACK_TOP };
 
 /** sha256 of the published files this build starts from (quickjs-emscripten 0.32.0, release-sync). */
 export const INPUT_WASM_SHA256 = "105c3bed22d457e43e3d1c3c1c6959fda62a8fe06f0fc8a985303c3a2be72232";
@@ -54,29 +57,12 @@ export const IMPORT_NAMES: Readonly<Record<string, string>> = {
 
 export const SUSPENDING_IMPORTS = ["qts_host_call_function", "qts_host_interrupt_handler", "qts_host_load_module_source", "qts_host_normalize_module"];
 
-/**
- * The engine's initial linear memory, in 64 KiB pages. The published build asks for 256 (16 MiB)
- * though its data and its 5 MiB C stack end below 5.3 MiB; with the stack made 1 MiB (see
- * ENGINE_STACK_TOP), a prepared instance's heap ends below 2.2 MiB. V8 counts each instance's
- * whole memory as external memory, and collects its heap each time that has grown by a few tens
- * of MiB: with 7 MiB instances, 337 extra scavenges and 1.9 s of collection for a burst of 1,000
- * agents; with 3 MiB, 156 and 1.1 s. The heap grows past this as the guest needs
- * (emscripten_resize_heap).
- */
-export const ENGINE_INITIAL_PAGES = 48;
 
 /**
  * Where the published build's C stack starts (its top: the stack grows down to the end of the
  * static data, at 90,208) and where its heap begins: 5 MiB above the data.
  */
 const PUBLISHED_STACK_TOP = 5_333_088;
-/**
- * This engine's C stack: 1 MiB above the static data, and the heap right above it. QuickJS
- * bounds a guest's recursion at MAX_STACK_BYTES (256 KiB) of this stack, and nothing else in the
- * engine uses more than a few KiB of it; the 4 MiB it no longer reserves made every instance's
- * memory that much smaller (see ENGINE_INITIAL_PAGES).
- */
-export const ENGINE_STACK_TOP = 90_208 + 1024 * 1024;
 
 /**
  * The published wasm with its stack top moved to ENGINE_STACK_TOP, and its heap with it: the

@@ -21,6 +21,7 @@ import { Wasm } from "../component/wasm.js";
 import { EngineGlue } from "./glue.js";
 import { engineModule } from "./module.js";
 import { RunSlot, installKernel, prepareInstance, type PreparedInstance } from "./prepare.js";
+import { sameBytes } from "../quickjs/bytes.js";
 
 /** The engine's function imports (module "env"). */
 const ENGINE_IMPORTS = [
@@ -148,7 +149,7 @@ function dataSegmentChunks(bytes: number): number[] {
 const ZEROS = new Uint8Array(PAGE);
 
 function isZero(bytes: Uint8Array): boolean {
-  return Buffer.compare(bytes, ZEROS.subarray(0, bytes.length)) === 0;
+  return sameBytes(bytes, 0, ZEROS, 0, bytes.length);
 }
 
 /** Writes the snapshot over a new instance's memory (zeroing what its data segments put where the snapshot has zeros). */
@@ -192,11 +193,10 @@ export function resetInstance(snapshot: Snapshot, used: PreparedInstance, sdkSou
 
 /** Writes back every page of `memory` that differs from the snapshot's (a page it does not hold is zero). */
 function restoreAll(snapshot: Snapshot, memory: Uint8Array): void {
-  const bytes = Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength);
-  for (let page = 0; page * PAGE < bytes.length; page++) {
+  for (let page = 0; page * PAGE < memory.length; page++) {
     const want = snapshot.pages.get(page) ?? ZEROS;
     const at = page * PAGE;
-    if (bytes.compare(want, 0, PAGE, at, at + PAGE) === 0) continue;
+    if (sameBytes(memory, at, want, 0, PAGE)) continue;
     if (want === ZEROS) memory.fill(0, at, at + PAGE);
     else memory.set(want, at);
   }

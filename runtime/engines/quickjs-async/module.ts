@@ -1,33 +1,40 @@
 /**
- * The asynchronous engine's module: engine.wasm, checked against its recorded hash and compiled
- * once per thread, then instantiated once per agent (about 0.1 ms; compiling each time would
- * cost about 27 ms).
+ * The asynchronous engine's module: engine.wasm, compiled once per thread, then instantiated
+ * once per agent (about 0.1 ms; compiling each time would cost about 27 ms).
+ *
+ * Where the module comes from is the host's business: on Node it is read from the package and
+ * checked against its recorded hash (runtime/hosts/node/engine-file.ts); an edge host, which may
+ * not compile WebAssembly from bytes at all, imports engine.wasm as a module and passes it in
+ * (`useEngineModule`).
  */
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { QuickJSFFI } from "@jitl/quickjs-wasmfile-release-sync/ffi";
 import { QuickJSWASMModule } from "quickjs-emscripten";
-import { Wasm, type WasmModule } from "../component/wasm.js";
-import { ENGINE_INITIAL_PAGES } from "./build.js";
+import type { WasmModule } from "../component/wasm.js";
 import { EngineGlue, type EngineHooks, type GlueOptions } from "./glue.js";
-
-const WASM_URL = new URL("../../../../runtime/engines/quickjs-async/engine.wasm", import.meta.url);
+import { ENGINE_INITIAL_PAGES } from "./layout.js";
 
 /** The engine's initial linear memory: its declared minimum (see build.ts; touched only as used). */
 export const ENGINE_INITIAL_BYTES = ENGINE_INITIAL_PAGES * 65536;
 
 let compiled: WasmModule | undefined;
+let loader: (() => WasmModule) | undefined;
 
-/** The compiled engine. @throws Error when engine.wasm is missing or not the recorded build */
+/** Sets the compiled engine this thread instantiates (an edge host's imported engine.wasm). */
+export function useEngineModule(module: WasmModule): void {
+  compiled = module;
+}
+
+/** Sets how the engine is found the first time it is needed (the Node host reads the file). */
+export function setEngineLoader(load: () => WasmModule): void {
+  loader = load;
+}
+
+/** The compiled engine. @throws Error when the host gave none and has no way to load one */
 export function engineModule(): WasmModule {
   if (compiled) return compiled;
-  const bytes = readFileSync(WASM_URL);
-  const expected = readFileSync(new URL(WASM_URL.href + ".sha256"), "utf8").trim();
-  const actual = createHash("sha256").update(bytes).digest("hex");
-  if (actual !== expected) throw new Error(`runtime/engines/quickjs-async/engine.wasm is not the recorded build (sha256 ${actual}, expected ${expected}): run npm run build:engine`);
-  const module = new Wasm.Module(bytes);
-  compiled = module;
-  return module;
+  if (!loader) throw new Error("agent-os: this host has no QuickJS engine module: pass engine.wasm, imported as a WebAssembly.Module, to the kernel");
+  compiled = loader();
+  return compiled;
 }
 
 /** One engine instance, and the quickjs-emscripten module over it. */

@@ -10,6 +10,7 @@ import type { AbortReason, Outcome, RunSpec } from "../engine.js";
 import { copyOut } from "./marshal.js";
 import { StringTransferError, newString, readString } from "./strings.js";
 import { formatThrown, isOutOfMemory, readThrown, type Thrown } from "./thrown.js";
+import { utf8Length } from "../../portable/utf8.js";
 
 const MAX_MESSAGE = 4096;
 
@@ -76,7 +77,7 @@ export function result(ctx: QuickJSContext, value: QuickJSHandle, spec: RunSpec,
     if (!(error instanceof StringTransferError)) throw error;
     return { status: "error", reason: "trap", error: `the output could not be read: ${error.message}` };
   }
-  const bytes = Buffer.byteLength(output);
+  const bytes = utf8Length(output);
   if (bytes > spec.limits.output) return overLimit(bytes);
   return { status: "ok", output };
 }

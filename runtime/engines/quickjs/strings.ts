@@ -12,6 +12,7 @@
  * makes it.
  */
 import type { QuickJSContext, QuickJSHandle } from "quickjs-emscripten";
+import { latin1Bytes, latin1Text, utf16leBytes, utf16leText } from "./bytes.js";
 
 /** A string the engine could not hand over (the guest's heap is full, or the format is not the one expected). */
 export class StringTransferError extends Error {}
@@ -101,10 +102,9 @@ function decode(bytes: Uint8Array, header: Uint8Array): string {
   const length = Math.floor(field / 2);
   const wide = field % 2 === 1;
   if (bytes.length - at !== (wide ? 2 * length : length)) throw new StringTransferError("kernel: a guest string's length does not match its bytes");
-  const body = Buffer.from(bytes.buffer, bytes.byteOffset + at, bytes.length - at);
-  if (!wide) return body.toString("latin1");
-  const text = body.toString("utf16le");
-  return text.isWellFormed() ? text : text.toWellFormed();
+  const body = bytes.subarray(at);
+  // (a lone surrogate decodes as U+FFFD: the host's strings are well formed)
+  return wide ? utf16leText(body) : latin1Text(body);
 }
 
 /** Makes a guest string from a host string, NUL characters included. */
@@ -121,7 +121,7 @@ export function newString(ctx: QuickJSContext, text: string): QuickJSHandle {
     lengthField.push(field > 0 ? low | 0x80 : low);
     if (field === 0) break;
   }
-  const body = Buffer.from(whole, wide ? "utf16le" : "latin1");
+  const body = wide ? utf16leBytes(whole) : latin1Bytes(whole);
   const bytes = new Uint8Array(header.length + lengthField.length + body.length);
   bytes.set(header);
   bytes.set(lengthField, header.length);

@@ -10,9 +10,18 @@
 import type { QuickJSContext, QuickJSHandle } from "quickjs-emscripten";
 import { newString, readString } from "../quickjs/strings.js";
 import { WEB_GROUPS, groupOfName } from "./groups.js";
-import { webGroupSource } from "./sources.js";
 
 export const WEB_SOURCE_GLOBAL = "__agentos_web";
+
+const UTF8 = new TextEncoder();
+
+/** A group's source by name (see sources.ts); none: this host has no bundles of guest-web/. */
+let sourceOf: ((group: string) => string) | undefined;
+
+/** Sets where the groups' sources come from (the Node host bundles them with esbuild). */
+export function setWebSources(source: (group: string) => string): void {
+  sourceOf = source;
+}
 /** The engine's UTF-8 converter for TextEncoder/TextDecoder, taken and deleted by the prelude like the loader. */
 export const UTF8_GLOBAL = "__agentos_utf8";
 
@@ -24,7 +33,8 @@ export function installWebLoader(ctx: QuickJSContext): void {
   const fn = ctx.newFunction(WEB_SOURCE_GLOBAL, (groupHandle) => {
     const group = ctx.typeof(groupHandle) === "string" ? ctx.getString(groupHandle) : "";
     if (!Object.hasOwn(WEB_GROUPS, group)) return { error: ctx.newError(`no Web group ${JSON.stringify(group)}`) };
-    return ctx.newString(webGroupSource(group));
+    if (!sourceOf) return { error: ctx.newError(`the Web global's group ${JSON.stringify(group)} is not available on this host`) };
+    return ctx.newString(sourceOf(group));
   });
   ctx.defineProp(ctx.global, WEB_SOURCE_GLOBAL, { value: fn, configurable: true, enumerable: false });
   fn.dispose();
@@ -43,8 +53,7 @@ function installUtf8(ctx: QuickJSContext): void {
   const encode = ctx.newFunction("encode", (text) => {
     if (ctx.typeof(text) !== "string") return { error: ctx.newError("TextEncoder: not a string") };
     try {
-      const bytes = Buffer.from(readString(ctx, text), "utf8");
-      return ctx.newArrayBuffer(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      return ctx.newArrayBuffer(UTF8.encode(readString(ctx, text)).buffer);
     } catch {
       return { error: ctx.newError("TextEncoder: the string could not be encoded (the guest's heap is full?)") };
     }
