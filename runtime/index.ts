@@ -21,7 +21,8 @@ export type { AgentProcess, ProcessInfo } from "./kernel/process.js";
 export type { PoolOptions } from "./kernel/pool.js";
 export type { Isolation } from "./kernel/hosts.js";
 export type { CapabilityOptions } from "./kernel/capabilities.js";
-export { dnsResolver, type ResolvedAddress, type Resolver } from "./capabilities/net-guard.js";
+export { type ResolvedAddress, type Resolver } from "./capabilities/net-guard.js";
+export { dnsResolver } from "./capabilities/net-dns.js";
 export type { Verifier } from "./gate.js";
 export {
   createVerifier,

@@ -17,7 +17,8 @@ import type { HopAuthorizer, HttpHost, HttpRequest, HttpResponse, RunQuota } fro
 import { CallSecrets, decodedForScrubbing, processEnv, type EchoFormCache, type SecretEnv } from "./secrets.js";
 import type { SecretSpec } from "../types.js";
 import { ConnectionPool } from "./http-pool.js";
-import { NO_PRIVATE, parseAllowPrivate, resolveChecked, systemResolver, type Resolver } from "./net-guard.js";
+import { NO_PRIVATE, parseAllowPrivate, resolveChecked, type Resolver } from "./net-guard.js";
+import { systemResolver } from "./net-dns.js";
 
 export interface HttpOptions {
   /** Private targets the operator allows (hosts, IPs or CIDRs). Default: none. */

@@ -10,11 +10,16 @@
  * goes there and nowhere else (no second lookup: DNS rebinding fails).
  *
  * The guard is the kernel's own rule, not a policy rule: its refusals are `denied` without a
- * rule id, with a reason that names the guard.
+ * rule id, with a reason that names the guard. The resolvers that need Node's DNS are in
+ * net-dns.ts; this module runs on any host.
  */
-import { promises as dns } from "node:dns";
-import { isIP } from "node:net";
 import { UsageError, guestErrors } from "../errors.js";
+
+/** Textual IP addresses (see ipVersion): defined before the tables below parse their ranges. */
+const V4_OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)";
+const V4 = new RegExp(`^${V4_OCTET}(?:\\.${V4_OCTET}){3}$`);
+const HEX_WORD = /^[0-9a-fA-F]{1,4}$/;
+
 
 /** Why an address is refused; "public" addresses are the only ones reachable by default. */
 export type AddressKind =
@@ -56,38 +61,6 @@ export interface AllowPrivate {
 
 /** Nothing private allowed: the default. */
 export const NO_PRIVATE: AllowPrivate = Object.freeze({ hosts: new Set<string>(), cidrs: [] });
-
-/**
- * A resolver that asks the given DNS servers (`"1.1.1.1"`, `"[2606:4700::1111]:53"`,
- * `"127.0.0.1:5353"`) for A and AAAA records, instead of the operating system's resolver
- * (getaddrinfo, /etc/hosts): for a host that pins its DNS. Every answer is checked as usual.
- *
- * @example new KernelSpace({ resolver: dnsResolver(["10.0.0.2"]) })
- * @throws UsageError for a server that is not an IP address with an optional port.
- */
-export function dnsResolver(servers: string[], options: { timeoutMs?: number; tries?: number } = {}): Resolver {
-  if (!Array.isArray(servers) || servers.length === 0) throw new UsageError("dns: give at least one DNS server");
-  const resolver = new dns.Resolver({ timeout: options.timeoutMs ?? 2000, tries: options.tries ?? 2 });
-  try {
-    resolver.setServers(servers);
-  } catch {
-    throw new UsageError(`dns: expected DNS server addresses like 1.1.1.1 or 127.0.0.1:5353, got ${JSON.stringify(servers)}`);
-  }
-  return async (host) => {
-    const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
-    const answers: ResolvedAddress[] = [];
-    if (v4.status === "fulfilled") for (const address of v4.value) answers.push({ address, family: 4 });
-    if (v6.status === "fulfilled") for (const address of v6.value) answers.push({ address, family: 6 });
-    if (answers.length === 0) throw new Error(`no address for ${host}`);
-    return answers;
-  };
-}
-
-/** The default resolver: the operating system's, every answer. */
-export const systemResolver: Resolver = async (host) => {
-  const answers = await dns.lookup(host, { all: true, verbatim: true });
-  return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
-};
 
 const V4_RANGES: [string, AddressKind][] = [
   ["169.254.169.254/32", "cloud-metadata"],
@@ -230,8 +203,8 @@ export function isAllowedPrivate(allow: AllowPrivate, host: string, address: str
 export async function resolveChecked(host: string, allow: AllowPrivate, resolver: Resolver): Promise<ResolvedAddress> {
   const bare = stripBrackets(host);
   let answers: ResolvedAddress[];
-  const literal = isIP(bare);
-  if (literal !== 0) answers = [{ address: bare, family: literal === 6 ? 6 : 4 }];
+  const literal = ipFamily(bare);
+  if (literal !== 0) answers = [{ address: bare, family: literal }];
   else {
     try {
       answers = await resolver(bare);
@@ -252,7 +225,13 @@ export async function resolveChecked(host: string, allow: AllowPrivate, resolver
     }
   }
   const first = answers[0];
-  return { address: String(first.address), family: isIP(String(first.address)) === 6 ? 6 : 4 };
+  return { address: String(first.address), family: ipFamily(String(first.address)) === 6 ? 6 : 4 };
+}
+
+/** 4 or 6 for an IP address as a URL host or a resolver writes it (no brackets), else 0. */
+function ipFamily(text: string): 0 | 4 | 6 {
+  const bytes = parseIp(text);
+  return bytes === null ? 0 : bytes.length === 4 ? 4 : 6;
 }
 
 function stripBrackets(host: string): string {
@@ -262,7 +241,7 @@ function stripBrackets(host: string): string {
 /** Parses an IP address into 4 or 16 bytes (v6 zone ids are refused), or null. */
 export function parseIp(text: string): Uint8Array | null {
   const address = stripBrackets(text);
-  const version = isIP(address);
+  const version = ipVersion(address);
   if (version === 4) return Uint8Array.from(address.split(".").map(Number));
   if (version !== 6 || address.includes("%")) return null;
   let hex = address;
@@ -287,6 +266,31 @@ export function parseIp(text: string): Uint8Array | null {
     out[i * 2 + 1] = w & 0xff;
   });
   return out;
+}
+
+/**
+ * 4 or 6 for a textual IP address as `node:net`'s isIP reads it (dotted decimal without leading
+ * zeros; any IPv6 spelling, with a dotted tail or a zone id), else 0: on any host.
+ */
+function ipVersion(address: string): 0 | 4 | 6 {
+  if (V4.test(address)) return 4;
+  const zone = address.indexOf("%");
+  const bare = zone === -1 ? address : address.slice(0, zone);
+  if (zone !== -1 && zone === address.length - 1) return 0;
+  const halves = bare.split("::");
+  if (halves.length > 2) return 0;
+  const groups = halves.map((h) => (h === "" ? [] : h.split(":")));
+  const all = groups.flat();
+  const last = all[all.length - 1];
+  let words = all.length;
+  if (last !== undefined && last.includes(".")) {
+    // (a dotted tail ends the address: "1.2.3.4::" is not one)
+    if (halves[halves.length - 1] === "" || !V4.test(last)) return 0;
+    words += 1; // the dotted tail is two words
+    all.pop();
+  }
+  if (!all.every((w) => HEX_WORD.test(w))) return 0;
+  return (halves.length === 2 ? words <= 7 : words === 8) ? 6 : 0;
 }
 
 function parseCidr(text: string): Cidr {

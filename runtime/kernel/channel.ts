@@ -25,8 +25,8 @@ const HEADER_BYTES = 64;
 const FUEL = 0;
 const STATS_BYTES = 8;
 
-/** The control word, written by the kernel, read by the guest's interrupt handler. */
-export const Control = { run: 0, stop: 1, kill: 2 } as const;
+export { Control } from "./control.js";
+import { Control } from "./control.js";
 /** What the guest reports about itself. */
 export const GuestState = { running: 0, paused: 1 } as const;
 

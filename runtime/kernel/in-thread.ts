@@ -10,9 +10,7 @@ import type { Reply, RunSpec } from "../engines/engine.js";
 import { startQuickJsAsync, type AsyncBridge, type AsyncRun, type ControlWord } from "../engines/quickjs-async/run.js";
 import { Turns } from "../engines/quickjs-async/turns.js";
 import { PreparedPool } from "../engines/quickjs-async/prepare.js";
-import "../hosts/node/quickjs.js";
-import { mainThreadStackBytes, quickjsStackFor } from "../engines/quickjs-async/stack.js";
-import { Control } from "./channel.js";
+import { Control } from "./control.js";
 import type { HostedRun, RunChannel, RunHost, StartOptions } from "./hosts.js";
 
 type Handler = (request: unknown) => Reply | Promise<Reply>;
@@ -124,6 +122,8 @@ export class InThreadChannel implements RunChannel {
 export interface InThreadOptions {
   sdkSource: string;
   maxHeapBytes: number;
+  /** QuickJS's stack limit on this thread, from its V8 stack (see quickjs-async/stack.ts). */
+  maxStackBytes: number;
 }
 
 /** Runs every agent as an engine instance on the kernel's own thread. */
@@ -132,11 +132,11 @@ export class InThreadHost implements RunHost {
   private readonly live = new Set<AsyncRun>();
   private readonly instances: PreparedPool;
 
-  /** QuickJS's stack limit here, from the V8 stack of the kernel's thread (see stack.ts). */
-  private readonly maxStackBytes = quickjsStackFor(mainThreadStackBytes());
+  private readonly maxStackBytes: number;
 
   constructor(options: InThreadOptions) {
     this.instances = new PreparedPool(options.sdkSource, options.maxHeapBytes);
+    this.maxStackBytes = options.maxStackBytes;
   }
 
   async start(spec: RunSpec, signal: AbortSignal, options: StartOptions = {}): Promise<HostedRun | undefined> {

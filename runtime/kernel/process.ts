@@ -16,7 +16,7 @@ import { handleCall } from "../gate.js";
 import type { KernelLog } from "../episodic/index.js";
 import type { ExitReason, ProcessState, RunResult, Signal, Usage } from "../types.js";
 import type { Admission, AdmissionTicket } from "./admission.js";
-import { Control } from "./channel.js";
+import { Control } from "./control.js";
 import type { HostedRun, Isolation, RunChannel, RunHost } from "./hosts.js";
 
 /** A snapshot of one process, as `kernel.ps()` lists it. */

@@ -4,6 +4,8 @@
  */
 import { availableParallelism } from "node:os";
 import type { RunHost } from "./hosts.js";
+import { mainThreadStackBytes, quickjsStackFor } from "../engines/quickjs-async/stack.js";
+import "../hosts/node/quickjs.js";
 import { InThreadHost } from "./in-thread.js";
 import { DEFAULT_AGENTS_PER_WORKER, type PoolOptions } from "./pool.js";
 import { SharedWorkerHost } from "./shared-host.js";
@@ -28,7 +30,7 @@ export const SHARED_STACK_MB = 64;
 /** Agents in the kernel's own thread with `pool: false`, else in shared worker threads. */
 export function createSharedHost(options: SharedHostOptions): RunHost {
   const { sdkSource, pool, maxHeapBytes } = options;
-  if (pool === false) return new InThreadHost({ sdkSource, maxHeapBytes });
+  if (pool === false) return new InThreadHost({ sdkSource, maxHeapBytes, maxStackBytes: quickjsStackFor(mainThreadStackBytes()) });
   return new SharedWorkerHost({
     sdkSource,
     maxHeapBytes,

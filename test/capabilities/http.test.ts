@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHttp } from "../../dist/runtime/capabilities/http.js";
-import { classifyAddress, dnsResolver, parseAllowPrivate, resolveChecked, NO_PRIVATE } from "../../dist/runtime/capabilities/net-guard.js";
+import { classifyAddress, parseAllowPrivate, resolveChecked, NO_PRIVATE } from "../../dist/runtime/capabilities/net-guard.js";
+import { dnsResolver } from "../../dist/runtime/capabilities/net-dns.js";
 import { startDnsServer } from "./dns-server.js";
 import type { HopAuthorizer, HttpHost } from "../../dist/runtime/capabilities/types.js";
 import { UsageError } from "../../dist/runtime/errors.js";
