@@ -14,6 +14,7 @@ import { request as undiciRequest, type Agent } from "undici";
 import { canonicalUrl } from "../canonical.js";
 import { GuestError, guestErrors } from "../errors.js";
 import type { HopAuthorizer, HttpHost, HttpRequest, HttpResponse, RunQuota } from "./types.js";
+import { REDIRECTS, checkHeaders, checkMethod, redirectHop, toBytes } from "./http-rules.js";
 import { CallSecrets, decodedForScrubbing, processEnv, type EchoFormCache, type SecretEnv } from "./secrets.js";
 import type { SecretSpec } from "../types.js";
 import { ConnectionPool } from "./http-pool.js";
@@ -34,16 +35,6 @@ export interface HttpOptions {
   /** Where secret values are read, at call time. Default: `process.env`. */
   env?: SecretEnv;
 }
-
-/** Headers an agent may not set: the kernel computes them, or they act on the connection. */
-const FORBIDDEN_HEADERS = new Set(["host", "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length", "expect"]);
-/** Headers that carry the guest's credentials: not sent to another origin after a redirect. */
-const CREDENTIAL_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
-/** Headers describing the body: dropped when a redirect turns the request into a GET. */
-const BODY_HEADERS = new Set(["content-type", "content-encoding", "content-language", "content-location"]);
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REFUSED_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 
 /**
  * Creates the http capability for one run.
@@ -98,21 +89,7 @@ export function createHttp(options: HttpOptions): HttpHost {
       const location = res.headers.find(([k]) => k === "location")?.[1];
       if (!REDIRECTS.has(res.status) || location === undefined) return res;
       if (secrets?.reveals(location)) throw guestErrors.denied(null, `the redirect from ${url} was not followed: its location holds a secret`);
-      if (hop >= maxRedirects) throw guestErrors.limit(`too many redirects (more than ${maxRedirects})`);
-      let next: string;
-      try {
-        next = canonicalUrl(new URL(location, url).href);
-      } catch (err) {
-        throw guestErrors.invalid(`redirect from ${url} to an unusable location: ${err instanceof GuestError ? err.error.val : "malformed"}`);
-      }
-      if (new URL(next).origin !== target.origin) headers = headers.filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase()));
-      const toGet = res.status === 303 ? currentMethod !== "HEAD" : (res.status === 301 || res.status === 302) && currentMethod === "POST";
-      if (toGet) {
-        currentMethod = "GET";
-        body = undefined;
-        headers = headers.filter(([k]) => !BODY_HEADERS.has(k.toLowerCase()));
-      }
-      url = next;
+      ({ url, method: currentMethod, headers, body } = redirectHop({ url, method: currentMethod, headers, body }, res.status, location, hop, maxRedirects));
     }
   }
 
@@ -166,36 +143,6 @@ async function send(
     const code = (err as { code?: unknown }).code;
     throw guestErrors.io(`the request to ${url} failed${typeof code === "string" ? `: ${code}` : ""}`);
   }
-}
-
-function checkMethod(raw: unknown): string {
-  const method = typeof raw === "string" ? raw.toUpperCase() : "";
-  if (!TOKEN.test(method)) throw guestErrors.invalid(`not an HTTP method: ${JSON.stringify(String(raw)).slice(0, 40)}`);
-  if (REFUSED_METHODS.has(method)) throw guestErrors.invalid(`the HTTP method ${method} is not allowed`);
-  return method;
-}
-
-function checkHeaders(raw: unknown): [string, string][] {
-  if (!Array.isArray(raw)) throw guestErrors.invalid("headers must be a list of [name, value] pairs");
-  const out: [string, string][] = [];
-  for (const pair of raw) {
-    if (!Array.isArray(pair) || pair.length !== 2) throw guestErrors.invalid("headers must be a list of [name, value] pairs");
-    const name = String(pair[0]);
-    const value = String(pair[1]);
-    const lower = name.toLowerCase();
-    if (!TOKEN.test(name)) throw guestErrors.invalid(`not a header name: ${JSON.stringify(name).slice(0, 60)}`);
-    if (/[\r\n\0]/.test(value)) throw guestErrors.invalid(`the value of header ${name} contains a line break or NUL`);
-    if (FORBIDDEN_HEADERS.has(lower) || lower.startsWith("proxy-")) {
-      throw guestErrors.invalid(`the header ${name} may not be set by an agent`);
-    }
-    out.push([name, value]);
-  }
-  return out;
-}
-
-function toBytes(body: unknown): Uint8Array {
-  if (body instanceof Uint8Array) return body;
-  throw guestErrors.invalid("a request body must be bytes");
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): [string, string][] {

@@ -6,14 +6,21 @@ import type { GateRun, Verifier } from "../gate.js";
 import type { RunCapabilities } from "../capabilities/index.js";
 import type { KernelLog } from "../episodic/index.js";
 import type { Policy } from "../types.js";
-import { createRunCapabilities, type ResolvedCapabilities } from "./capabilities.js";
 import type { AgentProcess } from "./process.js";
 import { monotonicNs } from "../portable/clock.js";
+
+/** What every run's capabilities are made with. */
+export interface CapabilityBase {
+  startedNs: bigint;
+  now: () => number;
+  checkpoint: (label: string) => Promise<number>;
+}
 
 export interface GateRunDeps {
   policy: Policy;
   verifier: Verifier;
-  capabilities: ResolvedCapabilities;
+  /** Makes the run's capabilities (the host's: Node's mounts, databases and sockets, or an edge host's fetch). */
+  capabilities: (run: GateRun, base: CapabilityBase) => RunCapabilities;
   /** The kernel's wall clock, in milliseconds. */
   now: () => number;
 }
@@ -39,7 +46,7 @@ export function newGateRun(proc: AgentProcess, log: KernelLog, task: string, dep
     stop: (reason) => proc.signal("SIGSTOP", `policy (${reason})`),
     kill: (reason) => proc.killFor("policy", "policy", reason),
   };
-  run.capabilities = createRunCapabilities(deps.capabilities, run, {
+  run.capabilities = deps.capabilities(run, {
     startedNs,
     now: deps.now,
     checkpoint: (label) => proc.checkpoint(label),

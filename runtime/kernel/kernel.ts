@@ -29,13 +29,13 @@ import { DEFAULT_LIMITS, type Limits, type Policy, type RunResult, type Signal, 
 import { createVerifier, verifyOutput } from "../verify/verifier.js";
 import type { VerificationResult } from "../verify/consensus.js";
 import { mergeSettings, normalizeVerificationOptions, type VerificationOptions } from "../verify/settings.js";
-import { resolveCapabilityOptions, type CapabilityOptions, type ResolvedCapabilities } from "./capabilities.js";
+import { createRunCapabilities, resolveCapabilityOptions, type CapabilityOptions, type ResolvedCapabilities } from "./capabilities.js";
 import { Admission } from "./admission.js";
 import { DedicatedHost } from "./dedicated-host.js";
 import type { Isolation, RunHost } from "./hosts.js";
 import { isolationFor, resolvePlacement, type Placement } from "./placement.js";
 import { AgentProcess, LiveProcesses, type ProcessInfo } from "./process.js";
-import { newGateRun } from "./gate-run.js";
+import { newGateRun, type CapabilityBase } from "./gate-run.js";
 import { DEFAULT_MAX_HEAP_BYTES, type PoolOptions } from "./pool.js";
 import { createSharedHost } from "./shared-host-factory.js";
 import { runSpec, sha256, validateLimits } from "./run-spec.js";
@@ -441,6 +441,7 @@ export class KernelSpace {
   }
 
   private gateRun(proc: AgentProcess, log: KernelLog, task: string): GateRun {
-    return newGateRun(proc, log, task, { policy: this.policy, verifier: this.verifier, capabilities: this.capabilities, now: this.options.now ?? Date.now });
+    const capabilities = (run: GateRun, base: CapabilityBase) => createRunCapabilities(this.capabilities, run, base);
+    return newGateRun(proc, log, task, { policy: this.policy, verifier: this.verifier, capabilities, now: this.options.now ?? Date.now });
   }
 }

@@ -1,7 +1,7 @@
 /** The pieces of a run the kernel puts together before spawning it: its spec and its limits. */
-import { createHash } from "node:crypto";
 import type { RunSpec } from "../engines/engine.js";
 import { UsageError } from "../errors.js";
+import { sha256Hex } from "../portable/sha256.js";
 import { DEFAULT_LIMITS, type Limits } from "../types.js";
 import type { Agent } from "./kernel.js";
 
@@ -23,7 +23,7 @@ export function runSpec(agent: Agent, runId: string, pid: number, task: string, 
 
 /** Hex sha256 of a text (an agent's source). */
 export function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
+  return sha256Hex(text);
 }
 
 /**

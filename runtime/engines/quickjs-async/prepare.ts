@@ -25,6 +25,7 @@ import { directFunctions } from "./direct.js";
 import type { EngineGlue } from "./glue.js";
 import { newEngine } from "./module.js";
 import { forkInstance, resetInstance, takeSnapshot, type Snapshot } from "./fork.js";
+import { nextTurn } from "../../portable/immediate.js";
 
 /** What the instance's functions reach: the run bound to it (a placeholder until then). */
 export class RunSlot {
@@ -268,7 +269,7 @@ export class PreparedPool {
   private fill(): void {
     if (this.filling || !this.short()) return;
     this.filling = true;
-    setImmediate(() => {
+    nextTurn(() => {
       this.filling = false;
       if (this.short()) {
         this.ready.push({ instance: this.make() });

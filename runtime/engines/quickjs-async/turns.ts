@@ -4,6 +4,8 @@
  * guest work the thread polls for I/O: a host call's reply, a signal, a message. A guest in a
  * tight loop therefore delays a neighbour's progress by one slice at most.
  */
+import { nextTurn } from "../../portable/immediate.js";
+
 export class Turns {
   private readonly waiting: (() => void)[] = [];
   private scheduled = false;
@@ -19,7 +21,7 @@ export class Turns {
   private schedule(): void {
     if (this.scheduled || this.waiting.length === 0) return;
     this.scheduled = true;
-    setImmediate(() => {
+    nextTurn(() => {
       this.scheduled = false;
       this.waiting.shift()?.();
       this.schedule();

@@ -1,0 +1,23 @@
+/**
+ * `agent-os/edge`: the kernel for edge hosts (Cloudflare Workers and other workerd hosts) and
+ * browsers. Nothing here imports a Node built-in or uses a Node global (a test bundles it for
+ * the browser and runs it in workerd and Chromium).
+ *
+ * @example
+ * import { EdgeKernel } from "agent-os/edge";
+ * import engine from "agent-os/engine.wasm";
+ * const kernel = new EdgeKernel({ engine, policy: "extends: [standard]\n" });
+ */
+export { EdgeKernel, type EdgeKernelOptions } from "./kernel.js";
+export { createEdgeHttp, type EdgeHttpOptions, type FetchFunction } from "./http.js";
+export { compilePolicy, type CompileOptions } from "../policy/portable.js";
+export { createChainLog, type KernelLog } from "../episodic/log.js";
+export { createMemoryBackend } from "../episodic/memory.js";
+export type { LogBackend } from "../episodic/backend.js";
+export { verifyChain } from "../episodic/verify.js";
+export { sha256Hex } from "../portable/sha256.js";
+export type { Agent } from "../kernel/kernel.js";
+export type { AgentProcess, ProcessInfo } from "../kernel/process.js";
+export type { ReplayResult } from "../episodic/replay.js";
+export type { Decision, Limits, LoggedEvent, Policy, RunResult, Signal } from "../types.js";
+export { KernelClosedError, LogError, PolicyError, ReplayError, UsageError } from "../errors.js";
