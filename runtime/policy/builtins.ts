@@ -1,12 +1,8 @@
-/** Where the built-in profiles live, and their names. */
+/** Where the built-in profiles live on Node, and their names. */
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
-/** The built-in profiles, loadable by name with resolvePolicy and extendable with `extends`. */
-export const BUILTIN_POLICIES: readonly string[] = Object.freeze(["strict", "standard", "readonly", "permissive", "audit"]);
-
-/** Names `extends` accepts: the profiles and `base` (the calls every agent needs to function). */
-export const EXTENDABLE_BUILTINS: readonly string[] = Object.freeze(["base", ...BUILTIN_POLICIES]);
+export { BUILTIN_POLICIES, EXTENDABLE_BUILTINS } from "./builtin-names.js";
 
 /** The policies/ directory of the package (dist/runtime/policy/x.js -> ../../../policies/). */
 export function policiesDir(): string {

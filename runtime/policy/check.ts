@@ -1,5 +1,5 @@
 /** Small helpers shared by the validators: collecting problems and checking plain values. */
-import type { FieldPath } from "./source.js";
+import type { FieldPath } from "./parse.js";
 import { regexProblem } from "./regex-safety.js";
 import { didYouMean } from "./suggest.js";
 

@@ -6,7 +6,7 @@
 import { ACTIONS, EFFECTS, type Action, type Effect } from "../types.js";
 import { ACTION_ALIASES } from "./actions.js";
 import { compileGlobs, type GlobMatcher } from "./glob.js";
-import type { MergedPolicy } from "./load.js";
+import type { MergedPolicy } from "./merge.js";
 import type { RuleSpec } from "./rule.js";
 import type { Rate } from "./units.js";
 import { compileArgs, type CompiledArg } from "./tool-rules.js";
@@ -95,9 +95,9 @@ export function generatedReason(spec: RuleSpec): string {
 /**
  * Compiles a merged policy.
  *
- * @example compilePolicy(mergePolicy("rules: []")).defaultReason === "no rule matched; default deny"
+ * @example compileMerged(mergePolicy("rules: []")).defaultReason === "no rule matched; default deny"
  */
-export function compilePolicy(policy: MergedPolicy): CompiledPolicy {
+export function compileMerged(policy: MergedPolicy): CompiledPolicy {
   let rateSlots = 0;
   const rules = policy.rules.map((spec, index): CompiledRule => {
     const globs = spec.resource ?? spec.database;

@@ -1,11 +1,11 @@
 /** LoadedPolicy: a compiled policy with its rate-limit state, deciding and explaining requests. */
 import type { Action, Decision, DecideOptions, Effect, ModelAlias, Policy, PolicyLimits, Request, SecretSpec, VerificationSettings } from "../types.js";
-import { compilePolicy, type CompiledPolicy } from "./compile.js";
+import { compileMerged, type CompiledPolicy } from "./compile.js";
 import type { KernelLog } from "../episodic/log.js";
 import { canonicalizeRequest } from "./canonical-request.js";
 import { countPast, couldAllowWith, decideWith, failClosed } from "./decide.js";
 import { traceRules, type Explanation } from "./explain.js";
-import type { MergedPolicy } from "./load.js";
+import type { MergedPolicy } from "./merge.js";
 import { primeFromEvents, type PrimeReport, type RatePriming } from "./prime.js";
 import { RateBook } from "./rate.js";
 import type { RuleSpec } from "./rule.js";
@@ -61,7 +61,7 @@ export class LoadedPolicy implements Policy, RatePriming {
     if (merged.models) this.models = deepFreeze(structuredClone(merged.models));
     this.source = merged.source;
     this.rules = deepFreeze(merged.rules.map((r) => structuredClone(r)));
-    this.#compiled = compilePolicy({ ...merged, rules: this.rules as RuleSpec[] });
+    this.#compiled = compileMerged({ ...merged, rules: this.rules as RuleSpec[] });
     this.#rates = new RateBook(this.#compiled.rateSlots);
     this.#now = now;
   }

@@ -1,7 +1,7 @@
 /** Validation of the `models:` block: aliases agents may call with llm.chat. */
 import type { ModelAlias } from "../types.js";
 import { Problems, describe, isRecord } from "./check.js";
-import type { FieldPath } from "./source.js";
+import type { FieldPath } from "./parse.js";
 import { parseDuration } from "./units.js";
 import { validateModel } from "./verification.js";
 

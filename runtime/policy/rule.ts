@@ -1,11 +1,10 @@
 /** Validation of one rule of a policy file into a RuleSpec. */
-import { domainToASCII } from "node:url";
 import { EFFECTS, type Action, type Effect, type VerificationSettings } from "../types.js";
 import { ACTION_NAMES, expandAction, resourceKind, type ResourceKind } from "./actions.js";
 import { Problems, checkKeys, describe, getRegex, getString, getStringList, isRecord } from "./check.js";
 import { globProblem } from "./glob.js";
 import { validateArgs, validatePin, type ArgConstraint } from "./tool-rules.js";
-import type { FieldPath } from "./source.js";
+import type { FieldPath } from "./parse.js";
 import { didYouMean } from "./suggest.js";
 import { parseRate, type Rate } from "./units.js";
 import { validateVerifyOverrides } from "./verification.js";
@@ -190,7 +189,23 @@ function resourceProblem(glob: string, kind: ResourceKind | undefined): string |
       return `canonical URLs drop the default port: write ${JSON.stringify(`${scheme}://${host.replace(/:\d+$/, "")}${rest}`)}`;
     }
     const hostname = host.replace(/:\d+$/, "");
-    if (/[^\x00-\x7f]/.test(hostname)) return `international hosts are matched as punycode: write ${JSON.stringify(`${scheme}://${domainToASCII(hostname)}${host.slice(hostname.length)}${rest}`)}`;
+    if (/[^\x00-\x7f]/.test(hostname)) return `international hosts are matched as punycode: write ${JSON.stringify(`${scheme}://${punycodeHost(hostname)}${host.slice(hostname.length)}${rest}`)}`;
   }
   return undefined;
+}
+
+/**
+ * The ASCII (punycode) form of a host, or "" when it is not a valid host: what Node's
+ * `url.domainToASCII` gives, on Web-standard APIs only. Like Node, it sets the hostname of a
+ * special URL; the setter ignores an invalid host silently, so two URLs with different hosts
+ * tell a refused host (each keeps its own) from an accepted one (both get it).
+ *
+ * @example punycodeHost("bücher.example") === "xn--bcher-kva.example"
+ */
+export function punycodeHost(host: string): string {
+  const a = new URL("ws://a");
+  const b = new URL("ws://b");
+  a.hostname = host;
+  b.hostname = host;
+  return a.hostname === b.hostname ? a.hostname : "";
 }

@@ -7,7 +7,7 @@
 import { UsageError } from "../errors.js";
 import type { SecretSpec } from "../types.js";
 import { Problems, checkKeys, describe, isRecord } from "./check.js";
-import type { FieldPath } from "./source.js";
+import type { FieldPath } from "./parse.js";
 
 const SECRET_FIELDS = ["name", "env", "origins", "header", "format"] as const;
 const SECRET_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;

@@ -14,7 +14,7 @@ import type { JsonValue } from "../episodic/encoding.js";
 import type { Request } from "../types.js";
 import { Problems, describe, getRegex, getStringList, isRecord } from "./check.js";
 import { compileGlobs, globProblem, type GlobMatcher } from "./glob.js";
-import type { FieldPath } from "./source.js";
+import type { FieldPath } from "./parse.js";
 
 /** One argument constraint as written: globs or a pattern. */
 export type ArgConstraint = { readonly globs: readonly string[] } | { readonly pattern: string };

@@ -3,7 +3,7 @@ import type { Effect, Limits, ModelAlias, PolicyLimits, SecretSpec, Verification
 import { validateModelAliases } from "./models.js";
 import { Problems, checkKeys, describe, getString, getStringList, isRecord } from "./check.js";
 import { validateEffect, validateRule, type RuleSpec } from "./rule.js";
-import type { FieldPath, Source } from "./source.js";
+import type { FieldPath, Source } from "./parse.js";
 import { LIMIT_KINDS, parseLimit } from "./units.js";
 import { validateVerification } from "./verification.js";
 import { validateSecrets } from "./secrets.js";

@@ -1,7 +1,7 @@
 /** Validation of the `verification:` block and of a rule's `verify:` overrides. */
 import type { ModelSpec, VerificationSettings } from "../types.js";
 import { Problems, checkKeys, describe, getString, isRecord } from "./check.js";
-import type { FieldPath } from "./source.js";
+import type { FieldPath } from "./parse.js";
 import { didYouMean } from "./suggest.js";
 import { parseDuration } from "./units.js";
 
