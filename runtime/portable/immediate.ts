@@ -32,3 +32,13 @@ const nodeImmediate = (globalThis as { setImmediate?: (task: Task) => unknown })
  */
 export const nextTurn: (task: Task) => void =
   typeof nodeImmediate === "function" ? (task) => void nodeImmediate(task) : (viaMessages() ?? ((task) => void setTimeout(task, 0)));
+
+/**
+ * A timer that does not keep the host alive by itself, where timers can (Node's `unref`);
+ * elsewhere the timer as it is.
+ * @example unref(setTimeout(clean, 2));
+ */
+export function unref<T>(timer: T): T {
+  (timer as { unref?: () => unknown }).unref?.();
+  return timer;
+}

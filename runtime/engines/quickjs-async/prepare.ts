@@ -25,7 +25,7 @@ import { directFunctions } from "./direct.js";
 import type { EngineGlue } from "./glue.js";
 import { newEngine } from "./module.js";
 import { forkInstance, resetInstance, takeSnapshot, type Snapshot } from "./fork.js";
-import { nextTurn } from "../../portable/immediate.js";
+import { nextTurn, unref } from "../../portable/immediate.js";
 
 /** What the instance's functions reach: the run bound to it (a placeholder until then). */
 export class RunSlot {
@@ -170,7 +170,7 @@ export class PreparedPool {
   private readonly running = new WeakSet<PreparedInstance>();
   /** Instances back from their runs, not made new yet. */
   private readonly dirty: PreparedInstance[] = [];
-  private cleaning: NodeJS.Timeout | undefined;
+  private cleaning: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly sdkSource: string,
@@ -203,7 +203,7 @@ export class PreparedPool {
     }
     if (!wasReused) this.reusedAlive++;
     this.dirty.push(instance);
-    this.cleaning ??= setTimeout(() => this.clean(), CLEAN_DELAY_MS).unref();
+    this.cleaning ??= unref(setTimeout(() => this.clean(), CLEAN_DELAY_MS));
     return true;
   }
 
