@@ -10,7 +10,7 @@
  */
 import type { OpName } from "../../kernel/ops.js";
 import type { AbortReason, Finished, Outcome, Reply, RunSpec } from "../engine.js";
-import { releaseIntrinsics } from "../quickjs/intrinsics.js";
+import { inIntrinsicCall, releaseIntrinsics } from "../quickjs/intrinsics.js";
 import { ENTRY, FUEL_PER_SLICE, RunState, describeHostError, entrySource, spendSlice } from "../quickjs/outcome.js";
 import { TimerClock } from "../timer-clock.js";
 import { EngineAbandoned } from "./glue.js";
@@ -98,6 +98,9 @@ function interruptFor(spec: RunSpec, bridge: AsyncBridge, turns: Turns, state: R
     const word = bridge.tick(fuel);
     if (word === "kill") return kill();
     if (!canSuspend) {
+      // An intrinsic the kernel calls (a u64 reply's BigInt, Array.isArray on an argument) is
+      // the kernel's own bounded work: its slice is counted, and the turn is taken at the next.
+      if (inIntrinsicCall()) return false;
       // Guest code that a kernel call runs cannot yield: it ends at the first slice it would
       // have yielded, so that it holds the thread for one slice at most.
       state.abort = { reason: "limit", message: NESTED_TOO_LONG };

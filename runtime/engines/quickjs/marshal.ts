@@ -8,7 +8,7 @@
  */
 import type { QuickJSContext, QuickJSHandle } from "quickjs-emscripten";
 import type { WitType } from "../../kernel/ops.js";
-import { callIntrinsic, intrinsics } from "./intrinsics.js";
+import { callIntrinsic, callIntrinsicFunction, intrinsics } from "./intrinsics.js";
 import { StringTransferError, keyString, newString, readString } from "./strings.js";
 
 /** Thrown for a guest argument that does not match its WIT type; becomes `invalid`. */
@@ -149,7 +149,7 @@ function copyArrayBuffer(ctx: QuickJSContext, handle: QuickJSHandle, offset: num
  */
 function typedArrayParts(ctx: QuickJSContext, handle: QuickJSHandle): { buffer: QuickJSHandle; offset: number; length: number } | null {
   const parts = intrinsics(ctx).uint8Parts;
-  const result = ctx.callFunction(parts, ctx.undefined, handle);
+  const result = callIntrinsicFunction(ctx, parts, handle);
   if (result.error) {
     result.error.dispose();
     return null;
@@ -209,7 +209,7 @@ function requireArray(ctx: QuickJSContext, handle: QuickJSHandle, where: string)
 }
 
 function arrayCheck(ctx: QuickJSContext, handle: QuickJSHandle): boolean {
-  const result = ctx.callFunction(intrinsics(ctx).isArray, ctx.undefined, handle);
+  const result = callIntrinsicFunction(ctx, intrinsics(ctx).isArray, handle);
   if (result.error) {
     result.error.dispose();
     return false;

@@ -4,7 +4,7 @@
  */
 import type { QuickJSContext, QuickJSHandle } from "quickjs-emscripten";
 import { MAX_THROWN_TEXT } from "../kernel-globals.js";
-import { intrinsics } from "./intrinsics.js";
+import { callIntrinsicFunction, intrinsics } from "./intrinsics.js";
 import { readString } from "./strings.js";
 
 /**
@@ -28,7 +28,7 @@ const NO_MESSAGE = "the agent threw an Error without a plain message";
 export function readThrown(ctx: QuickJSContext, handle: QuickJSHandle): Thrown {
   const kind = ctx.typeof(handle);
   if (kind !== "object" && kind !== "string") return { kind, internalError: false };
-  const result = ctx.callFunction(intrinsics(ctx).describeThrown, ctx.undefined, handle);
+  const result = callIntrinsicFunction(ctx, intrinsics(ctx).describeThrown, handle);
   if (result.error) {
     result.error.dispose();
     return { kind, internalError: false };
