@@ -7,6 +7,7 @@ import { bundleBench } from "./bundle.js";
 import { capabilitiesBench } from "./capabilities.js";
 import { componentBench } from "./component.js";
 import { densityBench } from "./density.js";
+import { edgeBench } from "./edge.js";
 import { kernelBench } from "./kernel.js";
 import { llmBench } from "./llm.js";
 import { logBench } from "./log.js";
@@ -17,7 +18,7 @@ import { secretsBench } from "./secrets.js";
 import { toolsBench } from "./tools.js";
 import { webBench } from "./web.js";
 
-const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench, llm: llmBench, "mcp-serve": mcpServeBench, mcp: mcpBench, tools: toolsBench, web: webBench, density: densityBench };
+const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench, llm: llmBench, "mcp-serve": mcpServeBench, mcp: mcpBench, tools: toolsBench, web: webBench, density: densityBench, edge: edgeBench };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));
