@@ -25,7 +25,7 @@ export interface BatchRecord {
   runId: string;
   hash: string;
   time: number;
-  bytes: Buffer;
+  bytes: Uint8Array;
   from: number;
   to: number;
 }

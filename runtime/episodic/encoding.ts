@@ -8,6 +8,7 @@
  * A plain object that happens to look like a tag is wrapped as `{"$object":{...}}`, so every
  * value decodes back to exactly what was encoded.
  */
+import { fromBase64, toBase64 } from "../portable/bytes.js";
 import { sha256Hex } from "../portable/sha256.js";
 export { sha256Hex };
 import { LogError } from "../errors.js";
@@ -141,7 +142,7 @@ export class CanonicalWriter {
         else if (Array.isArray(v)) this.array(v, depth);
         else if (v instanceof Uint8Array) {
           this.plain = false;
-          this.text += '{"$bytes":"' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") + '"}';
+          this.text += '{"$bytes":"' + toBase64(v) + '"}';
         } else this.object(v, depth);
         return;
       default:
@@ -212,7 +213,7 @@ class Encoder {
       case "object":
         if (value === null) return null;
         if (value instanceof Uint8Array) {
-          return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") };
+          return { $bytes: toBase64(value) };
         }
         return this.container(value);
       default:
@@ -300,7 +301,7 @@ export function decodeValue(value: unknown): unknown {
   if (keys.length === 1) {
     const v = obj[keys[0]];
     if (keys[0] === "$bigint" && typeof v === "string") return BigInt(v);
-    if (keys[0] === "$bytes" && typeof v === "string") return new Uint8Array(Buffer.from(v, "base64"));
+    if (keys[0] === "$bytes" && typeof v === "string") return fromBase64(v);
     if (keys[0] === "$number" && typeof v === "string") return Number(v);
     if (keys[0] === "$object" && v !== null && typeof v === "object") return decodeEntries(v as Record<string, unknown>);
   }

@@ -17,6 +17,7 @@
 import { LogError } from "../errors.js";
 import type { EventQuery, LoggedEvent, NewEvent, VerifyReport } from "../types.js";
 import { parseRecord, toRecord, type Batch, type HeadRecord, type LogBackend, type PreparedWrite } from "./backend.js";
+import { utf8Bytes } from "../portable/bytes.js";
 import { GENESIS, sealEvent, sha256Hex } from "./encoding.js";
 import { RecordWriter } from "./record-writer.js";
 import { queryEvents } from "./query.js";
@@ -210,7 +211,7 @@ class ChainLog implements KernelLog {
       // A resumed chain whose head record was damaged: its hash is not hex; as text, as verify reads it.
       const sealed = sealEvent(event, seq, time, last.hash);
       logged = sealed.event;
-      const bytes = Buffer.from(toRecord(sealed), "utf8");
+      const bytes = utf8Bytes(toRecord(sealed));
       this.queue.records.push({ seq, runId: event.runId, hash: logged.hash, time, bytes, from: 0, to: bytes.length });
     }
     last.seq = seq;

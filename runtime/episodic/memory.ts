@@ -6,6 +6,7 @@
  * JavaScript heap, so that a long-running log costs the garbage collector nothing per event),
  * and turned into text only when read.
  */
+import { allocBytes, readUtf8 } from "../portable/bytes.js";
 import type { Batch, BlobPlace, HeadRecord, LogBackend, PreparedWrite, RangeOptions, RawRecord } from "./backend.js";
 
 const CHUNK = 1000;
@@ -25,8 +26,8 @@ class MemoryBackend implements LogBackend {
   readonly marksRuns = false;
   readonly location = "memory";
   /** The buffers records are copied into; the last one is being filled up to `used`. */
-  private readonly stores: Buffer[] = [];
-  private store = Buffer.allocUnsafe(0);
+  private readonly stores: Uint8Array[] = [];
+  private store = allocBytes(0);
   private used = 0;
   /** Record of event seq: in stores[place[3 * (seq - 1)]], from place[.. + 1] to place[.. + 2]. */
   private readonly place: number[] = [];
@@ -49,11 +50,11 @@ class MemoryBackend implements LogBackend {
       const from = first.from;
       const n = records[j - 1].to - from;
       if (this.used + n > this.store.length) {
-        this.store = Buffer.allocUnsafe(Math.max(STORE_BYTES, n));
+        this.store = allocBytes(Math.max(STORE_BYTES, n));
         this.stores.push(this.store);
         this.used = 0;
       }
-      first.bytes.copy(this.store, this.used, from, from + n);
+      this.store.set(first.bytes.subarray(from, from + n), this.used);
       for (let k = i; k < j; k++) {
         const r = records[k];
         at[3 * k] = this.stores.length - 1;
@@ -85,7 +86,7 @@ class MemoryBackend implements LogBackend {
   /** The stored text of event seq (1 ≤ seq ≤ count). */
   private text(seq: number): string {
     const p = 3 * (seq - 1);
-    return this.stores[this.place[p]].toString("utf8", this.place[p + 1], this.place[p + 2]);
+    return readUtf8(this.stores[this.place[p]], this.place[p + 1], this.place[p + 2]);
   }
 
   async readHead(): Promise<HeadRecord | undefined> {

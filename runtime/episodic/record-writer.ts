@@ -13,6 +13,7 @@
  */
 import { LogError } from "../errors.js";
 import type { LoggedEvent, NewEvent } from "../types.js";
+import { allocBytes, latin1Bytes, readUtf8, toBase64, utf8Bytes, writeLatin1, writeUtf8 } from "../portable/bytes.js";
 import { canonicalJson, checkNewEvent, encodeValue, sha256Hex, type JsonValue } from "./encoding.js";
 
 const ARENA_BYTES = 1 << 20;
@@ -22,16 +23,15 @@ const TAGS = new Set(["$bigint", "$bytes", "$number", "$object"]);
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 const NOT_DATA = Symbol("not data");
 const HEX_LENGTH = 64;
-const latin1 = (text: string): Uint8Array => Buffer.from(text, "latin1");
-const AGENT = latin1('\n{"agent":');
-const DATA = latin1(',"data":');
-const PID = latin1(',"pid":');
-const PREV = latin1(',"prev":"');
-const RUN_ID = latin1('","runId":');
-const SEQ = latin1(',"seq":');
-const TIME = latin1(',"time":');
-const TYPE = latin1(',"type":"');
-const END = latin1('"}');
+const AGENT = latin1Bytes('\n{"agent":');
+const DATA = latin1Bytes(',"data":');
+const PID = latin1Bytes(',"pid":');
+const PREV = latin1Bytes(',"prev":"');
+const RUN_ID = latin1Bytes('","runId":');
+const SEQ = latin1Bytes(',"seq":');
+const TIME = latin1Bytes(',"time":');
+const TYPE = latin1Bytes(',"type":"');
+const END = latin1Bytes('"}');
 const HEX = /^[0-9a-f]{64}$/;
 /** Strings longer than this are checked and copied natively. */
 const LONG_STRING = 64;
@@ -44,7 +44,7 @@ const LONG_STRING = 64;
  * @example const w = new RecordWriter(); const event = w.seal(e, 1, Date.now(), GENESIS); w.lastRecord();
  */
 export class RecordWriter {
-  private buf = Buffer.allocUnsafe(ARENA_BYTES);
+  private buf = allocBytes(ARENA_BYTES);
   private at = 0;
   /** Where the record being written starts in `buf`. */
   private start = 0;
@@ -54,7 +54,7 @@ export class RecordWriter {
   private inherited = false;
   private plain = true;
   /** The arena holding the last sealed record, and where the record is in it. */
-  arena: Buffer = this.buf;
+  arena: Uint8Array = this.buf;
   recordFrom = 0;
   recordTo = 0;
   /** The last hash made, and where its hex digits are in `buf` (-1: not there). */
@@ -80,7 +80,7 @@ export class RecordWriter {
       // Copied from where the previous record's hash was written, when it is this one.
       const prevAt = this.at;
       if (this.lastHashAt >= 0 && prev === this.lastHash) this.buf.copyWithin(prevAt, this.lastHashAt, this.lastHashAt + HEX_LENGTH);
-      else if (HEX.test(prev)) this.buf.write(prev, prevAt, HEX_LENGTH, "latin1");
+      else if (HEX.test(prev)) writeLatin1(this.buf, prev, prevAt);
       else throw new LogError(`the previous hash ${JSON.stringify(prev)} is not 64 hex digits`);
       this.at = prevAt + HEX_LENGTH;
       this.bytes(AGENT);
@@ -89,7 +89,7 @@ export class RecordWriter {
       // Positions are kept relative to the record: room() may move it to a new arena.
       const dataFrom = this.at - this.start;
       data = this.data(e.data) as { [key: string]: JsonValue };
-      if (!this.plain && !lean) data = JSON.parse(this.buf.toString("utf8", this.start + dataFrom, this.at)) as { [key: string]: JsonValue };
+      if (!this.plain && !lean) data = JSON.parse(readUtf8(this.buf, this.start + dataFrom, this.at)) as { [key: string]: JsonValue };
       this.bytes(PID);
       this.integer(e.pid);
       this.bytes(PREV);
@@ -115,7 +115,7 @@ export class RecordWriter {
     const start = this.start;
     const end = this.at;
     const hash = sha256Hex(buf.subarray(start, end));
-    buf.write(hash, start + 1, HEX_LENGTH, "latin1");
+    writeLatin1(buf, hash, start + 1);
     // The byte before the record (what is left of `prev`) becomes a newline: records sealed one
     // after another lie in the arena as a segment is stored, and the backend stores them as they are.
     buf[start] = 10;
@@ -138,7 +138,7 @@ export class RecordWriter {
    * would see the next records' bytes).
    */
   recycle(): void {
-    if (this.buf.length > ARENA_BYTES) this.buf = Buffer.allocUnsafe(ARENA_BYTES);
+    if (this.buf.length > ARENA_BYTES) this.buf = allocBytes(ARENA_BYTES);
     this.at = 0;
     this.start = 0;
     this.lastHashAt = -1;
@@ -148,8 +148,8 @@ export class RecordWriter {
   private room(n: number): void {
     if (this.at + n <= this.buf.length) return;
     const written = this.at - this.start;
-    const next = Buffer.allocUnsafe(Math.max(ARENA_BYTES, 2 * (written + n)));
-    this.buf.copy(next, 0, this.start, this.at);
+    const next = allocBytes(Math.max(ARENA_BYTES, 2 * (written + n)));
+    next.set(this.buf.subarray(this.start, this.at));
     this.buf = next;
     this.lastHashAt = -1;
     this.start = 0;
@@ -213,20 +213,20 @@ export class RecordWriter {
   /** Text as UTF-8, as it is (already JSON). */
   private utf8(text: string): void {
     this.room(text.length * 3);
-    this.at += this.buf.write(text, this.at, "utf8");
+    this.at += writeUtf8(this.buf, text, this.at);
   }
 
   /** A JSON string: ASCII without escapes byte by byte, anything else as JSON.stringify writes it. */
   private string(text: string): void {
     const n = text.length;
     if (n > LONG_STRING) {
-      // Checked by the regular expression and written by Buffer, both native, rather than char by char.
+      // Checked by the regular expression and written by the UTF-8 encoder, both native, rather than char by char.
       if (NEEDS_ESCAPE.test(text)) this.utf8(JSON.stringify(text));
       else {
         this.room(3 * n + 2);
         const buf = this.buf;
         buf[this.at++] = 34;
-        this.at += buf.write(text, this.at, "utf8");
+        this.at += writeUtf8(buf, text, this.at);
         buf[this.at++] = 34;
       }
       return;
@@ -298,7 +298,7 @@ export class RecordWriter {
         else if (Array.isArray(v)) this.array(v, depth);
         else if (v instanceof Uint8Array) {
           this.plain = false;
-          this.ascii('{"$bytes":"' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") + '"}');
+          this.ascii('{"$bytes":"' + toBase64(v) + '"}');
         } else this.object(v, depth);
         return;
       default:
@@ -347,7 +347,7 @@ export class RecordWriter {
     if (n === 1 && only.charCodeAt(0) === 36 /* $ */ && TAGS.has(only)) {
       // A plain object that looks like a tag is wrapped: {"$object":{...}}.
       this.plain = false;
-      const inner = this.buf.toString("utf8", this.start + from, this.at);
+      const inner = readUtf8(this.buf, this.start + from, this.at);
       this.at = this.start + from;
       this.ascii('{"$object":');
       this.utf8(inner);
@@ -405,7 +405,7 @@ export class RecordWriter {
   private quotedKey(k: string): Uint8Array {
     let bytes = this.keys.get(k);
     if (bytes === undefined) {
-      bytes = Buffer.from((NEEDS_ESCAPE.test(k) ? JSON.stringify(k) : '"' + k + '"') + ":", "utf8");
+      bytes = utf8Bytes((NEEDS_ESCAPE.test(k) ? JSON.stringify(k) : '"' + k + '"') + ":");
       if (this.keys.size < MAX_CACHED_KEYS) this.keys.set(k, bytes);
     }
     return bytes;

@@ -9,7 +9,9 @@
  */
 import { GuestError, type WitError } from "../errors.js";
 import type { Reply } from "../engines/engine.js";
-import { buildRequest, toWitError, type GateRun } from "../gate.js";
+import type { GateRun } from "../gate.js";
+// (from gate-request, not gate: the gate carries out calls, on Node; replay only rebuilds requests)
+import { buildRequest, toWitError } from "../gate-request.js";
 import { OPS, isOpName, type OpName } from "../kernel/ops.js";
 import type { LoggedEvent, Request, RunResult } from "../types.js";
 import { canonicalJson, decodeValue, encodeValue, type JsonValue } from "./encoding.js";

@@ -4,6 +4,7 @@
  */
 import type { VerifyReport } from "../types.js";
 import type { BlobPlace, LogBackend } from "./backend.js";
+import { allocBytes, writeLatin1, writeUtf8 } from "../portable/bytes.js";
 import { GENESIS, sha256Hex } from "./encoding.js";
 import { BlobReferences, checkBlobs } from "./verify-blobs.js";
 
@@ -127,16 +128,16 @@ const RUN_ID = '","runId":';
  * overwrites the stored hash in front of the body.
  */
 class LinkHasher {
-  private buffer = Buffer.allocUnsafe(1 << 16);
+  private buffer = allocBytes(1 << 16);
 
   /** Whether the record starts with the hash recomputed over `prev + "\n" + body`. */
   matches(prev: string, record: string): boolean {
     const room = 1 + record.length * 3;
-    if (room > this.buffer.length) this.buffer = Buffer.allocUnsafe(room);
+    if (room > this.buffer.length) this.buffer = allocBytes(room);
     const buffer = this.buffer;
-    const n = buffer.write(record, 1, "utf8");
+    const n = writeUtf8(buffer, record, 1);
     if (n < HEX) return false;
-    buffer.write(prev, 0, "latin1");
+    writeLatin1(buffer, prev, 0);
     buffer[HEX] = 10;
     // (A record whose first 64 characters are not all ASCII cannot start with the hex digits.)
     return record.startsWith(sha256Hex(buffer.subarray(0, n + 1)));
