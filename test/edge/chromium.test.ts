@@ -1,0 +1,78 @@
+/**
+ * The edge kernel in a Web page, in Chromium (Debian's, driven by playwright-core): the same
+ * conformance cases as in workerd, on the browser's main thread, with engine.wasm fetched and
+ * compiled by the page. A local server serves the page, the bundle, the engine and the
+ * stand-in endpoints on one origin, and counts what the stand-in is sent.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import * as esbuild from "esbuild";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectConformance, expectGuarded } from "./checks.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ENGINE = readFileSync(new URL("../../runtime/engines/quickjs-async/engine.wasm", import.meta.url));
+const ENTRY = new URL("./browser-entry.js", import.meta.url).pathname;
+const PAGE = `<!doctype html><meta charset="utf-8"><title>agent-os edge</title><script type="module" src="/app.js"></script>`;
+
+let server: Server;
+let origin: string;
+let browser: Browser;
+let page: Page;
+const seen: string[] = [];
+
+/** The launch flags of a headless Chromium on a closed network, as root (see the machine notes). */
+const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}: apt-get install -y chromium (.ci/run does)`);
+  const app = (await esbuild.build({ entryPoints: [ENTRY], bundle: true, platform: "browser", format: "esm", write: false, logLevel: "error" })).outputFiles[0].text;
+  server = createServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    if (path === "/") return void res.writeHead(200, { "content-type": "text/html" }).end(PAGE);
+    if (path === "/app.js") return void res.writeHead(200, { "content-type": "text/javascript" }).end(app);
+    if (path === "/engine.wasm") return void res.writeHead(200, { "content-type": "application/wasm" }).end(ENGINE);
+    if (path === "/favicon.ico") return void res.writeHead(404).end();
+    seen.push(req.url ?? "");
+    if (req.url === "/allowed/redirect") return void res.writeHead(302, { location: "/secret/after-redirect" }).end();
+    res.end(`from the stand-in: ${req.url}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  page = await browser.newPage();
+  await page.goto(origin + "/");
+  await page.waitForFunction(() => typeof (globalThis as { edgeCase?: unknown }).edgeCase === "function");
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+async function run(name: string): Promise<Record<string, any>> {
+  const report = (await page.evaluate(([n, o]) => (globalThis as unknown as { edgeCase(n: string, o: string): Promise<unknown> }).edgeCase(n, o), [name, origin])) as Record<string, any>;
+  expect(report.thrown).toBeUndefined();
+  return report;
+}
+
+describe("the edge kernel in Chromium", () => {
+  it("decides, carries out, kills, stops, logs and replays as on Node", async () => {
+    seen.length = 0;
+    expectConformance(await run("conformance"), seen);
+  }, 60_000);
+
+  it("refuses private IP literals and localhost names: the server sees nothing", async () => {
+    seen.length = 0;
+    expectGuarded(await run("guard"), seen);
+  }, 60_000);
+
+  it("a redirect the browser hides is refused, not followed unseen: the server never sees its target", async () => {
+    seen.length = 0;
+    const r = await run("redirect");
+    expect(r.output).toMatch(/was redirected, and this host does not show where/);
+    expect(seen).toEqual(["/allowed/redirect"]);
+  }, 60_000);
+});

@@ -1,0 +1,123 @@
+// The portable conformance subset: the same cases run by the edge kernel in workerd
+// (worker.js) and in Chromium (browser-entry.js), each returning a plain report that the
+// tests check. `engine` is engine.wasm as a compiled WebAssembly.Module; `origin` a stand-in
+// HTTP server's (its /allowed/** answers, its /secret/** must never be reached).
+import { EdgeKernel } from "../../dist/runtime/edge/index.js";
+
+const POLICY = (origin) => `version: 1
+name: edge-conformance
+extends: [standard]
+rules:
+  - id: stand-in
+    action: http.fetch
+    resource: "${origin}/allowed/**"
+    effect: allow
+  - id: no-secret
+    action: http.fetch
+    resource: "${origin}/secret/**"
+    effect: deny
+`;
+
+const agents = {
+  fetcher: `import { http, log } from "agent-os/guest";
+export async function run(base) {
+  await log.info("start");
+  const ok = await http.fetch(base + "/allowed/one");
+  let denied = "";
+  try { await http.fetch(base + "/secret/two"); } catch (e) { denied = String(e.message || e); }
+  return JSON.stringify({ body: await ok.text(), denied, t: Date.now(), r: Math.random() });
+}`,
+  spin: `export function run() { let i = 0; for (;;) i++; }`,
+  bomb: `export function run() { const keep = []; for (;;) keep.push(new Array(100000).fill("memory")); }`,
+  ticker: `import { log } from "agent-os/guest";
+export async function run() { for (let i = 0; i < 20; i++) await log.info("tick " + i); return "ticked"; }`,
+};
+
+export async function conformance(engine, origin) {
+  const kernel = new EdgeKernel({ engine, policy: POLICY(origin), allowPrivate: ["127.0.0.1"] });
+  const agent = (name) => EdgeKernel.agent(name, agents[name]);
+  try {
+    const fetched = await kernel.execute(agent("fetcher"), origin);
+    const fuel = await kernel.execute(agent("spin"), "", { limits: { fuel: 5_000_000 } });
+    const deadline = await kernel.execute(agent("spin"), "", { limits: { wallTime: 300 } });
+    const memory = await kernel.execute(agent("bomb"), "", { limits: { memory: 16 * 1024 * 1024 } });
+
+    // SIGSTOP a spinner; a neighbour runs to the end meanwhile; SIGCONT, then SIGKILL.
+    const spinner = kernel.spawn(agent("spin"), "");
+    await new Promise((r) => setTimeout(r, 20));
+    spinner.signal("SIGSTOP");
+    await new Promise((r) => setTimeout(r, 20));
+    const stoppedFuel = spinner.usage.fuel;
+    const neighbour = await kernel.execute(agent("ticker"), "");
+    const stateWhileStopped = spinner.state;
+    const fuelWhileStopped = spinner.usage.fuel;
+    spinner.signal("SIGCONT");
+    await new Promise((r) => setTimeout(r, 20));
+    const stateAfterCont = spinner.state;
+    spinner.signal("SIGKILL");
+    const killed = await spinner.wait();
+
+    const log = await kernel.log;
+    const verified = await log.verify();
+    const replay = await kernel.replay({ runId: fetched.runId });
+    const events = [];
+    for await (const e of log.query({ runId: fetched.runId })) events.push({ type: e.type, action: e.data.action, effect: e.data.decision?.effect, rule: e.data.decision?.rule });
+    return {
+      fetched: { status: fetched.status, output: fetched.output, error: fetched.error, denials: fetched.denials },
+      fuel: { status: fuel.status, reason: fuel.reason },
+      deadline: { status: deadline.status, reason: deadline.reason },
+      memory: { status: memory.status, reason: memory.reason, error: memory.error },
+      stop: { stoppedFuel, fuelWhileStopped, stateWhileStopped, stateAfterCont, neighbour: neighbour.status, neighbourOutput: neighbour.output, killed: killed.status, killedSignal: killed.signal },
+      verified: { ok: verified.ok, count: verified.count },
+      replay: { status: replay.status, output: replay.output, same: replay.output === fetched.output },
+      events,
+    };
+  } finally {
+    await kernel.close();
+  }
+}
+
+/** The address guard where the platform resolves names: IP literals and localhost names are refused. */
+export async function guard(engine, origin) {
+  const port = new URL(origin).port;
+  const policy = `version: 1
+name: edge-guard
+extends: [standard]
+rules:
+  - id: anywhere
+    action: http.fetch
+    resource: "http://**"
+    effect: allow
+`;
+  const kernel = new EdgeKernel({ engine, policy });
+  const source = `import { http } from "agent-os/guest";
+export async function run(targets) {
+  const out = [];
+  for (const url of JSON.parse(targets)) { try { await http.fetch(url); out.push("reached"); } catch (e) { out.push(String(e.message || e)); } }
+  return JSON.stringify(out);
+}`;
+  try {
+    const targets = [`http://127.0.0.1:${port}/allowed/guard`, "http://169.254.169.254/latest/meta-data/", `http://localhost:${port}/allowed/guard`, `http://[::ffff:127.0.0.1]:${port}/allowed/guard`];
+    const result = await kernel.execute(EdgeKernel.agent("guarded", source), JSON.stringify(targets));
+    return { status: result.status, answers: JSON.parse(result.output ?? "[]"), error: result.error };
+  } finally {
+    await kernel.close();
+  }
+}
+
+/**
+ * A redirect from an allowed URL to a denied one: the platform follows none (redirect:
+ * "manual"), the kernel decides the next hop and refuses it. A browser does not show scripts
+ * where a redirect goes: the kernel refuses to follow it unseen.
+ */
+export async function redirect(engine, origin) {
+  const kernel = new EdgeKernel({ engine, policy: POLICY(origin), allowPrivate: ["127.0.0.1"] });
+  const source = `import { http } from "agent-os/guest";
+export async function run(url) { try { await http.fetch(url); return "followed"; } catch (e) { return String(e.message || e); } }`;
+  try {
+    const result = await kernel.execute(EdgeKernel.agent("redirected", source), `${origin}/allowed/redirect`);
+    return { status: result.status, output: result.output, denials: result.denials };
+  } finally {
+    await kernel.close();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The edge kernel inside workerd (Cloudflare's runtime, through miniflare): a Worker bundled
+ * here from test/edge/worker.js, with engine.wasm imported as a compiled module (workerd does
+ * not compile WebAssembly from bytes), runs agents under a policy. A stand-in HTTP server on
+ * 127.0.0.1, reached through workerd's outbound fetch, counts what it is sent.
+ */
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import * as esbuild from "esbuild";
+import { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectConformance, expectGuarded } from "./checks.js";
+
+const ENGINE = new URL("../../runtime/engines/quickjs-async/engine.wasm", import.meta.url);
+const WORKER = new URL("./worker.js", import.meta.url);
+
+let server: Server;
+let origin: string;
+const seen: string[] = [];
+let mf: Miniflare;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    seen.push(req.url ?? "");
+    if (req.url === "/allowed/redirect") return void res.writeHead(302, { location: "/secret/after-redirect" }).end();
+    res.end(`from the stand-in: ${req.url}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const bundle = await esbuild.build({ entryPoints: [WORKER.pathname], bundle: true, platform: "browser", format: "esm", write: false, external: ["./engine.wasm"], logLevel: "error" });
+  mf = new Miniflare({
+    modules: [
+      { type: "ESModule", path: "worker.mjs", contents: bundle.outputFiles[0].text },
+      { type: "CompiledWasm", path: "engine.wasm", contents: readFileSync(ENGINE) },
+    ],
+    compatibilityDate: "2025-01-01",
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await mf?.dispose();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+async function run(name: string): Promise<Record<string, any>> {
+  const res = await mf.dispatchFetch(`http://worker/${name}?origin=${encodeURIComponent(origin)}`);
+  const body = (await res.json()) as Record<string, any>;
+  expect(body.thrown).toBeUndefined();
+  expect(res.status).toBe(200);
+  return body;
+}
+
+describe("the edge kernel in workerd", () => {
+  it("decides, carries out, kills, stops, logs and replays as on Node", async () => {
+    seen.length = 0;
+    const r = await run("conformance");
+    expectConformance(r, seen);
+  }, 60_000);
+
+  it("refuses private IP literals and localhost names: the server sees nothing", async () => {
+    seen.length = 0;
+    const r = await run("guard");
+    expectGuarded(r, seen);
+  }, 60_000);
+
+  it("decides a redirect's next hop itself and refuses a denied one: the server never sees it", async () => {
+    seen.length = 0;
+    const r = await run("redirect");
+    expect(r.output).toMatch(/redirect to http:\/\/127\.0\.0\.1:\d+\/secret\/after-redirect was not authorized/);
+    expect(r.denials).toEqual([expect.objectContaining({ rule: "no-secret", resource: `${origin}/secret/after-redirect` })]);
+    expect(seen).toEqual(["/allowed/redirect"]);
+  }, 60_000);
+});
