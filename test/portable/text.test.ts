@@ -4,7 +4,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { latin1Bytes, latin1Text, sameBytes, utf16leBytes, utf16leText } from "../../dist/runtime/engines/quickjs/bytes.js";
+import { latin1Text, sameBytes, utf16leBytes, utf16leText } from "../../dist/runtime/engines/quickjs/bytes.js";
+import { latin1Bytes } from "../../dist/runtime/portable/bytes.js";
 import { utf8Length } from "../../dist/runtime/portable/utf8.js";
 
 describe("portable text and bytes", () => {

@@ -18,13 +18,6 @@ export function utf16leText(bytes: Uint8Array): string {
   return UTF16LE.decode(bytes);
 }
 
-/** Text whose code units are all below 256, one byte each. */
-export function latin1Bytes(text: string): Uint8Array {
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}
-
 /** Text as little-endian UTF-16, two bytes a code unit. */
 export function utf16leBytes(text: string): Uint8Array {
   const bytes = new Uint8Array(text.length * 2);

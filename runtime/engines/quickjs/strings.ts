@@ -12,7 +12,8 @@
  * makes it.
  */
 import type { QuickJSContext, QuickJSHandle } from "quickjs-emscripten";
-import { latin1Bytes, latin1Text, utf16leBytes, utf16leText } from "./bytes.js";
+import { latin1Bytes } from "../../portable/bytes.js";
+import { latin1Text, utf16leBytes, utf16leText } from "./bytes.js";
 
 /** A string the engine could not hand over (the guest's heap is full, or the format is not the one expected). */
 export class StringTransferError extends Error {}
