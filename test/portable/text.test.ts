@@ -21,7 +21,7 @@ describe("portable text and bytes", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 20_000 }), (bytes) => {
         expect(latin1Text(bytes)).toBe(Buffer.from(bytes).toString("latin1"));
-        expect(latin1Bytes(latin1Text(bytes))).toEqual(bytes);
+        expect(Buffer.from(latin1Bytes(latin1Text(bytes))).equals(Buffer.from(bytes))).toBe(true);
       }),
       { numRuns: 100 },
     );
