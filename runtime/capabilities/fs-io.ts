@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { GuestError, guestErrors } from "../errors.js";
 import type { EntryKind } from "./types.js";
+import { concatBytes } from "../portable/streams.js";
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
 const readFd = promisify(readCb);
@@ -30,7 +31,7 @@ export async function readCapped(fd: number, cap: number, guest: string, expecte
     if (bytesRead < buf.length) break;
     want = 64 * 1024;
   }
-  return joinChunks(chunks, size);
+  return concatBytes(chunks, size);
 }
 
 /**
@@ -50,20 +51,9 @@ export function readCappedSync(fd: number, syncMax: number, cap: number, guest: 
     if (bytesRead < buf.length) break;
     want = syncMax;
   }
-  return joinChunks(chunks, size);
+  return concatBytes(chunks, size);
 }
 
-/** The chunks of a read as one array (the only chunk itself when it fills its buffer). */
-function joinChunks(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1 && chunks[0].byteLength === chunks[0].buffer.byteLength) return chunks[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
 
 /**
  * Writes a temporary file beside the target (O_EXCL, O_NOFOLLOW), syncs it, renames it into

@@ -20,6 +20,7 @@ import type { SecretSpec } from "../types.js";
 import { ConnectionPool } from "./http-pool.js";
 import { NO_PRIVATE, parseAllowPrivate, resolveChecked, type Resolver } from "./net-guard.js";
 import { systemResolver } from "./net-dns.js";
+import { concatBytes } from "../portable/streams.js";
 
 export interface HttpOptions {
   /** Private targets the operator allows (hosts, IPs or CIDRs). Default: none. */
@@ -130,13 +131,7 @@ async function send(
       }
       chunks.push(chunk);
     }
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.byteLength;
-    }
-    return { status: res.statusCode, headers: flattenHeaders(res.headers), body: out };
+    return { status: res.statusCode, headers: flattenHeaders(res.headers), body: concatBytes(chunks, size) };
   } catch (err) {
     if (err instanceof GuestError) throw err;
     if (signal.aborted) throw guestErrors.limit(`the request to ${url} timed out after ${quota.limits.httpTimeout} ms`);

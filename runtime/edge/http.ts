@@ -14,6 +14,7 @@ import { GuestError, guestErrors } from "../errors.js";
 import { REDIRECTS, checkHeaders, checkMethod, redirectHop, toBytes, type Hop } from "../capabilities/http-rules.js";
 import { NO_PRIVATE, parseAllowPrivate, parseIp, resolveChecked, type AllowPrivate } from "../capabilities/net-guard.js";
 import type { HopAuthorizer, HttpHost, HttpRequest, HttpResponse, RunQuota } from "../capabilities/types.js";
+import { readCapped } from "../portable/streams.js";
 
 /** The part of the Fetch API this capability uses (a platform's `fetch`, or a binding's). */
 export type FetchFunction = (
@@ -96,35 +97,12 @@ async function send(platformFetch: FetchFunction, hop: Hop, signal: AbortSignal,
     }
     const headers: [string, string][] = [];
     for (const [name, value] of res.headers) headers.push([name.toLowerCase(), value]);
-    return { status: res.status, headers, body: await readCapped(res.body, cap) };
+    const body = res.body === null ? new Uint8Array(0) : await readCapped(res.body, cap);
+    if (body === undefined) throw guestErrors.limit(`response body exceeds the limit of ${cap} bytes`);
+    return { status: res.status, headers, body };
   } catch (err) {
     if (err instanceof GuestError) throw err;
     if (signal.aborted) throw guestErrors.limit(`the request to ${hop.url} timed out after ${quota.limits.httpTimeout} ms`);
     throw guestErrors.io(`the request to ${hop.url} failed${err instanceof Error && err.message ? `: ${err.message.slice(0, 200)}` : ""}`);
   }
-}
-
-/** A body read whole, refused once it passes `cap` bytes. */
-async function readCapped(body: ReadableStream<Uint8Array> | null, cap: number): Promise<Uint8Array> {
-  if (body === null) return new Uint8Array(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > cap) {
-      await reader.cancel();
-      throw guestErrors.limit(`response body exceeds the limit of ${cap} bytes`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }

@@ -5,6 +5,7 @@
  * cross-model verification and by the llm capability alike.
  */
 import type { ModelSpec } from "../types.js";
+import { readCapped } from "../portable/streams.js";
 
 /** Why a model gave no verdict; each counts as a rejection. */
 export type FailureKind = "no-key" | "timeout" | "network" | "http" | "bad-response" | "unparseable";
@@ -140,24 +141,7 @@ async function readBounded(res: Response, max: number): Promise<string> {
   // A declared length within bounds is read at once (the client refuses a body longer than it declares).
   const declared = Number(res.headers.get("content-length") ?? NaN);
   if (Number.isSafeInteger(declared) && declared >= 0 && declared <= max) return new TextDecoder().decode(await res.arrayBuffer());
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new ProviderFailure("bad-response", `the response is larger than ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const all = await readCapped(res.body, max);
+  if (all === undefined) throw new ProviderFailure("bad-response", `the response is larger than ${max} bytes`);
   return new TextDecoder().decode(all);
 }
