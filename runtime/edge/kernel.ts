@@ -26,10 +26,10 @@ import { newGateRun, type CapabilityBase } from "../kernel/gate-run.js";
 import { InThreadHost } from "../kernel/in-thread.js";
 import type { Agent } from "../kernel/kernel.js";
 import { AgentProcess, type ProcessInfo } from "../kernel/process.js";
-import { runSpec, validateLimits } from "../kernel/run-spec.js";
+import { mergeLimits, runSpec, validateLimits, withCodeStored } from "../kernel/run-spec.js";
 import { compilePolicy } from "../policy/portable.js";
 import { sha256Hex } from "../portable/sha256.js";
-import { DEFAULT_LIMITS, type Limits, type Policy, type RunResult, type Signal } from "../types.js";
+import type { Limits, Policy, RunResult, Signal } from "../types.js";
 import { createEdgeHttp, type FetchFunction } from "./http.js";
 import { SDK_SOURCE } from "./sdk-source.js";
 import { WEB_SOURCES } from "./web-sources.js";
@@ -209,20 +209,11 @@ export class EdgeKernel {
 
   /** The log, once the agent's source is queued into it under its hash (for replay). */
   private withCode(agent: Agent): Promise<KernelLog> {
-    return this.logPromise.then((log) => {
-      if (!this.storedCode.has(agent.codeHash) && sha256Hex(agent.source) === agent.codeHash) {
-        this.storedCode.add(agent.codeHash);
-        log.putBlob(new TextEncoder().encode(agent.source)).catch(() => this.storedCode.delete(agent.codeHash));
-      }
-      return log;
-    });
+    return this.logPromise.then((log) => withCodeStored(log, agent, this.storedCode));
   }
 
   private limitsFor(spawnLimits: Partial<Limits> | undefined): Limits {
-    const merged: Limits = { ...DEFAULT_LIMITS, ...this.policy.limits, ...this.options.limits };
-    for (const [key, value] of Object.entries(spawnLimits ?? {}) as [keyof Limits, number][]) merged[key] = Math.min(merged[key], value);
-    merged.memory = Math.min(merged.memory, MAX_HEAP_BYTES);
-    return merged;
+    return mergeLimits(this.policy.limits, this.options.limits, spawnLimits, MAX_HEAP_BYTES);
   }
 
   private gateRun(proc: AgentProcess, log: KernelLog, task: string): GateRun {

@@ -25,7 +25,7 @@ import { KernelClosedError, UsageError } from "../errors.js";
 import type { GateRun, Verifier } from "../gate.js";
 import { resolvePolicy } from "../policy/index.js";
 import { primeRates } from "../policy/prime.js";
-import { DEFAULT_LIMITS, type Limits, type Policy, type RunResult, type Signal, type VerificationSettings } from "../types.js";
+import type { Limits, Policy, RunResult, Signal, VerificationSettings } from "../types.js";
 import { createVerifier, verifyOutput } from "../verify/verifier.js";
 import type { VerificationResult } from "../verify/consensus.js";
 import { mergeSettings, normalizeVerificationOptions, type VerificationOptions } from "../verify/settings.js";
@@ -38,7 +38,7 @@ import { AgentProcess, LiveProcesses, type ProcessInfo } from "./process.js";
 import { newGateRun, type CapabilityBase } from "./gate-run.js";
 import { DEFAULT_MAX_HEAP_BYTES, type PoolOptions } from "./pool.js";
 import { createSharedHost } from "./shared-host-factory.js";
-import { runSpec, sha256, validateLimits } from "./run-spec.js";
+import { mergeLimits, runSpec, sha256, validateLimits, withCodeStored } from "./run-spec.js";
 
 /** An agent the kernel can spawn: from `register` (a function) or `load` (a module file). */
 export interface Agent {
@@ -422,22 +422,11 @@ export class KernelSpace {
    * does not keep: replaying it needs the component again.
    */
   private withCode(agent: Agent): Promise<KernelLog> {
-    return this.logPromise.then((log) => {
-      if (!this.storedCode.has(agent.codeHash)) {
-        this.storedCode.add(agent.codeHash);
-        if (sha256(agent.source) === agent.codeHash) log.putBlob(new TextEncoder().encode(agent.source)).catch(() => this.storedCode.delete(agent.codeHash));
-      }
-      return log;
-    });
+    return this.logPromise.then((log) => withCodeStored(log, agent, this.storedCode));
   }
 
   private limitsFor(spawnLimits: Partial<Limits> | undefined): Limits {
-    const merged: Limits = { ...DEFAULT_LIMITS, ...this.policy.limits, ...this.options.limits };
-    for (const [key, value] of Object.entries(spawnLimits ?? {}) as [keyof Limits, number][]) {
-      merged[key] = Math.min(merged[key], value);
-    }
-    merged.memory = Math.min(merged.memory, this.maxHeapBytes);
-    return merged;
+    return mergeLimits(this.policy.limits, this.options.limits, spawnLimits, this.maxHeapBytes);
   }
 
   private gateRun(proc: AgentProcess, log: KernelLog, task: string): GateRun {
