@@ -21,3 +21,13 @@ export type { AgentProcess, ProcessInfo } from "../kernel/process.js";
 export type { ReplayResult } from "../episodic/replay.js";
 export type { Decision, Limits, LoggedEvent, Policy, RunResult, Signal } from "../types.js";
 export { KernelClosedError, LogError, PolicyError, ReplayError, UsageError } from "../errors.js";
+export { createKvBackend, DURABLE_OBJECT_LIMITS, type KvStore, type KvValue, type KvLimits } from "./kv-backend.js";
+export {
+  memoryKvStore,
+  durableObjectKvStore,
+  indexedDbKvStore,
+  type MemoryKvStore,
+  type MemoryKvStoreOptions,
+  type DurableObjectStorageLike,
+  type IndexedDbApi,
+} from "./stores/index.js";
