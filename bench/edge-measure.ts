@@ -3,7 +3,7 @@
  * bundles this module into a Worker). Times come from `Date.now()`, the clock both hosts have at
  * the same (millisecond) resolution, so each figure is a mean over many operations.
  */
-import { EdgeKernel } from "../runtime/edge/index.js";
+import { EdgeKernel, createChainLog, type LogBackend } from "../runtime/edge/index.js";
 import type { Decision, Policy, Request } from "../runtime/types.js";
 
 /** What one host reports: means in ms, and calls/s. */
@@ -54,5 +54,21 @@ export async function measureEdge(engine: unknown, spawns = 200, calls = 20_000)
     return { spawnToFirstCallMs: total / spawns, gatedCallsPerSecond: calls / (Math.max(1, Number(timed.output)) / 1000) };
   } finally {
     await kernel.close();
+  }
+}
+
+/** An event of the size a gated call logs. */
+const EVENT = { type: "call" as const, runId: "bench-edge", pid: 1, agent: "bench", data: { action: "clock.now", op: "clock.now", resource: "", args: [], decision: { effect: "allow", rule: "all", reason: "bench", matched: ["all"] } } };
+
+/** Mean ms of a durable append (each awaited until its batch is written) on `backend`, over `count`. */
+export async function measureAppends(backend: LogBackend, count = 200): Promise<number> {
+  const log = await createChainLog(backend);
+  try {
+    await log.append(EVENT);
+    const t0 = Date.now();
+    for (let i = 0; i < count; i++) await log.append(EVENT);
+    return (Date.now() - t0) / count;
+  } finally {
+    await log.close();
   }
 }
