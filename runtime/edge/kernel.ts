@@ -6,8 +6,9 @@
  *
  * What the host gives: the engine (engine.wasm imported as a WebAssembly.Module: edge hosts do
  * not compile WebAssembly from bytes), the policy (YAML text or an object), and optionally the
- * log's store and the platform's fetch. Capabilities here: clock, random, log lines,
- * checkpoints and http (through `fetch`). No fs, sql, models or tools yet.
+ * log's store, the platform's fetch, model aliases and where their keys are. Capabilities
+ * here: clock, random, log lines, checkpoints, http and llm (both through `fetch`). No fs, sql
+ * or tools yet.
  */
 import { Wasm, type WasmModule } from "../engines/component/wasm.js";
 import { useEngineModule } from "../engines/quickjs-async/module.js";
@@ -20,6 +21,8 @@ import { Replayer, recordedAgent, replayGateRun, spawnedWith, type ReplayResult 
 import { KernelClosedError, UsageError } from "../errors.js";
 import { authorizeHop, type GateRun, type Verifier } from "../gate.js";
 import { createClock } from "../capabilities/clock.js";
+import { createLlm } from "../capabilities/llm.js";
+import { checkModels, type ModelsOption } from "../kernel/models-option.js";
 import type { RunCapabilities } from "../capabilities/index.js";
 import { Admission } from "../kernel/admission.js";
 import { newGateRun, type CapabilityBase } from "../kernel/gate-run.js";
@@ -29,7 +32,7 @@ import { AgentProcess, type ProcessInfo } from "../kernel/process.js";
 import { mergeLimits, runSpec, validateLimits, withCodeStored } from "../kernel/run-spec.js";
 import { compilePolicy } from "../policy/portable.js";
 import { sha256Hex } from "../portable/sha256.js";
-import type { Limits, Policy, RunResult, Signal } from "../types.js";
+import type { Limits, ModelAlias, Policy, RunResult, Signal } from "../types.js";
 import { createEdgeHttp, type FetchFunction } from "./http.js";
 import { SDK_SOURCE } from "./sdk-source.js";
 import { WEB_SOURCES } from "./web-sources.js";
@@ -60,6 +63,17 @@ export interface EdgeKernelOptions {
   nativeStackBytes?: number;
   /** Milliseconds between SIGTERM and the SIGKILL that follows. Default: 5000. */
   termGraceMs?: number;
+  /**
+   * Model aliases for the `llm` capability, as on Node (`provider`, `model`, `baseUrl`,
+   * `apiKeyEnv`, ...); they override the policy's `models:` per alias. Requests go through
+   * the host's global `fetch`.
+   */
+  models?: ModelsOption;
+  /**
+   * Where model keys (`apiKeyEnv`) are read, at call time: a Worker's `env` bindings, say.
+   * Default: nowhere, so a model that needs a key fails its calls. Agents never see a key.
+   */
+  env?: (name: string) => string | undefined;
 }
 
 /** The hard cap on one agent's engine memory here: an edge isolate has about 128 MB in all. */
@@ -90,6 +104,7 @@ export class EdgeKernel {
   private readonly host: InThreadHost;
   private readonly processes = new Map<number, AgentProcess>();
   private readonly storedCode = new Set<string>();
+  private readonly models: Record<string, ModelAlias>;
   private nextPid = 1;
   private closed = false;
 
@@ -101,6 +116,7 @@ export class EdgeKernel {
     this.options = options;
     this.policy = isPolicy(options.policy) ? options.policy : compilePolicy(options.policy, { now: options.now });
     validateLimits(options.limits, "limits");
+    this.models = { ...this.policy.models, ...checkModels(options.models) };
     useEngineModule(options.engine);
     setWebSources(webSource);
     this.admission = new Admission(options.maxConcurrent ?? 64);
@@ -220,13 +236,19 @@ export class EdgeKernel {
     const capabilities = (run: GateRun, base: CapabilityBase): RunCapabilities => {
       const clock = createClock(base.startedNs);
       const quota = { limits: run.limits, fsBytesWritten: 0, fsFilesCreated: 0 };
+      const env = this.options.env ?? (() => undefined);
+      const llm = Object.keys(this.models).length > 0 ? createLlm({ models: this.models, limits: run.limits, tokens: run.tokens, env }) : undefined;
       return {
         ...base,
         clock,
         http: createEdgeHttp({ fetch: this.options.fetch, allowPrivate: this.options.allowPrivate, quota }),
+        llm,
         interrupt: () => clock.interrupt(),
         authorizeHop: authorizeHop(run),
-        close: () => clock.close(),
+        close: () => {
+          clock.close();
+          llm?.close();
+        },
       };
     };
     return newGateRun(proc, log, task, { policy: this.policy, verifier: noVerifier, capabilities, now: this.options.now ?? Date.now });

@@ -23,8 +23,7 @@ import type { Mount, RunQuota, SqlHost } from "../capabilities/types.js";
 import { UsageError } from "../errors.js";
 import { authorizeHop, type GateRun } from "../gate.js";
 import { checkMergedSecrets, mergeSecrets, secretsFromOptions } from "../policy/secrets.js";
-import { Problems } from "../policy/check.js";
-import { validateModelAliases } from "../policy/models.js";
+import { checkModels } from "./models-option.js";
 import type { ModelAlias, SecretSpec } from "../types.js";
 
 /**
@@ -147,17 +146,6 @@ export function resolveCapabilityOptions(
   };
 }
 
-/** @throws UsageError naming every bad alias or field. */
-function checkModels(models: CapabilityOptions["models"]): Record<string, ModelAlias> {
-  if (models === undefined) return {};
-  const problems = new Problems();
-  const out = validateModelAliases(models, ["models"], problems);
-  if (problems.list.length > 0 || out === undefined) {
-    const lines = problems.list.map((p) => `${p.field.map((f, i) => (i === 0 ? f : `.${f}`)).join("")}: ${p.message}`);
-    throw new UsageError(lines.length > 0 ? lines.join("\n") : "models: expected a mapping of aliases");
-  }
-  return out;
-}
 
 function checkSqlOptions(sql: CapabilityOptions["sql"]): SqlPoolOptions {
   if (sql === undefined) return {};

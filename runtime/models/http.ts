@@ -48,11 +48,17 @@ export async function postJson(url: string, headers: Record<string, string>, bod
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json", ...headers },
       body: JSON.stringify(body),
-      redirect: "error",
+      // (not "error": edge hosts refuse it; a redirect is refused below, unread)
+      redirect: "manual",
       signal,
     });
   } catch (error) {
     throw failureOf(error, signal, secrets);
+  }
+  if (res.type === "opaqueredirect" || (res.status >= 300 && res.status < 400)) {
+    // A redirect would carry the key elsewhere: never followed.
+    await res.body?.cancel().catch(() => undefined);
+    throw new ProviderFailure("network", "request failed: the endpoint answered with a redirect, which the kernel does not follow");
   }
   if (res.status === 401 || res.status === 403) {
     // Never read: such a body may quote the key back, and a hostile endpoint may never end it.

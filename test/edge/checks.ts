@@ -44,3 +44,20 @@ export function expectGuarded(r: Record<string, any>, seen: string[]): void {
   expect(r.answers[3]).toMatch(/address guard: ::ffff:7f00:1|address guard: ::ffff:127\.0\.0\.1/);
   expect(seen).toEqual([]);
 }
+
+/** What the model case must report, and what the stand-in model (`requests`) must have seen. */
+export function expectModelCall(r: Record<string, any>, requests: { headers: Record<string, unknown>; body: Record<string, unknown> }[]): void {
+  expect(r.status).toBe("ok");
+  expect(JSON.parse(r.output)).toEqual({ content: "4, from the stand-in model", usage: { inputTokens: 12, outputTokens: 5 } });
+  expect(r.tokens).toEqual({ input: 12, output: 5 });
+  expect(r.calls).toEqual(["llm.chat gpt allow"]);
+  // The key went to the model, and nowhere the agent or the log can see.
+  expect(requests).toHaveLength(1);
+  expect(requests[0].headers.authorization).toBe("Bearer sk-edge-model-test-4c1d9e");
+  expect(requests[0].body).toMatchObject({ model: "gpt-edge", messages: [{ role: "user", content: "What is 2 + 2?" }] });
+  expect(r.keyInLog).toBe(false);
+  expect(r.keyInOutput).toBe(false);
+  expect(r.verified).toBe(true);
+  // Replay answers the model call from the log: the model is not asked again.
+  expect(r.replay).toBe("identical");
+}

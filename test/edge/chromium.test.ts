@@ -5,12 +5,13 @@
  * stand-in endpoints on one origin, and counts what the stand-in is sent.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as esbuild from "esbuild";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConformance, expectGuarded } from "./checks.js";
+import { startScriptedModel, type ScriptedModel } from "../../dist/runtime/index.js";
+import { expectConformance, expectGuarded, expectModelCall } from "./checks.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ENGINE = readFileSync(new URL("../../runtime/engines/quickjs-async/engine.wasm", import.meta.url));
@@ -18,6 +19,8 @@ const ENTRY = new URL("./browser-entry.js", import.meta.url).pathname;
 const PAGE = `<!doctype html><meta charset="utf-8"><title>agent-os edge</title><script type="module" src="/app.js"></script>`;
 
 let server: Server;
+/** The stand-in model, reached through the page's own origin (a model API called from a page needs CORS; the server forwards /v1/). */
+let stand: ScriptedModel;
 let origin: string;
 let browser: Browser;
 let page: Page;
@@ -35,10 +38,12 @@ beforeAll(async () => {
     if (path === "/app.js") return void res.writeHead(200, { "content-type": "text/javascript" }).end(app);
     if (path === "/engine.wasm") return void res.writeHead(200, { "content-type": "application/wasm" }).end(ENGINE);
     if (path === "/favicon.ico") return void res.writeHead(404).end();
+    if (path.startsWith("/v1/")) return void forward(req, res);
     seen.push(req.url ?? "");
     if (req.url === "/allowed/redirect") return void res.writeHead(302, { location: "/secret/after-redirect" }).end();
     res.end(`from the stand-in: ${req.url}`);
   });
+  stand = await startScriptedModel([{ content: "4, from the stand-in model", usage: { input: 12, output: 5 } }]);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
@@ -47,7 +52,19 @@ beforeAll(async () => {
   await page.waitForFunction(() => typeof (globalThis as { edgeCase?: unknown }).edgeCase === "function");
 }, 60_000);
 
+/** Forwards a request to the stand-in model, headers and body as they came. */
+function forward(req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on("data", (c: Buffer) => chunks.push(c));
+  req.on("end", async () => {
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k, v]) => typeof v === "string" && !["host", "content-length", "connection"].includes(k))) as Record<string, string>;
+    const answer = await fetch(stand.url + req.url, { method: req.method, headers, body: Buffer.concat(chunks) });
+    res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" }).end(Buffer.from(await answer.arrayBuffer()));
+  });
+}
+
 afterAll(async () => {
+  await stand?.close();
   await browser?.close();
   await new Promise((resolve) => server?.close(resolve));
 });
@@ -59,6 +76,10 @@ async function run(name: string): Promise<Record<string, any>> {
 }
 
 describe("the edge kernel in Chromium", () => {
+  it("calls a model through the page's fetch with a key only the kernel holds", async () => {
+    expectModelCall(await run("model"), stand.requests as never);
+  }, 60_000);
+
   it("decides, carries out, kills, stops, logs and replays as on Node", async () => {
     seen.length = 0;
     expectConformance(await run("conformance"), seen);

@@ -121,3 +121,52 @@ export async function run(url) { try { await http.fetch(url); return "followed";
     await kernel.close();
   }
 }
+
+/**
+ * A model call: the agent asks the alias "gpt", the kernel calls the stand-in model at
+ * `modelUrl` through the host's fetch with the key it alone holds, and logs the call. The key
+ * reaches the model and nothing the agent or the log can see; the run replays from the log.
+ */
+export async function model(engine, modelUrl) {
+  const policy = `version: 1
+name: edge-model
+extends: [standard]
+rules:
+  - id: model
+    action: llm.chat
+    resource: gpt
+    effect: allow
+`;
+  const key = "sk-edge-model-test-4c1d9e";
+  const kernel = new EdgeKernel({
+    engine,
+    policy,
+    models: { gpt: { provider: "openai", model: "gpt-edge", baseUrl: `${modelUrl}/v1`, apiKeyEnv: "EDGE_MODEL_KEY" } },
+    env: (name) => (name === "EDGE_MODEL_KEY" ? key : undefined),
+  });
+  const source = `import { llm } from "agent-os/guest";
+export async function run(question) {
+  const answer = await llm.chat({ model: "gpt", messages: [{ role: "user", content: question }] });
+  return JSON.stringify({ content: answer.content, usage: answer.usage });
+}`;
+  try {
+    const result = await kernel.execute(EdgeKernel.agent("asker", source), "What is 2 + 2?");
+    const log = await kernel.log;
+    const events = [];
+    for await (const e of log.query({ runId: result.runId })) events.push(e);
+    const replay = await kernel.replay({ runId: result.runId });
+    return {
+      status: result.status,
+      output: result.output,
+      error: result.error,
+      tokens: result.usage.tokens,
+      calls: events.filter((e) => e.type === "call").map((e) => `${e.data.action} ${e.data.resource} ${e.data.decision.effect}`),
+      keyInLog: JSON.stringify(events).includes(key),
+      keyInOutput: (result.output ?? "").includes(key),
+      verified: (await log.verify()).ok,
+      replay: replay.status,
+    };
+  } finally {
+    await kernel.close();
+  }
+}

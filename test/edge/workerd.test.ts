@@ -10,7 +10,8 @@ import type { AddressInfo } from "node:net";
 import * as esbuild from "esbuild";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConformance, expectGuarded } from "./checks.js";
+import { startScriptedModel, type ScriptedModel } from "../../dist/runtime/index.js";
+import { expectConformance, expectGuarded, expectModelCall } from "./checks.js";
 
 const ENGINE = new URL("../../runtime/engines/quickjs-async/engine.wasm", import.meta.url);
 const WORKER = new URL("./worker.js", import.meta.url);
@@ -43,8 +44,8 @@ afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
 });
 
-async function run(name: string): Promise<Record<string, any>> {
-  const res = await mf.dispatchFetch(`http://worker/${name}?origin=${encodeURIComponent(origin)}`);
+async function run(name: string, at = origin): Promise<Record<string, any>> {
+  const res = await mf.dispatchFetch(`http://worker/${name}?origin=${encodeURIComponent(at)}`);
   const body = (await res.json()) as Record<string, any>;
   expect(body.thrown).toBeUndefined();
   expect(res.status).toBe(200);
@@ -52,6 +53,15 @@ async function run(name: string): Promise<Record<string, any>> {
 }
 
 describe("the edge kernel in workerd", () => {
+  it("calls a model through the host's outbound fetch with a key only the kernel holds", async () => {
+    const stand: ScriptedModel = await startScriptedModel([{ content: "4, from the stand-in model", usage: { input: 12, output: 5 } }]);
+    try {
+      expectModelCall(await run("model", stand.url), stand.requests as never);
+    } finally {
+      await stand.close();
+    }
+  }, 60_000);
+
   it("decides, carries out, kills, stops, logs and replays as on Node", async () => {
     seen.length = 0;
     const r = await run("conformance");
