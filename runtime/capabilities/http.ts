@@ -15,7 +15,8 @@ import { canonicalUrl } from "../canonical.js";
 import { GuestError, guestErrors } from "../errors.js";
 import type { HopAuthorizer, HttpHost, HttpRequest, HttpResponse, RunQuota } from "./types.js";
 import { REDIRECTS, checkHeaders, checkMethod, redirectHop, toBytes } from "./http-rules.js";
-import { CallSecrets, decodedForScrubbing, processEnv, type EchoFormCache, type SecretEnv } from "./secrets.js";
+import { CallSecrets, type EchoFormCache, type SecretEnv } from "./secrets.js";
+import { decodedForScrubbing, processEnv } from "./secrets-node.js";
 import type { SecretSpec } from "../types.js";
 import { ConnectionPool } from "./http-pool.js";
 import { NO_PRIVATE, parseAllowPrivate, resolveChecked, type Resolver } from "./net-guard.js";
@@ -56,15 +57,8 @@ export function createHttp(options: HttpOptions): HttpHost {
   async function fetch(req: HttpRequest, authorizeHop: HopAuthorizer): Promise<HttpResponse> {
     if (specs.length === 0) return fetchHops(req, authorizeHop, undefined);
     const secrets = new CallSecrets(specs, env, echoForms);
-    let res: HttpResponse;
-    try {
-      res = secrets.scrubResponse(await fetchHops(req, authorizeHop, secrets));
-    } catch (err) {
-      if (!(err instanceof GuestError)) throw err;
-      // (the names go to the result event through the gate; the guest gets the WIT error only)
-      throw secrets.injected.length > 0 ? Object.assign(secrets.scrubError(err), { secrets: [...secrets.injected] }) : secrets.scrubError(err);
-    }
-    return secrets.injected.length > 0 ? { ...res, secrets: [...secrets.injected] } : res;
+    // (the names go to the result event through the gate; the guest gets the WIT error only)
+    return secrets.scrubbed(() => fetchHops(req, authorizeHop, secrets));
   }
 
   async function fetchHops(req: HttpRequest, authorizeHop: HopAuthorizer, secrets: CallSecrets | undefined): Promise<HttpResponse> {

@@ -12,39 +12,45 @@
  * whole body is scrubbed at once (no chunk boundary splits a value); a hop that carried a secret
  * asks for no content encoding, and a compressed answer (gzip, deflate, br) is decoded before it
  * is scrubbed. Not covered: any other transformation (hex, case changes, a part of a value).
+ *
+ * This module runs on any host (plain `Uint8Array`s, see secrets-bytes.ts). Undoing a content
+ * encoding is the host's part, a {@link ContentDecoder}: Node's is synchronous, on node:zlib
+ * (secrets-node.ts); a Web host's is asynchronous, on DecompressionStream (secrets-web.ts).
  */
-import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
 import { GuestError, guestErrors, type WitError } from "../errors.js";
+import { readUtf8, toBase64, utf8Bytes } from "../portable/bytes.js";
 import type { SecretSpec } from "../types.js";
+import { AnyPattern, BytePattern, FormSet, bytesEqual, latin1Decode, latin1Encode, type Form } from "./secrets-bytes.js";
 import type { HttpResponse } from "./types.js";
 
-/** Reads one environment variable of the host, at call time. Default: `process.env`. */
+/** Reads one environment variable of the host, at call time (Node's: `processEnv`, in secrets-node.ts). */
 export type SecretEnv = (name: string) => string | undefined;
 
-/** The host's own environment, read on every call (a rotated key is picked up at once). */
-export const processEnv: SecretEnv = (name) => process.env[name];
+/**
+ * Undoes the content encoding of a response to a hop that carried a secret, so that it can be
+ * scrubbed; the decoded body stays under `cap` bytes.
+ *
+ * @throws GuestError `io` for an encoding it cannot undo, `limit` past the cap.
+ */
+export type ContentDecoder = (res: HttpResponse, cap: number) => HttpResponse | Promise<HttpResponse>;
 
 /** What a header value may hold: tab, visible ASCII, and Latin-1 (what HTTP/1.1 sends). */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-
-/** One echo form of a value and what replaces it. */
-interface Form {
-  bytes: Buffer;
-  mask: Buffer;
-}
 
 /**
  * The echo forms of each secret's last value, kept by one run's http capability so that they are
  * computed once per value, not once per call (a rotated value is computed again).
  */
-export type EchoFormCache = Map<string, { value: string; forms: Form[] }>;
+export type EchoFormCache = Map<string, { value: string; forms: Form[]; filter: AnyPattern }>;
 
 /**
  * The secrets of one http.fetch call: which were injected, and the values read (each once).
  *
  * @example const secrets = new CallSecrets(specs, processEnv);
- *          const headers = secrets.headersFor("https://api.github.com", guestHeaders);
- *          const response = secrets.scrubResponse(raw);
+ *          const res = await secrets.scrubbed(async () => {
+ *            const { headers } = secrets.headersFor("https://api.github.com", guestHeaders);
+ *            return send(headers);
+ *          });
  */
 export class CallSecrets {
   /** Names of the secrets sent on some hop of this call, in order. */
@@ -52,7 +58,7 @@ export class CallSecrets {
   readonly #specs: readonly SecretSpec[];
   readonly #env: SecretEnv;
   readonly #values = new Map<string, string>();
-  #forms: Form[] | undefined;
+  #forms: FormSet | undefined;
 
   readonly #cache: EchoFormCache;
 
@@ -90,37 +96,50 @@ export class CallSecrets {
 
   /** Whether `text` holds a value this call knows, in any form scrubbed. */
   reveals(text: string): boolean {
-    const bytes = Buffer.from(text, "latin1");
-    const utf8 = Buffer.from(text, "utf8");
-    return this.#allForms().some((f) => bytes.includes(f.bytes) || utf8.includes(f.bytes));
+    const forms = this.#allForms();
+    return forms.holds(latin1Encode(text)) || forms.holds(utf8Bytes(text));
+  }
+
+  /**
+   * The call's response, scrubbed, with the names of the secrets it carried (for the gate's
+   * result event, never for the guest); a GuestError it fails with is scrubbed too, and carries
+   * the names as well.
+   */
+  async scrubbed(call: () => Promise<HttpResponse>): Promise<HttpResponse> {
+    let res: HttpResponse;
+    try {
+      res = this.scrubResponse(await call());
+    } catch (err) {
+      if (!(err instanceof GuestError)) throw err;
+      throw this.injected.length > 0 ? Object.assign(this.scrubError(err), { secrets: [...this.injected] }) : this.scrubError(err);
+    }
+    return this.injected.length > 0 ? { ...res, secrets: [...this.injected] } : res;
   }
 
   /** The response with every known value replaced by `[secret:NAME]` (body, header names and values). */
   scrubResponse(res: HttpResponse): HttpResponse {
     const forms = this.#allForms();
-    if (forms.length === 0) return res;
-    const body = scrubBytes(Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength), forms);
-    const bodyChanged = body.byteLength !== res.body.byteLength || !body.equals(res.body);
+    if (forms.forms.length === 0) return res;
+    const body = forms.scrub(res.body);
+    const bodyChanged = body !== res.body && !bytesEqual(body, res.body);
     const headers = res.headers.map(([k, v]): [string, string] => {
-      const value = k === "content-length" && bodyChanged ? String(body.byteLength) : this.#scrubLatin1(v, forms);
-      return [this.#scrubLatin1(k, forms), value];
+      const value = k === "content-length" && bodyChanged ? String(body.byteLength) : scrubLatin1(v, forms);
+      return [scrubLatin1(k, forms), value];
     });
-    return { status: res.status, headers, body: bodyChanged ? new Uint8Array(body) : res.body };
+    return { status: res.status, headers, body: bodyChanged ? body : res.body };
   }
 
   /** A GuestError with every known value replaced (errors the guest sees never hold one). */
   scrubError(error: GuestError): GuestError {
     const forms = this.#allForms();
-    if (forms.length === 0) return error;
-    const text = (s: string) => scrubBytes(Buffer.from(s, "utf8"), forms).toString("utf8");
+    if (forms.forms.length === 0) return error;
+    const text = (s: string) => {
+      const bytes = forms.scrub(utf8Bytes(s));
+      return readUtf8(bytes, 0, bytes.length);
+    };
     const e = error.error;
     const scrubbed: WitError = e.tag === "denied" ? { tag: "denied", val: { ...e.val, reason: text(e.val.reason) } } : { ...e, val: text(e.val) };
     return new GuestError(scrubbed);
-  }
-
-  #scrubLatin1(text: string, forms: Form[]): string {
-    // Header bytes arrive as Latin-1: a UTF-8 value is found in its bytes either way.
-    return scrubBytes(Buffer.from(text, "latin1"), forms).toString("latin1");
   }
 
   #value(spec: SecretSpec): string {
@@ -137,27 +156,35 @@ export class CallSecrets {
   }
 
   /** Every secret whose variable is set, injected or not: a server may echo one it knows anyway. */
-  #allForms(): Form[] {
+  #allForms(): FormSet {
     if (this.#forms) return this.#forms;
     const forms: Form[] = [];
+    const filters: AnyPattern[] = [];
     for (const spec of this.#specs) {
       const value = this.#values.get(spec.name) ?? this.#env(spec.env);
       if (value === undefined || value === "") continue;
       let cached = this.#cache.get(spec.name);
       if (cached?.value !== value) {
-        const mask = Buffer.from(`[secret:${spec.name}]`);
+        const mask = utf8Bytes(`[secret:${spec.name}]`);
         const formatted = spec.format.split("{value}").join(value);
         const texts = new Set([...echoForms(formatted), ...echoForms(value)]);
-        cached = { value, forms: [...texts].map((text) => ({ bytes: Buffer.from(text, "utf8"), mask })) };
+        const own = [...texts].map((text) => ({ pattern: new BytePattern(Uint8Array.from(utf8Bytes(text))), mask }));
+        cached = { value, forms: own, filter: new AnyPattern(own.map((f) => f.pattern)) };
         this.#cache.set(spec.name, cached);
       }
       forms.push(...cached.forms);
+      filters.push(cached.filter);
     }
     // Longest first: the formatted value goes before the raw value it contains.
-    forms.sort((a, b) => b.bytes.byteLength - a.bytes.byteLength);
-    this.#forms = forms;
-    return forms;
+    forms.sort((a, b) => b.pattern.bytes.byteLength - a.pattern.bytes.byteLength);
+    this.#forms = new FormSet(forms, filters);
+    return this.#forms;
   }
+}
+
+/** Header text scrubbed in its Latin-1 bytes (as it arrived): a UTF-8 value is found in its bytes either way. */
+function scrubLatin1(text: string, forms: FormSet): string {
+  return latin1Decode(forms.scrub(latin1Encode(text)));
 }
 
 /**
@@ -183,69 +210,43 @@ export function echoForms(value: string): string[] {
   } catch {
     // A lone surrogate has no percent-encoding (and cannot be sent in a header either).
   }
-  const bytes = Buffer.from(value, "utf8");
+  const bytes = utf8Bytes(value);
   for (let skip = 0; skip < 3; skip++) {
     const whole = Math.floor((bytes.byteLength - skip) / 3) * 3;
     if (whole < 6) continue; // too short to tell from chance
-    const b64 = bytes.subarray(skip, skip + whole).toString("base64");
+    const b64 = toBase64(bytes.subarray(skip, skip + whole));
     forms.add(b64);
     forms.add(b64.replace(/\+/g, "-").replace(/\//g, "_"));
   }
   return [...forms].filter((f) => f.length > 0);
 }
 
-function scrubBytes(buf: Buffer, forms: Form[]): Buffer {
-  let out = buf;
-  for (const { bytes, mask } of forms) {
-    let at = out.indexOf(bytes);
-    if (at === -1) continue;
-    const parts: Buffer[] = [];
-    let from = 0;
-    while (at !== -1) {
-      parts.push(out.subarray(from, at), mask);
-      from = at + bytes.byteLength;
-      at = out.indexOf(bytes, from);
-    }
-    parts.push(out.subarray(from));
-    out = Buffer.concat(parts);
-  }
-  return out;
+/**
+ * The response's content coding, trimmed and in lower case; undefined for none or identity.
+ * @example contentCoding({ status: 200, headers: [["content-encoding", " GZIP"]], body }) === "gzip"
+ */
+export function contentCoding(res: HttpResponse): string | undefined {
+  const coding = res.headers.find(([k]) => k === "content-encoding")?.[1].trim().toLowerCase();
+  return coding === undefined || coding === "" || coding === "identity" ? undefined : coding;
 }
 
 /**
- * A response to a hop that carried a secret, with its content encoding undone (gzip, deflate,
- * br), so that an echo cannot hide in compressed bytes; the decoded body stays under `cap`.
- *
- * @throws GuestError `io` for an encoding the kernel cannot decode, `limit` past the cap.
+ * The response with its body decoded: no content-encoding, and the decoded length.
+ * @example withDecodedBody(res, gunzipped).headers // [..., ["content-length", "1234"]]
  */
-export function decodedForScrubbing(res: HttpResponse, cap: number): HttpResponse {
-  const encoding = res.headers.find(([k]) => k === "content-encoding")?.[1].trim().toLowerCase();
-  if (encoding === undefined || encoding === "" || encoding === "identity") return res;
-  const decoders: Record<string, (b: Buffer, o: { maxOutputLength: number }) => Buffer> = {
-    gzip: gunzipSync,
-    "x-gzip": gunzipSync,
-    br: brotliDecompressSync,
-    deflate: (b, o) => {
-      try {
-        return inflateSync(b, o);
-      } catch (err) {
-        if ((err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") throw err;
-        return inflateRawSync(b, o); // some servers send raw deflate
-      }
-    },
-  };
-  const decode = decoders[encoding];
-  if (!decode) throw guestErrors.io(`the response to a request carrying a secret is encoded with ${JSON.stringify(encoding.slice(0, 40))}, which the kernel cannot decode to scrub it`);
-  let body: Buffer;
-  try {
-    body = decode(Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength), { maxOutputLength: cap });
-  } catch (err) {
-    if ((err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") throw guestErrors.limit(`response body exceeds the limit of ${cap} bytes once decoded`);
-    throw guestErrors.io(`the response to a request carrying a secret is not valid ${encoding}`);
-  }
+export function withDecodedBody(res: HttpResponse, body: Uint8Array): HttpResponse {
   const headers = res.headers.filter(([k]) => k !== "content-encoding" && k !== "content-length");
   headers.push(["content-length", String(body.byteLength)]);
-  return { status: res.status, headers, body: new Uint8Array(body) };
+  return { status: res.status, headers, body };
 }
+
+/** The errors of a {@link ContentDecoder}, the same on every host. */
+export const decodeErrors = {
+  /** A coding the kernel cannot undo here: the response is refused rather than passed on unscrubbed. */
+  unsupported: (coding: string): GuestError =>
+    guestErrors.io(`the response to a request carrying a secret is encoded with ${JSON.stringify(coding.slice(0, 40))}, which the kernel cannot decode to scrub it`),
+  invalid: (coding: string): GuestError => guestErrors.io(`the response to a request carrying a secret is not valid ${coding}`),
+  tooLarge: (cap: number): GuestError => guestErrors.limit(`response body exceeds the limit of ${cap} bytes once decoded`),
+};
 
 export { secretsOf, withoutSecrets } from "./secret-names.js";

@@ -8,12 +8,20 @@
  * whole request. What differs: the platform resolves host names, so the address guard can check
  * only IP literals (and refuses `localhost` names); a browser hides redirects from scripts
  * (an opaque redirect), which is refused rather than followed unseen.
+ *
+ * Secrets (capabilities/secrets.ts) work as on Node: set per hop on their own origins, every
+ * value the kernel knows scrubbed from the response and from errors. What differs: the values
+ * come from the host's `env`, and a response to a hop that carried one is decoded for scrubbing
+ * by a Web decoder (secrets-web.ts: the platform's fetch may have decoded it already).
  */
 import { canonicalUrl } from "../canonical.js";
 import { GuestError, guestErrors } from "../errors.js";
 import { REDIRECTS, checkHeaders, checkMethod, redirectHop, toBytes, type Hop } from "../capabilities/http-rules.js";
 import { NO_PRIVATE, parseAllowPrivate, parseIp, resolveChecked, type AllowPrivate } from "../capabilities/net-guard.js";
+import { CallSecrets, type ContentDecoder, type EchoFormCache, type SecretEnv } from "../capabilities/secrets.js";
+import { webContentDecoder } from "../capabilities/secrets-web.js";
 import type { HopAuthorizer, HttpHost, HttpRequest, HttpResponse, RunQuota } from "../capabilities/types.js";
+import type { SecretSpec } from "../types.js";
 import { readCapped } from "../portable/streams.js";
 
 /** The part of the Fetch API this capability uses (a platform's `fetch`, or a binding's). */
@@ -30,6 +38,12 @@ export interface EdgeHttpOptions {
   /** Redirects followed per request. Default: 5. */
   maxRedirects?: number;
   quota: RunQuota;
+  /** Secrets injected at egress to their origins (checked by the caller). Default: none. */
+  secrets?: readonly SecretSpec[];
+  /** Where secret values are read, at call time: a Worker's `env` bindings, say. Default: nowhere (a call that needs one fails with `io`). */
+  env?: SecretEnv;
+  /** Undoes a response's content encoding before it is scrubbed. Default: `webContentDecoder()`. */
+  decode?: ContentDecoder;
 }
 
 /** Host names that name this machine whatever DNS says (RFC 6761): refused like loopback. */
@@ -37,7 +51,7 @@ const LOCAL_NAMES = /(^|\.)localhost\.?$/i;
 
 /**
  * Creates the http capability of one run on an edge host.
- * @example const http = createEdgeHttp({ quota, fetch: globalThis.fetch });
+ * @example const http = createEdgeHttp({ quota, fetch: globalThis.fetch, secrets: policy.secrets, env: (name) => env[name] });
  */
 export function createEdgeHttp(options: EdgeHttpOptions): HttpHost {
   const allow = options.allowPrivate ? parseAllowPrivate(options.allowPrivate) : NO_PRIVATE;
@@ -45,7 +59,18 @@ export function createEdgeHttp(options: EdgeHttpOptions): HttpHost {
   const platformFetch = options.fetch ?? (globalThis.fetch as unknown as FetchFunction);
   const { quota } = options;
 
+  const specs = options.secrets ?? [];
+  const env = options.env ?? (() => undefined);
+  const decode = options.decode ?? webContentDecoder();
+  const echoForms: EchoFormCache = new Map();
+
   async function fetch(req: HttpRequest, authorizeHop: HopAuthorizer): Promise<HttpResponse> {
+    if (specs.length === 0) return fetchHops(req, authorizeHop, undefined);
+    const secrets = new CallSecrets(specs, env, echoForms);
+    return secrets.scrubbed(() => fetchHops(req, authorizeHop, secrets));
+  }
+
+  async function fetchHops(req: HttpRequest, authorizeHop: HopAuthorizer, secrets: CallSecrets | undefined): Promise<HttpResponse> {
     const body = req.body === undefined || req.body === null ? undefined : toBytes(req.body);
     if (body && body.byteLength > quota.limits.httpBody) {
       throw guestErrors.limit(`request body of ${body.byteLength} bytes exceeds the limit of ${quota.limits.httpBody}`);
@@ -56,10 +81,15 @@ export function createEdgeHttp(options: EdgeHttpOptions): HttpHost {
       if (!(await authorizeHop({ method: hop.method, url: hop.url }))) {
         throw guestErrors.denied(null, count === 0 ? `the request to ${hop.url} was not authorized` : `the redirect to ${hop.url} was not authorized`);
       }
-      await checkHost(new URL(hop.url).hostname, allow);
-      const res = await send(platformFetch, hop, signal, quota);
+      const target = new URL(hop.url);
+      // (a secret whose variable is not set fails here: nothing is sent)
+      const sending = secrets ? secrets.headersFor(target.origin, hop.headers) : { headers: hop.headers, carries: false };
+      await checkHost(target.hostname, allow);
+      let res = await send(platformFetch, { ...hop, headers: sending.headers }, signal, quota);
+      if (sending.carries) res = await decode(res, quota.limits.httpBody);
       const location = res.headers.find(([k]) => k === "location")?.[1];
       if (!REDIRECTS.has(res.status) || location === undefined) return res;
+      if (secrets?.reveals(location)) throw guestErrors.denied(null, `the redirect from ${hop.url} was not followed: its location holds a secret`);
       hop = redirectHop(hop, res.status, location, count, maxRedirects);
     }
   }

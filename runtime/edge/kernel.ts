@@ -7,8 +7,8 @@
  * What the host gives: the engine (engine.wasm imported as a WebAssembly.Module: edge hosts do
  * not compile WebAssembly from bytes), the policy (YAML text or an object), and optionally the
  * log's store, the platform's fetch, model aliases and where their keys are. Capabilities
- * here: clock, random, log lines, checkpoints, http and llm (both through `fetch`). No fs, sql
- * or tools yet.
+ * here: clock, random, log lines, checkpoints, http (with the policy's secrets, their values
+ * from the host's `env`) and llm (both through `fetch`). No fs, sql or tools yet.
  */
 import { Wasm, type WasmModule } from "../engines/component/wasm.js";
 import { useEngineModule } from "../engines/quickjs-async/module.js";
@@ -31,6 +31,8 @@ import type { Agent } from "../kernel/kernel.js";
 import { AgentProcess, type ProcessInfo } from "../kernel/process.js";
 import { mergeLimits, runSpec, validateLimits, withCodeStored } from "../kernel/run-spec.js";
 import { compilePolicy } from "../policy/portable.js";
+import { checkMergedSecrets } from "../policy/secrets.js";
+import { webContentDecoder } from "../capabilities/secrets-web.js";
 import { sha256Hex } from "../portable/sha256.js";
 import type { Limits, ModelAlias, Policy, RunResult, Signal } from "../types.js";
 import { createEdgeHttp, type FetchFunction } from "./http.js";
@@ -72,8 +74,18 @@ export interface EdgeKernelOptions {
   /**
    * Where model keys (`apiKeyEnv`) are read, at call time: a Worker's `env` bindings, say.
    * Default: nowhere, so a model that needs a key fails its calls. Agents never see a key.
+   * The policy's `secrets:` are read here too, at call time (a secret that is not set fails
+   * the http.fetch that needs it with `io`, before anything is sent).
    */
   env?: (name: string) => string | undefined;
+  /**
+   * The content codings the platform's fetch undoes itself before the kernel reads a body, such
+   * as `["gzip", "deflate", "br"]` in a page. A response to a request that carried a secret is
+   * scrubbed once decoded: gzip and deflate the kernel decodes itself when it finds them still
+   * encoded; any other coding is refused (`io`) unless listed here. List only what the platform
+   * is known to decode (see capabilities/secrets-web.ts). Default: none.
+   */
+  decodedByFetch?: string[];
 }
 
 /** The hard cap on one agent's engine memory here: an edge isolate has about 128 MB in all. */
@@ -116,6 +128,7 @@ export class EdgeKernel {
     this.options = options;
     this.policy = isPolicy(options.policy) ? options.policy : compilePolicy(options.policy, { now: options.now });
     validateLimits(options.limits, "limits");
+    checkSecretOptions(this.policy, options);
     this.models = { ...this.policy.models, ...checkModels(options.models) };
     useEngineModule(options.engine);
     setWebSources(webSource);
@@ -241,7 +254,14 @@ export class EdgeKernel {
       return {
         ...base,
         clock,
-        http: createEdgeHttp({ fetch: this.options.fetch, allowPrivate: this.options.allowPrivate, quota }),
+        http: createEdgeHttp({
+          fetch: this.options.fetch,
+          allowPrivate: this.options.allowPrivate,
+          quota,
+          secrets: this.policy.secrets,
+          env,
+          decode: webContentDecoder({ decodedByFetch: this.options.decodedByFetch }),
+        }),
         llm,
         interrupt: () => clock.interrupt(),
         authorizeHop: authorizeHop(run),
@@ -260,6 +280,20 @@ function webSource(group: string): string {
   const source = Object.hasOwn(WEB_SOURCES, group) ? WEB_SOURCES[group] : undefined;
   if (source === undefined) throw new Error(`the Web group ${JSON.stringify(group)} is not in this build (run npm run build)`);
   return source;
+}
+
+/**
+ * What Node's kernel checks of secrets (kernel/capabilities.ts): no two of the policy's, merged
+ * across `extends`, set one header on one origin; and where their values come from.
+ * @throws UsageError
+ */
+function checkSecretOptions(policy: Policy, options: EdgeKernelOptions): void {
+  checkMergedSecrets(policy.secrets ?? [], "secrets (the policy's)");
+  if (options.env !== undefined && typeof options.env !== "function") throw new UsageError("EdgeKernel: env must be a function (name) => string | undefined");
+  const decoded = options.decodedByFetch;
+  if (decoded !== undefined && !(Array.isArray(decoded) && decoded.every((c) => typeof c === "string"))) {
+    throw new UsageError('EdgeKernel: decodedByFetch must be a list of content codings, e.g. ["gzip", "deflate", "br"]');
+  }
 }
 
 function isPolicy(value: unknown): value is Policy {

@@ -61,3 +61,48 @@ export function expectModelCall(r: Record<string, any>, requests: { headers: Rec
   // Replay answers the model call from the log: the model is not asked again.
   expect(r.replay).toBe("identical");
 }
+
+/** Whether `text` holds the secret `value` in a form a leak could take (as it is, escaped, encoded, base64 at any alignment). */
+function leaksSecret(text: string, value: string): boolean {
+  const forms = [value, JSON.stringify(value).slice(1, -1), encodeURIComponent(value), "very-secret-91c4"];
+  for (let k = 0; k < 3; k++) forms.push(Buffer.from(value.slice(k)).toString("base64").slice(0, 16));
+  return forms.some((f) => text.includes(f));
+}
+
+/**
+ * What the secrets case must report: `seen` is what the secret's origin was sent, `otherSeen`
+ * what another origin was sent.
+ */
+export function expectSecrets(r: Record<string, any>, seen: { path: string; authorization: string | null }[], otherSeen: { path: string; authorization: string | null }[]): void {
+  expect(r.status, r.error).toBe("ok");
+  const mask = "[secret:stand-in-key]";
+  // The secret's origin got the value on every hop (the agent's own Authorization dropped); the
+  // redirect whose location held it was not followed; the other origin got no header.
+  expect(seen).toEqual(
+    ["raw", "gzip", "gzip-in-gzip", "br", "leak-location"].map((p) => ({ path: `/allowed/secrets/${p}`, authorization: `Bearer ${r.value}` })),
+  );
+  expect(otherSeen).toEqual([{ path: "/allowed/secrets/other", authorization: null }]);
+  const a = r.answers;
+  // Echoes come back scrubbed: in the body and a header, and once decoded (gzip the platform
+  // undid, gzip inside it the kernel undid).
+  expect(a.raw).toMatchObject({ status: 200, headers: { "x-echo": mask } });
+  for (const name of ["raw", "gzip", "gzipInGzip"]) {
+    expect(a[name].status, name).toBe(200);
+    expect(a[name].body, name).toContain(`raw: ${mask}`);
+    expect(a[name].body, name).toContain(`"authorization":"${mask}"`);
+    expect(a[name].headers["content-encoding"], name).toBeUndefined();
+  }
+  // br: the kernel cannot tell whether the platform decoded it, nor decode it: refused.
+  expect(a.br).toMatchObject({ error: "KernelError", kind: "io" });
+  expect(a.br.message).toMatch(/cannot decode to scrub it/);
+  expect(a.redirect.error).toBe("PermissionDenied");
+  expect(a.redirect.message).toMatch(/its location holds a secret|this host does not show where/);
+  expect(a.other).toEqual({ status: 200, headers: expect.anything(), body: "other origin; authorization: none" });
+  // The value is nowhere the agent or the log can see; the result events name the secret.
+  expect(leaksSecret(r.output, r.value)).toBe(false);
+  expect(leaksSecret(r.logText, r.value)).toBe(false);
+  expect(r.logText).toContain(mask);
+  expect(r.fetchSecrets).toEqual([...Array(5).fill(["stand-in-key"]), null]);
+  expect(r.verified).toBe(true);
+  expect(r.replay).toEqual({ status: "identical", same: true });
+}

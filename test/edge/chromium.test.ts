@@ -11,7 +11,8 @@ import * as esbuild from "esbuild";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startScriptedModel, type ScriptedModel } from "../../dist/runtime/index.js";
-import { expectConformance, expectGuarded, expectModelCall } from "./checks.js";
+import { expectConformance, expectGuarded, expectModelCall, expectSecrets } from "./checks.js";
+import { secretsRoute, startOtherOrigin, type SecretsSeen } from "./secrets-stand-in.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ENGINE = readFileSync(new URL("../../runtime/engines/quickjs-async/engine.wasm", import.meta.url));
@@ -25,6 +26,7 @@ let origin: string;
 let browser: Browser;
 let page: Page;
 const seen: string[] = [];
+const secretsSeen: SecretsSeen[] = [];
 
 /** The launch flags of a headless Chromium on a closed network, as root (see the machine notes). */
 const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -40,6 +42,7 @@ beforeAll(async () => {
     if (path === "/favicon.ico") return void res.writeHead(404).end();
     if (path.startsWith("/v1/")) return void forward(req, res);
     seen.push(req.url ?? "");
+    if (secretsRoute(req, res, secretsSeen)) return;
     if (req.url === "/allowed/redirect") return void res.writeHead(302, { location: "/secret/after-redirect" }).end();
     res.end(`from the stand-in: ${req.url}`);
   });
@@ -95,5 +98,17 @@ describe("the edge kernel in Chromium", () => {
     const r = await run("redirect");
     expect(r.output).toMatch(/was redirected, and this host does not show where/);
     expect(seen).toEqual(["/allowed/redirect"]);
+  }, 60_000);
+
+  it("injects the policy's secret on its origin only (same-origin), with the value from env, and scrubs every echo of it", async () => {
+    secretsSeen.length = 0;
+    const other = await startOtherOrigin();
+    try {
+      const report = (await page.evaluate(([n, o]) => (globalThis as unknown as { edgeCase(n: string, o: string): Promise<unknown> }).edgeCase(n, o), ["secrets", JSON.stringify({ origin, other: other.origin })])) as Record<string, any>;
+      expect(report.thrown).toBeUndefined();
+      expectSecrets(report, secretsSeen, other.seen);
+    } finally {
+      await other.close();
+    }
   }, 60_000);
 });

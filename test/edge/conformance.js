@@ -170,3 +170,82 @@ export async function run(question) {
     await kernel.close();
   }
 }
+
+const SECRET_VALUE = 'sk-edge/7f+Qx"z=very-secret-91c4';
+
+/**
+ * Secrets at egress: the policy names a secret for the stand-in's origin, its value only in the
+ * host's `env`. The agent fetches the stand-in's echoes of what it was sent (raw and in a
+ * header, gzip-compressed, gzip inside gzip, br, a redirect whose location holds it) and another
+ * origin. `origins` is JSON: `{ origin, other }` (the other origin's server answers with CORS).
+ * The report has what the agent got, the result events' secret names and the log's text (bytes
+ * as Latin-1), for the checks to search for the value.
+ */
+export async function secrets(engine, origins) {
+  const { origin, other } = JSON.parse(origins);
+  const policy = `version: 1
+name: edge-secrets
+extends: [standard]
+rules:
+  - id: stand-in
+    action: http.fetch
+    resource: "${origin}/allowed/**"
+    effect: allow
+  - id: other-origin
+    action: http.fetch
+    resource: "${other}/allowed/**"
+    effect: allow
+secrets:
+  - name: stand-in-key
+    env: EDGE_STAND_IN_KEY
+    origins: ["${origin}"]
+    header: Authorization
+    format: "Bearer {value}"
+`;
+  const kernel = new EdgeKernel({ engine, policy, allowPrivate: ["127.0.0.1"], env: (name) => (name === "EDGE_STAND_IN_KEY" ? SECRET_VALUE : undefined) });
+  const source = `import { http } from "agent-os/guest";
+export async function run(task) {
+  const { origin, other } = JSON.parse(task);
+  const calls = [
+    ["raw", origin + "/allowed/secrets/raw", { authorization: "Bearer made-by-the-agent" }],
+    ["gzip", origin + "/allowed/secrets/gzip"],
+    ["gzipInGzip", origin + "/allowed/secrets/gzip-in-gzip"],
+    ["br", origin + "/allowed/secrets/br"],
+    ["redirect", origin + "/allowed/secrets/leak-location"],
+    ["other", other + "/allowed/secrets/other"],
+  ];
+  const out = {};
+  for (const [name, url, headers] of calls) {
+    try {
+      const res = await http.fetch(url, { headers: headers || {} });
+      out[name] = { status: res.status, headers: res.headers, body: res.text() };
+    } catch (e) {
+      out[name] = { error: e.name, kind: e.kind || null, message: String(e.detail || e.reason || e.message) };
+    }
+  }
+  return JSON.stringify(out);
+}`;
+  try {
+    const result = await kernel.execute(EdgeKernel.agent("secret-user", source), origins);
+    const log = await kernel.log;
+    const events = [];
+    for await (const e of log.query({ runId: result.runId })) events.push(e);
+    const fetches = new Set(events.filter((e) => e.type === "call" && e.data.action === "http.fetch").map((e) => e.seq));
+    const latin1 = (bytes) => Array.from(bytes, (b) => String.fromCharCode(b)).join("");
+    const replay = await kernel.replay({ runId: result.runId });
+    return {
+      value: SECRET_VALUE,
+      status: result.status,
+      error: result.error,
+      answers: JSON.parse(result.output ?? "{}"),
+      output: result.output,
+      // (each http.fetch call's result event: the secrets it carried, by name, or null)
+      fetchSecrets: events.filter((e) => e.type === "result" && fetches.has(e.data.call)).map((e) => e.data.secrets ?? null),
+      logText: JSON.stringify(events, (_k, v) => (v instanceof Uint8Array ? latin1(v) : v)),
+      verified: (await log.verify()).ok,
+      replay: { status: replay.status, same: replay.output === result.output },
+    };
+  } finally {
+    await kernel.close();
+  }
+}

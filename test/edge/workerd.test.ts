@@ -11,7 +11,8 @@ import * as esbuild from "esbuild";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startScriptedModel, type ScriptedModel } from "../../dist/runtime/index.js";
-import { expectConformance, expectGuarded, expectModelCall } from "./checks.js";
+import { expectConformance, expectGuarded, expectModelCall, expectSecrets } from "./checks.js";
+import { secretsRoute, startOtherOrigin, type SecretsSeen } from "./secrets-stand-in.js";
 
 const ENGINE = new URL("../../runtime/engines/quickjs-async/engine.wasm", import.meta.url);
 const WORKER = new URL("./worker.js", import.meta.url);
@@ -19,11 +20,13 @@ const WORKER = new URL("./worker.js", import.meta.url);
 let server: Server;
 let origin: string;
 const seen: string[] = [];
+const secretsSeen: SecretsSeen[] = [];
 let mf: Miniflare;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
     seen.push(req.url ?? "");
+    if (secretsRoute(req, res, secretsSeen)) return;
     if (req.url === "/allowed/redirect") return void res.writeHead(302, { location: "/secret/after-redirect" }).end();
     res.end(`from the stand-in: ${req.url}`);
   });
@@ -80,5 +83,15 @@ describe("the edge kernel in workerd", () => {
     expect(r.output).toMatch(/redirect to http:\/\/127\.0\.0\.1:\d+\/secret\/after-redirect was not authorized/);
     expect(r.denials).toEqual([expect.objectContaining({ rule: "no-secret", resource: `${origin}/secret/after-redirect` })]);
     expect(seen).toEqual(["/allowed/redirect"]);
+  }, 60_000);
+
+  it("injects the policy's secret on its origin only, with the value from env, and scrubs every echo of it", async () => {
+    secretsSeen.length = 0;
+    const other = await startOtherOrigin();
+    try {
+      expectSecrets(await run("secrets", JSON.stringify({ origin, other: other.origin })), secretsSeen, other.seen);
+    } finally {
+      await other.close();
+    }
   }, 60_000);
 });
