@@ -31,3 +31,5 @@ export {
   type DurableObjectStorageLike,
   type IndexedDbApi,
 } from "./stores/index.js";
+export { createEdgeFs, MAX_PLAN_ENTRIES, type EdgeFsOptions, type EdgeMount } from "./fs.js";
+export type { EdgeFsOption, EdgeMountSpec } from "./fs-mounts.js";

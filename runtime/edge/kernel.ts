@@ -8,7 +8,8 @@
  * not compile WebAssembly from bytes), the policy (YAML text or an object), and optionally the
  * log's store, the platform's fetch, model aliases and where their keys are. Capabilities
  * here: clock, random, log lines, checkpoints, http (with the policy's secrets, their values
- * from the host's `env`) and llm (both through `fetch`). No fs, sql or tools yet.
+ * from the host's `env`), llm (both through `fetch`) and fs (mounts on the host's key-value
+ * stores, edge/fs.ts). No sql or tools yet.
  */
 import { Wasm, type WasmModule } from "../engines/component/wasm.js";
 import { useEngineModule } from "../engines/quickjs-async/module.js";
@@ -36,6 +37,8 @@ import { webContentDecoder } from "../capabilities/secrets-web.js";
 import { sha256Hex } from "../portable/sha256.js";
 import type { Limits, ModelAlias, Policy, RunResult, Signal } from "../types.js";
 import { createEdgeHttp, type FetchFunction } from "./http.js";
+import { createEdgeFs, type EdgeMount } from "./fs.js";
+import { checkEdgeFs, loadEdgeMounts, type EdgeFsOption } from "./fs-mounts.js";
 import { SDK_SOURCE } from "./sdk-source.js";
 import { WEB_SOURCES } from "./web-sources.js";
 import { setWebSources } from "../engines/web/quickjs.js";
@@ -86,6 +89,14 @@ export interface EdgeKernelOptions {
    * is known to decode (see capabilities/secrets-web.ts). Default: none.
    */
   decodedByFetch?: string[];
+  /**
+   * The `fs` capability: guest paths mapped onto the host's key-value stores, e.g.
+   * `{ mounts: { "/workspace": { store: durableObjectKvStore(ctx.storage) }, "/data": { store, readOnly: true } } }`.
+   * Each store's tree is loaded into memory when the kernel starts (runs wait for it) and every
+   * change is written through before the call returns (see edge/fs.ts; no links of any kind).
+   * The policy decides every call as on Node. Default: no mounts (fs calls answer `not-found`).
+   */
+  fs?: EdgeFsOption;
 }
 
 /** The hard cap on one agent's engine memory here: an edge isolate has about 128 MB in all. */
@@ -117,6 +128,9 @@ export class EdgeKernel {
   private readonly processes = new Map<number, AgentProcess>();
   private readonly storedCode = new Set<string>();
   private readonly models: Record<string, ModelAlias>;
+  /** The fs mounts, once their trees are loaded (runs start after that). */
+  private readonly mountsReady: Promise<EdgeMount[]>;
+  private mounts: EdgeMount[] = [];
   private nextPid = 1;
   private closed = false;
 
@@ -136,6 +150,9 @@ export class EdgeKernel {
     this.host = new InThreadHost({ sdkSource: SDK_SOURCE, maxHeapBytes: MAX_HEAP_BYTES, maxStackBytes: quickjsStackFor(options.nativeStackBytes ?? DEFAULT_STACK_BYTES) });
     this.logPromise = openEdgeLog(options.log, options.now);
     this.logPromise.catch(() => undefined);
+    const fsMounts = checkEdgeFs(options.fs);
+    this.mountsReady = loadEdgeMounts(fsMounts, (options.now ?? Date.now)()).then((m) => (this.mounts = m));
+    this.mountsReady.catch(() => undefined);
   }
 
   /**
@@ -231,6 +248,8 @@ export class EdgeKernel {
     const live = [...this.processes.values()];
     for (const proc of live) proc.signal("SIGKILL", "kernel (closing)");
     await Promise.all(live.map((p) => p.wait()));
+    // Changes an fs call started reach the store before close resolves (the stores stay the host's).
+    await Promise.all(this.mounts.map((m) => m.volume.idle()));
     await this.host.close();
     const log = await this.logPromise.catch(() => undefined);
     await log?.close();
@@ -238,7 +257,7 @@ export class EdgeKernel {
 
   /** The log, once the agent's source is queued into it under its hash (for replay). */
   private withCode(agent: Agent): Promise<KernelLog> {
-    return this.logPromise.then((log) => withCodeStored(log, agent, this.storedCode));
+    return this.mountsReady.then(() => this.logPromise).then((log) => withCodeStored(log, agent, this.storedCode));
   }
 
   private limitsFor(spawnLimits: Partial<Limits> | undefined): Limits {
@@ -263,6 +282,7 @@ export class EdgeKernel {
           decode: webContentDecoder({ decodedByFetch: this.options.decodedByFetch }),
         }),
         llm,
+        fs: this.mounts.length > 0 ? createEdgeFs({ mounts: this.mounts, quota, now: this.options.now ?? Date.now }) : undefined,
         interrupt: () => clock.interrupt(),
         authorizeHop: authorizeHop(run),
         close: () => {

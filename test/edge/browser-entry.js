@@ -1,7 +1,7 @@
 // The conformance cases in a Web page: bundled by test/edge/chromium.test.ts and loaded by
 // its page in Chromium. engine.wasm is fetched and compiled by the browser (a page may compile
 // WebAssembly; an edge host may not), then handed to the edge kernel as a workerd host would.
-import { conformance, guard, model, redirect, secrets } from "./conformance.js";
+import { conformance, fsCase, guard, model, redirect, secrets } from "./conformance.js";
 
 const engine = WebAssembly.compileStreaming(fetch("/engine.wasm"));
 
@@ -11,6 +11,7 @@ globalThis.edgeCase = async (name, origin) => {
     if (name === "guard") return await guard(await engine, origin);
     if (name === "redirect") return await redirect(await engine, origin);
     if (name === "model") return await model(await engine, origin);
+    if (name === "fs") return await fsCase(await engine);
     if (name === "secrets") return await secrets(await engine, origin);
     return { thrown: `unknown case ${name}` };
   } catch (error) {

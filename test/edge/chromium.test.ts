@@ -11,6 +11,7 @@ import * as esbuild from "esbuild";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startScriptedModel, type ScriptedModel } from "../../dist/runtime/index.js";
+import { expectFsCase } from "./fs-checks.js";
 import { expectConformance, expectGuarded, expectModelCall, expectSecrets } from "./checks.js";
 import { secretsRoute, startOtherOrigin, type SecretsSeen } from "./secrets-stand-in.js";
 
@@ -110,5 +111,9 @@ describe("the edge kernel in Chromium", () => {
     } finally {
       await other.close();
     }
+  }, 60_000);
+
+  it("gives agents a filesystem on a key-value store: the same answers as in Node, kept for the next kernel", async () => {
+    expectFsCase((await run("fs")) as never);
   }, 60_000);
 });

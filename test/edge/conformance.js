@@ -2,7 +2,8 @@
 // (worker.js) and in Chromium (browser-entry.js), each returning a plain report that the
 // tests check. `engine` is engine.wasm as a compiled WebAssembly.Module; `origin` a stand-in
 // HTTP server's (its /allowed/** answers, its /secret/** must never be reached).
-import { EdgeKernel } from "../../dist/runtime/edge/index.js";
+import { EdgeKernel, memoryKvStore } from "../../dist/runtime/edge/index.js";
+import { FS_AGENT_SOURCE, FS_POLICY } from "./fs-agent.js";
 
 const POLICY = (origin) => `version: 1
 name: edge-conformance
@@ -248,4 +249,43 @@ export async function run(task) {
   } finally {
     await kernel.close();
   }
+}
+
+// The fs capability on mounts backed by a key-value store: a script of fs calls (see
+// fs-agent.js) run by one kernel, then read back by a new kernel over the same store.
+export async function fsCase(engine) {
+  const ws = memoryKvStore();
+  const data = memoryKvStore();
+  const run = async (ops, limits = {}) => {
+    const kernel = new EdgeKernel({ engine, policy: FS_POLICY, fs: { mounts: { "/workspace": { store: ws }, "/data": { store: data, readOnly: true } } } });
+    try {
+      const result = await kernel.execute(EdgeKernel.agent("fs-script", FS_AGENT_SOURCE), JSON.stringify(ops), { limits });
+      return result.status === "ok" ? JSON.parse(result.output) : { status: result.status, error: result.error };
+    } finally {
+      await kernel.close();
+    }
+  };
+  const first = await run(
+    [
+      ["mkdir", "/workspace/notes/deep", { recursive: true }],
+      ["write", "/workspace/notes/a.txt", "hello"],
+      ["write", "/workspace/notes/a.txt", " edge", { append: true }],
+      ["write", "/workspace/notes/big.txt", "0123456789".repeat(20_000)],
+      ["list", "/workspace/notes"],
+      ["stat", "/workspace/notes/a.txt"],
+      ["readText", "/workspace/../etc/passwd"],
+      ["readText", "/elsewhere/x"],
+      ["write", "/workspace/secret/k", "k"],
+      ["write", "/data/x", "x"],
+      ["write", "/workspace/too-much.txt", "x".repeat(100_000)],
+    ],
+    { fsWriteBytes: 250_000 },
+  );
+  const second = await run([
+    ["readText", "/workspace/notes/a.txt"],
+    ["stat", "/workspace/notes/big.txt"],
+    ["remove", "/workspace/notes", { recursive: true }],
+    ["list", "/workspace"],
+  ]);
+  return { first, second };
 }

@@ -12,6 +12,7 @@ import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startScriptedModel, type ScriptedModel } from "../../dist/runtime/index.js";
 import { expectConformance, expectGuarded, expectModelCall, expectSecrets } from "./checks.js";
+import { expectFsCase } from "./fs-checks.js";
 import { secretsRoute, startOtherOrigin, type SecretsSeen } from "./secrets-stand-in.js";
 
 const ENGINE = new URL("../../runtime/engines/quickjs-async/engine.wasm", import.meta.url);
@@ -93,5 +94,9 @@ describe("the edge kernel in workerd", () => {
     } finally {
       await other.close();
     }
+  }, 60_000);
+
+  it("gives agents a filesystem on a key-value store: the same answers as in Node, kept for the next kernel", async () => {
+    expectFsCase((await run("fs")) as never);
   }, 60_000);
 });
