@@ -19,8 +19,7 @@
  * A coding the host lists (`decodedByFetch`) is taken as undone: list only what the platform's
  * fetch is known to decode, since a listed coding it passes through reaches the agent encoded.
  */
-import { GuestError } from "../errors.js";
-import { concatBytes } from "../portable/streams.js";
+import { readCapped } from "../portable/streams.js";
 import { contentCoding, decodeErrors, withDecodedBody, type ContentDecoder } from "./secrets.js";
 import type { HttpResponse } from "./types.js";
 
@@ -78,29 +77,17 @@ async function decodedOrRefused(formats: Format[], bytes: Uint8Array, cap: numbe
  */
 async function inflate(format: Format, bytes: Uint8Array, cap: number): Promise<Uint8Array | undefined> {
   const stream = new DecompressionStream(format);
-  const writer = stream.writable.getWriter();
-  const reader = stream.readable.getReader();
-  const fed = feed(writer, bytes);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  const fed = feed(stream.writable.getWriter(), bytes);
+  let out: Uint8Array | undefined;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > cap) {
-        await reader.cancel().catch(() => undefined);
-        throw decodeErrors.tooLarge(cap);
-      }
-      chunks.push(value);
-    }
-  } catch (err) {
-    if (err instanceof GuestError) throw err;
+    out = await readCapped(stream.readable, cap);
+  } catch {
     return undefined;
   } finally {
     await fed;
   }
-  return concatBytes(chunks, size);
+  if (out === undefined) throw decodeErrors.tooLarge(cap);
+  return out;
 }
 
 /** Writes `bytes` slice by slice, each when the reader has taken the last one's output (backpressure). */

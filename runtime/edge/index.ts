@@ -11,14 +11,11 @@
 export { EdgeKernel, type EdgeKernelOptions } from "./kernel.js";
 export { createEdgeHttp, type EdgeHttpOptions, type FetchFunction } from "./http.js";
 export { compilePolicy, type CompileOptions } from "../policy/portable.js";
-export { createChainLog, type KernelLog } from "../episodic/log.js";
-export { createMemoryBackend } from "../episodic/memory.js";
-export type { LogBackend } from "../episodic/backend.js";
-export { verifyChain } from "../episodic/verify.js";
+export { createChainLog, createMemoryBackend, formatEvent, redecideRunWith, verifyChain, type KernelLog, type LogBackend } from "../episodic/core.js";
 export { sha256Hex } from "../portable/sha256.js";
 export type { Agent } from "../kernel/kernel.js";
 export type { AgentProcess, ProcessInfo } from "../kernel/process.js";
-export type { ReplayResult } from "../episodic/replay.js";
+export type { ReplayResult } from "../episodic/core.js";
 export type { Decision, Limits, LoggedEvent, Policy, RunResult, Signal } from "../types.js";
 export { KernelClosedError, LogError, PolicyError, ReplayError, UsageError } from "../errors.js";
 export { createKvBackend, DURABLE_OBJECT_LIMITS, type KvStore, type KvValue, type KvLimits } from "./kv-backend.js";
