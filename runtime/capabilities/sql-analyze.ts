@@ -15,8 +15,7 @@
  * when a statement other than DDL touches it. Tables written through AUTOINCREMENT also report
  * `sqlite_sequence`, which SQLite writes alongside them.
  */
-import Sqlite from "better-sqlite3";
-import type { Database } from "better-sqlite3";
+import type { OpenScratch, SqlDatabase as Database } from "./sql-db.js";
 import { GuestError, guestErrors } from "../errors.js";
 import type { SqlFacts } from "../types.js";
 import { Analysis, type OpRow } from "./sql-bytecode.js";
@@ -54,13 +53,17 @@ const NO_CALLS: DangerousCalls = Object.freeze({ attach: false, loadExtension: f
  * which virtual table) and a scratch in-memory database for PRAGMA syntax. Call `close()` with
  * the connection.
  *
- * @example const analyzer = new SqlAnalyzer(db); analyzer.compile("SELECT * FROM users").facts.reads // ["users"]
+ * @example const analyzer = new SqlAnalyzer(db, () => new Sqlite(":memory:")); analyzer.compile("SELECT * FROM users").facts.reads // ["users"]
  */
 export class SqlAnalyzer {
   private readonly virtual: VirtualTables;
   private scratchDb: Database | undefined;
 
-  constructor(private readonly db: Database) {
+  /** @param openScratch opens an empty in-memory database of the same SQLite, for PRAGMA syntax. */
+  constructor(
+    private readonly db: Database,
+    private readonly openScratch: OpenScratch,
+  ) {
     this.virtual = new VirtualTables(db);
   }
 
@@ -112,46 +115,9 @@ export class SqlAnalyzer {
   }
 
   private scratch(): Database {
-    this.scratchDb ??= new Sqlite(":memory:");
+    this.scratchDb ??= this.openScratch();
     return this.scratchDb;
   }
-}
-
-/**
- * Analyzes one SQL statement with SQLite's compiler.
- *
- * @example analyzeSql(db, "/* hi *\/ dRoP TABLE users") // { operations: ["drop"], writes: ["users"], ... }
- * @throws GuestError `invalid` for no statement, several statements, a syntax error or an unknown table.
- */
-export function analyzeSql(db: Database, statement: string): SqlFacts {
-  return compileSql(db, statement).facts;
-}
-
-/**
- * {@link SqlAnalyzer.compile} with an analyzer made for this one call.
- *
- * @example compileSql(db, "VACUUM INTO 'x.db'").calls.vacuumInto === true
- */
-export function compileSql(db: Database, statement: string): CompiledSql {
-  const analyzer = new SqlAnalyzer(db);
-  try {
-    return analyzer.compile(statement);
-  } finally {
-    analyzer.close();
-  }
-}
-
-/**
- * Whether a statement calls ATTACH, DETACH or load_extension anywhere in its bytecode
- * (triggers and views included), writes a copy of the database with VACUUM INTO (the
- * Vacuum opcode with a file-name register in P2), or sets a guarded pragma. The sql capability
- * refuses these itself.
- *
- * @example dangerousCalls(db, "SELECT load_extension('x')") // { attach: false, loadExtension: true, vacuumInto: false }
- * @throws GuestError `invalid` when the statement does not compile.
- */
-export function dangerousCalls(db: Database, statement: string): DangerousCalls {
-  return compileSql(db, statement).calls;
 }
 
 function callsIn(rows: OpRow[]): DangerousCalls {

@@ -14,8 +14,9 @@
  *   `limits.sqlRows` or the byte cap. A single row too large for memory is the SQL process's
  *   memory watchdog's (sql-child.ts).
  */
-import type { Database, Statement } from "better-sqlite3";
+import type { SqlDatabase as Database, SqlStatement as Statement } from "./sql-db.js";
 import { GuestError, guestErrors } from "../errors.js";
+import { utf8Length } from "../portable/utf8.js";
 import type { QueryResult, SqlValue } from "./types.js";
 
 /** The run's counters shared by every statement of its connections. */
@@ -164,7 +165,7 @@ function toValue(raw: unknown): SqlValue {
 }
 
 function sizeOf(v: SqlValue): number {
-  if (v.tag === "text") return Buffer.byteLength(v.val);
+  if (v.tag === "text") return utf8Length(v.val);
   if (v.tag === "blob") return v.val.byteLength;
   return 8;
 }

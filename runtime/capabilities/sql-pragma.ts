@@ -8,7 +8,7 @@
  * optional schema and one optional value) and compiled only on a scratch in-memory database, for
  * its syntax and for SQLite's own answer to "does it write" (`statement.readonly`).
  */
-import type { Database } from "better-sqlite3";
+import type { SqlDatabase as Database } from "./sql-db.js";
 import { GuestError, guestErrors } from "../errors.js";
 import type { SchemaView } from "./sql-schema.js";
 import { identName, isName, type Token } from "./sql-text.js";

@@ -3,7 +3,7 @@
  * its schema table), root pages to objects, and table names as the policy sees them (a table of
  * `main` by its stored name, any other as `schema.name`).
  */
-import type { Database } from "better-sqlite3";
+import type { SqlDatabase as Database } from "./sql-db.js";
 import { guestErrors } from "../errors.js";
 
 export interface SchemaObject {

@@ -9,7 +9,7 @@
  * statement `invalid`. What each one reads is {@link pragmaEffect} and {@link VIRTUAL_MODULES};
  * policies/README.md has the table.
  */
-import type { Database } from "better-sqlite3";
+import type { SqlDatabase as Database } from "./sql-db.js";
 import { guestErrors } from "../errors.js";
 import { SCHEMA_TABLE, type SchemaView } from "./sql-schema.js";
 import { identName, isName, significant, tokenize, upper, type Token } from "./sql-text.js";
