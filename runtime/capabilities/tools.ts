@@ -13,6 +13,7 @@
 import { guestErrors, GuestError } from "../errors.js";
 import type { JsonValue } from "../episodic/encoding.js";
 import type { Limits } from "../types.js";
+import { utf8Length } from "../portable/utf8.js";
 import type { ListedTool, ToolListing, ToolRegistry } from "../tools/registry.js";
 
 export interface ToolsHost {
@@ -99,7 +100,7 @@ function resultText(name: string, result: JsonValue, limit: number): string {
   } catch {
     throw guestErrors.io(`tool ${JSON.stringify(name)} returned something that is not JSON`);
   }
-  const bytes = Buffer.byteLength(text, "utf8");
+  const bytes = utf8Length(text);
   if (bytes > limit) throw guestErrors.limit(`tool ${JSON.stringify(name)}: its result is ${bytes} bytes, over limits.output (${limit} bytes)`);
   return text;
 }

@@ -7,7 +7,7 @@
  */
 import { GuestError, UsageError } from "../errors.js";
 import type { JsonValue } from "../episodic/encoding.js";
-import { SchemaCache } from "./schema.js";
+import { SchemaCache, type SchemaCompiler } from "./schema.js";
 import type { JsonSchema, ToolContext, ToolInfo, ToolProvider } from "./types.js";
 
 /** A host tool's name: letters, digits, `_`, `-`, `.`; at most 64 characters (no `/`: that prefixes MCP tools). */
@@ -41,7 +41,18 @@ export interface ToolDefinition<A extends Record<string, unknown> = Record<strin
  * @throws UsageError for a bad name, description, schema or handler.
  */
 export function defineTool<A extends Record<string, unknown> = Record<string, unknown>>(definition: ToolDefinition<A>): ToolDefinition<A> {
-  checkDefinition(definition, "defineTool", new SchemaCache());
+  return defineToolWith(definition, new SchemaCache());
+}
+
+/**
+ * defineTool with a given validator: the edge's defineTool checks schemas with the validator its
+ * kernel uses (no code generation).
+ *
+ * @example export const defineEdgeTool = (d: ToolDefinition) => defineToolWith(d, new SchemaCache(cfworkerCompiler()));
+ * @throws UsageError for a bad name, description, schema or handler.
+ */
+export function defineToolWith<A extends Record<string, unknown> = Record<string, unknown>>(definition: ToolDefinition<A>, schemas: SchemaCache): ToolDefinition<A> {
+  checkDefinition(definition, "defineTool", schemas);
   return Object.freeze({ ...definition, input: structuredClone(definition.input) });
 }
 
@@ -59,13 +70,13 @@ function checkDefinition(d: unknown, where: string, schemas: SchemaCache): asser
 
 /**
  * The provider of the host's tools (name ""). Checks every definition again (a definition need
- * not come from defineTool) and refuses duplicate names.
+ * not come from defineTool), with `compiler` (default: ajv), and refuses duplicate names.
  *
  * @throws UsageError naming the bad or duplicate tool.
  */
-export function hostToolProvider(definitions: readonly ToolDefinition[]): ToolProvider {
+export function hostToolProvider(definitions: readonly ToolDefinition[], compiler?: SchemaCompiler): ToolProvider {
   if (!Array.isArray(definitions)) throw new UsageError("tools: expected a list of tools made with defineTool");
-  const schemas = new SchemaCache();
+  const schemas = new SchemaCache(compiler);
   const byName = new Map<string, ToolDefinition>();
   definitions.forEach((d, i) => {
     checkDefinition(d, `tools[${i}]`, schemas);

@@ -1,41 +1,18 @@
 /**
- * One connection to an MCP server with the official SDK's client and transports: start the
- * process (stdio) or open the session (Streamable HTTP), then `initialize`. The environment of a
- * stdio server is built here, and nothing else of the host's reaches it.
+ * One connection to an MCP server on Node, with the official SDK's client and transports: start
+ * the process (stdio) or open the session (Streamable HTTP, mcp-connect-http.ts), then
+ * `initialize`. The environment of a stdio server is built here, and nothing else of the host's
+ * reaches it. (The edge imports mcp-connect-http.ts alone: the stdio transport needs Node.)
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { connectHttp } from "./mcp-connect-http.js";
 import { isHttpSpec, type McpServerSpec, type McpStdioSpec } from "./mcp-spec.js";
+import { openSession, type McpSession } from "./mcp-session.js";
 
-/** A live session with one server. */
-export interface McpSession {
-  readonly client: Client;
-  /** Whether the process exited or the session closed (then every further request fails). */
-  readonly closed: boolean;
-  /** The last few kilobytes the server wrote to its stderr (stdio only), for error messages. */
-  stderrTail(): string;
-  /** Ends the session: ends a stdio server's process (stdin closed, then SIGTERM, then SIGKILL). */
-  close(): Promise<void>;
-}
-
-/** A session that did not start: the SDK's or the system's error, and the end of the server's stderr. */
-export class McpConnectError extends Error {
-  constructor(
-    readonly original: unknown,
-    readonly stderr: string,
-  ) {
-    super(original instanceof Error ? original.message : String(original));
-    this.name = "McpConnectError";
-  }
-}
+export { McpConnectError, type McpSession } from "./mcp-session.js";
 
 /** How much of a stdio server's stderr is kept for error messages. */
 const STDERR_TAIL = 2048;
-
-/** The client's name and version in `initialize`. */
-const CLIENT_INFO = { name: "agent-os", version: "0.1.0" };
 
 /**
  * The environment of a stdio server: `env` as given, plus the host's `PATH` unless `env` sets it
@@ -62,39 +39,12 @@ export async function connectMcp(
   spec: McpServerSpec,
   options: { timeoutMs: number; maxMessageBytes: number; onClose?: () => void },
 ): Promise<McpSession> {
+  if (isHttpSpec(spec)) return connectHttp(spec, { timeoutMs: options.timeoutMs, onClose: options.onClose });
   let tail = "";
-  let closed = false;
-  const transport: Transport = isHttpSpec(spec)
-    ? new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: { ...spec.headers } } })
-    : stdioTransport(spec, options.maxMessageBytes, (text) => {
-        tail = (tail + text).slice(-STDERR_TAIL);
-      });
-  const client = new Client(CLIENT_INFO, { capabilities: {} });
-  client.onclose = () => {
-    closed = true;
-    options.onClose?.();
-  };
-  // A transport error (a bad message, a broken pipe) is reported by the failing request itself.
-  client.onerror = () => {};
-  const session: McpSession = {
-    client,
-    get closed() {
-      return closed;
-    },
-    stderrTail: () => tail.trim(),
-    close: async () => {
-      closed = true;
-      if (transport instanceof StreamableHTTPClientTransport) await transport.terminateSession().catch(() => {});
-      await client.close().catch(() => {});
-    },
-  };
-  try {
-    await client.connect(transport, { timeout: options.timeoutMs });
-  } catch (error) {
-    await session.close();
-    throw new McpConnectError(error, session.stderrTail());
-  }
-  return session;
+  const transport = stdioTransport(spec, options.maxMessageBytes, (text) => {
+    tail = (tail + text).slice(-STDERR_TAIL);
+  });
+  return openSession(transport, { timeoutMs: options.timeoutMs, onClose: options.onClose, stderrTail: () => tail });
 }
 
 function stdioTransport(spec: McpStdioSpec, maxBufferSize: number, onStderr: (text: string) => void): StdioClientTransport {

@@ -6,7 +6,7 @@
  * (its arguments could not be checked).
  */
 import { UsageError } from "../errors.js";
-import { SchemaCache, type ArgsCheck } from "./schema.js";
+import { SchemaCache, type ArgsCheck, type SchemaCompiler } from "./schema.js";
 import { toolHash, toolName, type ToolInfo, type ToolProvider } from "./types.js";
 
 /** A provider's name: "" (the host's) or letters, digits, `_`, `-`. */
@@ -34,10 +34,14 @@ export interface ToolListing {
 
 export class ToolRegistry {
   readonly #providers: readonly ToolProvider[];
-  readonly #schemas = new SchemaCache();
+  readonly #schemas: SchemaCache;
 
-  /** @throws UsageError for a bad or duplicate provider name. */
-  constructor(providers: readonly ToolProvider[]) {
+  /**
+   * @param compiler how tool schemas become argument checks (default: ajv; an edge host passes cfworkerCompiler()).
+   * @throws UsageError for a bad or duplicate provider name.
+   */
+  constructor(providers: readonly ToolProvider[], compiler?: SchemaCompiler) {
+    this.#schemas = new SchemaCache(compiler);
     const names = new Set<string>();
     for (const p of providers) {
       if (typeof p !== "object" || p === null || typeof p.list !== "function" || typeof p.call !== "function") throw new UsageError("toolProviders: expected ToolProvider objects { name, list, call, close }");

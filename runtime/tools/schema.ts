@@ -1,15 +1,25 @@
 /**
- * Tool arguments against a tool's JSON Schema, with ajv. The schema is compiled once per kernel
- * (by its canonical JSON) and checked before the policy sees a call: a mismatch is `invalid`,
- * naming the JSON path of the first problem (`/repo: must be string`).
+ * Tool arguments against a tool's JSON Schema. The schema is compiled once per kernel (by its
+ * canonical JSON) and checked before the policy sees a call: a mismatch is `invalid`, naming the
+ * JSON path of the first problem (`/repo: must be string`). The validator is a seam: Node's
+ * kernel uses ajv (schema-ajv.ts), which generates code; an edge host, where code generation is
+ * refused, interprets schemas with @cfworker/json-schema (schema-cfworker.ts). The checks that
+ * keep an untrusted schema from stalling the kernel are here, the same for both.
  */
-import { Ajv, type ValidateFunction } from "ajv";
 import { canonicalJson, type JsonValue } from "../episodic/encoding.js";
 import { regexProblem } from "../policy/regex-safety.js";
+import { ajvCompiler } from "./schema-ajv.js";
 import type { JsonSchema } from "./types.js";
 
 /** Checks arguments: undefined when they fit, else the first problem with its JSON path. */
 export type ArgsCheck = (args: JsonValue) => string | undefined;
+
+/**
+ * Turns one schema (already known to be an object schema with safe patterns) into its check.
+ * Throws an Error saying why when the schema cannot be one (invalid, or a `$ref` to anything
+ * outside it). A check reports `PATH: message`, PATH a JSON pointer (`/` for the whole object).
+ */
+export type SchemaCompiler = (schema: JsonSchema) => ArgsCheck;
 
 /**
  * Schemas compiled once each. Unknown keywords and formats are ignored (MCP servers write many),
@@ -19,12 +29,17 @@ export type ArgsCheck = (args: JsonValue) => string | undefined;
  * policy's, so that the two together cannot stall the kernel's thread.
  */
 export class SchemaCache {
-  readonly #ajv = new Ajv({ strict: false, allErrors: false, validateFormats: false });
+  readonly #compiler: SchemaCompiler;
   readonly #compiled = new Map<string, ArgsCheck>();
 
+  /** @param compiler the validator (default: ajv, which needs code generation; see cfworkerCompiler for edge hosts). */
+  constructor(compiler: SchemaCompiler = ajvCompiler()) {
+    this.#compiler = compiler;
+  }
+
   /**
-   * The check for `schema`, or a string saying why it cannot be one (not an object schema, or
-   * ajv refuses it).
+   * The check for `schema`, or a string saying why it cannot be one (not an object schema, an
+   * unsafe pattern, or the validator refuses it).
    *
    * @example new SchemaCache().compile({ type: "object", properties: { q: { type: "string" } } })
    */
@@ -36,18 +51,12 @@ export class SchemaCache {
     const key = canonicalJson(schema as JsonValue);
     const known = this.#compiled.get(key);
     if (known) return known;
-    let validate: ValidateFunction;
+    let check: ArgsCheck;
     try {
-      validate = this.#ajv.compile(schema as object);
+      check = this.#compiler(schema as JsonSchema);
     } catch (error) {
       return `the input schema does not compile: ${error instanceof Error ? error.message : String(error)}`;
     }
-    const check: ArgsCheck = (args) => {
-      if (validate(args)) return undefined;
-      const first = validate.errors?.[0];
-      if (!first) return "/: does not match the schema";
-      return `${first.instancePath || "/"}: ${first.message ?? "does not match the schema"}`;
-    };
     this.#compiled.set(key, check);
     return check;
   }

@@ -4,8 +4,8 @@
  * log) and the providers that carry calls out: a provider lists its tools and calls them; the
  * kernel names, validates, decides, pins and logs.
  */
-import { createHash } from "node:crypto";
 import { canonicalJson, type JsonValue } from "../episodic/encoding.js";
+import { sha256Hex } from "../portable/sha256.js";
 
 /** A JSON Schema, as a tool declares its input. */
 export type JsonSchema = { [key: string]: JsonValue };
@@ -61,5 +61,5 @@ export function toolName(provider: string, tool: string): string {
  */
 export function toolHash(fullName: string, info: Pick<ToolInfo, "description" | "inputSchema">): string {
   const json = canonicalJson({ name: fullName, description: info.description, inputSchema: info.inputSchema });
-  return `sha256:${createHash("sha256").update(json, "utf8").digest("hex")}`;
+  return `sha256:${sha256Hex(json)}`;
 }
