@@ -28,5 +28,11 @@ export {
   type DurableObjectStorageLike,
   type IndexedDbApi,
 } from "./stores/index.js";
+export type { EdgeDatabaseSpec, EdgeSqlOption } from "./sql.js";
 export { createEdgeFs, MAX_PLAN_ENTRIES, type EdgeFsOptions, type EdgeMount } from "./fs.js";
 export type { EdgeFsOption, EdgeMountSpec } from "./fs-mounts.js";
+export { defineTool, createEdgeMcpProvider } from "./tools.js";
+export type { ToolDefinition } from "../tools/host.js";
+export type { McpHttpSpec } from "../tools/mcp-spec.js";
+export type { McpProvider, McpProviderOptions } from "../tools/mcp-provider.js";
+export type { JsonSchema, ToolContext, ToolInfo, ToolProvider } from "../tools/types.js";

@@ -9,7 +9,9 @@
  * log's store, the platform's fetch, model aliases and where their keys are. Capabilities
  * here: clock, random, log lines, checkpoints, http (with the policy's secrets, their values
  * from the host's `env`), llm (both through `fetch`) and fs (mounts on the host's key-value
- * stores, edge/fs.ts). No sql or tools yet.
+ * stores, edge/fs.ts), and tools (the host's own, made with defineTool, and MCP servers over
+ * Streamable HTTP through `fetch`: edge/tools.ts), and sql (SQLite in WebAssembly, with the same
+ * analyzer as on Node: edge/sql.ts).
  */
 import { Wasm, type WasmModule } from "../engines/component/wasm.js";
 import { useEngineModule } from "../engines/quickjs-async/module.js";
@@ -40,6 +42,11 @@ import { createEdgeHttp, type FetchFunction } from "./http.js";
 import { createEdgeFs, type EdgeMount } from "./fs.js";
 import { checkEdgeFs, loadEdgeMounts, type EdgeFsOption } from "./fs-mounts.js";
 import { SDK_SOURCE } from "./sdk-source.js";
+import { checkEdgeSql, EdgeSql, type EdgeSqlOption } from "./sql.js";
+import { edgeToolRegistry, runTools } from "./tools.js";
+import type { ToolDefinition } from "../tools/host.js";
+import type { McpHttpSpec } from "../tools/mcp-spec.js";
+import type { ToolRegistry } from "../tools/registry.js";
 import { WEB_SOURCES } from "./web-sources.js";
 import { setWebSources } from "../engines/web/quickjs.js";
 
@@ -97,6 +104,29 @@ export interface EdgeKernelOptions {
    * The policy decides every call as on Node. Default: no mounts (fs calls answer `not-found`).
    */
   fs?: EdgeFsOption;
+  /**
+   * The `sql` capability: SQLite in WebAssembly (`agent-os/sqlite.wasm`, imported as a module),
+   * with the same analyzer and policy facts as on Node, e.g.
+   * `{ sqlite, databases: { main: { store: durableObjectKvStore(ctx.storage) } } }`. Each database
+   * is in memory, loaded from its store when the kernel starts and saved to it after every
+   * statement that commits a change (see edge/sql.ts). Default: no databases.
+   */
+  sql?: EdgeSqlOption;
+  /**
+   * Tools of the host's own code that agents may call (`tools.call(name, args)`), made with
+   * `defineTool` from `agent-os/edge`; named `TOOL`. Their schemas are interpreted (no code
+   * generation). Bad or duplicate definitions are a UsageError. Default: none.
+   */
+  tools?: readonly ToolDefinition[];
+  /**
+   * MCP servers whose tools agents may call, as `SERVER/TOOL`: Streamable HTTP only
+   * (`{ url, headers? }`; a stdio spec is a UsageError naming the server). Their requests go
+   * through `fetch`; a redirect is refused, not followed. Connected when a run first lists or
+   * calls tools, closed with the kernel. A bad name or spec is a UsageError. Default: none.
+   *
+   * @example mcp: { remote: { url: "https://tools.example.com/mcp", headers: { authorization: `Bearer ${env.TOOLS_TOKEN}` } } }
+   */
+  mcp?: Readonly<Record<string, McpHttpSpec>>;
 }
 
 /** The hard cap on one agent's engine memory here: an edge isolate has about 128 MB in all. */
@@ -131,6 +161,11 @@ export class EdgeKernel {
   /** The fs mounts, once their trees are loaded (runs start after that). */
   private readonly mountsReady: Promise<EdgeMount[]>;
   private mounts: EdgeMount[] = [];
+  /** The databases, once loaded from their stores (runs start after that). */
+  private readonly sqlReady: Promise<EdgeSql | undefined>;
+  private sql: EdgeSql | undefined;
+  /** The tool providers (none: agents' tool calls answer `invalid`). */
+  private readonly tools: ToolRegistry | undefined;
   private nextPid = 1;
   private closed = false;
 
@@ -143,6 +178,7 @@ export class EdgeKernel {
     this.policy = isPolicy(options.policy) ? options.policy : compilePolicy(options.policy, { now: options.now });
     validateLimits(options.limits, "limits");
     checkSecretOptions(this.policy, options);
+    this.tools = edgeToolRegistry(options);
     this.models = { ...this.policy.models, ...checkModels(options.models) };
     useEngineModule(options.engine);
     setWebSources(webSource);
@@ -153,6 +189,10 @@ export class EdgeKernel {
     const fsMounts = checkEdgeFs(options.fs);
     this.mountsReady = loadEdgeMounts(fsMounts, (options.now ?? Date.now)()).then((m) => (this.mounts = m));
     this.mountsReady.catch(() => undefined);
+    checkEdgeSql(options.sql);
+    checkStoresApart(fsMounts, options.sql);
+    this.sqlReady = options.sql ? EdgeSql.load(options.sql, options.now ?? Date.now).then((s) => (this.sql = s)) : Promise.resolve(undefined);
+    this.sqlReady.catch(() => undefined);
   }
 
   /**
@@ -248,8 +288,10 @@ export class EdgeKernel {
     const live = [...this.processes.values()];
     for (const proc of live) proc.signal("SIGKILL", "kernel (closing)");
     await Promise.all(live.map((p) => p.wait()));
+    await this.tools?.close();
     // Changes an fs call started reach the store before close resolves (the stores stay the host's).
     await Promise.all(this.mounts.map((m) => m.volume.idle()));
+    await this.sql?.close();
     await this.host.close();
     const log = await this.logPromise.catch(() => undefined);
     await log?.close();
@@ -257,7 +299,7 @@ export class EdgeKernel {
 
   /** The log, once the agent's source is queued into it under its hash (for replay). */
   private withCode(agent: Agent): Promise<KernelLog> {
-    return this.mountsReady.then(() => this.logPromise).then((log) => withCodeStored(log, agent, this.storedCode));
+    return Promise.all([this.mountsReady, this.sqlReady]).then(() => this.logPromise).then((log) => withCodeStored(log, agent, this.storedCode));
   }
 
   private limitsFor(spawnLimits: Partial<Limits> | undefined): Limits {
@@ -270,6 +312,8 @@ export class EdgeKernel {
       const quota = { limits: run.limits, fsBytesWritten: 0, fsFilesCreated: 0 };
       const env = this.options.env ?? (() => undefined);
       const llm = Object.keys(this.models).length > 0 ? createLlm({ models: this.models, limits: run.limits, tokens: run.tokens, env }) : undefined;
+      const tools = runTools(this.tools, run);
+      const sql = this.sql?.forRun(run.limits, quota);
       return {
         ...base,
         clock,
@@ -283,11 +327,18 @@ export class EdgeKernel {
         }),
         llm,
         fs: this.mounts.length > 0 ? createEdgeFs({ mounts: this.mounts, quota, now: this.options.now ?? Date.now }) : undefined,
-        interrupt: () => clock.interrupt(),
+        tools,
+        sql,
+        interrupt: () => {
+          tools?.interrupt();
+          clock.interrupt();
+        },
         authorizeHop: authorizeHop(run),
         close: () => {
           clock.close();
+          tools?.close();
           llm?.close();
+          return sql?.close();
         },
       };
     };
@@ -313,6 +364,14 @@ function checkSecretOptions(policy: Policy, options: EdgeKernelOptions): void {
   const decoded = options.decodedByFetch;
   if (decoded !== undefined && !(Array.isArray(decoded) && decoded.every((c) => typeof c === "string"))) {
     throw new UsageError('EdgeKernel: decodedByFetch must be a list of content codings, e.g. ["gzip", "deflate", "br"]');
+  }
+}
+
+/** @throws UsageError when a store is given both to an fs mount and to a database (their keys would mix) */
+function checkStoresApart(mounts: Array<{ guest: string; spec: { store: unknown } }>, sql: EdgeSqlOption | undefined): void {
+  for (const [name, spec] of Object.entries(sql?.databases ?? {})) {
+    const mount = mounts.find((m) => m.spec.store === spec.store);
+    if (mount) throw new UsageError(`EdgeKernel: the fs mount ${mount.guest} and the sql database ${name} use the same store`);
   }
 }
 

@@ -12,11 +12,15 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startScriptedModel, type ScriptedModel } from "../../dist/runtime/index.js";
 import { expectFsCase } from "./fs-checks.js";
+import { expectSqlCase } from "./sql-checks.js";
 import { expectConformance, expectGuarded, expectModelCall, expectSecrets } from "./checks.js";
 import { secretsRoute, startOtherOrigin, type SecretsSeen } from "./secrets-stand-in.js";
+import { expectToolsCase } from "./tools-checks.js";
+import { mcpStandIn } from "./tools-server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ENGINE = readFileSync(new URL("../../runtime/engines/quickjs-async/engine.wasm", import.meta.url));
+const SQLITE = readFileSync(new URL("../../runtime/edge/sqlite/sqlite.wasm", import.meta.url));
 const ENTRY = new URL("./browser-entry.js", import.meta.url).pathname;
 const PAGE = `<!doctype html><meta charset="utf-8"><title>agent-os edge</title><script type="module" src="/app.js"></script>`;
 
@@ -28,6 +32,8 @@ let browser: Browser;
 let page: Page;
 const seen: string[] = [];
 const secretsSeen: SecretsSeen[] = [];
+/** A real MCP server, at the page's own origin (/mcp): no CORS needed. */
+const mcp = mcpStandIn();
 
 /** The launch flags of a headless Chromium on a closed network, as root (see the machine notes). */
 const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -40,8 +46,10 @@ beforeAll(async () => {
     if (path === "/") return void res.writeHead(200, { "content-type": "text/html" }).end(PAGE);
     if (path === "/app.js") return void res.writeHead(200, { "content-type": "text/javascript" }).end(app);
     if (path === "/engine.wasm") return void res.writeHead(200, { "content-type": "application/wasm" }).end(ENGINE);
+    if (path === "/sqlite.wasm") return void res.writeHead(200, { "content-type": "application/wasm" }).end(SQLITE);
     if (path === "/favicon.ico") return void res.writeHead(404).end();
     if (path.startsWith("/v1/")) return void forward(req, res);
+    if (path === "/mcp") return void mcp.handle(req, res);
     seen.push(req.url ?? "");
     if (secretsRoute(req, res, secretsSeen)) return;
     if (req.url === "/allowed/redirect") return void res.writeHead(302, { location: "/secret/after-redirect" }).end();
@@ -70,6 +78,8 @@ function forward(req: IncomingMessage, res: ServerResponse): void {
 afterAll(async () => {
   await stand?.close();
   await browser?.close();
+  await mcp.close();
+  server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
 });
 
@@ -115,5 +125,14 @@ describe("the edge kernel in Chromium", () => {
 
   it("gives agents a filesystem on a key-value store: the same answers as in Node, kept for the next kernel", async () => {
     expectFsCase((await run("fs")) as never);
+  }, 60_000);
+
+  it("gives agents host tools and an MCP server's, reached through the page's fetch", async () => {
+    mcp.calls.length = 0;
+    expectToolsCase(await run("tools"), mcp.calls);
+  }, 60_000);
+
+  it("gives agents SQLite in WebAssembly under the same analyzer, saved to a store, a runaway statement interrupted", async () => {
+    expectSqlCase((await run("sql")) as never);
   }, 60_000);
 });

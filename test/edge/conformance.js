@@ -2,7 +2,7 @@
 // (worker.js) and in Chromium (browser-entry.js), each returning a plain report that the
 // tests check. `engine` is engine.wasm as a compiled WebAssembly.Module; `origin` a stand-in
 // HTTP server's (its /allowed/** answers, its /secret/** must never be reached).
-import { EdgeKernel, memoryKvStore } from "../../dist/runtime/edge/index.js";
+import { defineTool, EdgeKernel, memoryKvStore } from "../../dist/runtime/edge/index.js";
 import { FS_AGENT_SOURCE, FS_POLICY } from "./fs-agent.js";
 
 const POLICY = (origin) => `version: 1
@@ -288,4 +288,62 @@ export async function fsCase(engine) {
     ["list", "/workspace"],
   ]);
   return { first, second };
+}
+
+/**
+ * Tools: a host tool (defineTool) and an MCP server over Streamable HTTP at `${origin}/mcp` (a
+ * real one, built with the official SDK: see tools-server.ts), reached through the host's fetch.
+ * The agent lists its tools, calls allowed ones, one the policy denies and one with an argument
+ * that breaks its schema; the report has its outcomes, the log's calls, the chain's check and
+ * the replay. The checks (tools-checks.ts) compare what the server was sent.
+ */
+export async function tools(engine, origin) {
+  const policy = `version: 1
+name: edge-tools
+extends: [standard]
+rules:
+  - { id: list-tools, action: tool.list, effect: allow }
+  - { id: remote-echo, action: tool.call, resource: remote/echo, effect: allow }
+  - { id: remote-add, action: tool.call, resource: remote/add, effect: allow }
+  - { id: no-wipe, action: tool.call, resource: remote/wipe, effect: deny }
+  - { id: stamp, action: tool.call, resource: stamp, effect: allow }
+`;
+  const stamp = defineTool({
+    name: "stamp",
+    description: "Stamps a number",
+    input: { type: "object", properties: { n: { type: "integer" } }, required: ["n"], additionalProperties: false },
+    run: async ({ n }, { agent }) => ({ stamped: n, by: agent }),
+  });
+  const kernel = new EdgeKernel({ engine, policy, tools: [stamp], mcp: { remote: { url: `${origin}/mcp` } } });
+  const source = `import { tools } from "agent-os/guest";
+export async function run() {
+  const out = {};
+  const attempt = async (key, f) => { try { out[key] = { ok: await f() }; } catch (e) { out[key] = { error: e.name, kind: e.kind || null, rule: e.rule || null, message: String(e.message) }; } };
+  await attempt("list", async () => (await tools.list()).map((t) => t.name));
+  await attempt("echo", () => tools.call("remote/echo", { text: "hello from the edge" }));
+  await attempt("add", () => tools.call("remote/add", { a: 2, b: 3 }));
+  await attempt("wipe", () => tools.call("remote/wipe", {}));
+  await attempt("invalid", () => tools.call("remote/echo", { text: 42 }));
+  await attempt("stamp", () => tools.call("stamp", { n: 7 }));
+  await attempt("stampInvalid", () => tools.call("stamp", { n: 7, extra: true }));
+  return JSON.stringify(out);
+}`;
+  try {
+    const result = await kernel.execute(EdgeKernel.agent("tool-user", source), "");
+    const log = await kernel.log;
+    const events = [];
+    for await (const e of log.query({ runId: result.runId })) if (e.type === "call") events.push(`${e.data.action} ${e.data.resource} ${e.data.decision.effect} ${e.data.decision.rule}`);
+    const replay = await kernel.replay({ runId: result.runId });
+    return {
+      status: result.status,
+      error: result.error,
+      outcomes: JSON.parse(result.output ?? "{}"),
+      denials: result.denials,
+      events,
+      verified: (await log.verify()).ok,
+      replay: { status: replay.status, same: replay.output === result.output },
+    };
+  } finally {
+    await kernel.close();
+  }
 }

@@ -13,9 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startScriptedModel, type ScriptedModel } from "../../dist/runtime/index.js";
 import { expectConformance, expectGuarded, expectModelCall, expectSecrets } from "./checks.js";
 import { expectFsCase } from "./fs-checks.js";
+import { expectSqlCase } from "./sql-checks.js";
 import { secretsRoute, startOtherOrigin, type SecretsSeen } from "./secrets-stand-in.js";
+import { expectToolsCase } from "./tools-checks.js";
+import { mcpStandIn } from "./tools-server.js";
 
 const ENGINE = new URL("../../runtime/engines/quickjs-async/engine.wasm", import.meta.url);
+const SQLITE = new URL("../../runtime/edge/sqlite/sqlite.wasm", import.meta.url);
 const WORKER = new URL("./worker.js", import.meta.url);
 
 let server: Server;
@@ -23,9 +27,12 @@ let origin: string;
 const seen: string[] = [];
 const secretsSeen: SecretsSeen[] = [];
 let mf: Miniflare;
+/** A real MCP server, at the stand-in's /mcp. */
+const mcp = mcpStandIn();
 
 beforeAll(async () => {
   server = createServer((req, res) => {
+    if (req.url === "/mcp") return void mcp.handle(req, res);
     seen.push(req.url ?? "");
     if (secretsRoute(req, res, secretsSeen)) return;
     if (req.url === "/allowed/redirect") return void res.writeHead(302, { location: "/secret/after-redirect" }).end();
@@ -33,11 +40,12 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const bundle = await esbuild.build({ entryPoints: [WORKER.pathname], bundle: true, platform: "browser", format: "esm", write: false, external: ["./engine.wasm"], logLevel: "error" });
+  const bundle = await esbuild.build({ entryPoints: [WORKER.pathname], bundle: true, platform: "browser", format: "esm", write: false, external: ["./engine.wasm", "./sqlite.wasm"], logLevel: "error" });
   mf = new Miniflare({
     modules: [
       { type: "ESModule", path: "worker.mjs", contents: bundle.outputFiles[0].text },
       { type: "CompiledWasm", path: "engine.wasm", contents: readFileSync(ENGINE) },
+      { type: "CompiledWasm", path: "sqlite.wasm", contents: readFileSync(SQLITE) },
     ],
     compatibilityDate: "2025-01-01",
   });
@@ -45,6 +53,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mf?.dispose();
+  await mcp.close();
+  server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
 });
 
@@ -98,5 +108,14 @@ describe("the edge kernel in workerd", () => {
 
   it("gives agents a filesystem on a key-value store: the same answers as in Node, kept for the next kernel", async () => {
     expectFsCase((await run("fs")) as never);
+  }, 60_000);
+
+  it("gives agents host tools and an MCP server's, reached through the Worker's fetch, with no code generation", async () => {
+    mcp.calls.length = 0;
+    expectToolsCase(await run("tools"), mcp.calls);
+  }, 60_000);
+
+  it("gives agents SQLite in WebAssembly under the same analyzer, saved to a store, a runaway statement interrupted", async () => {
+    expectSqlCase((await run("sql")) as never);
   }, 60_000);
 });
