@@ -118,6 +118,16 @@ function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/**
+ * The environment emcc runs in: this one, without npm's `node_modules/.bin` on the PATH (the
+ * binaryen package puts its own wasm-opt there, and emcc would optimize with it under `npm run`
+ * and with the system's otherwise: two different outputs from the same inputs).
+ */
+function toolchainEnv(): Record<string, string | undefined> {
+  const path = (process.env.PATH ?? "").split(":").filter((dir) => !/node_modules[\\/]\.bin$/.test(dir));
+  return { ...process.env, PATH: path.join(":") };
+}
+
 /** A module's imports as `module.name`. */
 function moduleImports(bytes: Uint8Array): string[] {
   const api = Wasm.Module as unknown as { imports(m: object): Array<{ module: string; name: string }> };
@@ -141,7 +151,7 @@ export function buildSqlite(emcc = "emcc"): Uint8Array {
     const defines = [...BETTER_SQLITE3_DEFINES, ...EDGE_DEFINES].map((d) => `-D${d}`);
     const settings = ["STANDALONE_WASM", "WASM_BIGINT", "ALLOW_MEMORY_GROWTH", "MAXIMUM_MEMORY=268435456", "INITIAL_MEMORY=4194304", "TOTAL_STACK=524288", "ERROR_ON_UNDEFINED_SYMBOLS=0", "WARN_ON_UNDEFINED_SYMBOLS=0", `EXPORTED_FUNCTIONS=@${exportsFile}`];
     const args = ["-O2", ...defines, `-I${deps}`, source, join(HERE, "aos-sqlite.c"), "-o", wasm, "--no-entry", ...settings.flatMap((s) => ["-s", s])];
-    execFileSync(emcc, args, { stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync(emcc, args, { stdio: ["ignore", "ignore", "inherit"], env: toolchainEnv() });
     const bytes = readFileSync(wasm);
     const imports = moduleImports(bytes);
     const unexpected = imports.filter((name) => !SQLITE_IMPORTS.includes(name));
