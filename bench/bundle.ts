@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KernelSpace } from "../runtime/index.js";
-import { bundleAgent } from "../runtime/engines/bundle.js";
+import { bundleAgent } from "../runtime/hosts/node/build/bundle.js";
 import { QUICKJS_PROFILE, bundleModule } from "../runtime/engines/quickjs/agent.js";
 import { median, timeEach, type BenchRow, type BenchSuite } from "./harness.js";
 

@@ -25,10 +25,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createFs, normalizeMounts } from "../runtime/capabilities/fs.js";
-import { createSql } from "../runtime/capabilities/sql.js";
-import { SqlProcessPool } from "../runtime/capabilities/sql-process.js";
-import { createRunSql } from "../runtime/capabilities/sql-run.js";
+import { createFs, normalizeMounts } from "../runtime/hosts/node/fs/fs.js";
+import { createSql } from "../runtime/hosts/node/sql/sql.js";
+import { SqlProcessPool } from "../runtime/hosts/node/sql/sql-process.js";
+import { createRunSql } from "../runtime/hosts/node/sql/sql-run.js";
 import type { RunQuota } from "../runtime/capabilities/types.js";
 import { DEFAULT_LIMITS, KernelSpace, type Agent } from "../runtime/index.js";
 import { median, type BenchRow, type BenchSuite } from "./harness.js";

@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openLevelBackend } from "../runtime/episodic/level.js";
+import { openLevelBackend } from "../runtime/hosts/node/log/level.js";
 import * as esbuild from "esbuild";
 import { Miniflare } from "miniflare";
 import type { BenchRow, BenchSuite } from "./harness.js";

@@ -13,7 +13,7 @@
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createHttp } from "../runtime/capabilities/http.js";
+import { createHttp } from "../runtime/hosts/node/net/http.js";
 import { CallSecrets, type EchoFormCache } from "../runtime/capabilities/secrets.js";
 import type { HopAuthorizer } from "../runtime/capabilities/types.js";
 import { DEFAULT_LIMITS, type SecretSpec } from "../runtime/types.js";

@@ -18,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KernelSpace, startScriptedModel, type Agent } from "../runtime/index.js";
-import { bundleAgent } from "../runtime/engines/bundle.js";
+import { bundleAgent } from "../runtime/hosts/node/build/bundle.js";
 import { QUICKJS_PROFILE } from "../runtime/engines/quickjs/agent.js";
 import { median, timeEach, type BenchRow, type BenchSuite } from "./harness.js";
 import { ANSWER, PROMPT } from "./llm.js";

@@ -18,11 +18,11 @@ export { bundleModule, type BundleModuleOptions, type BundledModule } from "./en
 export { type CacheOptions } from "./engines/component/trust.js";
 export { inspectComponent, type ComponentReport } from "./engines/component/inspect.js";
 export type { AgentProcess, ProcessInfo } from "./kernel/process.js";
-export type { PoolOptions } from "./kernel/pool.js";
+export type { PoolOptions } from "./hosts/node/pool/pool.js";
 export type { Isolation } from "./kernel/hosts.js";
 export type { CapabilityOptions } from "./kernel/capabilities.js";
 export { type ResolvedAddress, type Resolver } from "./capabilities/net-guard.js";
-export { dnsResolver } from "./capabilities/net-dns.js";
+export { dnsResolver } from "./hosts/node/net/net-dns.js";
 export type { Verifier } from "./gate.js";
 export {
   createVerifier,

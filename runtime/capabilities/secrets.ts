@@ -15,7 +15,7 @@
  *
  * This module runs on any host (plain `Uint8Array`s, see secrets-bytes.ts). Undoing a content
  * encoding is the host's part, a {@link ContentDecoder}: Node's is synchronous, on node:zlib
- * (secrets-node.ts); a Web host's is asynchronous, on DecompressionStream (secrets-web.ts).
+ * (hosts/node/net/secrets-node.ts); a Web host's is asynchronous, on DecompressionStream (secrets-web.ts).
  */
 import { GuestError, guestErrors, type WitError } from "../errors.js";
 import { readUtf8, toBase64, utf8Bytes } from "../portable/bytes.js";

@@ -1,6 +1,6 @@
 /**
  * The `sql` capability's connections, on any SQLite that gives {@link SqlDatabase}: better-sqlite3
- * on Node (sql.ts), SQLite in WebAssembly on the edge (runtime/edge/sqlite/). Nothing here
+ * on Node (hosts/node/sql/sql.ts), SQLite in WebAssembly on the edge (runtime/edge/sqlite/). Nothing here
  * imports a Node built-in.
  *
  * One statement per call, parameters always bound (never interpolated), typed values out

@@ -12,7 +12,7 @@
  *   itself stops the write with SQLITE_FULL and rolls it back; the growth is counted after it.
  * - Results: rows are read one at a time and refused (`limit`) as soon as they pass
  *   `limits.sqlRows` or the byte cap. A single row too large for memory is the SQL process's
- *   memory watchdog's (sql-child.ts).
+ *   memory watchdog's (hosts/node/sql/sql-child.ts).
  */
 import type { SqlDatabase as Database, SqlStatement as Statement } from "./sql-db.js";
 import { GuestError, guestErrors } from "../errors.js";

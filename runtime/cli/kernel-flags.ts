@@ -3,7 +3,7 @@
  * and the same parsing into KernelOptions (run-options.ts, run-models.ts), so that both commands
  * give an agent exactly the same world for the same flags.
  */
-import { dnsResolver } from "../capabilities/net-dns.js";
+import { dnsResolver } from "../hosts/node/net/net-dns.js";
 import { LogError, UsageError } from "../errors.js";
 import type { KernelOptions, KernelSpace } from "../kernel/kernel.js";
 import { parseDuration } from "../policy/units.js";

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { UsageError } from "../errors.js";
-import { logExists, openLogReader } from "../episodic/reader.js";
+import { logExists, openLogReader } from "../hosts/node/log/reader.js";
 import { EFFECTS, type Effect, type EventQuery, type EventType, type LoggedEvent } from "../types.js";
 import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
 import { escapeText, safeJson } from "./escape.js";

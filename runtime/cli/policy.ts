@@ -24,7 +24,7 @@ import {
 } from "../policy/index.js";
 import type { JsonValue } from "../episodic/encoding.js";
 import { observeRuns } from "../episodic/observed.js";
-import { openLogReader } from "../episodic/reader.js";
+import { openLogReader } from "../hosts/node/log/reader.js";
 import { suggestPolicy } from "../policy/least-privilege.js";
 import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
 import { escapeLines, escapeQuoted, escapeText, safeJson } from "./escape.js";

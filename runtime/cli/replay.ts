@@ -9,10 +9,10 @@
  * errors (unknown run, changed agent code, no log, a policy that does not load).
  */
 import { existsSync } from "node:fs";
-import { createSql } from "../capabilities/sql.js";
+import { createSql } from "../hosts/node/sql/sql.js";
 import { redecideRun, type CounterfactualReport } from "../episodic/counterfactual.js";
 import { encodeValue } from "../episodic/encoding.js";
-import { logExists, openLogReader } from "../episodic/reader.js";
+import { logExists, openLogReader } from "../hosts/node/log/reader.js";
 import type { CallSummary, EndSummary, ReplayResult } from "../episodic/replay.js";
 import { UsageError } from "../errors.js";
 import { KernelSpace } from "../kernel/kernel.js";

@@ -4,10 +4,10 @@
  * name given twice or a name every JavaScript object already has refused, a limit above what
  * the kernel can give refused rather than clamped.
  */
-import { mountSpecOf, type MountSpec } from "../capabilities/fs-mounts.js";
-import { parseDatabase } from "../capabilities/sql.js";
+import { mountSpecOf, type MountSpec } from "../hosts/node/fs/fs-mounts.js";
+import { parseDatabase } from "../hosts/node/sql/sql.js";
 import { UsageError } from "../errors.js";
-import { DEFAULT_MAX_HEAP_BYTES } from "../kernel/pool.js";
+import { DEFAULT_MAX_HEAP_BYTES } from "../hosts/node/pool/pool.js";
 import { parseCount, parseDuration, parseSize, type Parsed } from "../policy/units.js";
 import { secretsFromOptions } from "../policy/secrets.js";
 import type { Limits, SecretSpec } from "../types.js";

@@ -3,7 +3,7 @@
  * Exit 0 when it verifies, 1 when tampered (or unreadable), 2 for a usage error or a missing log.
  */
 import { UsageError } from "../errors.js";
-import { logExists, openLogReader } from "../episodic/reader.js";
+import { logExists, openLogReader } from "../hosts/node/log/reader.js";
 import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
 import { escapeText, safeJson } from "./escape.js";
 import { reportFailure } from "./failure.js";

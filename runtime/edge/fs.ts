@@ -1,7 +1,7 @@
 /**
  * The `fs` capability on edge hosts and in browsers: mounts backed by trees in memory, each
  * loaded from and written through to a host's key-value store (fs-volume.ts), with the same
- * contract (FsHost), errors and quotas as Node's (capabilities/fs.ts).
+ * contract (FsHost), errors and quotas as Node's (hosts/node/fs/fs.ts).
  *
  * A guest path belongs to the longest mount that holds it; nothing outside a mount exists
  * (`not-found`). `..` is resolved by canonicalPath before anything else, so `/workspace/../x`

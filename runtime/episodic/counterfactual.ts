@@ -2,7 +2,7 @@
  * Counterfactual replay under a policy given by name, file, YAML text or object (loaded with
  * Node's fs): see `redecide.ts`, the portable core that decides the calls again.
  */
-import { resolvePolicy } from "../policy/resolve.js";
+import { resolvePolicy } from "../hosts/node/policy/resolve.js";
 import type { Policy } from "../types.js";
 import type { KernelLog } from "./log.js";
 import { redecideRunWith, type CounterfactualOptions, type CounterfactualReport } from "./redecide.js";

@@ -8,7 +8,7 @@
  * await log.close();
  */
 import { createMemoryBackend } from "./memory.js";
-import { openLevelBackend } from "./level.js";
+import { openLevelBackend } from "../hosts/node/log/level.js";
 import { createChainLog, type KernelLog } from "./log.js";
 
 export type { KernelLog } from "./log.js";

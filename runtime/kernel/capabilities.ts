@@ -6,13 +6,13 @@
 import { resolve } from "node:path";
 import type { RunCapabilities } from "../capabilities/index.js";
 import { createClock } from "../capabilities/clock.js";
-import { createFs, normalizeMounts, type MountSpec } from "../capabilities/fs.js";
-import { createHttp } from "../capabilities/http.js";
+import { createFs, normalizeMounts, type MountSpec } from "../hosts/node/fs/fs.js";
+import { createHttp } from "../hosts/node/net/http.js";
 import { createLlm } from "../capabilities/llm.js";
 import { parseAllowPrivate, type Resolver } from "../capabilities/net-guard.js";
-import { systemResolver } from "../capabilities/net-dns.js";
-import { SqlProcessPool, type SqlPoolOptions } from "../capabilities/sql-process.js";
-import { createRunSql } from "../capabilities/sql-run.js";
+import { systemResolver } from "../hosts/node/net/net-dns.js";
+import { SqlProcessPool, type SqlPoolOptions } from "../hosts/node/sql/sql-process.js";
+import { createRunSql } from "../hosts/node/sql/sql-run.js";
 import { createTools } from "../capabilities/tools.js";
 import { createMcpProvider } from "../tools/mcp-client.js";
 import type { McpServerSpec } from "../tools/mcp-spec.js";

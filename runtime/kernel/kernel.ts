@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { extname, resolve } from "node:path";
-import { createRunSql } from "../capabilities/sql-run.js";
+import { createRunSql } from "../hosts/node/sql/sql-run.js";
 import type { ComponentImage } from "../engines/component/image.js";
 import type { LoadedComponent } from "../engines/component/load.js";
 import type { McpServeHandle, ServeMcpOptions } from "../mcp/serve.js";
@@ -31,13 +31,13 @@ import type { VerificationResult } from "../verify/consensus.js";
 import { mergeSettings, normalizeVerificationOptions, type VerificationOptions } from "../verify/settings.js";
 import { createRunCapabilities, resolveCapabilityOptions, type CapabilityOptions, type ResolvedCapabilities } from "./capabilities.js";
 import { Admission } from "./admission.js";
-import { DedicatedHost } from "./dedicated-host.js";
+import { DedicatedHost } from "../hosts/node/pool/dedicated-host.js";
 import type { Isolation, RunHost } from "./hosts.js";
-import { isolationFor, resolvePlacement, type Placement } from "./placement.js";
+import { isolationFor, resolvePlacement, type Placement } from "../hosts/node/pool/placement.js";
 import { AgentProcess, LiveProcesses, type ProcessInfo } from "./process.js";
 import { newGateRun, type CapabilityBase } from "./gate-run.js";
-import { DEFAULT_MAX_HEAP_BYTES, type PoolOptions } from "./pool.js";
-import { createSharedHost } from "./shared-host-factory.js";
+import { DEFAULT_MAX_HEAP_BYTES, type PoolOptions } from "../hosts/node/pool/pool.js";
+import { createSharedHost } from "../hosts/node/pool/shared-host-factory.js";
 import { mergeLimits, runSpec, sha256, validateLimits, withCodeStored } from "./run-spec.js";
 
 /** An agent the kernel can spawn: from `register` (a function) or `load` (a module file). */

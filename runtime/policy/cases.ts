@@ -21,7 +21,7 @@ import type { Effect, Policy, Request } from "../types.js";
 import { Problems, checkKeys, describe, getString, getStringList, isRecord } from "./check.js";
 import { canonicalRequest, sqlFactsFromText } from "./request.js";
 import { validateEffect } from "./rule.js";
-import { readPolicyFile, type FieldPath } from "./source.js";
+import { readPolicyFile, type FieldPath } from "../hosts/node/policy/source.js";
 
 const CASE_FIELDS = ["name", "action", "resource", "method", "sql", "operations", "tables", "reads", "writes", "agent", "expect", "rule"] as const;
 

@@ -3,8 +3,8 @@
  * failing open. See policies/README.md for the language.
  */
 export { loadPolicy, loadPolicyFile, type LoadOptions } from "./load.js";
-export { resolvePolicy } from "./resolve.js";
-export { BUILTIN_POLICIES, policiesDir } from "./builtins.js";
+export { resolvePolicy } from "../hosts/node/policy/resolve.js";
+export { BUILTIN_POLICIES, policiesDir } from "../hosts/node/policy/builtins.js";
 export { LoadedPolicy, type PolicyRule } from "./loaded.js";
 export { formatExplanation, type Explanation, type RuleTrace } from "./explain.js";
 export { canonicalRequest, sqlFactsFromText, type RequestExtra } from "./request.js";

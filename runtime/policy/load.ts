@@ -5,11 +5,11 @@
  */
 import { isAbsolute, relative, resolve } from "node:path";
 import { PolicyError } from "../errors.js";
-import { builtinPath } from "./builtins.js";
+import { builtinPath } from "../hosts/node/policy/builtins.js";
 import { isRecord } from "./check.js";
 import { LoadedPolicy } from "./loaded.js";
 import { mergeSource, type MergedPolicy, type PolicyReader } from "./merge.js";
-import { looksLikePath, nameFromFile, objectSource, parseYamlText, readPolicyFile, type Source } from "./source.js";
+import { looksLikePath, nameFromFile, objectSource, parseYamlText, readPolicyFile, type Source } from "../hosts/node/policy/source.js";
 
 export type { MergedPolicy } from "./merge.js";
 

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openLogReader } from "../../dist/runtime/episodic/reader.js";
+import { openLogReader } from "../../dist/runtime/hosts/node/log/reader.js";
 import type { LoggedEvent, RunResult } from "../../dist/runtime/index.js";
 import { agentOs } from "../cli/helpers.js";
 import { OUTPUT, TASK, TS_OUTPUT, makeProject, type Project } from "./project.js";

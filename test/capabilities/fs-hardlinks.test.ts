@@ -10,7 +10,7 @@ import { linkSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSyn
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KernelSpace } from "../../dist/runtime/index.js";
-import { SYNC_READ_BYTES, createFs, parseMount } from "../../dist/runtime/capabilities/fs.js";
+import { SYNC_READ_BYTES, createFs, parseMount } from "../../dist/runtime/hosts/node/fs/fs.js";
 import { attack } from "./attacker.js";
 import { guestError, makeQuota, tempDir } from "./helpers.js";
 

@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createFs, parseMount } from "../../dist/runtime/capabilities/fs.js";
+import { createFs, parseMount } from "../../dist/runtime/hosts/node/fs/fs.js";
 import type { FsTarget } from "../../dist/runtime/capabilities/types.js";
 import type { Call } from "./attacker.js";
 import { attack, expectNoSecretSeen, kernelFor, makeTree, type Tree } from "./fs-link-tree.js";

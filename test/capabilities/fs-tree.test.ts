@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, realpathSync, renameSync, symlinkSync, writeFile
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KernelSpace, openLog, redecideRun } from "../../dist/runtime/index.js";
-import { MAX_PLAN_ENTRIES, createFs, parseMount } from "../../dist/runtime/capabilities/fs.js";
+import { MAX_PLAN_ENTRIES, createFs, parseMount } from "../../dist/runtime/hosts/node/fs/fs.js";
 import { attack } from "./attacker.js";
 import { guestError, makeQuota, snapshotTree, tempDir } from "./helpers.js";
 

@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SYNC_READ_BYTES, createFs, normalizeMounts, parseMount } from "../../dist/runtime/capabilities/fs.js";
+import { SYNC_READ_BYTES, createFs, normalizeMounts, parseMount } from "../../dist/runtime/hosts/node/fs/fs.js";
 import type { FsHost, RunQuota } from "../../dist/runtime/capabilities/types.js";
 import { UsageError } from "../../dist/runtime/errors.js";
 import { PATH_ATTACKS } from "./attack-tables.js";

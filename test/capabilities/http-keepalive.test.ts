@@ -7,7 +7,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHttp } from "../../dist/runtime/capabilities/http.js";
+import { createHttp } from "../../dist/runtime/hosts/node/net/http.js";
 import type { HopAuthorizer, HttpHost } from "../../dist/runtime/capabilities/types.js";
 import { makeQuota } from "./helpers.js";
 

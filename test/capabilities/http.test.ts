@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createHttp } from "../../dist/runtime/capabilities/http.js";
+import { createHttp } from "../../dist/runtime/hosts/node/net/http.js";
 import { classifyAddress, parseAllowPrivate, resolveChecked, NO_PRIVATE } from "../../dist/runtime/capabilities/net-guard.js";
-import { dnsResolver } from "../../dist/runtime/capabilities/net-dns.js";
+import { dnsResolver } from "../../dist/runtime/hosts/node/net/net-dns.js";
 import { startDnsServer } from "./dns-server.js";
 import type { HopAuthorizer, HttpHost } from "../../dist/runtime/capabilities/types.js";
 import { UsageError } from "../../dist/runtime/errors.js";

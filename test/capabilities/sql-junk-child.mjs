@@ -1,4 +1,4 @@
-// A stand-in SQL process that speaks the protocol of runtime/capabilities/sql-child.ts but answers
+// A stand-in SQL process that speaks the protocol of runtime/hosts/node/sql/sql-child.ts but answers
 // junk, chosen by the statement's text: the kernel must fail every such call closed.
 const FACTS = (statement) => ({ statement, canonical: statement, operations: ["select"], reads: [], writes: [] });
 const ANSWERS = {

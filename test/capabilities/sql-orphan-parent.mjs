@@ -1,7 +1,7 @@
 // A kernel-side process that starts a runaway statement in an SQL process, prints that process's
 // pid, and dies at once without closing anything (as a crashed kernel would).
-import { SqlProcessPool } from "../../dist/runtime/capabilities/sql-process.js";
-import { createRunSql } from "../../dist/runtime/capabilities/sql-run.js";
+import { SqlProcessPool } from "../../dist/runtime/hosts/node/sql/sql-process.js";
+import { createRunSql } from "../../dist/runtime/hosts/node/sql/sql-run.js";
 import { DEFAULT_LIMITS } from "../../dist/runtime/types.js";
 
 const pool = new SqlProcessPool({ warm: 0 });

@@ -9,7 +9,7 @@ import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KernelSpace } from "../../dist/runtime/index.js";
-import { analyzeSql } from "../../dist/runtime/capabilities/sql.js";
+import { analyzeSql } from "../../dist/runtime/hosts/node/sql/sql.js";
 import { BASICS, runStatements } from "./sql-agent.js";
 import { tempDir } from "./helpers.js";
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { bundleForWeb } from "../policy/web-host.js";
 
 const EDGE = new URL("../../dist/runtime/edge/index.js", import.meta.url).pathname;
-const NODE_ONLY = new URL("../../dist/runtime/capabilities/net-dns.js", import.meta.url).pathname;
+const NODE_ONLY = new URL("../../dist/runtime/hosts/node/net/net-dns.js", import.meta.url).pathname;
 
 describe("the agent-os/edge bundle", () => {
   it("has no Node import anywhere in its graph", async () => {

@@ -7,7 +7,7 @@
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodedForScrubbing } from "../../dist/runtime/capabilities/secrets-node.js";
+import { decodedForScrubbing } from "../../dist/runtime/hosts/node/net/secrets-node.js";
 import { webContentDecoder } from "../../dist/runtime/capabilities/secrets-web.js";
 import type { HttpResponse } from "../../dist/runtime/capabilities/types.js";
 import { GuestError } from "../../dist/runtime/errors.js";

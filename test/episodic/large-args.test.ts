@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../dist/runtime/cli/main.js";
 import type { CliIo } from "../../dist/runtime/cli/io.js";
-import { openLogReader } from "../../dist/runtime/episodic/reader.js";
+import { openLogReader } from "../../dist/runtime/hosts/node/log/reader.js";
 import { KernelSpace, openLog, redecideRun, type LoggedEvent, type RunResult } from "../../dist/runtime/index.js";
 import { editRecord, makeWorld, sha256, type World } from "./world.js";
 

@@ -10,7 +10,7 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { eventBody, openLog } from "../../dist/runtime/episodic/index.js";
-import { blobKey, headKey, INDEX_FILE, runMarkKey, SEGMENT_EVENTS, segmentKey } from "../../dist/runtime/episodic/level.js";
+import { blobKey, headKey, INDEX_FILE, runMarkKey, SEGMENT_EVENTS, segmentKey } from "../../dist/runtime/hosts/node/log/level.js";
 import type { LoggedEvent } from "../../dist/runtime/types.js";
 import { callEvent, tempDir } from "./helpers.js";
 import { singleKey, withDb, type Db } from "./stored.js";

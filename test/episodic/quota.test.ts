@@ -8,7 +8,7 @@
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openLogReader } from "../../dist/runtime/episodic/reader.js";
+import { openLogReader } from "../../dist/runtime/hosts/node/log/reader.js";
 import { eventBody } from "../../dist/runtime/episodic/index.js";
 import { KernelSpace, openLog, type LoggedEvent, type RunResult } from "../../dist/runtime/index.js";
 import { tempDir } from "./helpers.js";

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../dist/runtime/cli/main.js";
 import type { CliIo } from "../../dist/runtime/cli/io.js";
 import { sqlAnalyzer } from "../../dist/runtime/cli/replay.js";
-import { openLogReader } from "../../dist/runtime/episodic/reader.js";
+import { openLogReader } from "../../dist/runtime/hosts/node/log/reader.js";
 import { KernelSpace, ReplayError, bundleModule, openLog, redecideRun, type KernelLog, type LoggedEvent, type RunResult } from "../../dist/runtime/index.js";
 import { editRecord, makeWorld, sha256, type World } from "./world.js";
 

@@ -4,7 +4,7 @@
  * key (`e!<seq>`) in logs written before segments.
  */
 import { ClassicLevel } from "classic-level";
-import { eventKey, segmentKey } from "../../dist/runtime/episodic/level.js";
+import { eventKey, segmentKey } from "../../dist/runtime/hosts/node/log/level.js";
 
 export type Db = ClassicLevel<string, string>;
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../dist/runtime/cli/main.js";
 import type { CliIo } from "../../dist/runtime/cli/io.js";
 import { sqlAnalyzer } from "../../dist/runtime/cli/replay.js";
-import { openLogReader } from "../../dist/runtime/episodic/reader.js";
+import { openLogReader } from "../../dist/runtime/hosts/node/log/reader.js";
 import { canonicalRequest } from "../../dist/runtime/policy/index.js";
 import { KernelSpace, loadPolicy, observeRuns, resolvePolicy, suggestPolicy, type LoggedEvent, type Policy, type RunResult } from "../../dist/runtime/index.js";
 import { makeWorld, type World } from "./world.js";

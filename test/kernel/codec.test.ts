@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CodecError, Encoder, decode } from "../../dist/runtime/kernel/codec.js";
+import { CodecError, Encoder, decode } from "../../dist/runtime/hosts/node/pool/codec.js";
 
 const roundTrip = (value: unknown): unknown => decode(new Encoder().encode(value).slice());
 

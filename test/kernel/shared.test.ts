@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Agent, AgentProcess, KernelOptions, KernelSpace } from "../../dist/runtime/index.js";
-import { KILL_ACK_MS } from "../../dist/runtime/kernel/shared-host.js";
+import { KILL_ACK_MS } from "../../dist/runtime/hosts/node/pool/shared-host.js";
 import { moduleAgent, sleep } from "./helpers.js";
 import { MODES, Probes, SLICE, counter, expectedSum, holder, laterProber, prober, sharedKernel, spinnerOf, until } from "./shared-helpers.js";
 

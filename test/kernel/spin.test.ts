@@ -1,6 +1,6 @@
 /** Adaptive spinning on the channel: poll while most polls pay off, sleep at once when most do not. */
 import { describe, expect, it } from "vitest";
-import { SpinBudget } from "../../dist/runtime/kernel/channel.js";
+import { SpinBudget } from "../../dist/runtime/hosts/node/pool/channel.js";
 
 describe("SpinBudget", () => {
   it("polls the full time while polls pay off, and after an occasional one that runs out", () => {

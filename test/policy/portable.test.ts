@@ -47,8 +47,8 @@ describe("the portable entry bundles for the browser", () => {
 
   it("the check finds the Node imports of the Node entry (index.js reads files)", async () => {
     const { nodeImports } = await bundleForWeb("dist/runtime/policy/index.js");
-    expect(nodeImports).toContain("dist/runtime/policy/source.js -> node:fs");
-    expect(nodeImports).toContain("dist/runtime/policy/builtins.js -> node:url");
+    expect(nodeImports).toContain("dist/runtime/hosts/node/policy/source.js -> node:fs");
+    expect(nodeImports).toContain("dist/runtime/hosts/node/policy/builtins.js -> node:url");
   });
 });
 

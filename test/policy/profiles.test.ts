@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { analyzeSql } from "../../dist/runtime/capabilities/sql.js";
+import { analyzeSql } from "../../dist/runtime/hosts/node/sql/sql.js";
 import { BUILTIN_POLICIES, canonicalRequest, loadPolicy, resolvePolicy } from "../../dist/runtime/policy/index.js";
 
 const allowed = (effect: string) => effect === "allow" || effect === "audit";

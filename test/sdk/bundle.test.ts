@@ -9,7 +9,7 @@
  * agent fails at start.
  */
 import { describe, expect, it } from "vitest";
-import { bundleAgent } from "../../dist/runtime/engines/bundle.js";
+import { bundleAgent } from "../../dist/runtime/hosts/node/build/bundle.js";
 import { QUICKJS_PROFILE } from "../../dist/runtime/engines/quickjs/agent.js";
 import { SDK_AGENTS } from "./scenarios.js";
 

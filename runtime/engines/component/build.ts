@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../../errors.js";
-import { SOURCE_EXTENSIONS, bundleAgent, type BundleProfile } from "../bundle.js";
+import { SOURCE_EXTENSIONS, bundleAgent, type BundleProfile } from "../../hosts/node/build/bundle.js";
 import { INTERFACES } from "../../kernel/ops.js";
 import { readBuilt, writeBuilt } from "./cache.js";
 import { DISABLED_FEATURES, WIT_DIR } from "./componentize.js";

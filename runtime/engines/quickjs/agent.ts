@@ -13,8 +13,8 @@ import { basename, dirname, extname, resolve } from "node:path";
 import { AgentLoadError } from "../../errors.js";
 import { INTERFACES } from "../../kernel/ops.js";
 import type { Agent } from "../../kernel/kernel.js";
-import { readBundle, writeBundle, dependencies } from "../bundle-cache.js";
-import { SOURCE_EXTENSIONS, bundleAgent, type BundleProfile } from "../bundle.js";
+import { readBundle, writeBundle, dependencies } from "../../hosts/node/build/bundle-cache.js";
+import { SOURCE_EXTENSIONS, bundleAgent, type BundleProfile } from "../../hosts/node/build/bundle.js";
 import { trustedCache, type CacheOptions } from "../component/trust.js";
 import { SDK_SPECIFIER, WIT_VERSION } from "./guest-modules.js";
 
