@@ -48,6 +48,8 @@ export interface EdgeSqlOption {
 /** The file a database is saved as, in its store. */
 const FILE = "database.sqlite";
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** Each connection's page cache, in KiB: SQLite's allocations are capped for the whole kernel. */
+const CACHE_KIB = 1024;
 
 interface Kept {
   name: string;
@@ -133,7 +135,11 @@ export class EdgeSql {
       databases,
       quota,
       busyTimeout: 0,
-      open: (name, spec) => this.sqlite.open(`/${name}`, { readOnly: spec.readOnly === true, safeIntegers: true }),
+      open: (name, spec) => {
+        const db = this.sqlite.open(`/${name}`, { readOnly: spec.readOnly === true, safeIntegers: true });
+        db.pragma(`cache_size = -${CACHE_KIB}`); // (SQLite's default, 16 MiB a connection, would use up the shared heap)
+        return db;
+      },
       openScratch: () => this.sqlite.open(":memory:"),
     });
   }
