@@ -6,7 +6,7 @@
  * named) and, for a recursive remove, a recursive mkdir or a listing, plans the entries below
  * it. The gate decides the resolved path as the call (counted against rate limits), and the
  * written path, every link on the way and every planned entry with the call's action, without
- * counting them; the strictest effect wins (kill > stop > deny > verify > audit > allow), so one
+ * counting them; the strictest effect wins (kill > stop > deny > ask > verify > audit > allow), so one
  * denied entry refuses the whole call, and the decision names it. A listing is not refused for
  * an entry: entries the policy would not let the agent stat (`fs.stat` allowed or audited) are
  * left out of it. The call is logged once, its resource the resolved path, with `path` (as

@@ -48,7 +48,7 @@ export async function listAllowedTools(run: GateRun): Promise<{ listed: ListedTo
 
 /**
  * Whether a call of this tool could be allowed: the policy's own answer when it has one
- * (LoadedPolicy: an allow, audit or verify rule on tool.call whose resource matches, arguments
+ * (LoadedPolicy: an allow, audit, verify or ask rule on tool.call whose resource matches, arguments
  * aside, or an allowing default), else whether it lets through a call without arguments.
  * Anything that fails hides the tool.
  */
@@ -57,7 +57,7 @@ function couldAllowTool(run: GateRun, name: string): boolean {
   try {
     if (typeof policy.couldAllow === "function") return policy.couldAllow("tool.call", name) === true;
     const effect = decide(policy, { action: "tool.call", resource: name, agent: run.agent, pid: run.pid }, { count: false }).effect;
-    return effect === "allow" || effect === "audit" || effect === "verify";
+    return effect === "allow" || effect === "audit" || effect === "verify" || effect === "ask";
   } catch {
     return false;
   }

@@ -1,7 +1,7 @@
 /**
  * The gate: the one place where a host call is decided, logged and carried out.
  *
- *   request -> canonical form -> policy.decide -> (verify) -> log the call (durable)
+ *   request -> canonical form -> policy.decide -> (verify | ask) -> log the call (durable)
  *           -> capability -> log the result -> reply
  *
  * Every error on the way to a decision denies. Capabilities never see the policy; the policy
@@ -22,6 +22,7 @@ import { checkResourceArgs, checkResourceSize, clipReason, recordArgs } from "./
 import { errorText, wellFormedDecision } from "./decision.js";
 import { checkModelAlias } from "./capabilities/llm.js";
 import { listAllowedTools, prepareToolCall } from "./gate-tools.js";
+import { askApprover, askOnRedirect, type Approver } from "./gate-ask.js";
 import type { Action, DecideOptions, Decision, Denial, Limits, Policy, Request, SqlFacts, TokenCount } from "./types.js";
 
 /**
@@ -43,6 +44,13 @@ export interface GateRun {
   log: KernelLog;
   capabilities: RunCapabilities;
   verifier?: Verifier;
+  /** Answers decisions with effect "ask" (a person, see runtime/approvals). Absent: "ask" denies at once (no approver). */
+  approver?: Approver;
+  /**
+   * Marks the run `waiting` while a call is held for a person; `cancel` is called if the run ends
+   * or is asked to finish meanwhile. Returns the release. Absent: nothing is marked.
+   */
+  hold?(cancel: (why: string) => void): () => void;
   /** Calls seen so far (counted before the decision, so that a flood is cut off). */
   hostCalls: number;
   /** Model tokens used so far (the llm capability counts them from the providers' usage). */
@@ -126,7 +134,7 @@ function decideCall(run: GateRun, op: OpName, action: Action, args: unknown[], s
   if (run.terminating) return carryOut(run, op, args, request, FAIL_CLOSED("SIGTERM: the agent has been asked to finish"));
   if (run.capabilities.fs && action.startsWith("fs.")) return handleFsCall(run, op, args, request);
   const decision = decide(run.policy, request);
-  if (decision.effect === "verify") return verify(run, request, decision, { op, args }).then((verified) => carryOut(run, op, args, request, verified));
+  if (held(decision)) return settle(run, request, decision, { op, args }).then((settled) => carryOut(run, op, args, request, settled));
   return carryOut(run, op, args, request, decision);
 }
 
@@ -146,8 +154,8 @@ function handleFsCall(run: GateRun, op: OpName, args: unknown[], written: Reques
   const decideOne = (request: Request, count: boolean) => decide(run.policy, request, { count });
   const go = (): Reply | Promise<Reply> => {
     const { decision, request } = decideFsCall(call, decideOne);
-    if (decision.effect !== "verify") return carryOut(run, op, args, call.request, decision, call);
-    return verify(run, request, decision, { op, args }).then((verified) => carryOut(run, op, args, call.request, verified, call));
+    if (!held(decision)) return carryOut(run, op, args, call.request, decision, call);
+    return settle(run, request, decision, { op, args }).then((settled) => carryOut(run, op, args, call.request, settled, call));
   };
   if (call.plan === null || ["deny", "stop", "kill"].includes(decideFsCall(call, decideOne, false).decision.effect)) return go();
   return planFsCall(fs, call, decideOne).then(go);
@@ -271,6 +279,7 @@ export function authorizeHop(run: GateRun): HopAuthorizer {
     const interrupted = run.terminating;
     let decision = interrupted ? FAIL_CLOSED("SIGTERM: the agent has been asked to finish") : decide(run.policy, request);
     if (decision.effect === "verify") decision = await verify(run, request, decision);
+    else if (decision.effect === "ask") decision = askOnRedirect(decision);
     try {
       const call = await run.log.append({
         type: "call",
@@ -304,6 +313,15 @@ export function decide(policy: Policy, request: Request, options?: DecideOptions
   }
 }
 
+/** A decision the gate holds the call for: cross-model verification, or a person's answer. */
+function held(decision: Decision): boolean {
+  return decision.effect === "verify" || decision.effect === "ask";
+}
+
+function settle(run: GateRun, request: Request, decision: Decision, call: { op: OpName; args: readonly unknown[] }): Promise<Decision> {
+  return decision.effect === "ask" ? askApprover(run, request, decision, call) : verify(run, request, decision, call);
+}
+
 async function verify(run: GateRun, request: Request, decision: Decision, call?: { op: OpName; args: readonly unknown[] }): Promise<Decision> {
   if (!run.verifier) {
     return { ...decision, effect: "deny", reason: `${decision.reason}: verification is required but no verifier is configured` };
@@ -330,3 +348,4 @@ function logQuotaReached(bytes: number): string {
 }
 
 export { buildRequest, toWitError };
+export type { Approver };

@@ -13,6 +13,7 @@
 export { serveMcp, type McpServeHandle, type ServeMcpOptions } from "./mcp/serve.js";
 export { DEFAULT_INPUT_SCHEMA, type InputSchema } from "./mcp/input-schema.js";
 export { KernelSpace, type Agent, type KernelOptions, type ReplayOptions, type SpawnOptions } from "./kernel/kernel.js";
+export type { DashboardHandle, DashboardOptions } from "./dashboard/types.js";
 export { buildComponent, type BuildOptions, type BuildStep, type BuiltComponent } from "./engines/component/build.js";
 export { bundleModule, type BundleModuleOptions, type BundledModule } from "./engines/quickjs/agent.js";
 export { type CacheOptions } from "./engines/component/trust.js";
@@ -23,7 +24,22 @@ export type { Isolation } from "./kernel/hosts.js";
 export type { CapabilityOptions } from "./kernel/capabilities.js";
 export { type ResolvedAddress, type Resolver } from "./capabilities/net-guard.js";
 export { dnsResolver } from "./hosts/node/net/net-dns.js";
-export type { Verifier } from "./gate.js";
+export type { Approver, Verifier } from "./gate.js";
+export {
+  DEFAULT_ASK_TIMEOUT_MS,
+  answerApproval,
+  approvalsDir,
+  readPendingApprovals,
+  type AlwaysProposal,
+  type ApprovalAnswer,
+  type ApprovalEvent,
+  type ApprovalOutcome,
+  type ApprovalRequest,
+  type ApprovalScope,
+  type ApprovalsOptions,
+  type MailboxOutcome,
+  type PendingApproval,
+} from "./approvals/index.js";
 export {
   createVerifier,
   parseVerdict,
@@ -42,6 +58,17 @@ export type { StopPoint } from "./episodic/recording.js";
 export { redecideRun, type CounterfactualOptions, type CounterfactualReport, type DecisionChange } from "./episodic/counterfactual.js";
 export { observeRuns, type ObservedRun } from "./episodic/observed.js";
 export { suggestPolicy, type ObservedCall, type SuggestOptions, type SuggestedPolicy } from "./policy/least-privilege.js";
+export {
+  backtestPolicy,
+  type BacktestChange,
+  type BacktestGroup,
+  type BacktestOptions,
+  type BacktestReport,
+  type BacktestRun,
+  type PolicyInput,
+} from "./policy/backtest.js";
+export { checkPolicyText, explainRequest, type CheckTextOptions, type ExplainInput, type ExplainedRequest, type ReadPolicy } from "./policy/editor.js";
+export { formatExplanation, type Explanation, type RuleTrace } from "./policy/explain.js";
 export {
   AgentOsError,
   AgentLoadError,
@@ -62,6 +89,7 @@ export {
   type Action,
   type Decision,
   type DecideOptions,
+  type DecisionApproval,
   type Denial,
   type Effect,
   type EventQuery,

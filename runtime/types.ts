@@ -94,7 +94,7 @@ export interface Request {
 }
 
 /** Effects, weakest first. The strongest matching effect wins. */
-export const EFFECTS = ["allow", "audit", "verify", "deny", "stop", "kill"] as const;
+export const EFFECTS = ["allow", "audit", "verify", "ask", "deny", "stop", "kill"] as const;
 export type Effect = (typeof EFFECTS)[number];
 
 export interface Decision {
@@ -106,6 +106,21 @@ export interface Decision {
   matched: string[];
   /** For effect "verify": the deciding rule's overrides of the verification settings. */
   verify?: Partial<VerificationSettings>;
+  /** For effect "ask": the deciding rule's `ask:` settings (timeout in milliseconds). */
+  ask?: { timeout?: number };
+  /** Set by the gate on a call a person answered (see runtime/approvals): which request, and how. */
+  approval?: DecisionApproval;
+}
+
+/** How a held call was answered, as its call event records it. */
+export interface DecisionApproval {
+  /** The approval request's id. */
+  id: string;
+  outcome: "approved" | "denied" | "timeout" | "cancelled";
+  scope?: "once" | "run" | "always";
+  by?: string;
+  /** Set when an earlier answer of scope run or always let the call through without asking. */
+  reused?: true;
 }
 
 /** One model asked by cross-model verification. API keys come from the environment only. */
@@ -189,8 +204,11 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 export const SIGNALS = ["SIGKILL", "SIGSTOP", "SIGCONT", "SIGTERM", "SIGXCPU"] as const;
 export type Signal = (typeof SIGNALS)[number];
 
-/** `queued`: waiting for a running slot (see KernelOptions.maxConcurrent); it has not started. */
-export type ProcessState = "queued" | "running" | "stopped" | "exited" | "killed" | "failed";
+/**
+ * `queued`: waiting for a running slot (see KernelOptions.maxConcurrent); it has not started.
+ * `waiting`: a call of its is held for a person's answer (policy effect `ask`).
+ */
+export type ProcessState = "queued" | "running" | "waiting" | "stopped" | "exited" | "killed" | "failed";
 
 /** Why a run ended when it did not end normally. */
 export type ExitReason = "fuel" | "deadline" | "memory" | "policy" | "signal" | "limit" | "trap";
@@ -250,7 +268,7 @@ export interface RunResult {
 }
 
 /** The kinds of event in the episodic log. */
-export type EventType = "spawn" | "call" | "result" | "signal" | "vote" | "checkpoint" | "exit";
+export type EventType = "spawn" | "call" | "result" | "signal" | "vote" | "approval-request" | "approval" | "checkpoint" | "exit";
 
 /** An event before the log has given it a place in the chain. */
 export interface NewEvent {

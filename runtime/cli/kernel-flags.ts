@@ -10,7 +10,7 @@ import { parseDuration } from "../policy/units.js";
 import type { ModelSpec } from "../types.js";
 import type { VerificationOptions } from "../verify/settings.js";
 import type { FlagSpec } from "./args.js";
-import { databasesFrom, limitFlag, limitsFrom, mountsFrom, secretsFrom } from "./run-options.js";
+import { approvalsFrom, databasesFrom, limitFlag, limitsFrom, mountsFrom, secretsFrom } from "./run-options.js";
 import { modelsFrom, parseProviderModel, tokensFrom } from "./run-models.js";
 import { parseMcpFlags } from "./mcp-flag.js";
 
@@ -49,6 +49,9 @@ export const KERNEL_FLAGS: Record<string, FlagSpec> = {
   "verifier-timeout": { type: "string", value: "DURATION", help: "time each verifier model has to answer, e.g. 10s (default: the policy's, else 10s)" },
   log: { type: "string", value: "DIR", help: "episodic log directory (default: .agent-os/log)" },
   "no-log": { type: "boolean", help: "keep the episodic log in memory only" },
+  approvals: { type: "boolean", help: "let a person answer rules with effect ask (agent-os approve|deny on this log); without it, ask denies at once" },
+  "approvals-policy": { type: "string", value: "FILE", help: "the YAML policy file agent-os approve --scope always adds allow rules to (implies --approvals)" },
+  "approval-timeout": { type: "string", value: "DURATION", help: "how long a person has to answer when the rule does not say, e.g. 2m (default 5m; implies --approvals)" },
 };
 
 /**
@@ -73,6 +76,7 @@ export function kernelOptionsFrom(flags: Record<string, unknown>, command: strin
       log: flags["no-log"] ? false : { dir: (flags.log as string | undefined) ?? ".agent-os/log" },
       pool: { warm: 1 },
       ...verificationFlags(flags),
+      ...approvalsFrom(flags),
     };
   } catch (error) {
     // The shared parsers name the run command; say the one the operator typed.

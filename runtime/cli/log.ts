@@ -14,7 +14,7 @@ import { reportFailure } from "./failure.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
 import { formatEvent } from "../episodic/format.js";
 
-const TYPES = ["spawn", "call", "result", "signal", "vote", "checkpoint", "exit"];
+const TYPES = ["spawn", "call", "result", "signal", "vote", "approval-request", "approval", "checkpoint", "exit"];
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 const FLAGS: Record<string, FlagSpec> = {

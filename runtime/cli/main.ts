@@ -2,7 +2,9 @@
  * The agent-os command. Each subcommand lives in its own file; this one dispatches and turns
  * errors into an exit code by their type (failure.ts) with a message that names what and where.
  */
+import { approvalsCommand, approveCommand, denyCommand } from "./approve.js";
 import { buildCommand } from "./build.js";
+import { dashboardCommand } from "./dashboard.js";
 import { escapeText } from "./escape.js";
 import { reportFailure } from "./failure.js";
 import { inspectCommand } from "./inspect.js";
@@ -19,12 +21,16 @@ const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   run: { run: runCommand, summary: "run an agent under a policy" },
   build: { run: buildCommand, summary: "build an agent into a WebAssembly component" },
   inspect: { run: inspectCommand, summary: "describe a component: world, imports, exports, size, hash" },
-  policy: { run: policyCommand, summary: "check, explain, test and suggest policies (policy --help)" },
+  policy: { run: policyCommand, summary: "check, explain, test, suggest and diff policies (policy --help)" },
   log: { run: logCommand, summary: "print the episodic log as a timeline or JSON lines" },
   verify: { run: verifyCommand, summary: "verify the episodic log's hash chain" },
   replay: { run: replayCommand, summary: "replay a recorded run from the log, or re-decide it under another policy" },
   mcp: { run: mcpCommand, summary: "serve agents as MCP tools (stdio, or HTTP on 127.0.0.1 with a token)" },
   tools: { run: toolsCommand, summary: "list the tools of MCP servers with the hashes a policy pins (tools --help)" },
+  approvals: { run: approvalsCommand, summary: "list the calls a running kernel holds for a person (policy effect ask)" },
+  approve: { run: approveCommand, summary: "approve a held call: once, for the run, or always (a rule in the policy)" },
+  deny: { run: denyCommand, summary: "deny a held call" },
+  dashboard: { run: dashboardCommand, summary: "serve the live dashboard over the log (127.0.0.1, with a token)" },
 };
 
 export const HELP = `Usage: agent-os <command> [options]
@@ -34,7 +40,7 @@ host call decided by a declarative policy and recorded in a hash-chained episodi
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(11)}${c.summary}`)
   .join("\n")}
 
 Run "agent-os <command> --help" for a command's options.

@@ -6,22 +6,15 @@
  *   agent-os policy explain <policy> --action tool.call --resource github/create_issue --args '{"repo":"x/y"}' [--hash sha256:...]
  *   agent-os policy test <policy> <cases.yaml>
  *   agent-os policy suggest <runId>... [--log DIR] [-o FILE] [--db NAME=FILE]
+ *   agent-os policy diff <old> <new> [--log DIR] [--since 7d] [--run ID]... [--json]   (policy-diff.ts)
  *
  * A <policy> is a file or a built-in name. Exit codes: 0 ok, 1 a test case failed,
  * 2 a policy or cases file that does not load, or bad arguments.
  */
 import { writeFileSync } from "node:fs";
-import { GuestError, PolicyError, UsageError } from "../errors.js";
-import {
-  canonicalRequest,
-  formatExplanation,
-  readCases,
-  resolvePolicy,
-  runCases,
-  sqlFactsFromText,
-  type CaseResult,
-  type LoadedPolicy,
-} from "../policy/index.js";
+import { PolicyError, UsageError } from "../errors.js";
+import { formatExplanation, readCases, resolvePolicy, runCases, type CaseResult, type LoadedPolicy } from "../policy/index.js";
+import { explainRequest } from "../policy/editor.js";
 import type { JsonValue } from "../episodic/encoding.js";
 import { observeRuns } from "../episodic/observed.js";
 import { openLogReader } from "../hosts/node/log/reader.js";
@@ -31,6 +24,7 @@ import { escapeLines, escapeQuoted, escapeText, safeJson } from "./escape.js";
 import { reportFailure } from "./failure.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
 import { readOnlyDatabases, sqlAnalyzer } from "./replay.js";
+import { DIFF_USAGE, policyDiff } from "./policy-diff.js";
 
 const HELP_FLAG: FlagSpec = { type: "boolean", short: "h", help: "show this help" };
 
@@ -75,10 +69,10 @@ ${formatFlags(EXPLAIN_FLAGS).replace(/^/gm, "    ")}
       rules by database, operations and tables, from the facts recorded with each call (--db
       main=app.db analyzes statements recorded without them).
 ${formatFlags(SUGGEST_FLAGS).replace(/^/gm, "    ")}
-
+${DIFF_USAGE}
 built-in policies: strict, standard, readonly, permissive, audit (and base, for extends)
-exit codes: 0 ok, 1 a test case failed (or the command could not do its work), 2 a policy or
-cases file that does not load, or bad arguments
+exit codes: 0 ok, 1 a test case failed, or diff found calls that change (or the command could
+not do its work), 2 a policy or cases file that does not load, or bad arguments
 `;
 
 /** Entry point: `argv` is what follows the word "policy". */
@@ -93,6 +87,7 @@ export const policyCommand: Subcommand = async (argv, io) => {
     if (sub === "explain") return explain(rest, io);
     if (sub === "test") return test(rest, io);
     if (sub === "suggest") return await suggest(rest, io);
+    if (sub === "diff") return await policyDiff(rest, io);
     io.stderr(`agent-os policy: unknown subcommand ${escapeText(JSON.stringify(sub))}\n${USAGE}`);
     return EXIT.usage;
   } catch (e) {
@@ -153,31 +148,29 @@ function explain(argv: string[], io: CliIo): number {
   const policy = loadOrReport(positionals[0], io);
   if (!policy) return EXIT.usage;
   const split = (s: string | undefined) => (s === undefined ? undefined : s.split(",").map((x) => x.trim()).filter(Boolean));
-  const operations = split(values.operations);
-  const sql = values.sql === undefined ? undefined : sqlFactsFromText(values.sql, { operations, reads: split(values.tables) });
-  let request;
-  try {
-    request = canonicalRequest(values.action, values.resource ?? "", { method: values.method, sql, agent: values.agent });
-  } catch (e) {
-    // A resource the gate would refuse before any policy sees it: the operator's input is wrong.
-    if (e instanceof GuestError) throw new UsageError(`--resource ${JSON.stringify(values.resource ?? "")}: ${e.message}`);
-    throw e;
-  }
+  let args: JsonValue | undefined;
   if (values.args !== undefined) {
     try {
-      request.args = JSON.parse(values.args) as JsonValue;
+      args = JSON.parse(values.args) as JsonValue;
     } catch {
       throw new UsageError(`--args: expected the tool's arguments as JSON, got ${JSON.stringify(values.args)}`);
     }
   }
-  if (values.hash !== undefined) request.toolHash = values.hash;
-  const explanation = policy.explain(request);
+  const { guessedOperations, ...explanation } = explainRequest(policy, {
+    action: values.action,
+    resource: values.resource ?? "",
+    ...(values.method !== undefined ? { method: values.method } : {}),
+    ...(values.sql !== undefined ? { sql: values.sql, operations: split(values.operations), reads: split(values.tables) } : {}),
+    ...(values.agent !== undefined ? { agent: values.agent } : {}),
+    ...(args !== undefined ? { args } : {}),
+    ...(values.hash !== undefined ? { toolHash: values.hash } : {}),
+  });
   if (parsed.flags.json) io.stdout(safeJson(explanation, 2) + "\n");
   else {
     // Operator text (the policy's reasons, the request given here): line breaks kept, controls escaped.
     io.stdout(escapeLines(formatExplanation(explanation)));
-    if (sql && operations === undefined) {
-      io.stdout(`\nnote: operations [${escapeText(sql.operations.join(", "))}] were guessed from the statement's first words; the kernel gets them from SQLite's own compiler. Give --operations to be exact.\n`);
+    if (guessedOperations) {
+      io.stdout(`\nnote: operations [${escapeText(explanation.request.sql?.operations.join(", ") ?? "")}] were guessed from the statement's first words; the kernel gets them from SQLite's own compiler. Give --operations to be exact.\n`);
     }
   }
   return EXIT.ok;

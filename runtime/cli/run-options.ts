@@ -159,3 +159,19 @@ export function secretsFrom(list: string[] | undefined): SecretSpec[] {
   }
   return out;
 }
+
+/**
+ * `--approvals`, `--approvals-policy FILE` and `--approval-timeout DURATION` as
+ * `KernelOptions.approvals` (either of the last two implies the first). Answers come through the
+ * mailbox beside the log, so approvals need a log.
+ *
+ * @example approvalsFrom({ "approvals-policy": "./approved.yaml" }) // { approvals: { policyFile: "./approved.yaml" } }
+ * @throws UsageError with --no-log, or a malformed timeout.
+ */
+export function approvalsFrom(flags: Record<string, unknown>): { approvals?: { policyFile?: string; timeout?: number } } {
+  const file = flags["approvals-policy"] as string | undefined;
+  const timeout = limitFlag(flags["approval-timeout"], parseDuration, "approval-timeout");
+  if (!flags.approvals && file === undefined && timeout === undefined) return {};
+  if (flags["no-log"]) throw new UsageError("run: --approvals needs the log (agent-os approve and deny answer through the mailbox beside it): it cannot go with --no-log");
+  return { approvals: { ...(file !== undefined ? { policyFile: file } : {}), ...(timeout !== undefined ? { timeout } : {}) } };
+}

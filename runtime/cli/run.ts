@@ -11,6 +11,7 @@ import { formatFlags, parseArgs, type FlagSpec } from "./args.js";
 import { escapeLines, escapeText, safeJson } from "./escape.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
 import { KERNEL_FLAGS, kernelOptionsFrom, openedLog } from "./kernel-flags.js";
+import { announceApprovals } from "./approve.js";
 import { DEFAULT_STOP_TIMEOUT_MS, stopTimeoutFrom } from "./run-options.js";
 import { onProcessSignals, superviseRun, type ProcessSignal, type SupervisedEnd } from "./run-supervise.js";
 
@@ -102,6 +103,7 @@ export const runCommand: Subcommand = async (argv, io) => {
   }
   const stopTimeoutMs = stopTimeoutFrom(flags["stop-timeout"]);
   const kernel = new KernelSpace(kernelOptionsFrom(flags, "run"));
+  announceApprovals(kernel, io, (flags.log as string | undefined) ?? ".agent-os/log");
   let interrupted: ProcessSignal | undefined;
   let interrupt: ((signal: ProcessSignal) => void) | undefined;
   const release = onProcessSignals((signal) => {

@@ -408,7 +408,7 @@ export function eventBody(e: LoggedEvent): string {
   return canonicalJson(rest as unknown as JsonValue);
 }
 
-const EVENT_TYPES = new Set(["spawn", "call", "result", "signal", "vote", "checkpoint", "exit"]);
+const EVENT_TYPES = new Set(["spawn", "call", "result", "signal", "vote", "approval-request", "approval", "checkpoint", "exit"]);
 
 /**
  * Checks the parts of a new event the log relies on (its data is checked as it is encoded).

@@ -1,5 +1,6 @@
 /**
- * The readable timeline of `agent-os log`: one line per event, votes indented under their call.
+ * The readable timeline of `agent-os log`: one line per event, votes indented under their call,
+ * a person's answers to held calls (`approval-request`, `approval`) on lines of their own.
  * Reads the fields it shows defensively: the kernel decides what each event's data holds.
  */
 import type { LoggedEvent } from "../types.js";
@@ -36,6 +37,13 @@ function modelLine(d: Record<string, unknown>): string {
   return `  ${parts.join("  ")}`;
 }
 
+/** How a held call was answered, on its call's line: "approved by cli:ann (once)", "approved for this run (3f2a…)". */
+function approvalNote(a: Record<string, unknown>): string {
+  if (typeof a.id !== "string") return "";
+  if (a.reused === true) return `${str(a.outcome)} for this ${a.scope === "always" ? "kernel" : "run"} (${a.id})`;
+  return `${str(a.outcome)}${a.by ? ` by ${str(a.by)}` : ""}${a.scope ? ` (${str(a.scope)})` : ""} ${a.id}`;
+}
+
 function describe(type: string, d: Record<string, unknown>): string {
   switch (type) {
     case "call": {
@@ -45,7 +53,13 @@ function describe(type: string, d: Record<string, unknown>): string {
       const written = typeof d.path === "string" ? `(as ${d.path})` : "";
       // An effect-free call is recorded with its result, in one event.
       const inline = d.result === undefined ? "" : "err" in rec(d.result) ? `error ${str(rec(rec(d.result).err).tag)}` : "ok";
-      return [str(d.action), str(d.resource), written, str(decision.effect), rule, inline].filter(Boolean).join("  ");
+      return [str(d.action), str(d.resource), written, str(decision.effect), rule, approvalNote(rec(decision.approval)), inline].filter(Boolean).join("  ");
+    }
+    case "approval-request":
+      return [str(d.id), str(d.action), str(d.resource), d.method ? str(d.method) : "", `rule ${d.rule === null ? "(default)" : str(d.rule)}`, `expires ${str(d.expiresAt)}`].filter(Boolean).join("  ");
+    case "approval": {
+      const scope = d.outcome === "approved" && d.scope ? ` (${str(d.scope)})` : "";
+      return [str(d.id), `${str(d.outcome)}${scope}`, d.by ? `by ${str(d.by)}` : "", str(d.reason)].filter(Boolean).join("  ");
     }
     case "result": {
       const callSeq = d.call ?? d.callSeq;

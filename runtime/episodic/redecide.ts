@@ -53,6 +53,12 @@ export interface CounterfactualReport {
 export interface CounterfactualOptions {
   /** SQL facts of a statement as the kernel's analyzer gives them (it reads the database's schema). */
   analyzeSql?: (database: string, statement: string) => SqlFacts;
+  /**
+   * Compare with the decisions of this policy, made for the clock it is handed as `makePolicy`'s
+   * is, instead of the recorded ones: each change's `before` is then its decision (`agent-os
+   * policy diff OLD NEW`). Default: the decision recorded with each call.
+   */
+  baseline?: (now: () => number) => Policy;
 }
 
 /**
@@ -74,6 +80,7 @@ export async function redecideRunWith(
   const run = await readRun(log, runId);
   let now = 0;
   const loaded: Policy = makePolicy(() => now);
+  const baseline = options.baseline?.(() => now);
   const recorded = (run.spawn.data.policy ?? {}) as { name?: unknown; hash?: unknown };
   const changes: DecisionChange[] = [];
   const undecided: number[] = [];
@@ -95,9 +102,9 @@ export async function redecideRunWith(
     // A tool call: its arguments (for `args` rules) and the tool's hash then (for `pin`).
     if (request.action === "tool.call") Object.assign(request, recordedToolFacts(d));
     if (withoutSqlFacts) undecided.push(e.seq);
-    const before = (d.decision ?? {}) as { effect?: unknown; rule?: unknown };
     // An fs call was decided on its resolved path and every further path it touched: so again.
     const further = request.action.startsWith("fs.") ? recordedFurther(d) : [];
+    const before = (baseline ? decideAll(request, further, (r, count) => decide(baseline, r, { count })).decision : (d.decision ?? {})) as { effect?: unknown; rule?: unknown };
     const after = decideAll(request, further, (r, count) => decide(loaded, r, { count })).decision;
     if (after.effect === before.effect) continue;
     changes.push({

@@ -12,9 +12,11 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import { createRunSql } from "../hosts/node/sql/sql-run.js";
+import { ApprovalBroker, resolveApprovals, type AlwaysProposal, type ApprovalAnswer, type ApprovalEvent, type ApprovalRequest, type ApprovalScope, type ApprovalsOptions } from "../approvals/index.js";
 import type { ComponentImage } from "../engines/component/image.js";
 import type { LoadedComponent } from "../engines/component/load.js";
 import type { McpServeHandle, ServeMcpOptions } from "../mcp/serve.js";
+import type { DashboardHandle, DashboardOptions } from "../dashboard/types.js";
 import type { ToolInfo } from "../tools/types.js";
 import { checkCacheOutsideMounts, type CacheOptions } from "../engines/component/trust.js";
 import type { EngineName } from "../engines/engine.js";
@@ -39,6 +41,8 @@ import { newGateRun, type CapabilityBase } from "./gate-run.js";
 import { DEFAULT_MAX_HEAP_BYTES, type PoolOptions } from "../hosts/node/pool/pool.js";
 import { createSharedHost } from "../hosts/node/pool/shared-host-factory.js";
 import { mergeLimits, runSpec, sha256, validateLimits, withCodeStored } from "./run-spec.js";
+
+export type { DashboardHandle, DashboardOptions } from "../dashboard/types.js";
 
 /** An agent the kernel can spawn: from `register` (a function) or `load` (a module file). */
 export interface Agent {
@@ -89,6 +93,12 @@ export interface KernelOptions extends CapabilityOptions {
    * API keys come from the environment only (`apiKeyEnv`). Bad values are a UsageError at once.
    */
   verification?: VerificationOptions;
+  /**
+   * Lets a person answer rules with effect "ask" (API, dashboard, `agent-os approve|deny`):
+   * `true` or `{ policyFile?, timeout? }` (see ApprovalsOptions). Default: off, and every "ask"
+   * is denied at once ("no approver").
+   */
+  approvals?: ApprovalsOptions | boolean;
   /** The kernel's wall clock, in milliseconds (what agents read as the time). */
   now?: () => number;
   /**
@@ -140,12 +150,15 @@ export class KernelSpace {
   private readonly verification: Partial<VerificationSettings>;
   private readonly verifier: Verifier;
   private readonly verifying = new AbortController();
+  private readonly approvalBroker: ApprovalBroker | undefined;
   private readonly processes = new LiveProcesses();
   private readonly components = new Map<string, Promise<LoadedComponent>>();
   /** Code hashes whose source this kernel has put into the log (for replay). */
   private readonly storedCode = new Set<string>();
   private nextPid = 1;
   private closed = false;
+  /** Dashboards attached to this kernel: closed with it. */
+  private readonly dashboards = new Set<DashboardHandle>();
 
   /** @throws PolicyError when the policy does not load (nothing runs under a broken policy). */
   constructor(options: KernelOptions = {}) {
@@ -158,6 +171,9 @@ export class KernelSpace {
     this.verifier = options.verifier ?? createVerifier(this.verification, { signal: this.verifying.signal });
     this.capabilities = resolveCapabilityOptions(options, this.policy.secrets, this.policy.models);
     checkCacheOutsideMounts(options.cache, this.capabilities.mounts);
+    const logDir = options.log === false ? undefined : (options.log?.dir ?? ".agent-os/log");
+    const approvals = resolveApprovals(options.approvals, { mounts: this.capabilities.mounts, logDir });
+    this.approvalBroker = approvals && new ApprovalBroker({ ...approvals, policy: this.policy, now: options.now ?? Date.now });
     sdkSource ??= readFileSync(SDK_SOURCE_URL, "utf8");
     const pool = this.placement.pool;
     this.maxHeapBytes = (pool === false ? undefined : pool.maxHeapBytes) ?? DEFAULT_MAX_HEAP_BYTES;
@@ -166,6 +182,8 @@ export class KernelSpace {
     const logOption = options.log === undefined ? { dir: ".agent-os/log" } : options.log;
     // Rate limits count from the durable log, so that a restart does not reset them.
     this.logPromise = openLog(logOption === false ? false : { dir: logOption.dir, now: options.now }).then((log) => primeRates(this.policy, log));
+    // The mailbox of `agent-os approve|deny` is this kernel's once it holds the log.
+    if (this.approvalBroker && logDir !== undefined) this.logPromise = this.logPromise.then((log) => this.approvalBroker!.attachMailbox(logDir, log));
     this.logPromise.catch(() => undefined);
   }
 
@@ -347,6 +365,25 @@ export class KernelSpace {
   }
 
   /**
+   * Serves the live dashboard for this kernel (see runtime/dashboard/): its processes with
+   * signal buttons, runs, timelines, chain status, replay and the policy editor, updated live.
+   * Access needs the token in the URL (printed by whoever starts it); the server listens on
+   * 127.0.0.1 unless `allowRemote` allows another host. It is closed with the kernel.
+   *
+   * @example const board = await kernel.dashboard({ port: 0 }); console.error(board.url); await board.close();
+   * @throws UsageError for a bad port, a port in use, or a host that is not loopback without `allowRemote`.
+   */
+  async dashboard(options: DashboardOptions = {}): Promise<DashboardHandle> {
+    if (this.closed) throw new KernelClosedError();
+    const { dashboardForKernel } = await import("../dashboard/index.js");
+    const location = this.options.log === false ? "memory" : (this.options.log?.dir ?? ".agent-os/log");
+    const board = await dashboardForKernel(this, { policy: this.options.policy, location, approvals: this.approvalBroker !== undefined }, options);
+    if (this.closed) throw (await board.close(), new KernelClosedError());
+    this.dashboards.add(board);
+    return { url: board.url, token: board.token, close: () => (this.dashboards.delete(board), board.close()) };
+  }
+
+  /**
    * Lists every tool agents could be offered (the host's tools and each MCP server's, starting
    * the servers), with the hash a policy pins. What a run lists is filtered by its policy.
    *
@@ -358,6 +395,41 @@ export class KernelSpace {
     const listing = await this.capabilities.tools.list();
     if (listing.failed.size > 0) throw new UsageError([...listing.failed.values()].join("\n"));
     return [...listing.tools.values()].map((t) => ({ name: t.name, description: t.info.description, inputSchema: t.info.inputSchema, hash: t.hash }));
+  }
+
+  /** The calls held for a person (effect "ask"), oldest first; none without approvals. */
+  approvals(): ApprovalRequest[] {
+    return this.approvalBroker?.list() ?? [];
+  }
+
+  /**
+   * Approves a held call: scope "once" (default), "run" (the same call again in this run is not
+   * asked), or "always" (writes the allow rule `proposeAlways` shows into approvals.policyFile).
+   * `by` (default "api") is logged. @example await kernel.approve(kernel.approvals()[0].id, { scope: "run", by: "ann" });
+   * @throws UsageError for an id that is not pending, without approvals, or a policy file that does not load.
+   */
+  async approve(id: string, options: { scope?: ApprovalScope; by?: string } = {}): Promise<ApprovalAnswer> {
+    return this.broker().approve(id, { ...(options.scope ? { scope: options.scope } : {}), ...(options.by !== undefined ? { by: options.by } : {}) });
+  }
+
+  /** Denies a held call; the agent gets PermissionDenied with the rule. @throws UsageError for an id that is not pending. */
+  async deny(id: string, options: { by?: string; reason?: string } = {}): Promise<ApprovalAnswer> {
+    return this.broker().deny(id, options);
+  }
+
+  /** What `approve(id, { scope: "always" })` would write: `{ file, diff, text }`, checked by the policy loader. */
+  proposeAlways(id: string): AlwaysProposal {
+    return this.broker().proposeAlways(id);
+  }
+
+  /** Calls `listener` for every new request and every answer (timeouts included); returns the unsubscribe. */
+  onApproval(listener: (event: ApprovalEvent) => void): () => void {
+    return this.approvalBroker?.onApproval(listener) ?? (() => undefined);
+  }
+
+  private broker(): ApprovalBroker {
+    if (!this.approvalBroker) throw new UsageError("approvals are not enabled on this kernel (KernelOptions.approvals)");
+    return this.approvalBroker;
   }
 
   /** The live processes. */
@@ -377,9 +449,11 @@ export class KernelSpace {
     if (this.closed) return;
     this.closed = true;
     this.verifying.abort();
+    await Promise.all([...this.dashboards].map((d) => d.close()));
     const live = [...this.processes.values()];
     for (const proc of live) proc.signal("SIGKILL", "kernel (closing)");
     await Promise.all(live.map((p) => p.wait()));
+    this.approvalBroker?.close();
     await Promise.all([this.dedicated?.close(), this.shared?.close()]);
     await this.capabilities.close();
     const log = await this.logPromise.catch(() => undefined);
@@ -431,6 +505,7 @@ export class KernelSpace {
 
   private gateRun(proc: AgentProcess, log: KernelLog, task: string): GateRun {
     const capabilities = (run: GateRun, base: CapabilityBase) => createRunCapabilities(this.capabilities, run, base);
-    return newGateRun(proc, log, task, { policy: this.policy, verifier: this.verifier, capabilities, now: this.options.now ?? Date.now });
+    const approver = this.approvalBroker?.approver;
+    return newGateRun(proc, log, task, { policy: this.policy, verifier: this.verifier, ...(approver ? { approver } : {}), capabilities, now: this.options.now ?? Date.now });
   }
 }

@@ -1,14 +1,17 @@
 /**
  * An agent as a process: a pid, a state, signals, limits, and an exit status.
  *
- * `queued -> running -> stopped -> running -> exited | killed | failed`
+ * `queued -> running -> stopped -> running -> exited | killed | failed`, and
+ * `running -> waiting -> running` while a call is held for a person (policy effect `ask`)
  *
  * A process waits in the kernel's admission queue (state `queued`, zero usage) until a running
  * slot is free, then its run host starts it. SIGKILL ends the run through its host at once
  * (a dedicated worker is terminated), so no guest code (and no built-in stuck in a long
  * operation) can delay it; a queued process killed never starts. SIGSTOP sets the control word
  * that the guest's interrupt handler reads between any two fuel slices and after every host
- * call; a queued process stopped starts paused. The deadline counts running time only.
+ * call; a queued process stopped starts paused. The deadline counts running time only: not
+ * while stopped, queued or waiting. A waiting process stopped is `stopped` (the held call stays
+ * held; SIGCONT makes it `waiting` again); SIGTERM and SIGKILL end the held call at once.
  */
 import type { Finished, Reply, RunSpec } from "../engines/engine.js";
 import type { GateRun } from "../gate.js";
@@ -65,6 +68,8 @@ export class AgentProcess {
   private finalFuel = 0;
   private finalCalls = 0;
   private readonly pendingSignals: Promise<unknown>[] = [];
+  /** The cancels of the calls held for a person (see hold). */
+  private readonly held = new Set<(why: string) => void>();
 
   constructor(
     readonly pid: number,
@@ -137,7 +142,7 @@ export class AgentProcess {
         break;
       case "SIGSTOP":
         if (this.currentState === "queued") this.stopWhenStarted = true;
-        if (this.currentState !== "running") return;
+        if (this.currentState !== "running" && this.currentState !== "waiting") return;
         this.currentState = "stopped";
         this.channel?.setControl(Control.stop);
         this.pauseClock();
@@ -145,9 +150,9 @@ export class AgentProcess {
       case "SIGCONT":
         if (this.currentState === "queued") this.stopWhenStarted = false;
         if (this.currentState !== "stopped") return;
-        this.currentState = "running";
+        this.currentState = this.held.size > 0 ? "waiting" : "running";
         this.channel?.setControl(Control.run);
-        this.resumeClock();
+        if (this.currentState === "running") this.resumeClock();
         break;
       case "SIGTERM":
         this.signalTerm();
@@ -158,9 +163,38 @@ export class AgentProcess {
 
   private signalTerm(): void {
     if (this.gate) this.gate.terminating = true;
+    this.endHeld("SIGTERM: the agent has been asked to finish");
     // (a tool call in flight is aborted at once: its handler's AbortSignal fires)
     this.gate?.capabilities?.interrupt?.();
     this.channel?.requestTerm();
+  }
+
+  /**
+   * Marks the process `waiting` while a call is held for a person (its deadline does not run);
+   * `cancel` is called when the process is asked to finish or ends meanwhile. Returns the
+   * release, after which it is `running` again (unless stopped meanwhile).
+   */
+  hold(cancel: (why: string) => void): () => void {
+    if (this.ending) {
+      cancel("the process has ended");
+      return () => undefined;
+    }
+    this.held.add(cancel);
+    if (this.currentState === "running") {
+      this.currentState = "waiting";
+      this.pauseClock();
+    }
+    return () => {
+      if (!this.held.delete(cancel) || this.held.size > 0 || this.currentState !== "waiting" || this.ending) return;
+      this.currentState = "running";
+      this.resumeClock();
+    };
+  }
+
+  private endHeld(why: string): void {
+    const cancels = [...this.held];
+    this.held.clear();
+    for (const cancel of cancels) cancel(why);
   }
 
   /** Records a checkpoint in the log; resolves to its sequence number. */
@@ -258,6 +292,7 @@ export class AgentProcess {
     if (this.ending) return;
     this.ending = ending;
     this.pauseClock();
+    this.endHeld(`the process ended (${ending.status}${ending.reason ? `, ${ending.reason}` : ""})`);
     clearTimeout(this.termTimer);
     this.channel?.close();
     this.ended.abort();

@@ -31,6 +31,8 @@ export interface CompiledRule {
   readonly args: readonly CompiledArg[] | null;
   /** tool.call: the pinned tool hash. */
   readonly pin: string | null;
+  /** An allow rule's `approves:`: the ask rules it answers in advance where it matches strictly. */
+  readonly approves: ReadonlySet<string> | null;
   /**
    * A rule that can let a call through (allow, audit, verify): it lets a call through only when
    * every condition holds strictly (see match.ts). A denying rule (deny, stop, kill) matches
@@ -63,6 +65,8 @@ export interface CompiledPolicy {
   readonly rateRules: readonly CompiledRule[];
   /** The longest window of any rule's rate, in milliseconds (0 without rates). */
   readonly longestWindowMs: number;
+  /** Whether some rule has `approves:` (decide looks for answered ask rules only then). */
+  readonly approving: boolean;
 }
 
 /** The rank of `deny`: every weaker effect can let a call through. */
@@ -72,6 +76,7 @@ const VERBS: Readonly<Record<Effect, string>> = {
   allow: "allows",
   audit: "allows (audited)",
   verify: "asks verification for",
+  ask: "asks a person about",
   deny: "denies",
   stop: "denies and stops the agent on",
   kill: "denies and kills the agent on",
@@ -115,6 +120,7 @@ export function compileMerged(policy: MergedPolicy): CompiledPolicy {
       needsSql: spec.pattern !== undefined || spec.operations !== undefined || spec.tables !== undefined,
       args: spec.args ? compileArgs(spec.args) : null,
       pin: spec.pin ?? null,
+      approves: spec.approves ? new Set(spec.approves) : null,
       allowing: EFFECTS.indexOf(spec.effect) < DENY_RANK,
       rate: spec.rate ?? null,
       rateSlot: spec.rate ? rateSlots++ : -1,
@@ -140,6 +146,7 @@ export function compileMerged(policy: MergedPolicy): CompiledPolicy {
     rateSlots,
     rateRules,
     longestWindowMs: Math.max(0, ...rateRules.map((r) => r.rate!.windowMs)),
+    approving: rules.some((r) => r.approves !== null),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The decision: every rule that matches is considered, the strongest effect wins
- * (kill > stop > deny > verify > audit > allow), ties go to the first rule in policy order,
- * and with no match the policy's default decides. Rule order never changes the effect.
+ * (kill > stop > deny > ask > verify > audit > allow), ties go to the first rule in policy order,
+ * and with no match the policy's default decides. Rule order never changes the effect. An ask
+ * rule that an allow rule matching the call strictly `approves` takes no part.
  *
  * A rule that can let a call through (allow, audit, verify) does so only on a strict match
  * (match.ts). One that matches only loosely tightens: when the call is let through anyway (by
@@ -33,7 +34,12 @@ export function decideWith(policy: CompiledPolicy, rates: RateBook, given: Reque
     const broken = brokenPin(policy, request);
     if (broken !== null) return broken;
   }
-  const found = matchingRules(policy, request);
+  let found = matchingRules(policy, request);
+  // An allow rule that approves an ask rule (an approval of scope always) answers it in advance.
+  if (found !== null && policy.approving) {
+    const answered = answeredAsks(found.matched, request);
+    if (answered !== null) found = matchingRules(policy, request, answered);
+  }
   if (found === null) return { effect: policy.defaultEffect, rule: null, reason: policy.defaultReason, matched: [] };
   const { decider, matched } = found;
   const effect = decider?.effect ?? policy.defaultEffect;
@@ -48,14 +54,31 @@ export function decideWith(policy: CompiledPolicy, rates: RateBook, given: Reque
     const { models, ...rest } = decider.spec.verify;
     decision.verify = models ? { ...rest, models: models.map((m) => ({ ...m })) } : { ...rest };
   }
+  if (effect === "ask" && decider.spec.ask) decision.ask = { ...decider.spec.ask };
   return decision;
+}
+
+/**
+ * The ask rules among `matched` that an allow rule matching the request strictly approves
+ * (`approves:`), or null when there are none: those take no part in the decision.
+ */
+export function answeredAsks(matched: readonly CompiledRule[], request: Request): Set<CompiledRule> | null {
+  let approved: Set<string> | null = null;
+  for (const rule of matched) {
+    if (rule.approves === null || matchRule(rule, request) !== MATCHES) continue;
+    approved ??= new Set();
+    for (const id of rule.approves) approved.add(id);
+  }
+  if (approved === null) return null;
+  const answered = matched.filter((rule) => rule.effect === "ask" && approved.has(rule.id));
+  return answered.length > 0 ? new Set(answered) : null;
 }
 
 /**
  * The rules that take part in the decision (policy order) and the one that decides (null for
  * the default), or null when none takes part.
  */
-function matchingRules(policy: CompiledPolicy, request: Request): { decider: CompiledRule | null; matched: CompiledRule[] } | null {
+function matchingRules(policy: CompiledPolicy, request: Request, skip?: ReadonlySet<CompiledRule>): { decider: CompiledRule | null; matched: CompiledRule[] } | null {
   let best: CompiledRule | null = null;
   let matched: CompiledRule[] | null = null;
   let loose: CompiledRule[] | null = null;
@@ -66,6 +89,7 @@ function matchingRules(policy: CompiledPolicy, request: Request): { decider: Com
     const rules = node.rules;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i];
+      if (skip !== undefined && skip.has(rule)) continue;
       const level = matchRule(rule, request);
       if (level === NO_MATCH) continue;
       if (level !== MATCHES) {

@@ -1,7 +1,7 @@
 /** Explanations: the decision, and for every rule on the request's action whether and why it matched. */
 import type { Decision, Effect, Request } from "../types.js";
-import { DENY_RANK, type CompiledPolicy } from "./compile.js";
-import { MATCHES, NO_MATCH, matchRule } from "./match.js";
+import { DENY_RANK, type CompiledPolicy, type CompiledRule } from "./compile.js";
+import { MATCHES, NO_MATCH, matchRule, type MatchLevel } from "./match.js";
 import type { RuleOrigin } from "./rule.js";
 
 /** One rule's part in a decision. */
@@ -42,9 +42,17 @@ export interface Explanation {
 export function traceRules(policy: CompiledPolicy, request: Request): RuleTrace[] {
   const rules = policy.byAction.get(request.action) ?? [];
   let baseRank: number | null = null;
-  const traces = rules.map((rule) => {
+  const levels = rules.map((rule) => {
     const why = [`action ${request.action} is covered by ${rule.spec.action.join(", ")}`];
-    const level = matchRule(rule, request, why);
+    return { rule, why, level: matchRule(rule, request, why) as MatchLevel };
+  });
+  const approvedBy = approvals(levels);
+  const traces = levels.map(({ rule, why, level }) => {
+    const by = rule.effect === "ask" && level !== NO_MATCH ? approvedBy.get(rule.id) : undefined;
+    if (by !== undefined) {
+      why.push(`it is answered in advance by rule ${by} (approves: ${rule.id}): it takes no part`);
+      level = NO_MATCH;
+    }
     if (level === MATCHES) baseRank = Math.max(baseRank ?? 0, rule.rank);
     return { trace: { id: rule.id, effect: rule.effect, matched: level === MATCHES, why, origin: rule.spec.origin } as RuleTrace, level };
   });
@@ -58,6 +66,16 @@ export function traceRules(policy: CompiledPolicy, request: Request): RuleTrace[
     trace.why.push("it matches only loosely: it cannot let the call through, but the call is let through, so its effect and rate apply");
     return { ...trace, matched: true, tightens: true };
   });
+}
+
+/** Ask rule id -> the first allow rule matching strictly that approves it. */
+function approvals(levels: { rule: CompiledRule; level: MatchLevel }[]): Map<string, string> {
+  const by = new Map<string, string>();
+  for (const { rule, level } of levels) {
+    if (rule.approves === null || level !== MATCHES) continue;
+    for (const id of rule.approves) if (!by.has(id)) by.set(id, rule.id);
+  }
+  return by;
 }
 
 function where(origin: RuleOrigin): string {

@@ -25,6 +25,15 @@ export interface GlobMatcher {
 }
 
 /**
+ * A literal string as a glob that matches only itself (its special characters escaped).
+ *
+ * @example literalGlob("/ws/a[1].txt") // "/ws/a\\[1\\].txt"
+ */
+export function literalGlob(text: string): string {
+  return text.replace(/[*?[\]{}()!+@\\]/g, (c) => (c === "?" ? "[?]" : "\\" + c));
+}
+
+/**
  * A problem with one glob, or undefined when picomatch accepts it.
  *
  * @example globProblem("/a/[b") // 'invalid glob: Missing closing: "]" ...'

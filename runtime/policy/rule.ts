@@ -8,9 +8,10 @@ import type { FieldPath } from "./parse.js";
 import { didYouMean } from "./suggest.js";
 import { parseRate, type Rate } from "./units.js";
 import { validateVerifyOverrides } from "./verification.js";
+import { validateApproves, validateAsk, type AskSettings } from "./ask.js";
 
 export const RULE_FIELDS = [
-  "id", "action", "resource", "database", "methods", "pattern", "operations", "tables", "rate", "effect", "reason", "verify", "args", "pin",
+  "id", "action", "resource", "database", "methods", "pattern", "operations", "tables", "rate", "effect", "reason", "verify", "ask", "approves", "args", "pin",
 ] as const;
 
 /** Operation names the SQL analyzer reports (SqlFacts.operations). */
@@ -48,6 +49,10 @@ export interface RuleSpec {
   readonly rate?: Readonly<Rate> & { readonly text: string };
   readonly reason?: string;
   readonly verify?: Readonly<Partial<VerificationSettings>>;
+  /** ask rules only: how long a person has to answer (milliseconds). */
+  readonly ask?: Readonly<AskSettings>;
+  /** allow rules only: the ids of the ask rules this rule answers in advance (an approval of scope always). */
+  readonly approves?: readonly string[];
   /** tool.call only: JSON Pointer -> constraint on the tool's arguments (tool-rules.ts). */
   readonly args?: Readonly<Record<string, ArgConstraint>>;
   /** tool.call only: the tool's hash, `sha256:...`; a tool whose hash differs is denied. */
@@ -143,9 +148,11 @@ export function validateRule(raw: unknown, field: FieldPath, defaultId: string, 
     if (effect !== undefined && effect !== "verify") problems.add(at("verify"), `"verify" settings apply only to rules with effect verify, not ${effect}`);
     else verify = validateVerifyOverrides(raw.verify, at("verify"), problems);
   }
+  const ask = raw.ask === undefined ? undefined : validateAsk(raw.ask, effect, at("ask"), problems);
+  const approves = raw.approves === undefined ? undefined : validateApproves(raw.approves, effect, at("approves"), problems);
 
   if (problems.list.length > before || id === undefined || effect === undefined || action === undefined) return undefined;
-  const spec: RuleSpec = { id, effect, action, actions, resource, database, methods, pattern, operations, tables, rate, reason, verify, args, pin, origin };
+  const spec: RuleSpec = { id, effect, action, actions, resource, database, methods, pattern, operations, tables, rate, reason, verify, ask, approves, args, pin, origin };
   for (const key of Object.keys(spec) as (keyof RuleSpec)[]) if (spec[key] === undefined) delete spec[key];
   return spec;
 }

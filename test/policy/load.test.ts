@@ -42,7 +42,7 @@ describe("loading bad policies", () => {
 
   it("formats the error message as file:line:column: field: message", () => {
     expect(() => loadPolicy("rules:\n  - action: fs.read\n    effect: maybe\n", { file: "mine.yaml" })).toThrow(
-      /^mine\.yaml:3:13: rules\[0\]\.effect: unknown effect "maybe"; expected one of: allow, audit, verify, deny, stop, kill$/,
+      /^mine\.yaml:3:13: rules\[0\]\.effect: unknown effect "maybe"; expected one of: allow, audit, verify, ask, deny, stop, kill$/,
     );
   });
 
