@@ -3,13 +3,13 @@
  * for scope "always", and where the mailbox would be. Nothing an agent can write may answer or
  * widen an approval, so neither the mailbox nor the policy file may lie inside a mount.
  */
-import { existsSync, realpathSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { resolve } from "node:path";
 import { UsageError } from "../errors.js";
 import { MAX_ASK_TIMEOUT_MS } from "../policy/ask.js";
 import { parseDuration } from "../policy/units.js";
 import { approvalsDir } from "./mailbox.js";
 import type { ApprovalsOptions } from "./types.js";
+import { realPath, within } from "../hosts/node/host-paths.js";
 
 /** How long a person has to answer when neither the rule nor the kernel says: 5 minutes. */
 export const DEFAULT_ASK_TIMEOUT_MS = 5 * 60 * 1000;
@@ -61,22 +61,4 @@ function outsideMounts(path: string, what: string, mounts: readonly { guest: str
       throw new UsageError(`${what} ${real} and mount ${mount.guest} (${host}) overlap: ${why}; put it elsewhere`);
     }
   }
-}
-
-/** An absolute path with links resolved as far as it exists (the rest as written). */
-function realPath(path: string): string {
-  let head = resolve(path);
-  const rest: string[] = [];
-  while (!existsSync(head)) {
-    const parent = dirname(head);
-    if (parent === head) break;
-    rest.unshift(basename(head));
-    head = parent;
-  }
-  return join(realpathSync(head), ...rest);
-}
-
-function within(path: string, dir: string): boolean {
-  const rel = relative(dir, path);
-  return rel === "" || (!isAbsolute(rel) && rel !== ".." && !rel.startsWith("../"));
 }

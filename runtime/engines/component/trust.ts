@@ -12,10 +12,11 @@
  * rewrite the cache, or read the key and sign its own), and no mount may be inside the cache.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { UsageError } from "../../errors.js";
+import { realPath, within } from "../../hosts/node/host-paths.js";
 
 export const DEFAULT_CACHE_DIR = ".agent-os/cache";
 const KEY_BYTES = 32;
@@ -133,22 +134,4 @@ export function checkCacheOutsideMounts(options: CacheOptions | false | undefine
       throw new UsageError(`the component cache's key file ${key} is inside mount ${mount.guest} (${mount.host}): an agent could read it and sign code of its own`);
     }
   }
-}
-
-/** An absolute path with links resolved as far as it exists (the rest as written). */
-function realPath(path: string): string {
-  let head = resolve(path);
-  const rest: string[] = [];
-  while (!existsSync(head)) {
-    const parent = dirname(head);
-    if (parent === head) break;
-    rest.unshift(basename(head));
-    head = parent;
-  }
-  return join(realpathSync(head), ...rest);
-}
-
-function within(path: string, dir: string): boolean {
-  const rel = relative(dir, path);
-  return rel === "" || (!isAbsolute(rel) && rel !== ".." && !rel.startsWith(`..${"/"}`) && !rel.startsWith("..\\"));
 }
