@@ -25,8 +25,12 @@ export function start(cwd: string, ...args: string[]): ChildProcess & { out: str
   child.err = "";
   child.stdout!.setEncoding("utf8").on("data", (c: string) => (child.out += c));
   child.stderr!.setEncoding("utf8").on("data", (c: string) => (child.err += c));
+  // Its end is taken from the start: a child that has already closed when finished() is called is still seen.
+  closes.set(child, new Promise((resolve) => child.once("close", (code, signal) => resolve({ code, signal }))));
   return child;
 }
+
+const closes = new WeakMap<ChildProcess, Promise<{ code: number | null; signal: NodeJS.Signals | null }>>();
 
 /** Waits for the child's end (at most `timeoutMs`, then it is killed and the test fails). */
 export function finished(child: ChildProcess & { out: string; err: string }, timeoutMs = 120_000): Promise<Ran> {
@@ -35,7 +39,8 @@ export function finished(child: ChildProcess & { out: string; err: string }, tim
       child.kill("SIGKILL");
       reject(new Error(`agent-os did not end within ${timeoutMs} ms; stderr: ${child.err}`));
     }, timeoutMs);
-    child.once("close", (code, signal) => {
+    const closed = closes.get(child) ?? new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once("close", (code, signal) => done({ code, signal })));
+    void closed.then(({ code, signal }) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout: child.out, stderr: child.err });
     });
