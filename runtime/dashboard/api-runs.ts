@@ -40,21 +40,25 @@ const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
 /**
  * The routes of the runs views.
  *
- * @example routes.push(...runRoutes(source, index))
+ * `caughtUp` resolves once the index holds everything the log held when it was called, so
+ * that a run that has just ended is listed and found.
+ *
+ * @example routes.push(...runRoutes(source, index, () => live.caughtUp()))
  */
-export function runRoutes(source: DashboardSource, index: RunIndex): Route[] {
+export function runRoutes(source: DashboardSource, index: RunIndex, caughtUp: () => Promise<void>): Route[] {
   return [
     {
       kind: "read",
       pattern: "/api/runs",
-      handler: ({ url }) => {
+      handler: async ({ url }) => {
+        await caughtUp();
         const limit = Number(url.searchParams.get("limit") ?? 200);
         const q = url.searchParams.get("q") ?? undefined;
         const status = url.searchParams.get("status") || undefined;
         return { runs: index.list({ q, status, limit: Number.isSafeInteger(limit) && limit > 0 ? Math.min(limit, 5000) : 200 }) };
       },
     },
-    { kind: "read", pattern: "/api/runs/:id", handler: ({ params }) => ({ run: runOrThrow(index, params.id) }) },
+    { kind: "read", pattern: "/api/runs/:id", handler: async ({ params }) => (await caughtUp(), { run: runOrThrow(index, params.id) }) },
     { kind: "read", pattern: "/api/runs/:id/events", handler: ({ params, url }) => timeline(source, index, params.id, url) },
     { kind: "read", pattern: "/api/runs/:id/chart", handler: ({ params }) => chart(source, index, params.id) },
     { kind: "read", pattern: "/api/events/:seq", handler: ({ params }) => storedEvent(source, params.seq) },

@@ -75,7 +75,7 @@ export async function startDashboard(source: DashboardSource, options: Dashboard
         ]),
     },
     ...processRoutes(source, live),
-    ...runRoutes(source, index),
+    ...runRoutes(source, index, () => live.caughtUp()),
     ...chain.routes,
     ...policyRoutes(source),
     ...approvalRoutes(source, index, () => live.refresh()),

@@ -70,6 +70,15 @@ export class LiveState {
     return this.look();
   }
 
+  /**
+   * Resolves once a look that started after this call is done: everything appended to the log
+   * before the call is in the index (a look already under way may have started before it).
+   */
+  async caughtUp(): Promise<void> {
+    await this.running;
+    await this.look();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
