@@ -6,7 +6,7 @@
  */
 import { dirname, resolve } from "node:path";
 import { ReplayError, UsageError } from "../errors.js";
-import { redecideRunWith, type CounterfactualOptions } from "../episodic/redecide.js";
+import { redecideRunWith, type CounterfactualOptions, type DecisionChange } from "../episodic/redecide.js";
 import type { KernelLog } from "../episodic/log.js";
 import { resolvePolicy } from "../hosts/node/policy/resolve.js";
 import type { LoggedEvent, Policy } from "../types.js";
@@ -43,22 +43,11 @@ export interface BacktestOptions {
   analyzeSql?: CounterfactualOptions["analyzeSql"];
 }
 
-/** A recorded call whose effect changes. */
-export interface BacktestChange {
+/** A recorded call whose effect changes: redecideRun's change, with its run and when it was recorded (ms since the epoch). */
+export interface BacktestChange extends DecisionChange {
   runId: string;
   agent: string;
-  seq: number;
-  /** When it was recorded, ms since the epoch. */
   time: number;
-  action: string;
-  resource: string;
-  method?: string;
-  /** The old policy's decision (or the recorded one). */
-  before: { effect: string; rule: string | null };
-  /** The new policy's decision; `rule` null when its default decided. */
-  after: { effect: string; rule: string | null; reason: string };
-  /** Decided without the SQL statement's facts (see DecisionChange.withoutSqlFacts). */
-  withoutSqlFacts?: true;
 }
 
 /** The changes one rule of the new policy makes (rule null: its default), with that rule's effect. */
