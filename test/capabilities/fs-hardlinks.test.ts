@@ -173,10 +173,10 @@ export async function run() {
   it("refuses by default, goes through with :rw,hardlinks, and :ro,hardlinks reads but does not append; a mistyped option exits 2", () => {
     const plain = runWith("");
     expect(plain.code, plain.stderr).toBe(0);
-    expect(plain.stdout).toMatch(/^PermissionDenied \/ws\/hl\.txt has 4 hard links.*\nPermissionDenied \/ws\/hl\.txt has 4 hard links/);
+    expect(plain.stdout, plain.stderr).toMatch(/^PermissionDenied \/ws\/hl\.txt has 4 hard links.*\nPermissionDenied \/ws\/hl\.txt has 4 hard links/);
     expect(readFileSync(host.victim, "utf8")).toBe(VICTIM);
     const readOnly = runWith(":ro,hardlinks");
-    expect(readOnly.stdout).toMatch(new RegExp(`^ok ${VICTIM}\nPermissionDenied mount /ws is read-only`));
+    expect(readOnly.stdout, `exit ${readOnly.code}; stderr: ${readOnly.stderr}`).toMatch(new RegExp(`^ok ${VICTIM}\nPermissionDenied mount /ws is read-only`));
     expect(readFileSync(host.victim, "utf8")).toBe(VICTIM);
     const allowed = runWith(":rw,hardlinks");
     expect(allowed.stdout, allowed.stderr).toBe(`ok ${VICTIM}\nok \n`);

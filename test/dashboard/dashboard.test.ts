@@ -138,6 +138,9 @@ describe("the dashboard in Chromium", { timeout: 120_000 }, () => {
 
     await table.press(proc.pid, "SIGSTOP");
     expect(await eventually(() => table.state(proc.pid), (s) => s === "stopped")).toBe("stopped");
+    // The kernel marks it stopped at once; the guest parks at its next fuel check, which on a busy
+    // machine may come after the page's next refresh. Its fuel is frozen only from then on.
+    expect(await proc.stopped(20_000)).toBe(true);
     const frozen = await eventually(() => table.fuel(proc.pid), (f) => f === proc.usage.fuel);
     await new Promise((resolve) => setTimeout(resolve, 1200));
     expect(await table.fuel(proc.pid)).toBe(frozen);
