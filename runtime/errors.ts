@@ -85,6 +85,16 @@ export class ReplayError extends AgentOsError {
   }
 }
 
+/**
+ * The cluster could not be reached or did not answer (a NATS server down, a node that did not
+ * reply in time). Credentials the server refuses are a UsageError: a configuration mistake.
+ */
+export class ClusterError extends AgentOsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("CLUSTER", message, options);
+  }
+}
+
 /** One located problem in a policy file. */
 export interface PolicyProblem {
   /** The file, when the policy came from one. */

@@ -23,6 +23,7 @@ import { errorText, wellFormedDecision } from "./decision.js";
 import { checkModelAlias } from "./capabilities/llm.js";
 import { listAllowedTools, prepareToolCall } from "./gate-tools.js";
 import { askApprover, askOnRedirect, type Approver } from "./gate-ask.js";
+import { sharedRateRules, takeSharedRates, type SharedRates } from "./gate-rates.js";
 import type { Action, DecideOptions, Decision, Denial, Limits, Policy, Request, SqlFacts, TokenCount } from "./types.js";
 
 /**
@@ -46,6 +47,8 @@ export interface GateRun {
   verifier?: Verifier;
   /** Answers decisions with effect "ask" (a person, see runtime/approvals). Absent: "ask" denies at once (no approver). */
   approver?: Approver;
+  /** Rate limits counted with other kernels too (a cluster): taken after the policy lets a call through. */
+  sharedRates?: SharedRates;
   /**
    * Marks the run `waiting` while a call is held for a person; `cancel` is called if the run ends
    * or is asked to finish meanwhile. Returns the release. Absent: nothing is marked.
@@ -189,8 +192,16 @@ function refuseInvalid(run: GateRun, op: OpName, action: Action, args: unknown[]
   }
 }
 
-/** Logs the decided call, then carries it out (or not) as decided. */
+/** Logs the decided call, then carries it out (or not) as decided; a shared rate limit is taken first. */
 function carryOut(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision, fsCall?: FsCall): Reply | Promise<Reply> {
+  const shared = run.sharedRates && sharedRateRules(run.policy, decision);
+  if (shared && shared.length > 0) {
+    return takeSharedRates(run.sharedRates!, run.policy, request, decision, shared, Date.now()).then((taken) => carryOutDecided(run, op, args, request, taken, fsCall));
+  }
+  return carryOutDecided(run, op, args, request, decision, fsCall);
+}
+
+function carryOutDecided(run: GateRun, op: OpName, args: unknown[], request: Request, decision: Decision, fsCall?: FsCall): Reply | Promise<Reply> {
   if (EFFECT_FREE.has(op) && (decision.effect === "allow" || decision.effect === "audit")) return answerInOneEvent(run, op, args, request, decision);
   let staged: { seq: number; written: Promise<void> };
   try {
@@ -280,6 +291,8 @@ export function authorizeHop(run: GateRun): HopAuthorizer {
     let decision = interrupted ? FAIL_CLOSED("SIGTERM: the agent has been asked to finish") : decide(run.policy, request);
     if (decision.effect === "verify") decision = await verify(run, request, decision);
     else if (decision.effect === "ask") decision = askOnRedirect(decision);
+    const shared = run.sharedRates && sharedRateRules(run.policy, decision);
+    if (shared && shared.length > 0) decision = await takeSharedRates(run.sharedRates!, run.policy, request, decision, shared, Date.now());
     try {
       const call = await run.log.append({
         type: "call",
@@ -348,4 +361,4 @@ function logQuotaReached(bytes: number): string {
 }
 
 export { buildRequest, toWitError };
-export type { Approver };
+export type { Approver, SharedRates };

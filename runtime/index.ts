@@ -72,6 +72,7 @@ export { formatExplanation, type Explanation, type RuleTrace } from "./policy/ex
 export {
   AgentOsError,
   AgentLoadError,
+  ClusterError,
   GuestError,
   KernelClosedError,
   LogError,
@@ -111,3 +112,9 @@ export {
 } from "./types.js";
 export { defineTool, type ToolDefinition } from "./tools/host.js";
 export { toolHash, toolName, type JsonSchema, type ToolContext, type ToolInfo, type ToolProvider } from "./tools/types.js";
+export { connectCluster, Cluster, type SubmitOptions } from "./cluster/client.js";
+export { ClusterNode, type ClusterNodeOptions } from "./cluster/node.js";
+export type { ClusterConnectOptions } from "./cluster/connect.js";
+export type { ClusterProcess, SignalAnswer } from "./cluster/node-control.js";
+export type { ClusterRunResult, PolicyRef, RunRecord, NodeRecord } from "./cluster/records.js";
+export type { SharedRates } from "./gate-rates.js";

@@ -5,6 +5,7 @@
  * These follow the WIT contract in `wit/kernel.wit`; `test/wit.test.ts` checks that they agree.
  */
 import type { JsonValue } from "./episodic/encoding.js";
+import type { Rate } from "./policy/units.js";
 
 /** Canonical action names, one per WIT import that the gate decides. */
 export const ACTIONS = [
@@ -356,6 +357,8 @@ export interface Policy {
    * written path leads to, every entry of a recursive operation).
    */
   decide(request: Request, options?: DecideOptions): Decision;
+  /** The rate of the rule with this id, or null (optional: shared rate limits use it). */
+  rateOf?(ruleId: string): Readonly<Rate> | null;
 }
 
 /** Options of `Policy.decide`. */

@@ -16,6 +16,8 @@ import { runCommand } from "./run.js";
 import { toolsCommand } from "./tools.js";
 import { replayCommand } from "./replay.js";
 import { verifyCommand } from "./verify.js";
+import { nodeCommand, submitCommand } from "./cluster.js";
+import { psCommand, signalCommand } from "./cluster-ps.js";
 
 const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   run: { run: runCommand, summary: "run an agent under a policy" },
@@ -31,6 +33,10 @@ const COMMANDS: Record<string, { run: Subcommand; summary: string }> = {
   approve: { run: approveCommand, summary: "approve a held call: once, for the run, or always (a rule in the policy)" },
   deny: { run: denyCommand, summary: "deny a held call" },
   dashboard: { run: dashboardCommand, summary: "serve the live dashboard over the log (127.0.0.1, with a token)" },
+  node: { run: nodeCommand, summary: "run a cluster node: a kernel taking runs from a NATS JetStream queue" },
+  submit: { run: submitCommand, summary: "queue a run in the cluster (--wait for its result)" },
+  ps: { run: psCommand, summary: "list the cluster's live and queued processes, with their nodes" },
+  signal: { run: signalCommand, summary: "send SIGSTOP, SIGCONT, SIGTERM or SIGKILL to a cluster run" },
 };
 
 export const HELP = `Usage: agent-os <command> [options]

@@ -25,6 +25,7 @@ import { reportFailure } from "./failure.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
 import { readOnlyDatabases, sqlAnalyzer } from "./replay.js";
 import { DIFF_USAGE, policyDiff } from "./policy-diff.js";
+import { policyPush, PUSH_USAGE } from "./cluster-ps.js";
 
 const HELP_FLAG: FlagSpec = { type: "boolean", short: "h", help: "show this help" };
 
@@ -70,6 +71,7 @@ ${formatFlags(EXPLAIN_FLAGS).replace(/^/gm, "    ")}
       main=app.db analyzes statements recorded without them).
 ${formatFlags(SUGGEST_FLAGS).replace(/^/gm, "    ")}
 ${DIFF_USAGE}
+${PUSH_USAGE}
 built-in policies: strict, standard, readonly, permissive, audit (and base, for extends)
 exit codes: 0 ok, 1 a test case failed, or diff found calls that change (or the command could
 not do its work), 2 a policy or cases file that does not load, or bad arguments
@@ -88,6 +90,7 @@ export const policyCommand: Subcommand = async (argv, io) => {
     if (sub === "test") return test(rest, io);
     if (sub === "suggest") return await suggest(rest, io);
     if (sub === "diff") return await policyDiff(rest, io);
+    if (sub === "push") return await policyPush(rest, io);
     io.stderr(`agent-os policy: unknown subcommand ${escapeText(JSON.stringify(sub))}\n${USAGE}`);
     return EXIT.usage;
   } catch (e) {

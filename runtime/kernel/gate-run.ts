@@ -2,7 +2,7 @@
  * The gate's view of one run: what it decides a host call with (the policy, the verifier, the
  * log), what it counts (host calls, tokens, denials), and the run's capabilities.
  */
-import type { Approver, GateRun, Verifier } from "../gate.js";
+import type { Approver, GateRun, SharedRates, Verifier } from "../gate.js";
 import type { RunCapabilities } from "../capabilities/index.js";
 import type { KernelLog } from "../episodic/index.js";
 import type { Policy } from "../types.js";
@@ -21,6 +21,8 @@ export interface GateRunDeps {
   verifier: Verifier;
   /** Answers "ask" decisions; absent: "ask" denies at once (no approver). */
   approver?: Approver;
+  /** Rate limits counted with other kernels too. */
+  sharedRates?: SharedRates;
   /** Makes the run's capabilities (the host's: Node's mounts, databases and sockets, or an edge host's fetch). */
   capabilities: (run: GateRun, base: CapabilityBase) => RunCapabilities;
   /** The kernel's wall clock, in milliseconds. */
@@ -46,6 +48,7 @@ export function newGateRun(proc: AgentProcess, log: KernelLog, task: string, dep
     terminating: false,
     capabilities: undefined as unknown as RunCapabilities,
     ...(deps.approver ? { approver: deps.approver } : {}),
+    ...(deps.sharedRates ? { sharedRates: deps.sharedRates } : {}),
     hold: (cancel) => proc.hold(cancel),
     stop: (reason) => proc.signal("SIGSTOP", `policy (${reason})`),
     kill: (reason) => proc.killFor("policy", "policy", reason),

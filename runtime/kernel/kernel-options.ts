@@ -10,6 +10,7 @@ import type { KernelLog } from "../episodic/index.js";
 import type { Verifier } from "../gate.js";
 import type { PoolOptions } from "../hosts/node/pool/pool.js";
 import type { Limits, Policy } from "../types.js";
+import type { SharedRates } from "../gate.js";
 import type { VerificationOptions } from "../verify/settings.js";
 import type { CapabilityOptions } from "./capabilities.js";
 import type { Isolation } from "./hosts.js";
@@ -69,6 +70,8 @@ export interface KernelOptions extends CapabilityOptions {
    * is denied at once ("no approver").
    */
   approvals?: ApprovalsOptions | boolean;
+  /** Rate limits counted with other kernels too (a cluster's key-value store); see SharedRates. */
+  sharedRates?: SharedRates;
   /** The kernel's wall clock, in milliseconds (what agents read as the time). */
   now?: () => number;
   /**
@@ -99,4 +102,12 @@ export interface SpawnOptions {
   limits?: Partial<Limits>;
   /** This run's isolation (default: the kernel's); "shared" is refused for a component. */
   isolation?: Isolation;
+  /**
+   * The policy this run's calls are decided under, and whose limits it gets (default: the
+   * kernel's). Its name and hash are in the run's spawn event. Secrets, models, verification
+   * and approvals stay the kernel's. A cluster node starts each run under the version current then.
+   */
+  policy?: Policy;
+  /** The run's id (default: a new random UUID); a cluster gives its own. @throws UsageError when a live run has it. */
+  runId?: string;
 }

@@ -8,6 +8,7 @@
  * await kernel.close();
  * ```
  */
+import { countedElsewhere } from "../gate-rates.js";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { extname, resolve } from "node:path";
@@ -168,11 +169,12 @@ export class KernelSpace {
     if (this.closed) throw new KernelClosedError();
     if (typeof task !== "string") throw new UsageError("the task must be a string");
     validateLimits(options.limits, "spawn limits");
-    const limits = this.limitsFor(options.limits);
+    const policy = options.policy ?? this.policy;
+    const limits = this.limitsFor(options.limits, policy);
     const isolation = isolationFor(agent, options.isolation, this.placement.isolation);
     const host = this.hostFor(isolation);
     const pid = this.nextPid++;
-    const runId = randomUUID();
+    const runId = this.newRunId(options.runId);
     const spec = runSpec(agent, runId, pid, task, limits);
     const proc = new AgentProcess(
       pid,
@@ -182,8 +184,8 @@ export class KernelSpace {
       {
         codeHash: agent.codeHash,
         codeStored: sha256(agent.source) === agent.codeHash,
-        policyName: this.policy.name,
-        policyHash: this.policy.hash,
+        policyName: policy.name,
+        policyHash: policy.hash,
         isolation,
       },
       {
@@ -191,7 +193,7 @@ export class KernelSpace {
         admission: this.admission,
         log: this.withCode(agent),
         termGraceMs: this.options.termGraceMs ?? 5000,
-        gateRun: (p, log) => this.gateRun(p, log, task),
+        gateRun: (p, log) => this.gateRun(p, log, task, policy),
         onExit: (p) => this.processes.remove(p.pid),
       },
     );
@@ -375,6 +377,11 @@ export class KernelSpace {
     await log?.close();
   }
 
+  /** How many agents may run at once (maxConcurrent); more wait in the admission queue. */
+  get capacity(): number {
+    return this.placement.maxConcurrent;
+  }
+
   /** Workers alive right now (for leak checks). */
   get workerCount(): number {
     return this.stats().workers;
@@ -414,13 +421,22 @@ export class KernelSpace {
     return this.logPromise.then((log) => withCodeStored(log, agent, this.storedCode));
   }
 
-  private limitsFor(spawnLimits: Partial<Limits> | undefined): Limits {
-    return mergeLimits(this.policy.limits, this.options.limits, spawnLimits, this.maxHeapBytes);
+  private limitsFor(spawnLimits: Partial<Limits> | undefined, policy = this.policy): Limits {
+    return mergeLimits(policy.limits, this.options.limits, spawnLimits, this.maxHeapBytes);
   }
 
-  private gateRun(proc: AgentProcess, log: KernelLog, task: string): GateRun {
+  /** The given run id (checked: not empty, printable, not a live run's), or a new one. */
+  private newRunId(given: string | undefined): string {
+    if (given === undefined) return randomUUID();
+    if (typeof given !== "string" || !/^[A-Za-z0-9._:-]{1,128}$/.test(given)) throw new UsageError("spawn: runId must be 1 to 128 letters, digits, '.', '_', ':' or '-'");
+    if ([...this.processes.values()].some((p) => p.runId === given)) throw new UsageError(`spawn: a live run already has the id ${given}`);
+    return given;
+  }
+
+  private gateRun(proc: AgentProcess, log: KernelLog, task: string, policy = this.policy): GateRun {
     const capabilities = (run: GateRun, base: CapabilityBase) => createRunCapabilities(this.capabilities, run, base);
     const approver = this.approvalBroker?.approver;
-    return newGateRun(proc, log, task, { policy: this.policy, verifier: this.verifier, ...(approver ? { approver } : {}), capabilities, now: this.options.now ?? Date.now });
+    const shared = this.options.sharedRates;
+    return newGateRun(proc, log, task, { policy: shared ? countedElsewhere(policy) : policy, verifier: this.verifier, ...(approver ? { approver } : {}), ...(shared ? { sharedRates: shared } : {}), capabilities, now: this.options.now ?? Date.now });
   }
 }

@@ -8,6 +8,7 @@ import { traceRules, type Explanation } from "./explain.js";
 import type { MergedPolicy } from "./merge.js";
 import { primeFromEvents, type PrimeReport, type RatePriming } from "./prime.js";
 import { RateBook } from "./rate.js";
+import type { Rate } from "./units.js";
 import type { RuleSpec } from "./rule.js";
 
 /** A rule as the policy holds it (read-only): its id, effect, conditions and where it was written. */
@@ -66,18 +67,12 @@ export class LoadedPolicy implements Policy, RatePriming {
     this.#now = now;
   }
 
+  /** The rate of the rule with this id, or null (no such rule, or no rate). */
+  rateOf(ruleId: string): Readonly<Rate> | null {
+    return this.#compiled.rules.find((r) => r.id === ruleId)?.rate ?? null;
+  }
+
   /**
-   * Decides a request. Never throws: a malformed request or any internal failure is a deny
-   * whose reason says so. The request is canonicalized first, as the gate would (an action's
-   * alias, the fs path, the URL, the method's case); a resource that cannot be made canonical
-   * is a fail-closed deny naming why.
-   *
-   * Rate limits count per agent name and per agent code (`request.code`); with
-   * `{ count: false }`, they are checked but the call is not counted.
-   *
-   * @example policy.decide(canonicalRequest("fs.write", "/prod/x")) // { effect: "deny", rule: "no-prod-writes", ... }
-   */
-/**
    * Whether some allow, audit or verify rule on `action` has a resource glob matching `resource`
    * (its other conditions aside), or the default allows: what tools.list shows.
    *
@@ -91,7 +86,18 @@ export class LoadedPolicy implements Policy, RatePriming {
     }
   }
 
-    decide(request: Request, options?: DecideOptions): Decision {
+  /**
+   * Decides a request. Never throws: a malformed request or any internal failure is a deny
+   * whose reason says so. The request is canonicalized first, as the gate would (an action's
+   * alias, the fs path, the URL, the method's case); a resource that cannot be made canonical
+   * is a fail-closed deny naming why.
+   *
+   * Rate limits count per agent name and per agent code (`request.code`); with
+   * `{ count: false }`, they are checked but the call is not counted.
+   *
+   * @example policy.decide(canonicalRequest("fs.write", "/prod/x")) // { effect: "deny", rule: "no-prod-writes", ... }
+   */
+  decide(request: Request, options?: DecideOptions): Decision {
     try {
       return decideWith(this.#compiled, this.#rates, request, this.#now, options?.count !== false);
     } catch (e) {

@@ -1,0 +1,87 @@
+/**
+ * A real nats-server with JetStream for the cluster tests: started on a free port on
+ * 127.0.0.1 with a token and file storage in a scratch directory; it can be stopped and started
+ * again on the same port and storage (a restart).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface NatsServer {
+  readonly url: string;
+  readonly token: string;
+  readonly dir: string;
+  /** Stops the server (SIGTERM, then SIGKILL after 5 s). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and storage. */
+  start(): Promise<void>;
+  /** Stops it and removes its storage. */
+  close(): Promise<void>;
+}
+
+/** Whether nats-server is installed (`.ci/run` installs it with apt-get). */
+export function hasNatsServer(): boolean {
+  return spawnSync("nats-server", ["--version"], { encoding: "utf8" }).status === 0;
+}
+
+export async function startNats(token = "test-token-" + Math.random().toString(36).slice(2)): Promise<NatsServer> {
+  const dir = mkdtempSync(join(tmpdir(), "agent-os-nats-"));
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    const proc = spawn("nats-server", ["-js", "-sd", join(dir, "js"), "-p", String(port), "-a", "127.0.0.1", "--auth", token], { stdio: ["ignore", "pipe", "pipe"] });
+    child = proc;
+    let err = "";
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`nats-server did not start within 20 s: ${err}`)), 20_000);
+      const onData = (chunk: Buffer) => {
+        err += chunk.toString();
+        if (/Server is ready/.test(err)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stderr!.on("data", onData);
+      proc.stdout!.on("data", onData);
+      proc.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`nats-server exited (${code}): ${err}`));
+      });
+    });
+  };
+  const stop = async (): Promise<void> => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+    proc.kill("SIGTERM");
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  await start();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    token,
+    dir,
+    stop,
+    start,
+    close: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
