@@ -78,18 +78,29 @@ export class Cluster {
    * @throws UsageError for an unknown run id; ClusterError after `timeoutMs`.
    */
   async wait(runId: string, options: { timeoutMs?: number } = {}): Promise<ClusterRunResult> {
-    checkRunId(runId);
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    for (;;) {
+      const record = await this.status(runId);
+      if (!record) throw new UsageError(`no run ${runId} in the cluster`);
+      if (record.state === "done" && record.result) return record.result;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ClusterError(`run ${runId} did not end within ${options.timeoutMs} ms`);
+      const ended = await this.watchEnd(runId, Math.min(left, 5000)).catch(() => null);
+      if (ended) return ended;
+    }
+  }
+
+  /** Watches the run's record for up to `ms`: its result if it ends meanwhile, else null (the watch is then made again: it survives a server restart). */
+  private async watchEnd(runId: string, ms: number): Promise<ClusterRunResult | null> {
     const watcher = await this.conn.runs.watch({ key: runId });
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => watcher.stop(), options.timeoutMs);
+    const timer = setTimeout(() => watcher.stop(), ms);
     try {
-      // (the watch delivers the current value first: an unknown run is known at once)
-      if (!(await this.conn.runs.get(runId))) throw new UsageError(`no run ${runId} in the cluster`);
       for await (const entry of watcher) {
         if (entry.operation !== "PUT") continue;
         const record = json.decode<RunRecord>(entry.value);
         if (record.state === "done" && record.result) return record.result;
       }
-      throw new ClusterError(`run ${runId} did not end within ${options.timeoutMs} ms`);
+      return null;
     } finally {
       clearTimeout(timer);
       watcher.stop();

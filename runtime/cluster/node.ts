@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import type { JsMsg } from "nats";
+import type { Consumer, JsMsg } from "nats";
 import { UsageError } from "../errors.js";
 import { KernelSpace, type KernelOptions } from "../kernel/kernel.js";
 import type { AgentProcess } from "../kernel/process.js";
@@ -195,6 +195,7 @@ export class ClusterNode {
   /** Takes runs while it has room, until closed. */
   private async consume(): Promise<void> {
     const { queueStream, queueConsumer } = this.conn.names;
+    let consumer: Consumer | undefined;
     while (!this.closing) {
       if (this.active.size >= this.capacity) {
         await new Promise<void>((resolve) => (this.roomFreed = resolve));
@@ -202,9 +203,10 @@ export class ClusterNode {
       }
       let msg: JsMsg | null;
       try {
-        const consumer = await this.conn.js.consumers.get(queueStream, queueConsumer);
+        consumer ??= await this.conn.js.consumers.get(queueStream, queueConsumer);
         msg = await consumer.next({ expires: 1000 });
       } catch {
+        consumer = undefined;
         await sleep(500);
         continue;
       }

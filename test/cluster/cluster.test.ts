@@ -3,11 +3,14 @@
  * processes: every run ends once, signals reach the node that hosts a run, a pushed policy
  * version reaches new runs only, and rate limits hold across nodes.
  */
+import { createHash, randomUUID } from "node:crypto";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KernelSpace, type Cluster } from "../../dist/runtime/index.js";
 import { agentOs } from "../cli/helpers.js";
+import { openCluster } from "../../dist/runtime/cluster/connect.js";
+import { enqueue } from "../../dist/runtime/cluster/liveness.js";
 import { POLICY_V1, results, startCluster, until, type TestCluster } from "./fixture.js";
 import { hasNatsServer } from "./nats.js";
 
@@ -136,6 +139,24 @@ describe.skipIf(!hasNatsServer())("a cluster of three node processes", () => {
     for (const r of denied) expect(r.denials[0]).toMatchObject({ rule: "rl-writes", reason: expect.stringContaining("across the cluster") });
     expect(new Set(done.map((r) => r.node)).size).toBeGreaterThan(1);
   }, 120_000);
+
+  it("a node refuses code whose bytes do not match the hash a run names: nothing of it runs", async () => {
+    const conn = await openCluster(c.url, { token: c.token });
+    try {
+      const benign = 'export async function run() { return "benign"; }';
+      const evil = 'import { fs } from "agent-os/guest"; export async function run() { await fs.write("/shared/runs.txt", "evil\\n", { append: true }); return "evil"; }';
+      const hash = createHash("sha256").update(benign).digest("hex");
+      // Someone with the cluster's credentials swaps other bytes in under the benign code's name.
+      await conn.code.putBlob({ name: hash }, new TextEncoder().encode(evil));
+      const record = { runId: randomUUID(), state: "queued" as const, agent: { name: "swapped", kind: "module" as const, engine: "quickjs" as const, codeHash: hash }, task: "", retry: "never" as const, attempt: 1, submittedAt: Date.now() };
+      await enqueue(conn, record, await conn.runs.create(record.runId, new TextEncoder().encode(JSON.stringify(record))));
+      const result = await client.wait(record.runId);
+      expect(result).toMatchObject({ status: "failed", reason: "refused", pid: null, error: expect.stringContaining(`the code stored as ${hash} hashes to`) });
+      expect(c.lines()).not.toContain("evil");
+    } finally {
+      await conn.close();
+    }
+  }, 60_000);
 
   it("a client with a wrong token is refused (exit 2), and nothing reaches the cluster", async () => {
     const before = await client.ps();
