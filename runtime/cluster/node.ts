@@ -22,7 +22,7 @@ import { serveControl } from "./node-control.js";
 import { ClusterPolicies } from "./policies.js";
 import { clusterRates } from "./rates.js";
 import { getJson, lostRace, updateJson, type ClusterRunResult, type NodeRecord, type PolicyRef, type RunRecord } from "./records.js";
-import { persist, sleep } from "./retry.js";
+import { persist, sleep, within } from "./retry.js";
 
 export interface ClusterNodeOptions {
   /** The NATS server(s), nats://HOST:PORT. */
@@ -304,11 +304,14 @@ export class ClusterNode {
     this.closing = true;
     this.roomFreed?.();
     await this.consuming;
-    await this.kernel.close();
+    // The runs end first (their exit events in the log, their results in the cluster), then the
+    // last anchor covers them, then the log closes with the kernel.
+    for (const run of this.active.values()) run.proc?.signal("SIGKILL", "kernel (the node is leaving the cluster)");
     await Promise.all([...this.finishing]);
     for (const t of this.timers) clearInterval(t);
     this.policies.stop();
-    await this.anchorer.close().catch(() => undefined);
+    await within(this.anchorer.close().catch(() => undefined), 10_000);
+    await this.kernel.close();
     this.closeSubs();
     await updateJson<NodeRecord>(this.conn.nodes, this.name, (n) => (n.incarnation === this.incarnation ? { ...this.record(), stoppedAt: Date.now() } : null)).catch(() => undefined);
     await this.conn.close();

@@ -19,3 +19,13 @@ export async function persist<T>(write: () => Promise<T>, giveUp: () => boolean 
     }
   }
 }
+
+/** Waits for `promise`, or `ms` at most (the timer does not keep the process alive after). */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

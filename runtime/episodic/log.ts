@@ -92,7 +92,11 @@ class ChainLog implements KernelLog {
     private readonly maxBatch: number,
   ) {
     this.queue = emptyBatch(last);
+    this.writtenSeq = last.seq;
   }
+
+  /** The newest event known to be on disk (everything up to it is). */
+  private writtenSeq: number;
 
   get durable(): boolean {
     return this.backend.durable;
@@ -299,14 +303,24 @@ class ChainLog implements KernelLog {
         this.fail(err, [...current.done, ...(next?.done ?? [])]);
         break;
       }
+      this.writtenSeq = Math.max(this.writtenSeq, current.seq);
       for (const w of current.done) w.resolve(w.result);
       next ??= this.prepareNext();
     }
     this.flushing = undefined;
+    // A waiter for events already written (appendMany([]) on an idle log) has no batch to wait for.
+    this.resolveWritten();
+  }
+
+  private resolveWritten(): void {
+    let n = 0;
+    while (n < this.waiters.length && this.waiters[n].upTo <= this.writtenSeq) n++;
+    if (n === 0 || this.queue.records.length > 0 || this.queuedCount > 0) return;
+    for (const w of this.waiters.splice(0, n)) w.resolve(w.result);
   }
 
   /** Seals queued appends into the next batch and prepares its write; undefined when there is nothing to write. */
-  private prepareNext(): { write: PreparedWrite; done: Pending[] } | undefined {
+  private prepareNext(): { write: PreparedWrite; done: Pending[]; seq: number } | undefined {
     for (;;) {
       if (this.queue.records.length < this.maxBatch) this.sealQueued(this.maxBatch - this.queue.records.length);
       if (this.queue.records.length > 0 || this.queue.blobs.length > 0) break;
@@ -321,7 +335,7 @@ class ChainLog implements KernelLog {
       const write = this.backend.prepare(batch);
       // The batch's bytes are copied: the arena can start over once no sealed record is left in it.
       if (this.queue.records.length === 0) this.writer.recycle();
-      return { write, done };
+      return { write, done, seq: batch.head.seq };
     } catch (err) {
       this.fail(err, done);
       return undefined;

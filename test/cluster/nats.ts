@@ -4,7 +4,7 @@
  * again on the same port and storage (a restart).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,12 +26,20 @@ export function hasNatsServer(): boolean {
   return spawnSync("nats-server", ["--version"], { encoding: "utf8" }).status === 0;
 }
 
-export async function startNats(token = "test-token-" + Math.random().toString(36).slice(2)): Promise<NatsServer> {
+/**
+ * Starts a server that takes `token`, or, with `nkey` (a user's public nkey), only that user
+ * (through a configuration file: the command line has no flag for nkeys).
+ */
+export async function startNats(options: { token?: string; nkey?: string } = {}): Promise<NatsServer> {
+  const token = options.token ?? "test-token-" + Math.random().toString(36).slice(2);
   const dir = mkdtempSync(join(tmpdir(), "agent-os-nats-"));
   const port = await freePort();
+  const config = join(dir, "server.conf");
+  if (options.nkey) writeFileSync(config, `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${join(dir, "js")}" }\nauthorization { users = [ { nkey: "${options.nkey}" } ] }\n`);
+  const args = options.nkey ? ["-c", config] : ["-js", "-sd", join(dir, "js"), "-p", String(port), "-a", "127.0.0.1", "--auth", token];
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    const proc = spawn("nats-server", ["-js", "-sd", join(dir, "js"), "-p", String(port), "-a", "127.0.0.1", "--auth", token], { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn("nats-server", args, { stdio: ["ignore", "pipe", "pipe"] });
     child = proc;
     let err = "";
     await new Promise<void>((resolve, reject) => {
