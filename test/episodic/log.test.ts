@@ -45,6 +45,19 @@ describe.each(factories)("the $name log", (factory) => {
     await done();
   });
 
+  it("appendMany([]) resolves once everything sealed is written, also on an idle log (a wait for the durable head)", async () => {
+    const { log, done } = await factory.open();
+    const settled = (p: Promise<unknown>) => Promise.race([p.then(() => "resolved"), new Promise((resolve) => setTimeout(() => resolve("still waiting after 10 s"), 10_000))]);
+    expect(await settled(log.appendMany([]))).toBe("resolved");
+    await log.append(callEvent(0));
+    expect(await settled(log.appendMany([]))).toBe("resolved");
+    log.stage(callEvent(1));
+    expect(await settled(log.appendMany([]))).toBe("resolved");
+    expect(log.head().seq).toBe(2);
+    expect((await log.get(2))?.seq).toBe(2);
+    await done();
+  });
+
   it("stores data faithfully: what append returns is what get and query return, and decodes back", async () => {
     const { log, done } = await factory.open();
     const data = { ok: { n: 2n ** 70n, bytes: new Uint8Array([1, 2, 3]) }, callSeq: 1 };
