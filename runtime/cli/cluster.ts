@@ -24,7 +24,7 @@ void _noLog, _a, _ap, _at;
 const NODE_FLAGS: Record<string, FlagSpec> = {
   ...NATS_FLAGS,
   name: { type: "string", value: "NAME", help: "this node's name: letters, digits, - and _ (default: the host's name); one live node per name" },
-  capacity: { type: "string", value: "N", help: "runs at once (default: the kernel's, workers x agents per worker)" },
+  capacity: { type: "string", value: "N", help: "runs at once (default: four per core, each agent in a worker thread of its own)" },
   "lost-after": { type: "string", value: "DURATION", help: "a node whose heartbeat is older than this is lost (default 10s)" },
   ...NODE_KERNEL_FLAGS,
   help: HELP_FLAG,

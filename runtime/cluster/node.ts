@@ -6,7 +6,7 @@
  * heartbeat, sweeps for lost nodes, follows the active policy version and anchors its log.
  */
 import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Consumer, JsMsg } from "nats";
 import { UsageError } from "../errors.js";
@@ -32,7 +32,7 @@ export interface ClusterNodeOptions {
   name?: string;
   /** The kernel's options; `log` must be a directory (each node keeps a durable, anchored log). */
   kernel: KernelOptions;
-  /** Runs at once (default: the kernel's maxConcurrent). */
+  /** Runs at once (default: the kernel's maxConcurrent, at most four per core for agents in worker threads of their own). */
   capacity?: number;
   /** Heartbeat period (default 1 s). */
   heartbeatMs?: number;
@@ -100,7 +100,7 @@ export class ClusterNode {
       const code = new CodeCache(conn.code, kernel, join(dirname(logDir), ".agent-os-cluster-code"));
       const incarnation = randomUUID();
       const anchorer = new Anchorer({ conn, node: name, incarnation, log: kernelLog, key, everyMs: options.anchorEveryMs ?? 2000 });
-      const node = new ClusterNode(name, incarnation, conn, kernel, options.capacity ?? kernel.capacity, policies, code, anchorer, logDir, key.publicKey, options);
+      const node = new ClusterNode(name, incarnation, conn, kernel, options.capacity ?? defaultCapacity(kernel, options.kernel), policies, code, anchorer, logDir, key.publicKey, options);
       await node.begin();
       return node;
     } catch (error) {
@@ -316,6 +316,16 @@ export class ClusterNode {
     await updateJson<NodeRecord>(this.conn.nodes, this.name, (n) => (n.incarnation === this.incarnation ? { ...this.record(), stoppedAt: Date.now() } : null)).catch(() => undefined);
     await this.conn.close();
   }
+}
+
+/**
+ * Runs at once when the node is not told: the kernel's admission (maxConcurrent), but for agents
+ * in worker threads of their own ("dedicated", the default) at most four per core, so that a
+ * node does not take work it would only queue or run out of memory on.
+ */
+function defaultCapacity(kernel: KernelSpace, options: KernelOptions): number {
+  if (options.maxConcurrent !== undefined || options.isolation === "shared" || options.pool === false) return kernel.capacity;
+  return Math.max(1, Math.min(kernel.capacity, 4 * availableParallelism()));
 }
 
 /** A node of this name whose heartbeat is fresh: starting a second one is refused. */
