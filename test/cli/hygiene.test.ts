@@ -146,6 +146,10 @@ describe("--help documents every flag of every command", { timeout: SLOW_MS }, (
     inspect: ["json", "help"],
     policy: ["action", "resource", "method", "sql", "operations", "tables", "agent", "json", "log", "output", "db", "name", "collapse", "any-policy", "help"],
     tools: ["mcp", "json", "help"],
+    node: ["nats", "token", "nkey", "tls-ca", "prefix", "name", "capacity", "lost-after", "policy", "mount", "db", "fuel", "memory", "timeout", "log", "help"],
+    submit: ["nats", "token", "nkey", "tls-ca", "prefix", "task", "wait", "json", "retry", "engine", "fuel", "memory", "timeout", "help"],
+    ps: ["nats", "token", "nkey", "tls-ca", "prefix", "json", "help"],
+    signal: ["nats", "token", "nkey", "tls-ca", "prefix", "json", "help"],
   };
   it.each(Object.entries(FLAGS))("%s --help and -h: every flag, and nothing a terminal acts on", async (command, flags) => {
     for (const help of ["--help", "-h"]) {
