@@ -51,3 +51,32 @@ describe.skipIf(!hasNatsServer())("a cluster with nkey authentication", () => {
     expect(readFileSync(join(dir, "shared", "runs.txt"), "utf8")).toBe("with-seed\n");
   }, 120_000);
 });
+
+const TLS = new URL("../fixtures/tls/", import.meta.url).pathname;
+
+describe.skipIf(!hasNatsServer())("a cluster that requires TLS", () => {
+  let nats: NatsServer;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "agent-os-tls-"));
+    writeFileSync(join(dir, "policy.yaml"), POLICY_V1);
+    nats = await startNats({ tls: { cert: join(TLS, "server.pem"), key: join(TLS, "server-key.pem") } });
+  }, 60_000);
+  afterAll(async () => {
+    await nats?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("--tls-ca with the cluster's CA connects (a policy is pushed); without it, the server's certificate is not trusted and nothing is sent", async () => {
+    const pushed = await agentOs(dir, "policy", "push", "policy.yaml", "--nats", nats.url, "--token", nats.token, "--tls-ca", join(TLS, "ca.pem"), "--json");
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(JSON.parse(pushed.stdout)).toMatchObject({ name: "cluster-v1", revision: 1 });
+    const untrusted = await agentOs(dir, "policy", "push", "policy.yaml", "--nats", nats.url, "--token", nats.token);
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toMatch(/cannot reach the NATS server/);
+    const plain = await agentOs(dir, "ps", "--nats", nats.url.replace("tls://", "nats://"), "--token", nats.token);
+    expect(plain.code).not.toBe(0);
+    const again = await agentOs(dir, "policy", "push", "policy.yaml", "--nats", nats.url, "--token", nats.token, "--tls-ca", join(TLS, "ca.pem"), "--json");
+    expect(JSON.parse(again.stdout)).toMatchObject({ revision: 2 });
+  }, 120_000);
+});

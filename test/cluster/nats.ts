@@ -27,16 +27,19 @@ export function hasNatsServer(): boolean {
 }
 
 /**
- * Starts a server that takes `token`, or, with `nkey` (a user's public nkey), only that user
- * (through a configuration file: the command line has no flag for nkeys).
+ * Starts a server that takes `token`, or, with `nkey` (a user's public nkey), only that user,
+ * and with `tls` only TLS connections (through a configuration file: the command line has no
+ * flag for nkeys).
  */
-export async function startNats(options: { token?: string; nkey?: string } = {}): Promise<NatsServer> {
+export async function startNats(options: { token?: string; nkey?: string; tls?: { cert: string; key: string } } = {}): Promise<NatsServer> {
   const token = options.token ?? "test-token-" + Math.random().toString(36).slice(2);
   const dir = mkdtempSync(join(tmpdir(), "agent-os-nats-"));
   const port = await freePort();
   const config = join(dir, "server.conf");
-  if (options.nkey) writeFileSync(config, `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${join(dir, "js")}" }\nauthorization { users = [ { nkey: "${options.nkey}" } ] }\n`);
-  const args = options.nkey ? ["-c", config] : ["-js", "-sd", join(dir, "js"), "-p", String(port), "-a", "127.0.0.1", "--auth", token];
+  const auth = options.nkey ? `authorization { users = [ { nkey: "${options.nkey}" } ] }` : `authorization { token: "${token}" }`;
+  const tls = options.tls ? `tls { cert_file: "${options.tls.cert}", key_file: "${options.tls.key}" }` : "";
+  if (options.nkey || options.tls) writeFileSync(config, `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${join(dir, "js")}" }\n${auth}\n${tls}\n`);
+  const args = options.nkey || options.tls ? ["-c", config] : ["-js", "-sd", join(dir, "js"), "-p", String(port), "-a", "127.0.0.1", "--auth", token];
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
     const proc = spawn("nats-server", args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -71,7 +74,7 @@ export async function startNats(options: { token?: string; nkey?: string } = {})
   };
   await start();
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `${options.tls ? "tls" : "nats"}://127.0.0.1:${port}`,
     token,
     dir,
     stop,
