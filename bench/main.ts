@@ -17,8 +17,9 @@ import { policyBench } from "./policy.js";
 import { secretsBench } from "./secrets.js";
 import { toolsBench } from "./tools.js";
 import { webBench } from "./web.js";
+import { clusterBench } from "./cluster.js";
 
-const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench, llm: llmBench, "mcp-serve": mcpServeBench, mcp: mcpBench, tools: toolsBench, web: webBench, density: densityBench, edge: edgeBench };
+const SUITES: Record<string, BenchSuite> = { kernel: kernelBench, policy: policyBench, log: logBench, capabilities: capabilitiesBench, component: componentBench, bundle: bundleBench, secrets: secretsBench, llm: llmBench, "mcp-serve": mcpServeBench, mcp: mcpBench, tools: toolsBench, web: webBench, density: densityBench, edge: edgeBench, cluster: clusterBench };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));

@@ -3,6 +3,7 @@
  * and `agent-os submit` (queue a run, optionally wait for its result).
  */
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { UsageError } from "../errors.js";
 import { connectCluster } from "../cluster/client.js";
 import { ClusterNode } from "../cluster/node.js";
@@ -57,8 +58,10 @@ export const nodeCommand: Subcommand = async (argv, io) => {
   }
   if (positionals.length > 0) throw new UsageError(`node: unexpected argument ${escapeText(JSON.stringify(positionals[0]))} (see agent-os node --help)`);
   const { url, options } = clusterOptionsFrom(flags, "node");
-  const kernel = kernelOptionsFrom(flags, "node");
   const capacity = flags.capacity === undefined ? undefined : positiveInteger(flags.capacity as string, "capacity");
+  // A node runs one short run after another: it keeps workers warm for as many as it takes at
+  // once (up to 8), or each run would start a worker of its own.
+  const kernel = { ...kernelOptionsFrom(flags, "node"), pool: { warm: Math.min(capacity ?? 4 * availableParallelism(), 8) } };
   const lostAfter = flags["lost-after"] === undefined ? undefined : duration(flags["lost-after"] as string, "lost-after");
   const say = (line: string) => io.stderr(escapeText(`agent-os node: ${line}`) + "\n");
   const node = await ClusterNode.start({

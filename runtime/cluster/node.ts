@@ -303,18 +303,21 @@ export class ClusterNode {
     if (this.closing) return;
     this.closing = true;
     this.roomFreed?.();
-    await this.consuming;
+    await within(this.consuming, 5000);
     // The runs end first (their exit events in the log, their results in the cluster), then the
     // last anchor covers them, then the log closes with the kernel.
     for (const run of this.active.values()) run.proc?.signal("SIGKILL", "kernel (the node is leaving the cluster)");
-    await Promise.all([...this.finishing]);
+    // (their results are retried while the server is away, for 15 s: then they are in the log only)
+    await within(Promise.all([...this.finishing]), 15_000);
     for (const t of this.timers) clearInterval(t);
     this.policies.stop();
     await within(this.anchorer.close().catch(() => undefined), 10_000);
     await this.kernel.close();
     this.closeSubs();
-    await updateJson<NodeRecord>(this.conn.nodes, this.name, (n) => (n.incarnation === this.incarnation ? { ...this.record(), stoppedAt: Date.now() } : null)).catch(() => undefined);
-    await this.conn.close();
+    // (a server that is gone does not hold the node: its record and the drain get 5 s each)
+    const leaving = updateJson<NodeRecord>(this.conn.nodes, this.name, (n) => (n.incarnation === this.incarnation ? { ...this.record(), stoppedAt: Date.now() } : null));
+    await within(leaving.catch(() => undefined), 5000);
+    if ((await within(this.conn.close().then(() => true), 5000)) !== true) await this.conn.nc.close().catch(() => undefined);
   }
 }
 

@@ -101,5 +101,11 @@ describe.skipIf(!hasNatsServer())("cluster failures", () => {
     expect((await client.status(first[0]))!.result).toMatchObject({ status: "ok", output: "done a:0" });
     expect(c.lines().sort()).toEqual(["a:0", "b:0", "c:0", "held:0", "s1:30", "s2:30", "s3:30"]);
     expect(node.exitCode).toBe(null);
+
+    // A node whose server has gone still leaves when asked.
+    await c.nats.stop();
+    const left = new Promise<number | null>((resolve) => node.once("close", (code) => resolve(code)));
+    node.kill("SIGTERM");
+    expect(await left).toBe(0);
   }, 240_000);
 });
