@@ -1,6 +1,6 @@
 /**
  * `agent-os log [filters] [--json] [--follow]`: the episodic log as a readable timeline or
- * JSON lines. Exit 0, 1 when the log cannot be read, 2 for a usage error or a missing log.
+ * JSON lines; with `--nats URL`, every cluster node's log merged by time (log-cluster.ts). Exit 0, 1 when the log cannot be read, 2 for a usage error or a missing log.
  * Every line of the timeline is escaped (agent text never reaches the terminal raw); --json
  * prints the stored events exactly.
  */
@@ -13,6 +13,8 @@ import { escapeText, safeJson } from "./escape.js";
 import { reportFailure } from "./failure.js";
 import { EXIT, type CliIo, type Subcommand } from "./io.js";
 import { formatEvent } from "../episodic/format.js";
+import { NATS_FLAGS } from "./cluster-flags.js";
+import { printClusterLog } from "./log-cluster.js";
 
 const TYPES = ["spawn", "call", "result", "signal", "vote", "approval-request", "approval", "checkpoint", "exit"];
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -30,6 +32,8 @@ const FLAGS: Record<string, FlagSpec> = {
   newest: { type: "boolean", help: "newest first" },
   json: { type: "boolean", help: "one JSON object per line (the stored event, as hashed)" },
   follow: { type: "boolean", help: "keep printing new events until interrupted (Ctrl-C)" },
+  ...NATS_FLAGS,
+  "node-log": { type: "list", value: "NAME=DIR", help: "with --nats: node NAME's log is at DIR (repeatable)" },
   help: { type: "boolean", short: "h", help: "show this help" },
 };
 
@@ -41,11 +45,17 @@ confidence, latency, reason) or as JSON lines. What agents wrote (paths, URLs, l
 printed with control characters, line breaks and bidi controls escaped (\\n, \\x1b, \\u202e);
 --json prints it exactly (as JSON escapes).
 
+With --nats URL, prints the events of every node of that cluster merged by time, each line
+(and each JSON object, as "node") with the node's name. A node's log is read by path when its
+directory is on this machine, else through the node. --follow, --newest and --log do not go
+with --nats; --limit takes the first N of the merged timeline.
+
 Options:
 ${formatFlags(FLAGS)}
 
 Exit codes: 0 printed (also when the reader of the output went away, as with | head), 1 the
-log cannot be read, 2 usage error or no log.
+log cannot be read (with --nats: a node's log could not be read; the others are printed),
+2 usage error or no log.
 `;
 
 /** Options for {@link runLog}. Defaults: no signal (stops only at the end, or never with --follow); `pollMs` 500. */
@@ -73,6 +83,8 @@ export function parseTime(text: string, now: () => number = Date.now): number {
 
 interface Parsed {
   dir: string;
+  /** The flags, when --nats asks for the cluster's merged timeline. */
+  cluster?: Record<string, unknown>;
   query: EventQuery;
   json: boolean;
   follow: boolean;
@@ -112,7 +124,20 @@ function parse(argv: string[], now: () => number): Parsed | "help" {
     limit,
     order: flags.newest ? "newest" : "oldest",
   };
-  return { dir: values.log ?? ".agent-os/log", query, json: Boolean(flags.json), follow: Boolean(flags.follow) };
+  const cluster = clusterFlags(flags);
+  return { dir: values.log ?? ".agent-os/log", query, json: Boolean(flags.json), follow: Boolean(flags.follow), ...(cluster ? { cluster } : {}) };
+}
+
+/** The flags when --nats is given (checking what does not go with it); undefined otherwise. */
+function clusterFlags(flags: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (flags.nats === undefined) {
+    const stray = ["node-log", ...Object.keys(NATS_FLAGS)].find((name) => flags[name] !== undefined);
+    if (stray !== undefined) throw new UsageError(`log: --${stray} goes with --nats (see agent-os log --help)`);
+    return undefined;
+  }
+  const clash = ["log", "follow", "newest"].find((name) => flags[name] !== undefined);
+  if (clash !== undefined) throw new UsageError(`log: --${clash} does not go with --nats (the cluster's timeline is read once, oldest first)`);
+  return flags;
 }
 
 /**
@@ -128,6 +153,7 @@ export async function runLog(argv: string[], io: CliIo, options: LogRunOptions =
       io.stdout(LOG_HELP);
       return EXIT.ok;
     }
+    if (parsed.cluster) return await printClusterLog(parsed.cluster, parsed.query, parsed.json, io, options.signal);
     if (!(await logExists(parsed.dir))) throw new UsageError(`log: there is no log at ${parsed.dir}`);
     const stop = AbortSignal.any([options.signal, io.outputClosed].filter((s): s is AbortSignal => s !== undefined));
     const print = (e: LoggedEvent) => {

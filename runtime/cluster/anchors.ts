@@ -153,10 +153,14 @@ export class Anchorer {
   private next: Promise<void> | undefined;
   private closed = false;
   private last: Anchor | undefined;
-  /** The last publish's failure, cleared by the next success. */
-  lastError: Error | undefined;
+  private failure: ClusterError | undefined;
 
   constructor(private readonly o: AnchorerOptions) {}
+
+  /** The last publish's failure (the timer tries again at its next tick), cleared by the next success. */
+  get lastError(): ClusterError | undefined {
+    return this.failure;
+  }
 
   /** The last anchor published (undefined before the first). */
   get lastAnchor(): Anchor | undefined {
@@ -218,10 +222,10 @@ export class Anchorer {
     try {
       await this.o.conn.js.publish(this.o.conn.names.anchorSubject(this.o.node), json.encode(anchor), { expect: { streamName: this.o.conn.names.anchorStream } });
     } catch (error) {
-      this.lastError = new ClusterError(`node ${this.o.node}: publishing the anchor of event ${head.seq} failed: ${messageOf(error)}`, { cause: error });
-      throw this.lastError;
+      this.failure = new ClusterError(`node ${this.o.node}: publishing the anchor of event ${head.seq} failed: ${messageOf(error)}`, { cause: error });
+      throw this.failure;
     }
-    this.lastError = undefined;
+    this.failure = undefined;
     if (!this.last || this.last.seq <= anchor.seq) this.last = anchor;
   }
 
@@ -243,8 +247,8 @@ export class Anchorer {
 }
 
 /**
- * The log's head once it is durable: waits for every event sealed so far to be written (an
- * empty appendMany resolves then). A closed log has written all it holds.
+ * The log's head once it is durable: an empty appendMany resolves once every event sealed so
+ * far is written. A closed log has written all it holds.
  */
 async function durableHead(log: KernelLog): Promise<{ seq: number; hash: string }> {
   const head = log.head();

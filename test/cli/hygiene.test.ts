@@ -139,8 +139,8 @@ describe("exit codes by error type, 1 or 2, never 70", { timeout: SLOW_MS }, () 
 describe("--help documents every flag of every command", { timeout: SLOW_MS }, () => {
   const FLAGS: Record<string, string[]> = {
     run: ["policy", "task", "mount", "db", "allow-private", "dns", "fuel", "memory", "timeout", "stop-timeout", "engine", "verifier", "threshold", "verifier-timeout", "log", "no-log", "json", "help"],
-    log: ["log", "run", "agent", "action", "effect", "type", "since", "until", "limit", "newest", "json", "follow", "help"],
-    verify: ["log", "json", "help"],
+    log: ["log", "run", "agent", "action", "effect", "type", "since", "until", "limit", "newest", "json", "follow", "nats", "node-log", "token", "prefix", "help"],
+    verify: ["log", "json", "cluster", "nats", "node-log", "token", "nkey", "tls-ca", "prefix", "help"],
     replay: ["checkpoint", "agent", "policy", "db", "log", "json", "help"],
     build: ["output", "quiet", "cache", "no-cache", "help"],
     inspect: ["json", "help"],
