@@ -11,7 +11,8 @@ import { KernelSpace, type Cluster } from "../../dist/runtime/index.js";
 import { agentOs } from "../cli/helpers.js";
 import { openCluster } from "../../dist/runtime/cluster/connect.js";
 import { enqueue } from "../../dist/runtime/cluster/liveness.js";
-import { POLICY_V1, results, startCluster, until, type TestCluster } from "./fixture.js";
+import { POLICY_V1, results, startCluster, stopNode, until, type TestCluster } from "./fixture.js";
+import { editStored, withDb } from "../episodic/stored.js";
 import { hasNatsServer } from "./nats.js";
 
 const POLICY_V2 = POLICY_V1.replace("name: cluster-v1", "name: cluster-v2").replace(
@@ -174,5 +175,21 @@ describe.skipIf(!hasNatsServer())("a cluster of three node processes", () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(c.lines()).not.toContain("intruder");
     expect((await client.ps()).processes).toHaveLength(before.processes.length);
+  }, 120_000);
+
+  // (last: it stops n2)
+  it("a node's log tampered with on disk is found by agent-os verify --cluster, naming the node and the first bad event; the others verify", async () => {
+    const before = await c.cli("verify", "--cluster");
+    expect(before.code, before.stdout + before.stderr).toBe(0);
+    expect(before.stdout).toMatch(/^n1 {2}ok: \d+ events, \d+ anchors/m);
+    const n2 = c.nodes.get("n2")!;
+    await stopNode(n2);
+    const dir = join(c.dir, "n2", "log");
+    await withDb(dir, (db) => editStored(db, 3, (record) => record.replace(/"pid":(\d+)/, '"pid":9$1')));
+    const after = await c.cli("verify", "--cluster");
+    expect(after.code, after.stdout + after.stderr).toBe(1);
+    expect(after.stdout).toMatch(/^n2 {2}TAMPERED at event 3: event 3 was changed/m);
+    expect(after.stdout).toMatch(/^n1 {2}ok: /m);
+    expect(after.stdout).toMatch(/^n3 {2}ok: /m);
   }, 120_000);
 });
