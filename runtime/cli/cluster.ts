@@ -19,8 +19,9 @@ import { onProcessSignals } from "./run-supervise.js";
 
 const HELP_FLAG: FlagSpec = { type: "boolean", short: "h", help: "show this help" };
 
-const { "no-log": _noLog, approvals: _a, "approvals-policy": _ap, "approval-timeout": _at, ...NODE_KERNEL_FLAGS } = KERNEL_FLAGS;
-void _noLog, _a, _ap, _at;
+/** A node's kernel flags: run's, but a node's log is durable (anchored) and nobody is there to approve. */
+const NOT_ON_NODES = new Set(["no-log", "approvals", "approvals-policy", "approval-timeout"]);
+const NODE_KERNEL_FLAGS = Object.fromEntries(Object.entries(KERNEL_FLAGS).filter(([name]) => !NOT_ON_NODES.has(name)));
 
 const NODE_FLAGS: Record<string, FlagSpec> = {
   ...NATS_FLAGS,

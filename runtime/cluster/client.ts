@@ -62,7 +62,13 @@ export class Cluster {
       submittedAt: Date.now(),
     };
     const revision = await this.conn.runs.create(runId, json.encode(record));
-    await enqueue(this.conn, record, revision);
+    try {
+      await enqueue(this.conn, record, revision);
+    } catch (error) {
+      // (a record with no message would stay queued for ever)
+      await this.conn.runs.delete(runId).catch(() => undefined);
+      throw new ClusterError(`submit: the run could not be queued: ${messageOf(error)}`, { cause: error });
+    }
     return { runId };
   }
 

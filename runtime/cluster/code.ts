@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ObjectStore } from "nats";
+import { UsageError } from "../errors.js";
 import type { Agent, KernelSpace } from "../kernel/kernel.js";
 import type { AgentRef } from "./records.js";
 
@@ -18,7 +19,7 @@ export class CodeRefused extends Error {}
 /** The bytes an agent's hash is over: a module's source text, or a component's .wasm bytes. */
 export function codeBytes(agent: Agent, componentBytes?: Uint8Array): Uint8Array {
   if (agent.engine === "component") {
-    if (!componentBytes) throw new Error("a component's bytes are needed to submit it");
+    if (!componentBytes) throw new UsageError("submit: a component agent travels as its bytes: submit its .wasm file, not the loaded Agent");
     return componentBytes;
   }
   return new TextEncoder().encode(agent.source);

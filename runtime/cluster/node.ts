@@ -10,7 +10,7 @@ import { availableParallelism, hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Consumer, JsMsg } from "nats";
 import { UsageError } from "../errors.js";
-import { KernelSpace, type KernelOptions } from "../kernel/kernel.js";
+import { KernelSpace, type Agent, type KernelOptions } from "../kernel/kernel.js";
 import type { AgentProcess } from "../kernel/process.js";
 import type { RunResult } from "../types.js";
 import { Anchorer, loadOrCreateNodeKey, serveEvents } from "./anchors.js";
@@ -224,7 +224,7 @@ export class ClusterNode {
     const { runId, attempt } = json.decode<{ runId: string; attempt: number }>(msg.data);
     const found = await getJson<RunRecord>(this.conn.runs, runId);
     if (!found || found.value.state !== "queued" || found.value.attempt !== attempt) return void msg.term();
-    let agent;
+    let agent: Agent;
     try {
       agent = await this.code.agent(found.value.agent);
     } catch (error) {
