@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { availableParallelism, hostname } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Consumer, JsMsg } from "nats";
 import { UsageError } from "../errors.js";
 import { KernelSpace, type Agent, type KernelOptions } from "../kernel/kernel.js";
@@ -97,7 +97,8 @@ export class ClusterNode {
       const say = options.say ?? (() => undefined);
       const policies = new ClusterPolicies(conn.policies, kernel.policy, say);
       await policies.start();
-      const code = new CodeCache(conn.code, kernel, join(dirname(logDir), ".agent-os-cluster-code"));
+      // (components are written there to be loaded: one directory per node, beside its log)
+      const code = new CodeCache(conn.code, kernel, `${logDir}.code`);
       const incarnation = randomUUID();
       const anchorer = new Anchorer({ conn, node: name, incarnation, log: kernelLog, key, everyMs: options.anchorEveryMs ?? 2000 });
       const node = new ClusterNode(name, incarnation, conn, kernel, options.capacity ?? defaultCapacity(kernel, options.kernel), policies, code, anchorer, logDir, key.publicKey, options);
