@@ -43,6 +43,9 @@ Ctrl-C or SIGTERM: stops taking runs, kills the runs still going (reported kille
 Options:
 ${formatFlags(NODE_FLAGS)}
 
+Secrets, models, verification and MCP servers ("below" above): as "agent-os run --help" describes.
+Components fetched from the cluster are written to <log>.code/ to be loaded (checked by hash).
+
 Example (three nodes on one machine):
   export AGENT_OS_NATS_TOKEN=...
   agent-os node --nats nats://127.0.0.1:4222 --name n1 --log n1/log --policy standard
