@@ -166,6 +166,14 @@ describe("fs: operations", () => {
     expect([...(await fx.fs.read("/workspace/b.bin"))]).toEqual([0, 255, 7]);
   });
 
+  it("appends that create a file at once keep every line (the file is created exclusively, not replaced)", async () => {
+    const lines = Array.from({ length: 24 }, (_, i) => `line ${i}\n`);
+    await Promise.all(lines.map((line) => fx.fs.writeText("/workspace/log.txt", line, true)));
+    expect(readFileSync(join(fx.ws, "log.txt"), "utf8").split(/(?<=\n)/).sort()).toEqual([...lines].sort());
+    expect(fx.quota.fsFilesCreated).toBe(1);
+    expect(readdirSync(fx.ws).filter((n) => n.includes(".tmp"))).toEqual([]);
+  });
+
   it("lists, stats, makes and removes directories", async () => {
     await fx.fs.mkdir("/workspace/x/y/z", true);
     await fx.fs.writeText("/workspace/x/y/z/f.txt", "hi", false);

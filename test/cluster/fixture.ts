@@ -78,8 +78,7 @@ export async function startCluster(policy = POLICY_V1): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "agent-os-cluster-"));
   const shared = join(dir, "shared");
   mkdirSync(shared);
-  // (made first: an append that creates the file replaces it atomically, so two nodes creating it at once would keep one line)
-  writeFileSync(join(shared, "runs.txt"), "");
+  // (runs.txt is not made here: the first runs on three nodes create it at once, and must all keep their line)
   for (const [name, text] of Object.entries(AGENTS)) writeFileSync(join(dir, name), text);
   writeFileSync(join(dir, "policy.yaml"), policy);
   const nodes = new Map<string, NodeProcess>();

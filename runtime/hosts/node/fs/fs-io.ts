@@ -10,7 +10,7 @@ import { GuestError, guestErrors } from "../../../errors.js";
 import type { EntryKind } from "../../../capabilities/types.js";
 import { concatBytes } from "../../../portable/streams.js";
 
-const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+const { O_WRONLY, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW } = constants;
 const readFd = promisify(readCb);
 
 /**
@@ -77,6 +77,29 @@ export async function replaceAtomically(dir: FileHandle, dirPath: string, name: 
     await fsp.unlink(tmpPath).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * An append to a file that does not exist: creates it exclusively (never through a link) and
+ * writes `data`, so that two appenders creating it at once both keep their data. Resolves false,
+ * writing nothing, when the file appeared meanwhile: the caller appends to it instead.
+ */
+export async function createForAppend(dir: FileHandle, dirPath: string, name: string, data: Uint8Array): Promise<boolean> {
+  let fh: FileHandle;
+  try {
+    fh = await fsp.open(`${dirPath}/${name}`, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW, 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  }
+  try {
+    await fh.write(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await dir.sync().catch(() => undefined);
+  return true;
 }
 
 /** Turns a host error into a guest error that names the guest path only. */

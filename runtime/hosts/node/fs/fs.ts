@@ -34,7 +34,7 @@
 import { closeSync, constants, existsSync, fstatSync, promises as fsp, realpathSync, type Stats } from "node:fs";
 import { canonicalPath, isWithin } from "../../../canonical.js";
 import { guestErrors, UsageError } from "../../../errors.js";
-import { decodeText, kindOf, mapError, readCapped, readCappedSync, replaceAtomically } from "./fs-io.js";
+import { createForAppend, decodeText, kindOf, mapError, readCapped, readCappedSync, replaceAtomically } from "./fs-io.js";
 import { PROC_FD, changed, mountOf, openExact, openExactSync, parentOf, placeOf, resolveIn, type Place, type RealMount } from "./fs-resolve.js";
 import { creationPlan, makeDirs, removalPlan, removeAt, walkTree } from "./fs-tree.js";
 import type { DirEntry, FollowLast, FsHost, FsTarget, Mount, RunQuota, StatInfo } from "../../../capabilities/types.js";
@@ -140,10 +140,15 @@ export function createFs(options: FsOptions): FsHost {
       if (creates && quota.fsFilesCreated + 1 > quota.limits.fsFilesCreated) {
         throw guestErrors.limit(`creating ${place.guest} would exceed the limit of ${quota.limits.fsFilesCreated} files created per run`);
       }
+      let created = creates;
       if (append && existing !== null) await appendInPlace(place, `${dirPath}/${name}`, data);
-      else await replaceAtomically(dir, dirPath, name, data, existing?.isFile() ? existing.mode & 0o777 : 0o644);
+      else if (append) {
+        created = await createForAppend(dir, dirPath, name, data);
+        // (a file another appender created meanwhile is appended to, not replaced)
+        if (!created) await appendInPlace(place, `${dirPath}/${name}`, data);
+      } else await replaceAtomically(dir, dirPath, name, data, existing?.isFile() ? existing.mode & 0o777 : 0o644);
       quota.fsBytesWritten += data.byteLength;
-      if (creates) quota.fsFilesCreated += 1;
+      if (created) quota.fsFilesCreated += 1;
     } catch (error) {
       throw mapError(error, place.guest);
     } finally {
