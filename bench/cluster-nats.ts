@@ -1,8 +1,9 @@
 /**
  * A nats-server with JetStream for the cluster bench: started on a free port on 127.0.0.1 with
- * a random token and file storage in a scratch directory, which `close()` removes.
+ * a random token and file storage in a scratch directory, which `close()` removes. The cluster
+ * tests start theirs with the same pieces (spawnNats, freePort).
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -25,8 +26,7 @@ export async function startBenchNats(): Promise<BenchNats> {
   const dir = mkdtempSync(join(tmpdir(), "agent-os-bench-nats-"));
   const token = randomBytes(16).toString("hex");
   const port = await freePort();
-  const proc = spawn("nats-server", ["-js", "-sd", join(dir, "js"), "-p", String(port), "-a", "127.0.0.1", "--auth", token], { stdio: ["ignore", "pipe", "pipe"] });
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  const { proc, exited, ready } = spawnNats(["-js", "-sd", join(dir, "js"), "-p", String(port), "-a", "127.0.0.1", "--auth", token]);
   const close = async (): Promise<void> => {
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill("SIGTERM");
@@ -37,7 +37,7 @@ export async function startBenchNats(): Promise<BenchNats> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await ready(proc, exited);
+    await ready;
   } catch (error) {
     await close();
     throw error;
@@ -45,11 +45,21 @@ export async function startBenchNats(): Promise<BenchNats> {
   return { url: `nats://127.0.0.1:${port}`, token, close };
 }
 
-/** Resolves once the server says it is ready; rejects when it exits or takes over 20 s. */
-function ready(proc: ReturnType<typeof spawn>, exited: Promise<void>): Promise<void> {
+/**
+ * Starts nats-server with `args`: `exited` resolves when it exits, `ready` once it says it is
+ * ready (rejected when it exits first or takes over 20 s, with its output).
+ * @example const { proc, ready } = spawnNats(["-js", "-p", "4222"]); await ready;
+ */
+export function spawnNats(args: string[]): { proc: ChildProcess; exited: Promise<void>; ready: Promise<void> } {
+  const proc = spawn("nats-server", args, { stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  return { proc, exited, ready: whenReady(proc, exited) };
+}
+
+function whenReady(proc: ChildProcess, exited: Promise<void>): Promise<void> {
   let output = "";
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bench cluster: nats-server did not start within 20 s: ${output}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`nats-server did not start within 20 s: ${output}`)), 20_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (/Server is ready/.test(output)) {
@@ -59,15 +69,16 @@ function ready(proc: ReturnType<typeof spawn>, exited: Promise<void>): Promise<v
     };
     proc.stdout!.on("data", onData);
     proc.stderr!.on("data", onData);
-    proc.once("error", (error) => reject(new Error(`bench cluster: cannot start nats-server (is it installed?): ${error.message}`)));
+    proc.once("error", (error) => reject(new Error(`cannot start nats-server (is it installed?): ${error.message}`)));
     void exited.then(() => {
       clearTimeout(timer);
-      reject(new Error(`bench cluster: nats-server exited: ${output}`));
+      reject(new Error(`nats-server exited: ${output}`));
     });
   });
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

@@ -54,9 +54,12 @@ export async function takeSharedRates(shared: SharedRates, policy: Policy, reque
 /**
  * The policy as a kernel with shared counts uses it: its own decisions, but rate limits only
  * checked against the local counts, never counted there (the shared count is the one that
- * holds; a call it refuses must not fill the local window).
+ * holds; a call it refuses must not fill the local window). A policy that does not tell its
+ * rules' rates (no `rateOf`, a host's own Policy) cannot be counted elsewhere: it keeps
+ * counting itself.
  */
 export function countedElsewhere(policy: Policy): Policy {
+  if (!policy.rateOf) return policy;
   const view: Policy = {
     name: policy.name,
     hash: policy.hash,

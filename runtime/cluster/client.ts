@@ -14,13 +14,14 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, resolve } from "node:path";
 import { AgentLoadError, ClusterError, UsageError } from "../errors.js";
 import type { Agent } from "../kernel/kernel.js";
+import { validateLimits } from "../kernel/run-spec.js";
 import type { Limits, Signal } from "../types.js";
 import { codeBytes, putCode } from "./code.js";
 import { json, messageOf, openCluster, type ClusterConnectOptions, type ClusterConnection } from "./connect.js";
 import { enqueue } from "./liveness.js";
 import type { ClusterProcess, SignalAnswer } from "./node-control.js";
 import { policyVersion, pushVersion } from "./policies.js";
-import { persist } from "./retry.js";
+import { persist, sleep } from "./retry.js";
 import { getJson, updateJson, ZERO_USAGE, type ClusterRunResult, type NodeRecord, type PolicyRef, type RunRecord } from "./records.js";
 
 export interface SubmitOptions {
@@ -46,6 +47,7 @@ export class Cluster {
    */
   async submit(agent: string | Agent, task: string, options: SubmitOptions = {}): Promise<{ runId: string }> {
     if (typeof task !== "string") throw new UsageError("submit: the task must be a string");
+    validateLimits(options.limits, "submit limits");
     const retry = options.retry ?? "never";
     if (retry !== "never" && retry !== "idempotent") throw new UsageError(`submit: retry must be "never" or "idempotent", not ${JSON.stringify(retry)}`);
     const { loaded, bytes } = typeof agent === "string" ? await loadAgentFile(agent, options) : { loaded: agent, bytes: codeBytes(agent) };
@@ -91,7 +93,8 @@ export class Cluster {
       if (record.state === "done" && record.result) return record.result;
       const left = deadline - Date.now();
       if (left <= 0) throw new ClusterError(`run ${runId} did not end within ${options.timeoutMs} ms`);
-      const ended = await this.watchEnd(runId, Math.min(left, 5000)).catch(() => null);
+      // (a watch that fails is not retried at once: the record is read again after a pause)
+      const ended = await this.watchEnd(runId, Math.min(left, 5000)).catch(() => sleep(500).then(() => null));
       if (ended) return ended;
     }
   }

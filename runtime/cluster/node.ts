@@ -12,7 +12,7 @@ import type { Consumer, JsMsg } from "nats";
 import { UsageError } from "../errors.js";
 import { KernelSpace, type Agent, type KernelOptions } from "../kernel/kernel.js";
 import type { AgentProcess } from "../kernel/process.js";
-import type { RunResult } from "../types.js";
+import type { Policy, RunResult } from "../types.js";
 import { Anchorer, loadOrCreateNodeKey, serveEvents } from "./anchors.js";
 import { CodeCache, CodeRefused } from "./code.js";
 import { json, openCluster, type ClusterConnectOptions, type ClusterConnection } from "./connect.js";
@@ -234,7 +234,9 @@ export class ClusterNode {
       return void msg.term();
     }
     this.active.set(runId, { record: found.value, revision: found.revision });
-    const claimed = await this.claim(runId, attempt).catch((error: unknown) => {
+    // (one version for the claim's record and the run's decisions, even if another arrives meanwhile)
+    const version = this.policies.active;
+    const claimed = await this.claim(runId, attempt, version.ref).catch((error: unknown) => {
       this.active.delete(runId);
       throw error;
     });
@@ -243,14 +245,31 @@ export class ClusterNode {
       return void msg.term();
     }
     msg.ack();
-    const { record, revision } = claimed;
-    const run: ActiveRun = { record, revision };
-    this.active.set(runId, run);
-    const kernelRunId = record.attempt === 1 ? runId : `${runId}.${record.attempt}`;
-    run.proc = this.kernel.spawn(agent, record.task, { runId: kernelRunId, policy: this.policies.active.policy, ...(record.limits ? { limits: record.limits } : {}) });
+    this.start(claimed, agent, version.policy);
+  }
+
+  /** Starts a claimed run; one the kernel refuses (limits it does not take) ends `failed`, reason `refused`. */
+  private start(run: ActiveRun, agent: Agent, policy: Policy): void {
+    const { record } = run;
+    this.active.set(record.runId, run);
+    const kernelRunId = record.attempt === 1 ? record.runId : `${record.runId}.${record.attempt}`;
+    try {
+      run.proc = this.kernel.spawn(agent, record.task, { runId: kernelRunId, policy, ...(record.limits ? { limits: record.limits } : {}) });
+    } catch (error) {
+      const why = `the node could not start it: ${error instanceof Error ? error.message : String(error)}`;
+      this.say(`run ${record.runId} refused: ${why}`);
+      const done: RunRecord = { ...record, state: "done", endedAt: Date.now(), result: { ...refusedResult(record, this.name, why), policy: record.policy ?? null } };
+      const written = persist(() => this.conn.runs.update(record.runId, json.encode(done), run.revision)).catch(() => undefined);
+      this.track(written.then(() => this.release(record.runId)));
+      return;
+    }
     if (record.stopped) run.proc.signal("SIGSTOP", "operator (cluster: stopped while queued)");
-    this.say(`run ${runId} started: ${record.agent.name} (pid ${run.proc.pid}, policy ${record.policy!.hash.slice(0, 12)})`);
-    const ending = run.proc.wait().then((result) => this.finish(run, result));
+    this.say(`run ${record.runId} started: ${record.agent.name} (pid ${run.proc.pid}, policy ${record.policy!.hash.slice(0, 12)})`);
+    this.track(run.proc.wait().then((result) => this.finish(run, result)));
+  }
+
+  /** A run's ending, which close() waits for. */
+  private track(ending: Promise<void>): void {
     this.finishing.add(ending);
     void ending.finally(() => this.finishing.delete(ending));
   }
@@ -259,9 +278,8 @@ export class ClusterNode {
    * The claim: the node record lists the run first (so that a sweep finds it if this node dies
    * now), then the run's record goes from queued to running by compare-and-set.
    */
-  private async claim(runId: string, attempt: number): Promise<{ record: RunRecord; revision: number } | null> {
+  private async claim(runId: string, attempt: number, ref: PolicyRef): Promise<{ record: RunRecord; revision: number } | null> {
     await this.beat();
-    const ref = this.policies.active.ref;
     const now = Date.now();
     const claimed = await updateJson<RunRecord>(this.conn.runs, runId, (run) =>
       run.state === "queued" && run.attempt === attempt ? { ...run, state: "running", node: this.name, incarnation: this.incarnation, startedAt: now, policy: ref } : null,
@@ -289,7 +307,12 @@ export class ClusterNode {
       if (!lostRace(error)) this.say(`run ${record.runId}: its result could not be written: ${error instanceof Error ? error.message : String(error)}`);
       else this.say(`run ${record.runId} ended (${result.status}) after it had been reported lost: its result is in this node's log only`);
     }
-    this.active.delete(record.runId);
+    await this.release(record.runId);
+  }
+
+  /** A run has left this node: its place is free, the heartbeat says so, and its end is anchored. */
+  private async release(runId: string): Promise<void> {
+    this.active.delete(runId);
     this.roomFreed?.();
     this.roomFreed = undefined;
     await this.beat().catch(() => undefined);

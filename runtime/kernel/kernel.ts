@@ -8,7 +8,6 @@
  * await kernel.close();
  * ```
  */
-import { countedElsewhere } from "../gate-rates.js";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { extname, resolve } from "node:path";
@@ -38,6 +37,7 @@ import type { Isolation, RunHost } from "./hosts.js";
 import { isolationFor, resolvePlacement, type Placement } from "../hosts/node/pool/placement.js";
 import { AgentProcess, LiveProcesses, type ProcessInfo } from "./process.js";
 import { newGateRun, type CapabilityBase } from "./gate-run.js";
+import { countedElsewhere } from "../gate-rates.js";
 import { DEFAULT_MAX_HEAP_BYTES } from "../hosts/node/pool/pool.js";
 import { createSharedHost } from "../hosts/node/pool/shared-host-factory.js";
 import { mergeLimits, runSpec, sha256, validateLimits, withCodeStored } from "./run-spec.js";

@@ -154,6 +154,18 @@ describe.skipIf(!hasNatsServer())("a cluster of three node processes", () => {
       const result = await client.wait(record.runId);
       expect(result).toMatchObject({ status: "failed", reason: "refused", pid: null, error: expect.stringContaining(`the code stored as ${hash} hashes to`) });
       expect(c.lines()).not.toContain("evil");
+
+      // A run whose record asks for limits the kernel does not take is refused once claimed, not left running.
+      const loader = new KernelSpace({ log: false, pool: false, cache: false });
+      const append = await loader.load(c.file("append.js"));
+      await loader.close();
+      await expect(client.submit(append, "bad-limits", { limits: { fuel: -1 } })).rejects.toThrow(/submit limits/);
+      const raw = await client.submit(append, "placeholder");
+      await client.wait(raw.runId);
+      const bad = { ...record, runId: randomUUID(), agent: { name: "append", kind: "module" as const, engine: "quickjs" as const, codeHash: append.codeHash }, task: "bad-limits", limits: { fuel: -1 } };
+      await enqueue(conn, bad, await conn.runs.create(bad.runId, new TextEncoder().encode(JSON.stringify(bad))));
+      expect(await client.wait(bad.runId)).toMatchObject({ status: "failed", reason: "refused", error: expect.stringContaining("the node could not start it") });
+      expect(c.lines()).not.toContain("bad-limits");
     } finally {
       await conn.close();
     }

@@ -3,11 +3,11 @@
  * 127.0.0.1 with a token and file storage in a scratch directory; it can be stopped and started
  * again on the same port and storage (a restart).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, spawnNats } from "../../dist/bench/cluster-nats.js";
 
 export interface NatsServer {
   readonly url: string;
@@ -42,25 +42,9 @@ export async function startNats(options: { token?: string; nkey?: string; tls?: 
   const args = options.nkey || options.tls ? ["-c", config] : ["-js", "-sd", join(dir, "js"), "-p", String(port), "-a", "127.0.0.1", "--auth", token];
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    const proc = spawn("nats-server", args, { stdio: ["ignore", "pipe", "pipe"] });
-    child = proc;
-    let err = "";
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`nats-server did not start within 20 s: ${err}`)), 20_000);
-      const onData = (chunk: Buffer) => {
-        err += chunk.toString();
-        if (/Server is ready/.test(err)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      proc.stderr!.on("data", onData);
-      proc.stdout!.on("data", onData);
-      proc.once("exit", (code) => {
-        clearTimeout(timer);
-        reject(new Error(`nats-server exited (${code}): ${err}`));
-      });
-    });
+    const started = spawnNats(args);
+    child = started.proc;
+    await started.ready;
   };
   const stop = async (): Promise<void> => {
     const proc = child;
@@ -84,15 +68,4 @@ export async function startNats(options: { token?: string; nkey?: string; tls?: 
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

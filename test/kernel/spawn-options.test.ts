@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { KernelSpace, UsageError, loadPolicy, type LoggedEvent, type SharedRates } from "../../dist/runtime/index.js";
+import { KernelSpace, UsageError, loadPolicy, type LoggedEvent, type Policy, type SharedRates } from "../../dist/runtime/index.js";
 import { policyWith, tempDir } from "./helpers.js";
 
 const WRITE_RATE = { id: "logs", action: "log.write", rate: "2/minute", effect: "allow" };
@@ -91,6 +91,18 @@ describe("shared rate limits", () => {
       expect(told.filter((t) => t !== "ok")).toEqual(Array(4).fill("rate-limit: rule logs allows 2/minute per agent and per code in this test's count"));
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("a host's own Policy that does not tell its rates (no rateOf) keeps counting them itself", async () => {
+    const loaded = loadPolicy(policyWith([WRITE_RATE]));
+    const own: Policy = { name: loaded.name, hash: loaded.hash, defaultEffect: loaded.defaultEffect, limits: loaded.limits, decide: (request, options) => loaded.decide(request, options) };
+    const k = new KernelSpace({ policy: own, log: false, pool: { warm: 1 }, sharedRates: shared(true) });
+    try {
+      const result = await k.spawn(writer(k), "").wait();
+      expect(result.output).toMatch(/^ok\|ok\|rate-limit: rule logs allows 2\/minute per agent/);
+    } finally {
+      await k.close();
     }
   });
 
